@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Runs every P2PNet test on this machine, doing its own set-up first:
+#   - Debian packages the real-component tests need (iproute2, iperf3, chromium) when running as root,
+#   - the pinned Node 22 + js-libp2p packages for the interop tests (tests/interop, npm ci),
+#   - then `dotnet test` over the whole solution.
+# Ends with the line "N passed, N failed[, N skipped]" counted from the test results.
+set -uo pipefail
+cd "$(dirname "$0")"
+root=$(pwd)
+results="$root/.test-results"
+rm -rf "$results"; mkdir -p "$results"
+
+log() { printf '[test.sh] %s\n' "$*" >&2; }
+
+# --- system packages (only what is missing; needs root) ---
+need_pkgs=()
+command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
+command -v iperf3 >/dev/null 2>&1 || need_pkgs+=(iperf3)
+[ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    log "installing ${need_pkgs[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    (apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}") >"$results/apt.log" 2>&1 \
+      || { log "apt-get failed, see $results/apt.log"; tail -20 "$results/apt.log" >&2; exit 1; }
+  else
+    log "not root: cannot install ${need_pkgs[*]}; tests that need them will fail"
+  fi
+fi
+
+# --- node packages for interop and browser tests ---
+for dir in tests/interop; do
+  if [ -f "$dir/package-lock.json" ]; then
+    log "npm ci in $dir"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >"$results/npm-$(basename "$dir").log" 2>&1 \
+      || { log "npm ci failed in $dir"; tail -20 "$results/npm-$(basename "$dir").log" >&2; exit 1; }
+  fi
+done
+
+# --- build once, then test ---
+log "building"
+if ! dotnet build P2PNet.sln -c Release -nologo -v quiet >"$results/build.log" 2>&1; then
+  grep -E "error|warn" "$results/build.log" | sort -u | head -40 >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+log "testing"
+dotnet test P2PNet.sln -c Release --no-build -nologo \
+  --logger "trx" --results-directory "$results" \
+  --blame-hang-timeout 5m "$@" 2>&1 | tee "$results/test.log" | grep -E "^\s*(Failed|Passed!|Failed!|Skipped) |error" >&2
+test_rc=${PIPESTATUS[0]}
+
+passed=0; failed=0; skipped=0; total=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  line=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
+  get() { echo "$line" | sed -n "s/.* $1=\"\([0-9]*\)\".*/\1/p"; }
+  p=$(get passed); f=$(get failed); e=$(get error); t=$(get total); x=$(get executed)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0} + ${e:-0}))
+  skipped=$((skipped + ${t:-0} - ${x:-0}))
+done
+if [ "$test_rc" != 0 ] && [ "$failed" = 0 ]; then failed=1; fi   # a crash or hang that left no counted failure
+if [ "$skipped" -gt 0 ]; then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
+[ "$failed" = 0 ] && [ "$test_rc" = 0 ]
