@@ -29,7 +29,7 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
 fi
 
 # --- node packages for interop and browser tests ---
-for dir in tests/interop; do
+for dir in $(find tests -name package-lock.json -not -path "*/node_modules/*" -exec dirname {} \; | sort); do
   if [ -f "$dir/package-lock.json" ]; then
     log "npm ci in $dir"
     (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error) >"$results/npm-$(basename "$dir").log" 2>&1 \
