@@ -1,0 +1,44 @@
+using Microsoft.Extensions.Logging;
+using P2PNet.Multiformats;
+using P2PNet.Peers;
+
+namespace P2PNet.Host.Internal;
+
+internal static partial class HostLog
+{
+    [LoggerMessage(1, LogLevel.Information, "Listening on {Address}")]
+    public static partial void Listening(ILogger logger, Multiaddr address);
+
+    [LoggerMessage(2, LogLevel.Debug, "Connection {Id} to {Peer} ({Direction}) at {Address} is ready")]
+    public static partial void ConnectionReady(ILogger logger, string id, PeerId peer, ConnectionDirection direction, Multiaddr address);
+
+    [LoggerMessage(3, LogLevel.Debug, "Connection {Id} to {Peer} ended: {Reason}")]
+    public static partial void ConnectionEnded(ILogger logger, string id, PeerId peer, string reason);
+
+    [LoggerMessage(4, LogLevel.Information, "Inbound connection from {Address} failed its handshake: {Reason}")]
+    public static partial void InboundUpgradeFailed(ILogger logger, Multiaddr address, string reason);
+
+    [LoggerMessage(5, LogLevel.Debug, "Inbound stream {Protocol} from {Peer} failed: {Reason}")]
+    public static partial void InboundStreamFailed(ILogger logger, string protocol, PeerId peer, string reason);
+
+    [LoggerMessage(6, LogLevel.Debug, "Graceful close of connection {Id} failed: {Reason}")]
+    public static partial void GracefulCloseFailed(ILogger logger, string id, string reason);
+
+    [LoggerMessage(7, LogLevel.Warning, "Refused inbound connection from {Address}: {Reason}")]
+    public static partial void InboundRefused(ILogger logger, Multiaddr address, string reason);
+
+    [LoggerMessage(8, LogLevel.Debug, "Identify with {Peer} failed: {Reason}")]
+    public static partial void IdentifyFailed(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(9, LogLevel.Debug, "Closing idle connection {Id} to {Peer}")]
+    public static partial void ClosingIdle(ILogger logger, string id, PeerId peer);
+
+    [LoggerMessage(10, LogLevel.Warning, "Accepting on {Address} failed: {Reason}")]
+    public static partial void AcceptFailed(ILogger logger, Multiaddr address, string reason);
+
+    [LoggerMessage(11, LogLevel.Debug, "Identify push to {Peer} failed: {Reason}")]
+    public static partial void IdentifyPushFailed(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(12, LogLevel.Warning, "Identify from {Peer} carried a public key that does not match its peer id; ignored")]
+    public static partial void IdentifyKeyMismatch(ILogger logger, PeerId peer);
+}

@@ -1,0 +1,242 @@
+using Microsoft.Extensions.Logging;
+using P2PNet.Crypto;
+using P2PNet.Host.Internal;
+using P2PNet.Multiformats;
+using P2PNet.Multistream;
+using P2PNet.Muxing;
+using P2PNet.Muxing.Yamux;
+using P2PNet.Peers;
+using P2PNet.Security.Noise;
+using P2PNet.Transports;
+
+namespace P2PNet.Host;
+
+/// <summary>
+/// A secured, multiplexed connection to one peer (TCP → Noise → Yamux). Open streams on it with
+/// <see cref="OpenStreamAsync(string, CancellationToken)"/>; inbound streams go to the host's protocol handlers.
+/// </summary>
+/// <remarks>Thread-safe. <see cref="DisposeAsync"/> closes gracefully (Yamux GoAway) and waits for the
+/// connection's loops and stream handlers to finish.</remarks>
+public sealed class P2PConnection : IAsyncDisposable
+{
+    private static long s_nextId;
+
+    private readonly P2PHost _host;
+    private readonly TransportConnection _transport;
+    private readonly NoiseSecureChannel _channel;
+    private readonly YamuxSession _session;
+    private readonly ILogger _logger;
+    private readonly TaskTracker _handlers = new();
+    private readonly CancellationTokenSource _closing = new();
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task? _acceptLoop;
+    private int _disposed;
+    private long _lastActivity;
+
+    internal P2PConnection(P2PHost host, TransportConnection transport, NoiseSecureChannel channel, YamuxSession session,
+        ConnectionDirection direction, ILogger logger)
+    {
+        _host = host;
+        _transport = transport;
+        _channel = channel;
+        _session = session;
+        _logger = logger;
+        Direction = direction;
+        Id = Interlocked.Increment(ref s_nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        Opened = host.TimeProvider.GetUtcNow();
+        _lastActivity = host.TimeProvider.GetTimestamp();
+    }
+
+    /// <summary>A short id unique within this process, for logs.</summary>
+    public string Id { get; }
+
+    /// <summary>The authenticated peer at the other end.</summary>
+    public PeerId RemotePeer => _channel.RemotePeer;
+
+    /// <summary>The remote's identity key, authenticated by the Noise handshake.</summary>
+    public PublicKey RemotePublicKey => _channel.RemotePublicKey;
+
+    /// <summary>Our end's transport address.</summary>
+    public Multiaddr LocalAddress => _transport.LocalAddress;
+
+    /// <summary>The remote end's transport address.</summary>
+    public Multiaddr RemoteAddress => _transport.RemoteAddress;
+
+    /// <summary>Who dialed.</summary>
+    public ConnectionDirection Direction { get; }
+
+    /// <summary>When the connection became ready.</summary>
+    public DateTimeOffset Opened { get; }
+
+    /// <summary>Streams open now.</summary>
+    public int StreamCount => _session.StreamCount;
+
+    /// <summary>Completes when the connection has closed, for any reason.</summary>
+    public Task Closed => _closed.Task;
+
+    internal bool IsClosing => _closing.IsCancellationRequested;
+
+    internal long LastActivity => Volatile.Read(ref _lastActivity);
+
+    internal void Start()
+    {
+        _acceptLoop = AcceptLoopAsync();
+        _ = WatchSessionAsync();
+    }
+
+    /// <summary>Opens a stream and negotiates <paramref name="protocol"/> on it.</summary>
+    /// <exception cref="ProtocolNotSupportedException">The peer does not support the protocol.</exception>
+    public ValueTask<P2PStream> OpenStreamAsync(string protocol, CancellationToken cancellationToken = default) =>
+        OpenStreamAsync([protocol], cancellationToken);
+
+    /// <summary>Opens a stream and negotiates the first of <paramref name="protocols"/> the peer supports.</summary>
+    /// <exception cref="ProtocolNotSupportedException">The peer supports none of them.</exception>
+    public async ValueTask<P2PStream> OpenStreamAsync(IReadOnlyList<string> protocols, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(protocols);
+        ArgumentOutOfRangeException.ThrowIfZero(protocols.Count);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        Touch();
+        MuxedStream muxed = await _session.OpenStreamAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closing.Token);
+            timeout.CancelAfter(_host.Options.NegotiationTimeout);
+            string protocol;
+            try
+            {
+                protocol = await MultistreamSelect.SelectAsync(muxed, protocols, timeout.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"{RemotePeer} did not negotiate {string.Join(", ", protocols)} within {_host.Options.NegotiationTimeout.TotalSeconds:0.#} s.");
+            }
+            _host.Metrics.StreamOpened(protocol, outbound: true);
+            return new P2PStream(muxed, protocol, this, s => Touch());
+        }
+        catch
+        {
+            muxed.Abort();
+            await muxed.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Measures the Yamux round trip time to the peer.</summary>
+    public ValueTask<TimeSpan> MeasureRoundTripAsync(CancellationToken cancellationToken = default) => _session.PingAsync(cancellationToken);
+
+    private async Task AcceptLoopAsync()
+    {
+        await Task.Yield();
+        while (true)
+        {
+            MuxedStream muxed;
+            try
+            {
+                muxed = await _session.AcceptStreamAsync(_closing.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is MuxerClosedException or OperationCanceledException or ObjectDisposedException or IOException)
+            {
+                return;
+            }
+            Touch();
+            _handlers.Track(HandleInboundAsync(muxed));
+        }
+    }
+
+    private async Task HandleInboundAsync(MuxedStream muxed)
+    {
+        string? protocol = null;
+        try
+        {
+            using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token))
+            {
+                timeout.CancelAfter(_host.Options.NegotiationTimeout);
+                protocol = await MultistreamSelect.ListenAsync(muxed, _host.HasHandler, timeout.Token).ConfigureAwait(false);
+            }
+            StreamHandler? handler = _host.GetHandler(protocol);
+            if (handler is null)
+            {
+                muxed.Abort(); // removed while negotiating
+                return;
+            }
+            _host.Metrics.StreamOpened(protocol, outbound: false);
+            var stream = new P2PStream(muxed, protocol, this, s => Touch());
+            await using (stream.ConfigureAwait(false))
+            {
+                await handler(stream, _closing.Token).ConfigureAwait(false);
+            }
+        }
+#pragma warning disable CA1031 // one stream's failure must never take the connection or host down
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            HostLog.InboundStreamFailed(_logger, protocol ?? "(negotiating)", RemotePeer, e.Message);
+            muxed.Abort();
+            await muxed.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task WatchSessionAsync()
+    {
+        try
+        {
+            await _session.Completion.ConfigureAwait(false);
+            HostLog.ConnectionEnded(_logger, Id, RemotePeer, "session closed");
+        }
+#pragma warning disable CA1031 // the reason is logged; the connection is being torn down either way
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            HostLog.ConnectionEnded(_logger, Id, RemotePeer, e.Message);
+        }
+        await DisposeAsync().ConfigureAwait(false);
+    }
+
+    private void Touch() => Volatile.Write(ref _lastActivity, _host.TimeProvider.GetTimestamp());
+
+    /// <summary>Closes the connection gracefully.</summary>
+    public ValueTask CloseAsync() => DisposeAsync();
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            await _closed.Task.ConfigureAwait(false);
+            return;
+        }
+        try
+        {
+            using var timeout = new CancellationTokenSource(_host.Options.ShutdownTimeout);
+            try
+            {
+                await _session.CloseAsync(timeout.Token).ConfigureAwait(false);
+            }
+#pragma warning disable CA1031 // best effort: the peer may already be gone
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                HostLog.GracefulCloseFailed(_logger, Id, e.Message);
+            }
+            await _closing.CancelAsync().ConfigureAwait(false);
+            await _handlers.WhenAllAsync(_host.Options.ShutdownTimeout).ConfigureAwait(false);
+            await _session.DisposeAsync().ConfigureAwait(false);
+            if (_acceptLoop is not null)
+            {
+                await _acceptLoop.ConfigureAwait(false);
+            }
+            await _channel.DisposeAsync().ConfigureAwait(false);
+            await _transport.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            _closing.Dispose();
+            _host.OnConnectionClosed(this);
+            _closed.TrySetResult();
+        }
+    }
+
+    /// <summary>The peer, direction and remote address.</summary>
+    public override string ToString() => $"{Direction} connection {Id} to {RemotePeer} at {RemoteAddress}";
+}

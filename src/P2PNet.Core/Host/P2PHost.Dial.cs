@@ -1,0 +1,256 @@
+using System.Diagnostics;
+using P2PNet.Host.Internal;
+using P2PNet.Multiformats;
+using P2PNet.Multistream;
+using P2PNet.Muxing.Yamux;
+using P2PNet.Peers;
+using P2PNet.Security.Noise;
+using P2PNet.Transports;
+
+namespace P2PNet.Host;
+
+public sealed partial class P2PHost
+{
+    /// <summary>The protocol id of Noise in multistream-select.</summary>
+    public const string NoiseProtocolId = "/noise";
+
+    /// <summary>The protocol id of Yamux in multistream-select.</summary>
+    public const string YamuxProtocolId = "/yamux/1.0.0";
+
+    private int ConnectionCount
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _connections.Values.Sum(l => l.Count);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Connects to <paramref name="address"/>. When it ends in <c>/p2p/&lt;id&gt;</c>, a remote with another identity is
+    /// refused, and an open connection to that peer is reused.
+    /// </summary>
+    /// <exception cref="NotSupportedException">No transport can dial the address.</exception>
+    /// <exception cref="IOException">The remote cannot be reached or the handshake failed (e.g. a wrong peer id).</exception>
+    public async ValueTask<P2PConnection> DialAsync(Multiaddr address, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        EnsureStarted();
+        PeerId? expected = address.GetPeerId();
+        if (expected == PeerId)
+        {
+            throw new ArgumentException("Cannot dial ourselves.", nameof(address));
+        }
+        if (expected is not null)
+        {
+            var existing = GetReusableConnection(expected);
+            if (existing is not null)
+            {
+                return existing;
+            }
+            Task<P2PConnection> dial;
+            lock (_lock)
+            {
+                if (!_pendingDials.TryGetValue(expected, out dial!))
+                {
+                    dial = DialNewAsync(address.WithoutPeerId(), expected, _stopping.Token);
+                    _pendingDials[expected] = dial;
+                    _ = dial.ContinueWith(
+                        (_, state) => { lock (_lock) { _pendingDials.Remove((PeerId)state!); } },
+                        expected, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                }
+            }
+            return await dial.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        return await DialNewAsync(address, null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Connects to <paramref name="peer"/>, reusing an open connection or trying its known addresses in turn.</summary>
+    /// <exception cref="IOException">No address is known or none could be reached.</exception>
+    public async ValueTask<P2PConnection> DialAsync(PeerId peer, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        var existing = GetReusableConnection(peer);
+        if (existing is not null)
+        {
+            return existing;
+        }
+        var addresses = PeerStore.Get(peer)?.Addresses ?? [];
+        if (addresses.Count == 0)
+        {
+            throw new IOException($"No address is known for {peer}; dial it by multiaddr first.");
+        }
+        var errors = new List<Exception>();
+        foreach (var address in addresses.Where(a => _transports.Any(t => t.CanDial(a))))
+        {
+            try
+            {
+                return await DialAsync(address.WithPeerId(peer), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or TimeoutException)
+            {
+                errors.Add(e);
+            }
+        }
+        throw new IOException($"Could not reach {peer} on any of its {addresses.Count} known addresses: "
+            + string.Join("; ", errors.Select(e => e.Message)), errors.Count > 0 ? new AggregateException(errors) : null);
+    }
+
+    /// <summary>Opens a stream to <paramref name="peer"/> (connecting first if needed) on the first supported protocol.</summary>
+    public async ValueTask<P2PStream> OpenStreamAsync(PeerId peer, IReadOnlyList<string> protocols, CancellationToken cancellationToken = default)
+    {
+        var connection = await DialAsync(peer, cancellationToken).ConfigureAwait(false);
+        return await connection.OpenStreamAsync(protocols, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Opens a stream to <paramref name="peer"/> (connecting first if needed) on <paramref name="protocol"/>.</summary>
+    public ValueTask<P2PStream> OpenStreamAsync(PeerId peer, string protocol, CancellationToken cancellationToken = default) =>
+        OpenStreamAsync(peer, [protocol], cancellationToken);
+
+    private P2PConnection? GetReusableConnection(PeerId peer)
+    {
+        lock (_lock)
+        {
+            return _connections.TryGetValue(peer, out var list) ? list.FirstOrDefault(c => !c.IsClosing) : null;
+        }
+    }
+
+    private async Task<P2PConnection> DialNewAsync(Multiaddr address, PeerId? expected, CancellationToken cancellationToken)
+    {
+        var transport = _transports.FirstOrDefault(t => t.CanDial(address))
+            ?? throw new NotSupportedException($"No transport can dial {address}. Supported: /ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>[/p2p/<id>].");
+        if (ConnectionCount >= Options.MaxConnections)
+        {
+            throw new IOException($"Cannot dial {address}: the limit of {Options.MaxConnections} connections is reached.");
+        }
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+        timeout.CancelAfter(Options.DialTimeout);
+        try
+        {
+            TransportConnection raw = await transport.DialAsync(address, timeout.Token).ConfigureAwait(false);
+            var connection = await UpgradeAsync(raw, ConnectionDirection.Outbound, expected, timeout.Token).ConfigureAwait(false);
+            PeerStore.AddAddresses(connection.RemotePeer, [address]);
+            return connection;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !_stopping.IsCancellationRequested)
+        {
+            throw new TimeoutException($"Dialing {address} did not complete within {Options.DialTimeout.TotalSeconds:0.#} s.");
+        }
+    }
+
+    /// <summary>raw → multistream(/noise) → Noise XX → multistream(/yamux/1.0.0) → Yamux; the raw connection is closed on any failure.</summary>
+    private async Task<P2PConnection> UpgradeAsync(TransportConnection raw, ConnectionDirection direction, PeerId? expectedPeer, CancellationToken cancellationToken)
+    {
+        long started = Stopwatch.GetTimestamp();
+        bool outbound = direction == ConnectionDirection.Outbound;
+        NoiseSecureChannel? channel = null;
+        YamuxSession? session = null;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(Options.HandshakeTimeout);
+        try
+        {
+            if (outbound)
+            {
+                await MultistreamSelect.SelectAsync(raw, [NoiseProtocolId], timeout.Token).ConfigureAwait(false);
+                channel = await NoiseHandshake.SecureOutboundAsync(raw, _identity, expectedPeer, Options.Noise,
+                    _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
+                await MultistreamSelect.SelectAsync(channel, [YamuxProtocolId], timeout.Token).ConfigureAwait(false);
+            }
+            else
+            {
+                await MultistreamSelect.ListenAsync(raw, p => p == NoiseProtocolId, timeout.Token).ConfigureAwait(false);
+                channel = await NoiseHandshake.SecureInboundAsync(raw, _identity, Options.Noise,
+                    _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
+                await MultistreamSelect.ListenAsync(channel, p => p == YamuxProtocolId, timeout.Token).ConfigureAwait(false);
+            }
+            session = new YamuxSession(channel, isClient: outbound, Options.Yamux, _loggerFactory.CreateLogger<YamuxSession>(), TimeProvider);
+            var connection = new P2PConnection(this, raw, channel, session, direction, _logger);
+            if (!TryAddConnection(connection, out string? refusal))
+            {
+                throw new IOException(refusal);
+            }
+            session.Start();
+            connection.Start();
+            Metrics.ConnectionOpened(direction, Stopwatch.GetElapsedTime(started));
+            HostLog.ConnectionReady(_logger, connection.Id, connection.RemotePeer, direction, connection.RemoteAddress);
+            PeerStore.AddAddresses(connection.RemotePeer, []); // remember its key even before identify
+            _identify.OnConnected(connection);
+            return connection;
+        }
+        catch (Exception e)
+        {
+            Metrics.HandshakeFailed(direction);
+            if (session is not null)
+            {
+                await session.DisposeAsync().ConfigureAwait(false);
+            }
+            if (channel is not null)
+            {
+                await channel.DisposeAsync().ConfigureAwait(false);
+            }
+            raw.Abort();
+            await raw.DisposeAsync().ConfigureAwait(false);
+            if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException($"The handshake with {raw.RemoteAddress} did not complete within {Options.HandshakeTimeout.TotalSeconds:0.#} s.", e);
+            }
+            throw;
+        }
+    }
+
+    private bool TryAddConnection(P2PConnection connection, out string? refusal)
+    {
+        bool first;
+        lock (_lock)
+        {
+            if (_state >= 2)
+            {
+                refusal = "the host is stopping";
+                return false;
+            }
+            if (!_connections.TryGetValue(connection.RemotePeer, out var list))
+            {
+                list = [];
+                _connections[connection.RemotePeer] = list;
+            }
+            if (list.Count >= Options.MaxConnectionsPerPeer)
+            {
+                refusal = $"the limit of {Options.MaxConnectionsPerPeer} connections to {connection.RemotePeer} is reached";
+                return false;
+            }
+            list.Add(connection);
+            first = list.Count == 1;
+        }
+        refusal = null;
+        if (first)
+        {
+            Events.Publish(new PeerConnectednessChanged(connection.RemotePeer, Connectedness.Connected));
+        }
+        return true;
+    }
+
+    internal void OnConnectionClosed(P2PConnection connection)
+    {
+        bool last = false;
+        bool removed;
+        lock (_lock)
+        {
+            removed = _connections.TryGetValue(connection.RemotePeer, out var list) && list.Remove(connection);
+            if (removed && list!.Count == 0)
+            {
+                _connections.Remove(connection.RemotePeer);
+                last = true;
+            }
+        }
+        if (removed)
+        {
+            Metrics.ConnectionClosed(connection.Direction);
+        }
+        if (last)
+        {
+            Events.Publish(new PeerConnectednessChanged(connection.RemotePeer, Connectedness.NotConnected));
+        }
+    }
+}

@@ -1,0 +1,148 @@
+using System.Net;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using P2PNet.Host.Internal;
+using P2PNet.Multiformats;
+using P2PNet.Transports;
+
+namespace P2PNet.Host;
+
+public sealed partial class P2PHost
+{
+    /// <summary>Our listen addresses, each ending in <c>/p2p/&lt;our id&gt;</c>. An unspecified address (0.0.0.0, ::)
+    /// is expanded to the machine's interface addresses.</summary>
+    public IReadOnlyList<Multiaddr> ListenAddresses
+    {
+        get
+        {
+            Multiaddr[] bound;
+            lock (_lock)
+            {
+                bound = [.. _listeners.Select(l => l.Listener.LocalAddress)];
+            }
+            return [.. bound.SelectMany(ExpandUnspecified).Distinct().Select(a => a.WithPeerId(PeerId))];
+        }
+    }
+
+    /// <summary>Starts listening on <paramref name="address"/> (port 0 picks a free port) and returns the addresses
+    /// actually bound, each ending in <c>/p2p/&lt;our id&gt;</c>.</summary>
+    /// <exception cref="NotSupportedException">No transport can listen on the address.</exception>
+    /// <exception cref="IOException">The address cannot be bound.</exception>
+    public async ValueTask<IReadOnlyList<Multiaddr>> ListenAsync(Multiaddr address, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        EnsureStarted();
+        var bare = address.WithoutPeerId();
+        var transport = _transports.FirstOrDefault(t => t.CanListen(bare))
+            ?? throw new NotSupportedException($"No transport can listen on {address}. Supported: /ip4|ip6/<ip>/tcp/<port>.");
+        ITransportListener listener = await transport.ListenAsync(bare, cancellationToken).ConfigureAwait(false);
+        lock (_lock)
+        {
+            _listeners.Add((listener, AcceptLoopAsync(listener)));
+        }
+        HostLog.Listening(_logger, listener.LocalAddress);
+        PublishAddresses([listener.LocalAddress], removed: false);
+        _identify.PushToAll();
+        return [.. ExpandUnspecified(listener.LocalAddress).Select(a => a.WithPeerId(PeerId))];
+    }
+
+    private void PublishAddresses(Multiaddr[] changed, bool removed)
+    {
+        if (changed.Length == 0)
+        {
+            return;
+        }
+        var withId = changed.SelectMany(ExpandUnspecified).Select(a => a.WithPeerId(PeerId)).ToArray();
+        Events.Publish(new LocalAddressesUpdated(ListenAddresses, removed ? [] : withId, removed ? withId : []));
+    }
+
+    private async Task AcceptLoopAsync(ITransportListener listener)
+    {
+        await Task.Yield();
+        while (!_stopping.IsCancellationRequested)
+        {
+            TransportConnection raw;
+            try
+            {
+                raw = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is ObjectDisposedException or OperationCanceledException)
+            {
+                return;
+            }
+            catch (IOException e)
+            {
+                HostLog.AcceptFailed(_logger, listener.LocalAddress, e.Message);
+                continue;
+            }
+            if (Interlocked.Increment(ref _pendingInbound) > Options.MaxPendingInboundConnections)
+            {
+                Interlocked.Decrement(ref _pendingInbound);
+                HostLog.InboundRefused(_logger, raw.RemoteAddress, "too many connections in their handshake");
+                raw.Abort();
+                await raw.DisposeAsync().ConfigureAwait(false);
+                continue;
+            }
+            _background.Track(AcceptOneAsync(raw));
+        }
+    }
+
+    private async Task AcceptOneAsync(TransportConnection raw)
+    {
+        try
+        {
+            if (ConnectionCount >= Options.MaxConnections)
+            {
+                HostLog.InboundRefused(_logger, raw.RemoteAddress, $"the limit of {Options.MaxConnections} connections is reached");
+                raw.Abort();
+                await raw.DisposeAsync().ConfigureAwait(false);
+                return;
+            }
+            await UpgradeAsync(raw, ConnectionDirection.Inbound, expectedPeer: null, _stopping.Token).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // a failed inbound handshake is logged and affects nobody else
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            HostLog.InboundUpgradeFailed(_logger, raw.RemoteAddress, e.Message);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _pendingInbound);
+        }
+    }
+
+    private static IEnumerable<Multiaddr> ExpandUnspecified(Multiaddr address)
+    {
+        if (!address.TryGetTcpEndPoint(out var endPoint) || !endPoint.Address.Equals(IPAddress.Any) && !endPoint.Address.Equals(IPAddress.IPv6Any))
+        {
+            return [address];
+        }
+        var family = endPoint.AddressFamily;
+        var rest = Multiaddr.Create(address.Components.Skip(2));
+        var result = new List<Multiaddr>();
+        try
+        {
+            foreach (var nic in NetworkInterface.GetAllNetworkInterfaces())
+            {
+                if (nic.OperationalStatus != OperationalStatus.Up)
+                {
+                    continue;
+                }
+                foreach (var unicast in nic.GetIPProperties().UnicastAddresses)
+                {
+                    var ip = unicast.Address;
+                    if (ip.AddressFamily == family && !(family == AddressFamily.InterNetworkV6 && ip.IsIPv6LinkLocal))
+                    {
+                        result.Add(Multiaddr.FromTcpEndPoint(new IPEndPoint(ip, endPoint.Port)).Encapsulate(rest));
+                    }
+                }
+            }
+        }
+        catch (NetworkInformationException)
+        {
+            return [address];
+        }
+        return result.Count > 0 ? result : [address];
+    }
+}

@@ -1,0 +1,270 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using P2PNet.Crypto;
+using P2PNet.Host.Internal;
+using P2PNet.Multiformats;
+using P2PNet.Peers;
+using P2PNet.Protocols.Identify;
+using P2PNet.Protocols.Perf;
+using P2PNet.Protocols.Ping;
+using P2PNet.Transports;
+using P2PNet.Transports.Tcp;
+
+namespace P2PNet.Host;
+
+/// <summary>
+/// A libp2p host: listens and dials over TCP, secures connections with Noise, multiplexes them with Yamux,
+/// negotiates every stream with multistream-select, and serves identify, ping (and perf when enabled) beside the
+/// application's own protocols. Interoperates with go-, rust- and js-libp2p.
+/// </summary>
+/// <remarks>
+/// Thread-safe. Create it, optionally register handlers with <see cref="SetStreamHandler"/>, then
+/// <see cref="StartAsync"/> (or <see cref="ListenAsync"/>) and <see cref="DialAsync(Multiaddr, CancellationToken)"/>.
+/// <see cref="StopAsync"/> / <see cref="DisposeAsync"/> close every listener and connection gracefully.
+/// </remarks>
+public sealed partial class P2PHost : IAsyncDisposable
+{
+    private readonly ILoggerFactory _loggerFactory;
+    private readonly ILogger _logger;
+    private readonly PrivateKey _identity;
+    private readonly bool _ownsIdentity;
+    private readonly List<ITransport> _transports;
+    private readonly ConcurrentDictionary<string, StreamHandler> _handlers = new(StringComparer.Ordinal);
+    private readonly Lock _lock = new();
+    private readonly Dictionary<PeerId, List<P2PConnection>> _connections = [];
+    private readonly Dictionary<PeerId, Task<P2PConnection>> _pendingDials = [];
+    private readonly List<(ITransportListener Listener, Task AcceptLoop)> _listeners = [];
+    private readonly TaskTracker _background = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly IdentifyService _identify;
+    private Task? _maintenance;
+    private int _pendingInbound;
+    private int _state; // 0 created, 1 started, 2 stopping, 3 stopped
+
+    /// <summary>Creates a host. Nothing listens or dials until <see cref="StartAsync"/> or <see cref="ListenAsync"/>.</summary>
+    /// <param name="options">Settings; the identity, if set, is owned by the caller.</param>
+    /// <param name="loggerFactory">Where logs go; none by default.</param>
+    /// <param name="meterFactory">Where metrics go; a process-wide meter by default.</param>
+    /// <param name="transports">Transports to use; TCP by default.</param>
+    /// <param name="timeProvider">Clock for timeouts; the system clock by default.</param>
+    public P2PHost(P2PHostOptions? options = null, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null,
+        IEnumerable<ITransport>? transports = null, TimeProvider? timeProvider = null)
+    {
+        Options = options ?? new P2PHostOptions();
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        _logger = _loggerFactory.CreateLogger<P2PHost>();
+        TimeProvider = timeProvider ?? TimeProvider.System;
+        _ownsIdentity = Options.Identity is null;
+        _identity = Options.Identity ?? PrivateKey.GenerateEd25519();
+        PeerId = _identity.PublicKey.ToPeerId();
+        Metrics = new HostMetrics(meterFactory);
+        _transports = transports?.ToList() ?? [new TcpTransport(Options.Tcp)];
+        PeerStore = new PeerStore(TimeProvider);
+        Events = new EventBus(_loggerFactory.CreateLogger<EventBus>());
+        _identify = new IdentifyService(this, _loggerFactory.CreateLogger<IdentifyService>());
+        SetStreamHandler(PingProtocol.Id, PingProtocol.HandleAsync);
+        if (Options.EnablePerf)
+        {
+            SetStreamHandler(PerfProtocol.Id, PerfProtocol.HandleAsync);
+        }
+        _identify.Register();
+    }
+
+    /// <summary>Our peer id.</summary>
+    public PeerId PeerId { get; }
+
+    /// <summary>Our public identity key.</summary>
+    public PublicKey PublicKey => _identity.PublicKey;
+
+    /// <summary>The settings in force.</summary>
+    public P2PHostOptions Options { get; }
+
+    /// <summary>What we know about other peers.</summary>
+    public PeerStore PeerStore { get; }
+
+    /// <summary>Host events: addresses, identify, connectedness, reachability, NAT type.</summary>
+    public EventBus Events { get; }
+
+    /// <summary>The protocols we serve.</summary>
+    public IReadOnlyCollection<string> Protocols => [.. _handlers.Keys.Order(StringComparer.Ordinal)];
+
+    internal TimeProvider TimeProvider { get; }
+
+    internal HostMetrics Metrics { get; }
+
+    internal PrivateKey Identity => _identity;
+
+    internal ILoggerFactory LoggerFactory => _loggerFactory;
+
+    internal CancellationToken StoppingToken => _stopping.Token;
+
+    /// <summary>Owns a background task: <see cref="StopAsync"/> waits for it.</summary>
+    internal void TrackBackground(Task task) => _background.Track(task);
+
+    /// <summary>Every open connection.</summary>
+    public IReadOnlyList<P2PConnection> Connections
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _connections.Values.SelectMany(c => c)];
+            }
+        }
+    }
+
+    /// <summary>Peers we have at least one connection to.</summary>
+    public IReadOnlyList<PeerId> ConnectedPeers
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _connections.Keys];
+            }
+        }
+    }
+
+    /// <summary>Open connections to <paramref name="peer"/>.</summary>
+    public IReadOnlyList<P2PConnection> GetConnections(PeerId peer)
+    {
+        lock (_lock)
+        {
+            return _connections.TryGetValue(peer, out var list) ? [.. list] : [];
+        }
+    }
+
+    /// <summary>Serves <paramref name="protocol"/> with <paramref name="handler"/> (replacing any earlier handler);
+    /// connected peers learn of it through identify push.</summary>
+    public void SetStreamHandler(string protocol, StreamHandler handler)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(protocol);
+        ArgumentNullException.ThrowIfNull(handler);
+        if (!protocol.StartsWith('/') || protocol.Length > 1000 || protocol.Contains('\n', StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"'{protocol}' is not a valid protocol id: it must start with '/', be at most 1000 characters and have no newline.", nameof(protocol));
+        }
+        bool added = _handlers.TryAdd(protocol, handler);
+        if (!added)
+        {
+            _handlers[protocol] = handler;
+        }
+        else if (_state == 1)
+        {
+            _identify.PushToAll();
+        }
+    }
+
+    /// <summary>Stops serving <paramref name="protocol"/>.</summary>
+    public bool RemoveStreamHandler(string protocol)
+    {
+        bool removed = _handlers.TryRemove(protocol, out _);
+        if (removed && _state == 1)
+        {
+            _identify.PushToAll();
+        }
+        return removed;
+    }
+
+    internal bool HasHandler(string protocol) => _handlers.ContainsKey(protocol);
+
+    internal StreamHandler? GetHandler(string protocol) => _handlers.GetValueOrDefault(protocol);
+
+    /// <summary>Starts listening on <see cref="P2PHostOptions.ListenAddresses"/> and the host's maintenance.</summary>
+    public async ValueTask StartAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        {
+            ObjectDisposedException.ThrowIf(_state >= 2, this);
+            return;
+        }
+        _maintenance = MaintenanceLoopAsync();
+        foreach (var address in Options.ListenAddresses)
+        {
+            await ListenAsync(address, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private void EnsureStarted()
+    {
+        ObjectDisposedException.ThrowIf(_state >= 2, this);
+        if (Interlocked.CompareExchange(ref _state, 1, 0) == 0)
+        {
+            _maintenance = MaintenanceLoopAsync();
+        }
+    }
+
+    private async Task MaintenanceLoopAsync()
+    {
+        var idle = Options.IdleTimeout;
+        if (idle <= TimeSpan.Zero)
+        {
+            return;
+        }
+        var period = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(100).Ticks, Math.Min(idle.Ticks / 4, TimeSpan.FromSeconds(5).Ticks)));
+        using var timer = new PeriodicTimer(period, TimeProvider);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
+            {
+                foreach (var connection in Connections)
+                {
+                    if (connection.StreamCount == 0 && TimeProvider.GetElapsedTime(connection.LastActivity) >= idle)
+                    {
+                        HostLog.ClosingIdle(_logger, connection.Id, connection.RemotePeer);
+                        _background.Track(connection.DisposeAsync().AsTask());
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Closes every listener and connection gracefully, then stops.</summary>
+    public async ValueTask StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _state, 2) >= 2)
+        {
+            return;
+        }
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        (ITransportListener Listener, Task AcceptLoop)[] listeners;
+        lock (_lock)
+        {
+            listeners = [.. _listeners];
+            _listeners.Clear();
+        }
+        foreach (var (listener, _) in listeners)
+        {
+            await listener.DisposeAsync().ConfigureAwait(false);
+        }
+        await Task.WhenAll(listeners.Select(l => l.AcceptLoop)).ConfigureAwait(false);
+        await Task.WhenAll(Connections.Select(c => c.DisposeAsync().AsTask())).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await _background.WhenAllAsync(Options.ShutdownTimeout).ConfigureAwait(false);
+        if (_maintenance is not null)
+        {
+            await _maintenance.ConfigureAwait(false);
+        }
+        PublishAddresses(listeners.Select(l => l.Listener.LocalAddress).ToArray(), removed: true);
+        _state = 3;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+        Metrics.Dispose();
+        if (_ownsIdentity)
+        {
+            _identity.Dispose();
+        }
+    }
+
+    /// <summary>Our peer id and listen addresses.</summary>
+    public override string ToString() => $"P2PHost {PeerId} [{string.Join(", ", ListenAddresses)}]";
+}

@@ -1,0 +1,62 @@
+using P2PNet.Crypto;
+using P2PNet.Multiformats;
+using P2PNet.Muxing;
+using P2PNet.Security.Noise;
+using P2PNet.Transports.Tcp;
+
+namespace P2PNet.Host;
+
+/// <summary>Settings of a <see cref="P2PHost"/>. Every limit has a documented default suitable for a public node.</summary>
+public sealed class P2PHostOptions
+{
+    /// <summary>The node's identity. Default: a new Ed25519 key each start (set it to keep a stable peer id).</summary>
+    public PrivateKey? Identity { get; set; }
+
+    /// <summary>Addresses to listen on when the host starts. Default: none (call <see cref="P2PHost.ListenAsync"/>).</summary>
+    public IList<Multiaddr> ListenAddresses { get; } = [];
+
+    /// <summary>What identify reports as our agent. Default <c>p2pnet/&lt;version&gt;</c>.</summary>
+    public string AgentVersion { get; set; } = "p2pnet/" + (typeof(P2PHostOptions).Assembly.GetName().Version?.ToString(3) ?? "0.0.0");
+
+    /// <summary>What identify reports as our protocol version. Default <c>ipfs/0.1.0</c>, as go and js send.</summary>
+    public string ProtocolVersion { get; set; } = "ipfs/0.1.0";
+
+    /// <summary>Limit for a whole connection upgrade (multistream, Noise, multistream, Yamux). Default 15 s.</summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Limit for negotiating the protocol of one stream. Default 10 s.</summary>
+    public TimeSpan NegotiationTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Limit for one dial, from TCP connect to a ready connection. Default 20 s.</summary>
+    public TimeSpan DialTimeout { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Most connections open at once, both directions. Default 1024.</summary>
+    public int MaxConnections { get; set; } = 1024;
+
+    /// <summary>Most connections to one peer. Default 4.</summary>
+    public int MaxConnectionsPerPeer { get; set; } = 4;
+
+    /// <summary>Most inbound connections still in their handshake. Default 128.</summary>
+    public int MaxPendingInboundConnections { get; set; } = 128;
+
+    /// <summary>A connection with no open stream for this long is closed. Default 5 minutes; <see cref="TimeSpan.Zero"/> never.</summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long <see cref="P2PHost.StopAsync"/> lets connections close gracefully before aborting. Default 5 s.</summary>
+    public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Whether the host serves <c>/perf/1.0.0</c> (it lets any peer make us send data). Default false.</summary>
+    public bool EnablePerf { get; set; }
+
+    /// <summary>Largest identify message accepted. Default 64 KiB.</summary>
+    public int MaxIdentifyMessageSize { get; set; } = 64 * 1024;
+
+    /// <summary>Yamux settings (windows, stream limits, keep-alive).</summary>
+    public YamuxOptions Yamux { get; set; } = new();
+
+    /// <summary>Noise settings.</summary>
+    public NoiseOptions Noise { get; set; } = new();
+
+    /// <summary>TCP transport settings.</summary>
+    public TcpTransportOptions Tcp { get; set; } = new();
+}

@@ -1,0 +1,32 @@
+using P2PNet.Host;
+using P2PNet.Multiformats;
+using P2PNet.Peers;
+
+namespace P2PNet.Networking;
+
+/// <summary>A snapshot of a node, from <see cref="INetwork.Status"/>.</summary>
+/// <param name="PeerId">Our peer id.</param>
+/// <param name="IsRunning">Whether the network is initialised and not stopped.</param>
+/// <param name="ListenAddresses">Where we listen, each ending in <c>/p2p/&lt;id&gt;</c>.</param>
+/// <param name="Protocols">The protocols we serve.</param>
+/// <param name="Peers">Peers we are connected to.</param>
+/// <param name="ConnectionCount">Open connections.</param>
+/// <param name="StreamCount">Open streams over all connections.</param>
+/// <param name="Reachability">Whether we are reachable (Unknown until a NAT-detection protocol runs).</param>
+public sealed record NetworkStatus(
+    PeerId PeerId,
+    bool IsRunning,
+    IReadOnlyList<Multiaddr> ListenAddresses,
+    IReadOnlyList<string> Protocols,
+    IReadOnlyList<ConnectedPeer> Peers,
+    int ConnectionCount,
+    int StreamCount,
+    Reachability Reachability);
+
+/// <summary>One connected peer in a <see cref="NetworkStatus"/>.</summary>
+/// <param name="PeerId">The peer.</param>
+/// <param name="Addresses">Remote addresses of our connections to it.</param>
+/// <param name="Protocols">Protocols it said (through identify) it supports.</param>
+/// <param name="AgentVersion">Its agent, once identified.</param>
+/// <param name="Connections">Open connections to it.</param>
+public sealed record ConnectedPeer(PeerId PeerId, IReadOnlyList<Multiaddr> Addresses, IReadOnlyList<string> Protocols, string? AgentVersion, int Connections);

@@ -1,0 +1,102 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics;
+using P2PNet.Host;
+
+namespace P2PNet.Protocols.Perf;
+
+/// <summary>The outcome of one perf run.</summary>
+/// <param name="UploadBytes">Bytes we sent.</param>
+/// <param name="DownloadBytes">Bytes we received.</param>
+/// <param name="Upload">Time from the first byte sent to the end of our upload.</param>
+/// <param name="Download">Time from the end of our upload to the last byte received.</param>
+/// <param name="Total">Time of the whole run.</param>
+public sealed record PerfResult(long UploadBytes, long DownloadBytes, TimeSpan Upload, TimeSpan Download, TimeSpan Total);
+
+/// <summary>
+/// <c>/perf/1.0.0</c> (libp2p/specs perf/perf.md): the client sends a u64 big-endian (the bytes it wants back), uploads,
+/// and closes its write side; the server reads to end of stream, sends the requested bytes and closes.
+/// </summary>
+public static class PerfProtocol
+{
+    /// <summary>The protocol id.</summary>
+    public const string Id = "/perf/1.0.0";
+
+    private const int BlockSize = 64 * 1024;
+
+    /// <summary>Serves one perf request.</summary>
+    public static async Task HandleAsync(P2PStream stream, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(BlockSize);
+        try
+        {
+            int read = await stream.ReadAtLeastAsync(buffer.AsMemory(0, 8), 8, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false);
+            if (read < 8)
+            {
+                throw new IOException("The perf client closed the stream before sending the 8-byte download size.");
+            }
+            ulong toSend = BinaryPrimitives.ReadUInt64BigEndian(buffer);
+            while (await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false) > 0)
+            {
+                // discard the upload
+            }
+            await SendAsync(stream, toSend, buffer, cancellationToken).ConfigureAwait(false);
+            await stream.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Runs perf against <paramref name="connection"/>: uploads <paramref name="uploadBytes"/>, then downloads <paramref name="downloadBytes"/>.</summary>
+    public static async Task<PerfResult> RunAsync(P2PConnection connection, long uploadBytes, long downloadBytes, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        ArgumentOutOfRangeException.ThrowIfNegative(uploadBytes);
+        ArgumentOutOfRangeException.ThrowIfNegative(downloadBytes);
+        var stream = await connection.OpenStreamAsync(Id, cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
+        {
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(BlockSize);
+            try
+            {
+                long start = Stopwatch.GetTimestamp();
+                BinaryPrimitives.WriteUInt64BigEndian(buffer, (ulong)downloadBytes);
+                await stream.WriteAsync(buffer.AsMemory(0, 8), cancellationToken).ConfigureAwait(false);
+                await SendAsync(stream, (ulong)uploadBytes, buffer, cancellationToken).ConfigureAwait(false);
+                await stream.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
+                var upload = Stopwatch.GetElapsedTime(start);
+                long received = 0;
+                int n;
+                while ((n = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    received += n;
+                }
+                var total = Stopwatch.GetElapsedTime(start);
+                if (received != downloadBytes)
+                {
+                    throw new IOException($"The perf server sent {received} bytes, not the {downloadBytes} requested.");
+                }
+                return new PerfResult(uploadBytes, received, upload, total - upload, total);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private static async Task SendAsync(P2PStream stream, ulong count, byte[] buffer, CancellationToken cancellationToken)
+    {
+        Array.Clear(buffer, 0, BlockSize);
+        while (count > 0)
+        {
+            int chunk = (int)Math.Min(count, (ulong)BlockSize);
+            await stream.WriteAsync(buffer.AsMemory(0, chunk), cancellationToken).ConfigureAwait(false);
+            count -= (ulong)chunk;
+        }
+        await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

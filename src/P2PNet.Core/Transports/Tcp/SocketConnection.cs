@@ -1,0 +1,186 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using P2PNet.Multiformats;
+
+namespace P2PNet.Transports.Tcp;
+
+/// <summary>
+/// A TCP socket exposed as a pair of pipes, with one receive loop and one send loop owned by the connection
+/// (the shape of Kestrel's socket transport). Pipe thresholds give backpressure both ways.
+/// </summary>
+internal sealed class SocketConnection : TransportConnection
+{
+    private const int MinimumReceiveBuffer = 16 * 1024;
+
+    private readonly Socket _socket;
+    private readonly Pipe _receivePipe;
+    private readonly Pipe _sendPipe;
+    private readonly Task _receiveLoop;
+    private readonly Task _sendLoop;
+    private int _disposed;
+
+    public SocketConnection(Socket socket, TcpTransportOptions options)
+    {
+        _socket = socket;
+        LocalAddress = Multiaddr.FromTcpEndPoint((IPEndPoint)socket.LocalEndPoint!);
+        RemoteAddress = Multiaddr.FromTcpEndPoint((IPEndPoint)socket.RemoteEndPoint!);
+        _receivePipe = new Pipe(new PipeOptions(
+            pauseWriterThreshold: options.MaxReadBufferSize,
+            resumeWriterThreshold: options.MaxReadBufferSize / 2,
+            minimumSegmentSize: MinimumReceiveBuffer,
+            useSynchronizationContext: false));
+        _sendPipe = new Pipe(new PipeOptions(
+            pauseWriterThreshold: options.MaxWriteBufferSize,
+            resumeWriterThreshold: options.MaxWriteBufferSize / 2,
+            useSynchronizationContext: false));
+        _receiveLoop = ReceiveLoopAsync();
+        _sendLoop = SendLoopAsync();
+    }
+
+    public override PipeReader Input => _receivePipe.Reader;
+
+    public override PipeWriter Output => _sendPipe.Writer;
+
+    public override Multiaddr LocalAddress { get; }
+
+    public override Multiaddr RemoteAddress { get; }
+
+    private async Task ReceiveLoopAsync()
+    {
+        await Task.Yield();
+        var writer = _receivePipe.Writer;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                Memory<byte> memory = writer.GetMemory(MinimumReceiveBuffer);
+                int read = await _socket.ReceiveAsync(memory, SocketFlags.None).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    break; // the remote half-closed
+                }
+                writer.Advance(read);
+                FlushResult flush = await writer.FlushAsync().ConfigureAwait(false);
+                if (flush.IsCompleted || flush.IsCanceled)
+                {
+                    break; // our reader is gone
+                }
+            }
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.OperationAborted or SocketError.Shutdown or SocketError.ConnectionAborted)
+        {
+            error = _disposed != 0 ? null : new IOException($"The connection to {RemoteAddress} was reset.", e);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        catch (Exception e)
+        {
+            error = new IOException($"Reading from {RemoteAddress} failed: {e.Message}", e);
+        }
+        await writer.CompleteAsync(error).ConfigureAwait(false);
+    }
+
+    private async Task SendLoopAsync()
+    {
+        await Task.Yield();
+        var reader = _sendPipe.Reader;
+        var segments = new List<ArraySegment<byte>>();
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                if (!buffer.IsEmpty)
+                {
+                    if (buffer.IsSingleSegment)
+                    {
+                        await SendAllAsync(buffer.First).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        segments.Clear();
+                        foreach (var memory in buffer)
+                        {
+                            segments.Add(GetArray(memory));
+                        }
+                        int sent = await _socket.SendAsync(segments, SocketFlags.None).ConfigureAwait(false);
+                        if (sent < buffer.Length)
+                        {
+                            // Partial vectored sends are rare; finish the rest segment by segment.
+                            foreach (var memory in buffer.Slice(sent))
+                            {
+                                await SendAllAsync(memory).ConfigureAwait(false);
+                            }
+                        }
+                    }
+                }
+                reader.AdvanceTo(buffer.End);
+                if (result.IsCompleted || result.IsCanceled)
+                {
+                    break;
+                }
+            }
+            // Our writer completed: half-close so the remote sees end of stream.
+            _socket.Shutdown(SocketShutdown.Send);
+            await reader.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException or IOException)
+        {
+            await reader.CompleteAsync(new IOException($"Writing to {RemoteAddress} failed: {e.Message}", e)).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask SendAllAsync(ReadOnlyMemory<byte> memory)
+    {
+        while (!memory.IsEmpty)
+        {
+            int sent = await _socket.SendAsync(memory, SocketFlags.None).ConfigureAwait(false);
+            memory = memory[sent..];
+        }
+    }
+
+    private static ArraySegment<byte> GetArray(ReadOnlyMemory<byte> memory) =>
+        System.Runtime.InteropServices.MemoryMarshal.TryGetArray(memory, out var segment)
+            ? segment
+            : new ArraySegment<byte>(memory.ToArray());
+
+    public override void Abort()
+    {
+        try
+        {
+            _socket.LingerState = new LingerOption(true, 0); // RST instead of FIN
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        _socket.Dispose();
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+        // Let queued bytes go out, then close.
+        await _sendPipe.Writer.CompleteAsync().ConfigureAwait(false);
+        try
+        {
+            await _sendLoop.WaitAsync(TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+        _socket.Dispose();
+        await _receivePipe.Reader.CompleteAsync().ConfigureAwait(false);
+        await Task.WhenAll(_receiveLoop, _sendLoop).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,161 @@
+using System.Net;
+using System.Net.Sockets;
+using P2PNet.Multiformats;
+
+namespace P2PNet.Transports.Tcp;
+
+/// <summary>
+/// TCP: dials and listens on <c>/ip4/…/tcp/N</c> and <c>/ip6/…/tcp/N</c>, and dials <c>/dns|dns4|dns6/…/tcp/N</c>
+/// (resolving the name). A trailing <c>/p2p/…</c> is allowed; anything else (e.g. <c>/ws</c>) belongs to another transport.
+/// </summary>
+public sealed class TcpTransport : ITransport
+{
+    private readonly TcpTransportOptions _options;
+
+    /// <summary>Creates the transport.</summary>
+    public TcpTransport(TcpTransportOptions? options = null) => _options = options ?? new TcpTransportOptions();
+
+    /// <inheritdoc />
+    public bool CanDial(Multiaddr address) => IsPlainTcp(address, allowDns: true);
+
+    /// <inheritdoc />
+    public bool CanListen(Multiaddr address) => IsPlainTcp(address, allowDns: false);
+
+    private static bool IsPlainTcp(Multiaddr address, bool allowDns)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        var c = address.WithoutPeerId().Components;
+        if (c.Count != 2 || c[1].Protocol != MultiaddrProtocol.Tcp)
+        {
+            return false;
+        }
+        var first = c[0].Protocol;
+        return first == MultiaddrProtocol.Ip4 || first == MultiaddrProtocol.Ip6
+            || allowDns && (first == MultiaddrProtocol.Dns || first == MultiaddrProtocol.Dns4 || first == MultiaddrProtocol.Dns6);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<TransportConnection> DialAsync(Multiaddr address, CancellationToken cancellationToken = default)
+    {
+        if (!CanDial(address))
+        {
+            throw new ArgumentException($"The TCP transport cannot dial {address}.", nameof(address));
+        }
+        IPEndPoint endPoint = await ResolveAsync(address, cancellationToken).ConfigureAwait(false);
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = _options.NoDelay };
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_options.ConnectTimeout);
+        try
+        {
+            await socket.ConnectAsync(endPoint, timeout.Token).ConfigureAwait(false);
+            return new SocketConnection(socket, _options);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            socket.Dispose();
+            throw new IOException($"Connecting to {address} timed out after {_options.ConnectTimeout.TotalSeconds:0.#} s.");
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new IOException($"Cannot connect to {address}: {e.Message}", e);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static async ValueTask<IPEndPoint> ResolveAsync(Multiaddr address, CancellationToken cancellationToken)
+    {
+        if (address.TryGetTcpEndPoint(out var endPoint))
+        {
+            return endPoint;
+        }
+        var c = address.Components;
+        string host = c[0].ValueText;
+        int port = int.Parse(c[1].ValueText, System.Globalization.CultureInfo.InvariantCulture);
+        AddressFamily family = c[0].Protocol == MultiaddrProtocol.Dns4 ? AddressFamily.InterNetwork
+            : c[0].Protocol == MultiaddrProtocol.Dns6 ? AddressFamily.InterNetworkV6 : AddressFamily.Unspecified;
+        IPAddress[] addresses;
+        try
+        {
+            addresses = await Dns.GetHostAddressesAsync(host, family, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException e)
+        {
+            throw new IOException($"Cannot resolve '{host}' in {address}: {e.Message}", e);
+        }
+        if (addresses.Length == 0)
+        {
+            throw new IOException($"'{host}' in {address} resolved to no {(family == AddressFamily.Unspecified ? "" : family + " ")}address.");
+        }
+        return new IPEndPoint(addresses[0], port);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<ITransportListener> ListenAsync(Multiaddr address, CancellationToken cancellationToken = default)
+    {
+        if (!CanListen(address) || !address.TryGetTcpEndPoint(out var endPoint))
+        {
+            throw new ArgumentException($"The TCP transport cannot listen on {address}.", nameof(address));
+        }
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
+            {
+                socket.DualMode = false;
+            }
+            socket.Bind(endPoint);
+            socket.Listen(_options.Backlog);
+        }
+        catch (SocketException e)
+        {
+            socket.Dispose();
+            throw new IOException($"Cannot listen on {address}: {e.Message}", e);
+        }
+        return ValueTask.FromResult<ITransportListener>(new TcpListener(socket, _options));
+    }
+
+    private sealed class TcpListener(Socket socket, TcpTransportOptions options) : ITransportListener
+    {
+        public Multiaddr LocalAddress { get; } = Multiaddr.FromTcpEndPoint((IPEndPoint)socket.LocalEndPoint!);
+
+        public async ValueTask<TransportConnection> AcceptAsync(CancellationToken cancellationToken = default)
+        {
+            while (true)
+            {
+                Socket accepted;
+                try
+                {
+                    accepted = await socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
+                }
+                catch (SocketException e) when (e.SocketErrorCode == SocketError.OperationAborted)
+                {
+                    throw new ObjectDisposedException(nameof(TcpListener), "The listener was closed.");
+                }
+                catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.ConnectionAborted)
+                {
+                    continue; // the client gave up before we accepted
+                }
+                accepted.NoDelay = options.NoDelay;
+                try
+                {
+                    return new SocketConnection(accepted, options);
+                }
+                catch (SocketException)
+                {
+                    accepted.Dispose(); // the socket died between accept and setup
+                }
+            }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            socket.Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}

@@ -1,0 +1,28 @@
+using System.IO.Pipelines;
+using P2PNet.Multiformats;
+
+namespace P2PNet.Transports;
+
+/// <summary>A raw, not yet secured connection: a duplex byte pipe with its two addresses.</summary>
+/// <remarks>Completing <see cref="IDuplexPipe.Output"/> half-closes the connection (the remote reads end of stream).
+/// <see cref="DisposeAsync"/> closes both directions and releases the socket.</remarks>
+public abstract class TransportConnection : IDuplexPipe, IAsyncDisposable
+{
+    /// <summary>Bytes from the remote.</summary>
+    public abstract PipeReader Input { get; }
+
+    /// <summary>Bytes to the remote.</summary>
+    public abstract PipeWriter Output { get; }
+
+    /// <summary>Our end's address.</summary>
+    public abstract Multiaddr LocalAddress { get; }
+
+    /// <summary>The remote end's address as we see it.</summary>
+    public abstract Multiaddr RemoteAddress { get; }
+
+    /// <summary>Closes the connection abruptly (no graceful flush).</summary>
+    public abstract void Abort();
+
+    /// <summary>Closes the connection and waits for its I/O loops to finish.</summary>
+    public abstract ValueTask DisposeAsync();
+}
