@@ -6,7 +6,12 @@ var root = new RootCommand("p2pnet — run and probe P2PNet / libp2p nodes, priv
 foreach (var command in new[]
 {
     KeyCommands.Create(),
+    KeyCommands.CreateId(),
 })
+{
+    root.Subcommands.Add(command);
+}
+foreach (var command in NodeCommands.Create())
 {
     root.Subcommands.Add(command);
 }

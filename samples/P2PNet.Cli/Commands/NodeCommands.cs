@@ -1,0 +1,217 @@
+using System.CommandLine;
+using System.Security.Cryptography;
+using P2PNet.Host;
+using P2PNet.Multiformats;
+using P2PNet.Protocols.Echo;
+using P2PNet.Protocols.Perf;
+using P2PNet.Protocols.Ping;
+
+namespace P2PNet.Cli.Commands;
+
+/// <summary><c>p2pnet node</c>, <c>ping</c>, <c>perf</c> and <c>echo</c>.</summary>
+internal static class NodeCommands
+{
+    private static readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Log debug details to stderr." };
+
+    private static Option<string?> KeyOption() => new("--key") { Description = "Identity key file (default: a new key each run)." };
+
+    public static IEnumerable<Command> Create() => [CreateNode(), CreatePing(), CreatePerf(), CreateEcho()];
+
+    private static Command CreateNode()
+    {
+        var node = new Command("node", "Run a node serving identify, ping, perf and /echo/1.0.0. Prints 'LISTEN <multiaddr>' per address, runs until SIGINT/SIGTERM.");
+        var listen = new Option<string[]>("--listen") { Description = "Multiaddr to listen on (repeatable). Default /ip4/127.0.0.1/tcp/0." };
+        var key = KeyOption();
+        node.Options.Add(listen);
+        node.Options.Add(key);
+        node.Options.Add(Verbose);
+        node.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
+        {
+            string[] addresses = parse.GetValue(listen) is { Length: > 0 } given ? given : ["/ip4/127.0.0.1/tcp/0"];
+            var parsed = addresses.Select(CliSupport.ParseAddress).ToArray();
+            using var identity = CliSupport.LoadOrCreateKey(parse.GetValue(key));
+            using var logging = CliSupport.CreateLoggerFactory(parse.GetValue(Verbose));
+            await using var host = CliSupport.CreateHost(identity, logging, o => o.EnablePerf = true);
+            host.SetStreamHandler(EchoProtocol.Id, EchoProtocol.HandleAsync);
+            var shutdown = CliSupport.WaitForShutdownAsync(ct);
+            foreach (var address in parsed)
+            {
+                foreach (var bound in await host.ListenAsync(address, ct))
+                {
+                    Console.Out.WriteLine($"LISTEN {bound}");
+                }
+            }
+            await Console.Out.FlushAsync(ct);
+            await shutdown;
+            await host.StopAsync(CancellationToken.None);
+            return 0;
+        }));
+        return node;
+    }
+
+    private static Command CreatePing()
+    {
+        var ping = new Command("ping", "Ping a peer; prints {\"rtt_ms\": …} per ping. Exit 0 only if all succeed.");
+        var address = new Argument<string>("multiaddr") { Description = "The peer, e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…" };
+        var count = new Option<int>("--count", "-c") { Description = "Number of pings.", DefaultValueFactory = _ => 1 };
+        var key = KeyOption();
+        ping.Arguments.Add(address);
+        ping.Options.Add(count);
+        ping.Options.Add(key);
+        ping.Options.Add(Verbose);
+        ping.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
+        {
+            int n = parse.GetValue(count);
+            if (n <= 0)
+            {
+                throw new ArgumentException("--count must be at least 1.");
+            }
+            await using var session = await ClientSession.ConnectAsync(parse, address, key, ct);
+            await foreach (var rtt in PingProtocol.PingAsync(session.Connection, n, ct))
+            {
+                CliSupport.WriteJson(new { rtt_ms = Math.Round(rtt.TotalMilliseconds, 3) });
+            }
+            return 0;
+        }));
+        return ping;
+    }
+
+    private static Command CreatePerf()
+    {
+        var perf = new Command("perf", "Measure throughput with /perf/1.0.0; prints one JSON line.");
+        var address = new Argument<string>("multiaddr") { Description = "The peer." };
+        var upload = new Option<long>("--upload") { Description = "Bytes to upload.", DefaultValueFactory = _ => 0 };
+        var download = new Option<long>("--download") { Description = "Bytes to download.", DefaultValueFactory = _ => 0 };
+        var key = KeyOption();
+        perf.Arguments.Add(address);
+        perf.Options.Add(upload);
+        perf.Options.Add(download);
+        perf.Options.Add(key);
+        perf.Options.Add(Verbose);
+        perf.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
+        {
+            long up = parse.GetValue(upload), down = parse.GetValue(download);
+            if (up < 0 || down < 0)
+            {
+                throw new ArgumentException("--upload and --download must not be negative.");
+            }
+            await using var session = await ClientSession.ConnectAsync(parse, address, key, ct);
+            var result = await PerfProtocol.RunAsync(session.Connection, up, down, ct);
+            CliSupport.WriteJson(new
+            {
+                upload_bytes = result.UploadBytes,
+                download_bytes = result.DownloadBytes,
+                seconds = Math.Round(result.Total.TotalSeconds, 6),
+                upload_gbit_s = Gbit(result.UploadBytes, result.Upload),
+                download_gbit_s = Gbit(result.DownloadBytes, result.Download),
+            });
+            return 0;
+        }));
+        return perf;
+    }
+
+    private static double Gbit(long bytes, TimeSpan time) =>
+        time <= TimeSpan.Zero || bytes == 0 ? 0 : Math.Round(bytes * 8 / time.TotalSeconds / 1e9, 4);
+
+    private static Command CreateEcho()
+    {
+        var echo = new Command("echo", "Send random bytes on /echo/1.0.0 and check they come back; prints {\"bytes\":N,\"ok\":true}.");
+        var address = new Argument<string>("multiaddr") { Description = "The peer." };
+        var bytes = new Option<long>("--bytes") { Description = "Bytes to send.", DefaultValueFactory = _ => 1024 };
+        var key = KeyOption();
+        echo.Arguments.Add(address);
+        echo.Options.Add(bytes);
+        echo.Options.Add(key);
+        echo.Options.Add(Verbose);
+        echo.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
+        {
+            long n = parse.GetValue(bytes);
+            if (n < 0)
+            {
+                throw new ArgumentException("--bytes must not be negative.");
+            }
+            await using var session = await ClientSession.ConnectAsync(parse, address, key, ct);
+            var stream = await session.Connection.OpenStreamAsync(EchoProtocol.Id, ct);
+            await using (stream)
+            {
+                using var sent = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                using var received = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                var writer = Task.Run(async () =>
+                {
+                    byte[] block = new byte[64 * 1024];
+                    for (long left = n; left > 0;)
+                    {
+                        int chunk = (int)Math.Min(left, block.Length);
+                        RandomNumberGenerator.Fill(block.AsSpan(0, chunk));
+                        sent.AppendData(block, 0, chunk);
+                        await stream.WriteAsync(block.AsMemory(0, chunk), ct);
+                        left -= chunk;
+                    }
+                    await stream.CompleteWritesAsync(ct);
+                }, ct);
+                long total = 0;
+                byte[] buffer = new byte[64 * 1024];
+                int read;
+                while ((read = await stream.ReadAsync(buffer, ct)) > 0)
+                {
+                    received.AppendData(buffer, 0, read);
+                    total += read;
+                }
+                await writer;
+                bool ok = total == n && sent.GetHashAndReset().AsSpan().SequenceEqual(received.GetHashAndReset());
+                if (!ok)
+                {
+                    throw new IOException($"echo mismatch: sent {n} bytes, received {total}{(total == n ? " with different content" : "")}.");
+                }
+                CliSupport.WriteJson(new { bytes = n, ok });
+            }
+            return 0;
+        }));
+        return echo;
+    }
+
+    /// <summary>A short-lived host dialed to one peer, for the client commands.</summary>
+    private sealed class ClientSession : IAsyncDisposable
+    {
+        private readonly Crypto.PrivateKey _identity;
+        private readonly Microsoft.Extensions.Logging.ILoggerFactory _logging;
+        private readonly P2PHost _host;
+
+        private ClientSession(Crypto.PrivateKey identity, Microsoft.Extensions.Logging.ILoggerFactory logging, P2PHost host, P2PConnection connection)
+        {
+            _identity = identity;
+            _logging = logging;
+            _host = host;
+            Connection = connection;
+        }
+
+        public P2PConnection Connection { get; }
+
+        public static async Task<ClientSession> ConnectAsync(ParseResult parse, Argument<string> address, Option<string?> key, CancellationToken ct)
+        {
+            Multiaddr target = CliSupport.ParseAddress(parse.GetValue(address)!);
+            var identity = CliSupport.LoadOrCreateKey(parse.GetValue(key));
+            var logging = CliSupport.CreateLoggerFactory(parse.GetValue(Verbose));
+            var host = CliSupport.CreateHost(identity, logging);
+            try
+            {
+                var connection = await host.DialAsync(target, ct);
+                return new ClientSession(identity, logging, host, connection);
+            }
+            catch
+            {
+                await host.DisposeAsync();
+                logging.Dispose();
+                identity.Dispose();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _host.DisposeAsync();
+            _logging.Dispose();
+            _identity.Dispose();
+        }
+    }
+}
