@@ -157,18 +157,25 @@ async function loadKey (file, create) {
   }
   const text = readFileSync(file, 'utf8').trim()
   if (!/^([0-9a-fA-F]{2})+$/.test(text)) fail(`key file '${file}' does not hold hex`)
+  let key
   try {
-    return privateKeyFromProtobuf(Buffer.from(text, 'hex'))
+    key = privateKeyFromProtobuf(Buffer.from(text, 'hex'))
   } catch (err) {
     fail(`key file '${file}' is not a protobuf-encoded libp2p private key: ${errText(err)}`)
   }
+  try {
+    peerIdFromPrivateKey(key)
+  } catch (err) {
+    fail(`js-libp2p cannot use the ${key.type} key in '${file}' as an identity: ${errText(err)}`)
+  }
+  return key
 }
 
 async function generateKey (type) {
   switch ((type ?? 'ed25519').toLowerCase()) {
     case 'ed25519': return generateKeyPair('Ed25519')
     case 'secp256k1': return generateKeyPair('secp256k1')
-    case 'ecdsa': return generateKeyPair('ECDSA', 'P-256')
+    case 'ecdsa': fail('js-libp2p cannot derive peer ids from ECDSA keys, so it cannot use them as identities')
     case 'rsa': return generateKeyPair('RSA', 2048)
     default: fail(`unknown key type '${type}' (ed25519, secp256k1, ecdsa, rsa)`, 2)
   }
@@ -388,8 +395,16 @@ async function cmdListen (values) {
   node.addEventListener('peer:disconnect', (evt) => out(`DISCONNECT ${evt.detail.toString()}`))
   node.addEventListener('peer:identify', (evt) => out(`IDENTIFY ${identifyJson(evt.detail)}`))
   if (node.services.mdns != null) {
+    const seen = new Set()
     node.services.mdns.addEventListener('peer', (evt) => {
-      for (const ma of evt.detail.multiaddrs) out(`DISCOVERED ${evt.detail.id.toString()} ${ma.toString()}`)
+      for (const ma of evt.detail.multiaddrs) {
+        // mDNS answers repeat every query interval: report each peer/address pair once.
+        const line = `DISCOVERED ${evt.detail.id.toString()} ${ma.toString()}`
+        if (!seen.has(line)) {
+          seen.add(line)
+          out(line)
+        }
+      }
     })
   }
 
@@ -435,7 +450,7 @@ async function dialOrFail (node, ma, signal) {
   try {
     return await node.dial(ma, { signal })
   } catch (err) {
-    throw new Error(`dial ${ma.toString()} failed: ${errText(err)}`)
+    throw new Error(`cannot connect to ${ma.toString()}: ${errText(err)}`)
   }
 }
 
@@ -590,10 +605,11 @@ function gbit (bytes, seconds) {
 async function main () {
   const { values, positionals } = parseCli(process.argv.slice(2))
   const command = positionals[0]
-  if (values.help === true || command == null) {
+  if (values.help === true) {
     out(USAGE)
-    process.exit(command == null && values.help !== true ? 2 : 0)
+    process.exit(0)
   }
+  if (command == null) fail(`missing command (${USAGE})`, 2)
 
   if (command === 'listen') return cmdListen(values)
   if (command === 'keygen') return cmdKeygen(values, positionals)
