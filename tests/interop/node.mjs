@@ -434,7 +434,8 @@ async function cmdListen (values) {
   const addrs = node.getMultiaddrs()
   if (addrs.length === 0) fail(`node has no listen addresses (asked for ${listen.join(', ')})`)
   clearTimeout(startupTimer)
-  for (const ma of addrs) out(`LISTEN ${ma.toString()}`)
+  // One write, so a reader sees every LISTEN line at once.
+  out(addrs.map(ma => `LISTEN ${ma.toString()}`).join('\n'))
 }
 
 async function withClient (values, fn) {
