@@ -4,7 +4,7 @@
 // It mirrors the P2PNet CLI contract so tests can drive both implementations the same way:
 //
 //   node.mjs listen   [--listen MA]... [--key FILE] [--psk FILE] [--ws] [--mdns] [--mdns-interval MS]
-//   node.mjs ping     MA [--count N] [--interval-ms MS] [--psk FILE] [--key FILE]
+//   node.mjs ping     MA [--count N] [--interval-ms MS] [--libp2p-ping] [--psk FILE] [--key FILE]
 //   node.mjs echo     MA --bytes N [--streams K] [--psk FILE] [--key FILE]
 //   node.mjs perf     MA --upload BYTES --download BYTES [--psk FILE] [--key FILE]
 //   node.mjs identify MA [--psk FILE] [--key FILE]
@@ -104,6 +104,7 @@ function parseCli (argv) {
         'mdns-interval': { type: 'string' },
         count: { type: 'string' },
         'interval-ms': { type: 'string' },
+        'libp2p-ping': { type: 'boolean' },
         bytes: { type: 'string' },
         streams: { type: 'string' },
         upload: { type: 'string' },
@@ -467,6 +468,14 @@ async function cmdPing (values, ma, signal) {
   const interval = intOption(values, 'interval-ms', 0)
   await withClient(values, async (node) => {
     const conn = await dialOrFail(node, ma, signal)
+    if (values['libp2p-ping'] === true) {
+      // @libp2p/ping's own client: a new stream per ping, whole milliseconds.
+      for (let i = 0; i < count; i++) {
+        if (i > 0 && interval > 0) await new Promise(resolve => setTimeout(resolve, interval))
+        out(JSON.stringify({ rtt_ms: await node.services.ping.ping(conn.remotePeer, { signal }) }))
+      }
+      return
+    }
     // One stream for all pings, as the ping spec allows: exercises the remote's ping loop.
     const stream = await conn.newStream(PING_PROTOCOL, { signal })
     const reader = byteReader(stream)
