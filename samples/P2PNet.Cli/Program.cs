@@ -7,6 +7,7 @@ foreach (var command in new[]
 {
     KeyCommands.Create(),
     KeyCommands.CreateId(),
+    SwarmCommands.Create(),
 })
 {
     root.Subcommands.Add(command);

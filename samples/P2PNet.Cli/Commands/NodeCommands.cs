@@ -5,6 +5,7 @@ using P2PNet.Multiformats;
 using P2PNet.Protocols.Echo;
 using P2PNet.Protocols.Perf;
 using P2PNet.Protocols.Ping;
+using P2PNet.Security.Pnet;
 
 namespace P2PNet.Cli.Commands;
 
@@ -14,6 +15,10 @@ internal static class NodeCommands
     private static readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Log debug details to stderr." };
 
     private static Option<string?> KeyOption() => new("--key") { Description = "Identity key file (default: a new key each run)." };
+
+    private static readonly Option<string?> Psk = new("--psk") { Description = "Swarm key file: join that private network (libp2p PSK v1)." };
+
+    private static SwarmKey? LoadPsk(ParseResult parse) => parse.GetValue(Psk) is { } path ? SwarmKey.ReadFile(path) : null;
 
     public static IEnumerable<Command> Create() => [CreateNode(), CreatePing(), CreatePerf(), CreateEcho()];
 
@@ -25,13 +30,15 @@ internal static class NodeCommands
         node.Options.Add(listen);
         node.Options.Add(key);
         node.Options.Add(Verbose);
+        node.Options.Add(Psk);
         node.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
         {
             string[] addresses = parse.GetValue(listen) is { Length: > 0 } given ? given : ["/ip4/127.0.0.1/tcp/0"];
             var parsed = addresses.Select(CliSupport.ParseAddress).ToArray();
             using var identity = CliSupport.LoadOrCreateKey(parse.GetValue(key));
             using var logging = CliSupport.CreateLoggerFactory(parse.GetValue(Verbose));
-            await using var host = CliSupport.CreateHost(identity, logging, o => o.EnablePerf = true);
+            var psk = LoadPsk(parse);
+            await using var host = CliSupport.CreateHost(identity, logging, o => { o.EnablePerf = true; o.PrivateNetworkKey = psk; });
             host.SetStreamHandler(EchoProtocol.Id, EchoProtocol.HandleAsync);
             var shutdown = CliSupport.WaitForShutdownAsync(ct);
             foreach (var address in parsed)
@@ -59,6 +66,7 @@ internal static class NodeCommands
         ping.Options.Add(count);
         ping.Options.Add(key);
         ping.Options.Add(Verbose);
+        ping.Options.Add(Psk);
         ping.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
         {
             int n = parse.GetValue(count);
@@ -88,6 +96,7 @@ internal static class NodeCommands
         perf.Options.Add(download);
         perf.Options.Add(key);
         perf.Options.Add(Verbose);
+        perf.Options.Add(Psk);
         perf.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
         {
             long up = parse.GetValue(upload), down = parse.GetValue(download);
@@ -123,6 +132,7 @@ internal static class NodeCommands
         echo.Options.Add(bytes);
         echo.Options.Add(key);
         echo.Options.Add(Verbose);
+        echo.Options.Add(Psk);
         echo.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
         {
             long n = parse.GetValue(bytes);
@@ -190,9 +200,10 @@ internal static class NodeCommands
         public static async Task<ClientSession> ConnectAsync(ParseResult parse, Argument<string> address, Option<string?> key, CancellationToken ct)
         {
             Multiaddr target = CliSupport.ParseAddress(parse.GetValue(address)!);
+            var psk = LoadPsk(parse);
             var identity = CliSupport.LoadOrCreateKey(parse.GetValue(key));
             var logging = CliSupport.CreateLoggerFactory(parse.GetValue(Verbose));
-            var host = CliSupport.CreateHost(identity, logging);
+            var host = CliSupport.CreateHost(identity, logging, o => o.PrivateNetworkKey = psk);
             try
             {
                 var connection = await host.DialAsync(target, ct);

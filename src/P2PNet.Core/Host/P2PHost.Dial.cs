@@ -5,6 +5,7 @@ using P2PNet.Multistream;
 using P2PNet.Muxing.Yamux;
 using P2PNet.Peers;
 using P2PNet.Security.Noise;
+using P2PNet.Security.Pnet;
 using P2PNet.Transports;
 
 namespace P2PNet.Host;
@@ -151,6 +152,11 @@ public sealed partial class P2PHost
         timeout.CancelAfter(Options.HandshakeTimeout);
         try
         {
+            var (key, accepted) = PrivateNetworkKeys;
+            if (key is not null)
+            {
+                raw = await PnetConnection.ProtectAsync(raw, key, accepted, inbound: !outbound, timeout.Token).ConfigureAwait(false);
+            }
             if (outbound)
             {
                 await MultistreamSelect.SelectAsync(raw, [NoiseProtocolId], timeout.Token).ConfigureAwait(false);
@@ -197,6 +203,37 @@ public sealed partial class P2PHost
                 throw new TimeoutException($"The handshake with {raw.RemoteAddress} did not complete within {Options.HandshakeTimeout.TotalSeconds:0.#} s.", e);
             }
             throw;
+        }
+    }
+
+    /// <summary>The swarm key in use and the further keys accepted inbound (none: the public network).</summary>
+    public (SwarmKey? Key, IReadOnlyList<SwarmKey> AlsoAccepted) PrivateNetworkKeys
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return (_privateKey, _acceptedKeys);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Changes the private-network keys for connections made from now on (open connections are untouched; close them to
+    /// enforce the change). <paramref name="key"/> <see langword="null"/> returns to the public network;
+    /// <paramref name="alsoAccepted"/> are accepted inbound too, for a rotation's grace period.
+    /// </summary>
+    public void SetPrivateNetworkKeys(SwarmKey? key, IEnumerable<SwarmKey>? alsoAccepted = null)
+    {
+        var accepted = alsoAccepted?.Where(k => !k.Equals(key)).Distinct().ToArray() ?? [];
+        if (key is null && accepted.Length > 0)
+        {
+            throw new ArgumentException("Accepted keys need a primary key.", nameof(alsoAccepted));
+        }
+        lock (_lock)
+        {
+            _privateKey = key;
+            _acceptedKeys = accepted;
         }
     }
 

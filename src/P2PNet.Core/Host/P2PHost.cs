@@ -40,6 +40,8 @@ public sealed partial class P2PHost : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly IdentifyService _identify;
     private Task? _maintenance;
+    private Security.Pnet.SwarmKey? _privateKey;
+    private IReadOnlyList<Security.Pnet.SwarmKey> _acceptedKeys = [];
     private int _pendingInbound;
     private int _state; // 0 created, 1 started, 2 stopping, 3 stopped
 
@@ -63,6 +65,8 @@ public sealed partial class P2PHost : IAsyncDisposable
         _transports = transports?.ToList() ?? [new TcpTransport(Options.Tcp)];
         PeerStore = new PeerStore(TimeProvider);
         Events = new EventBus(_loggerFactory.CreateLogger<EventBus>());
+        _privateKey = Options.PrivateNetworkKey;
+        _acceptedKeys = [.. Options.AcceptedPrivateNetworkKeys];
         _identify = new IdentifyService(this, _loggerFactory.CreateLogger<IdentifyService>());
         SetStreamHandler(PingProtocol.Id, PingProtocol.HandleAsync);
         if (Options.EnablePerf)

@@ -2,6 +2,7 @@ using P2PNet.Crypto;
 using P2PNet.Multiformats;
 using P2PNet.Muxing;
 using P2PNet.Security.Noise;
+using P2PNet.Security.Pnet;
 using P2PNet.Transports.Tcp;
 
 namespace P2PNet.Host;
@@ -50,6 +51,14 @@ public sealed class P2PHostOptions
 
     /// <summary>Largest identify message accepted. Default 64 KiB.</summary>
     public int MaxIdentifyMessageSize { get; set; } = 64 * 1024;
+
+    /// <summary>The private network's swarm key (libp2p PSK v1). When set, every connection is protected with it and
+    /// only peers holding the same key can connect. Default: none (the public network).</summary>
+    public SwarmKey? PrivateNetworkKey { get; set; }
+
+    /// <summary>Further keys accepted on inbound connections, e.g. the old key during a rotation's grace period.
+    /// Outbound connections always use <see cref="PrivateNetworkKey"/>.</summary>
+    public IList<SwarmKey> AcceptedPrivateNetworkKeys { get; } = [];
 
     /// <summary>Yamux settings (windows, stream limits, keep-alive).</summary>
     public YamuxOptions Yamux { get; set; } = new();

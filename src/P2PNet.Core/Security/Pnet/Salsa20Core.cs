@@ -123,15 +123,15 @@ internal static class Salsa20Core
         Vector256<uint> x8 = c8, x9 = c9, x10 = s10, x11 = s11, x12 = s12, x13 = s13, x14 = s14, x15 = s15;
         for (int i = 0; i < 10; i++)
         {
-            x4 ^= Rotl(x0 + x12, 7); x8 ^= Rotl(x4 + x0, 9); x12 ^= Rotl(x8 + x4, 13); x0 ^= Rotl(x12 + x8, 18);
-            x9 ^= Rotl(x5 + x1, 7); x13 ^= Rotl(x9 + x5, 9); x1 ^= Rotl(x13 + x9, 13); x5 ^= Rotl(x1 + x13, 18);
-            x14 ^= Rotl(x10 + x6, 7); x2 ^= Rotl(x14 + x10, 9); x6 ^= Rotl(x2 + x14, 13); x10 ^= Rotl(x6 + x2, 18);
-            x3 ^= Rotl(x15 + x11, 7); x7 ^= Rotl(x3 + x15, 9); x11 ^= Rotl(x7 + x3, 13); x15 ^= Rotl(x11 + x7, 18);
+            x4 ^= Rotl7(x0 + x12); x8 ^= Rotl9(x4 + x0); x12 ^= Rotl13(x8 + x4); x0 ^= Rotl18(x12 + x8);
+            x9 ^= Rotl7(x5 + x1); x13 ^= Rotl9(x9 + x5); x1 ^= Rotl13(x13 + x9); x5 ^= Rotl18(x1 + x13);
+            x14 ^= Rotl7(x10 + x6); x2 ^= Rotl9(x14 + x10); x6 ^= Rotl13(x2 + x14); x10 ^= Rotl18(x6 + x2);
+            x3 ^= Rotl7(x15 + x11); x7 ^= Rotl9(x3 + x15); x11 ^= Rotl13(x7 + x3); x15 ^= Rotl18(x11 + x7);
 
-            x1 ^= Rotl(x0 + x3, 7); x2 ^= Rotl(x1 + x0, 9); x3 ^= Rotl(x2 + x1, 13); x0 ^= Rotl(x3 + x2, 18);
-            x6 ^= Rotl(x5 + x4, 7); x7 ^= Rotl(x6 + x5, 9); x4 ^= Rotl(x7 + x6, 13); x5 ^= Rotl(x4 + x7, 18);
-            x11 ^= Rotl(x10 + x9, 7); x8 ^= Rotl(x11 + x10, 9); x9 ^= Rotl(x8 + x11, 13); x10 ^= Rotl(x9 + x8, 18);
-            x12 ^= Rotl(x15 + x14, 7); x13 ^= Rotl(x12 + x15, 9); x14 ^= Rotl(x13 + x12, 13); x15 ^= Rotl(x14 + x13, 18);
+            x1 ^= Rotl7(x0 + x3); x2 ^= Rotl9(x1 + x0); x3 ^= Rotl13(x2 + x1); x0 ^= Rotl18(x3 + x2);
+            x6 ^= Rotl7(x5 + x4); x7 ^= Rotl9(x6 + x5); x4 ^= Rotl13(x7 + x6); x5 ^= Rotl18(x4 + x7);
+            x11 ^= Rotl7(x10 + x9); x8 ^= Rotl9(x11 + x10); x9 ^= Rotl13(x8 + x11); x10 ^= Rotl18(x9 + x8);
+            x12 ^= Rotl7(x15 + x14); x13 ^= Rotl9(x12 + x15); x14 ^= Rotl13(x13 + x12); x15 ^= Rotl18(x14 + x13);
         }
         x0 += s0; x1 += s1; x2 += s2; x3 += s3; x4 += s4; x5 += s5; x6 += s6; x7 += s7;
         x8 += c8; x9 += c9; x10 += s10; x11 += s11; x12 += s12; x13 += s13; x14 += s14; x15 += s15;
@@ -150,8 +150,16 @@ internal static class Salsa20Core
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<uint> Rotl(Vector256<uint> v, [ConstantExpected] byte n) =>
-        Avx2.Or(Avx2.ShiftLeftLogical(v, n), Avx2.ShiftRightLogical(v, (byte)(32 - n)));
+    private static Vector256<uint> Rotl7(Vector256<uint> v) => Avx2.Or(Avx2.ShiftLeftLogical(v, 7), Avx2.ShiftRightLogical(v, 25));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> Rotl9(Vector256<uint> v) => Avx2.Or(Avx2.ShiftLeftLogical(v, 9), Avx2.ShiftRightLogical(v, 23));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> Rotl13(Vector256<uint> v) => Avx2.Or(Avx2.ShiftLeftLogical(v, 13), Avx2.ShiftRightLogical(v, 19));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<uint> Rotl18(Vector256<uint> v) => Avx2.Or(Avx2.ShiftLeftLogical(v, 18), Avx2.ShiftRightLogical(v, 14));
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void XorBlock(ReadOnlySpan<byte> input, Span<byte> output, int block, Vector256<uint> first, Vector256<uint> second)
