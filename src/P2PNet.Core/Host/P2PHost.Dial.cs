@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Microsoft.Extensions.Logging;
 using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
 using P2PNet.Multistream;

@@ -156,7 +156,7 @@ public sealed class Libp2pNetwork : INetwork
         private IDisposable? _inner;
         private bool _disposed;
 
-        public IDisposable Attach(IDisposable inner)
+        public DeferredSubscription Attach(IDisposable inner)
         {
             if (_disposed)
             {

@@ -73,7 +73,7 @@ internal sealed class PnetConnection : TransportConnection
                 if (chooseKey)
                 {
                     byte[] first = buffer.Slice(NonceLength, MultistreamHeader.Length).ToArray();
-                    key = [primary, .. accepted].FirstOrDefault(k => DecryptsToHeader(k, remoteNonce, first))
+                    key = accepted.Prepend(primary).FirstOrDefault(k => DecryptsToHeader(k, remoteNonce, first))
                         ?? throw new PrivateNetworkException($"{inner.RemoteAddress} uses none of our {accepted.Count + 1} swarm keys.");
                 }
                 inner.Input.AdvanceTo(buffer.GetPosition(NonceLength));
