@@ -39,8 +39,8 @@ internal static class CliSupport
         NoiseHandshakeException => "secure handshake failed: " + e.Message,
         ProtocolNotSupportedException => "protocol not supported: " + e.Message,
         TimeoutException => e.Message,
-        IOException => e.Message,
         FileNotFoundException f => $"file not found: {f.FileName}",
+        IOException => e.Message,
         UnauthorizedAccessException => e.Message,
         ArgumentException => e.Message,
         NotSupportedException => e.Message,
@@ -65,10 +65,10 @@ internal static class CliSupport
 
     public static ILoggerFactory CreateLoggerFactory(bool verbose) => LoggerFactory.Create(builder =>
     {
+        builder.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
         builder.AddFilter(_ => true);
         builder.SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning);
-        builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
     });
 
     public static P2PHost CreateHost(PrivateKey identity, ILoggerFactory loggerFactory, Action<P2PHostOptions>? configure = null)
