@@ -8,8 +8,11 @@ namespace P2PNet.Security.Noise;
 /// <summary>The decrypt loop: transport frames → plaintext in <see cref="Input"/>.</summary>
 internal sealed partial class NoiseSecureChannel
 {
-    /// <summary>Plaintext decrypted between flushes, so one large read cannot bypass the pause threshold.</summary>
-    private const int InboundFlushBytes = 256 * 1024;
+    /// <summary>
+    /// Plaintext decrypted per transport read. Consuming the transport in small steps lets the remote side (or the
+    /// encrypt loop of an in-process peer) refill it while we decrypt, instead of taking turns.
+    /// </summary>
+    private const int InboundBatchBytes = 128 * 1024;
 
     private async Task DecryptLoopAsync()
     {
@@ -29,28 +32,30 @@ internal sealed partial class NoiseSecureChannel
                     break;
                 }
 
-                bool readerGone = false;
-                int unflushed = 0;
+                int decrypted = 0;
+                bool budgetSpent = false;
                 while (NoiseFrame.TryParse(ref buffer, out ReadOnlySequence<byte> frame))
                 {
-                    unflushed += DecryptFrame(frame, plaintext);
-                    if (unflushed >= InboundFlushBytes)
+                    decrypted += DecryptFrame(frame, plaintext);
+                    if (decrypted >= InboundBatchBytes)
                     {
-                        // The transport buffer stays valid until AdvanceTo, so flushing (and waiting) here is fine.
-                        unflushed = 0;
-                        if ((await plaintext.FlushAsync().ConfigureAwait(false)).IsCompleted)
-                        {
-                            readerGone = true;
-                            break;
-                        }
+                        budgetSpent = true;
+                        break;
                     }
                 }
-                transport.AdvanceTo(buffer.Start, buffer.End);
-                if (readerGone || (unflushed > 0 && (await plaintext.FlushAsync().ConfigureAwait(false)).IsCompleted))
+                if (budgetSpent)
+                {
+                    transport.AdvanceTo(buffer.Start); // more whole frames may wait: the next read returns at once
+                }
+                else
+                {
+                    transport.AdvanceTo(buffer.Start, buffer.End);
+                }
+                if (decrypted > 0 && (await plaintext.FlushAsync().ConfigureAwait(false)).IsCompleted)
                 {
                     break; // the application completed Input: nobody will read what follows
                 }
-                if (result.IsCompleted)
+                if (result.IsCompleted && !budgetSpent)
                 {
                     if (!buffer.IsEmpty)
                     {

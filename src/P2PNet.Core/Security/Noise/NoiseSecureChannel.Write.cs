@@ -8,7 +8,7 @@ namespace P2PNet.Security.Noise;
 internal sealed partial class NoiseSecureChannel
 {
     /// <summary>Plaintext encrypted per transport flush: full frames, one flush, bounded transport buffering.</summary>
-    private const int OutboundBatchBytes = 512 * 1024;
+    private const int OutboundBatchBytes = 256 * 1024;
 
     private async Task EncryptLoopAsync()
     {
