@@ -51,9 +51,13 @@ internal sealed partial class NoiseSecureChannel
                 {
                     transport.AdvanceTo(buffer.Start, buffer.End);
                 }
-                if (decrypted > 0 && (await plaintext.FlushAsync().ConfigureAwait(false)).IsCompleted)
+                if (decrypted > 0)
                 {
-                    break; // the application completed Input: nobody will read what follows
+                    FlushResult flush = await plaintext.FlushAsync().ConfigureAwait(false);
+                    if (flush.IsCompleted || (flush.IsCanceled && _disposing))
+                    {
+                        break; // the application completed Input, or the channel is being disposed
+                    }
                 }
                 if (result.IsCompleted && !budgetSpent)
                 {

@@ -109,11 +109,11 @@ internal sealed partial class NoiseSecureChannel : IDuplexPipe, IAsyncDisposable
     }
 
     /// <summary>
-    /// Closes the channel gracefully: completes <see cref="Output"/> (remaining plaintext is still encrypted and sent)
-    /// and <see cref="Input"/>, stops reading the transport, and waits for both loops.
+    /// Closes the channel gracefully: completes <see cref="Output"/> (plaintext already written is still encrypted and
+    /// sent), stops reading the transport, waits for both loops, then completes <see cref="Input"/> and releases the keys.
     /// </summary>
     /// <remarks>Waits for pending frames to reach the transport; if the remote stopped reading, abort the transport
-    /// below to make it return.</remarks>
+    /// below to make it return. A read of <see cref="Input"/> still pending ends as completed.</remarks>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -123,9 +123,17 @@ internal sealed partial class NoiseSecureChannel : IDuplexPipe, IAsyncDisposable
         }
         _disposing = true;
         await _outbound.Writer.CompleteAsync().ConfigureAwait(false);
-        await _inbound.Reader.CompleteAsync().ConfigureAwait(false);
         _transport.Input.CancelPendingRead();
+        _inbound.Writer.CancelPendingFlush();
         await Completion.ConfigureAwait(false);
+        try
+        {
+            await _inbound.Reader.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+            // The application is still inside a read; it sees the completed pipe and completes the reader itself.
+        }
         _send.Dispose();
         _receive.Dispose();
         NoiseLog.ChannelClosed(_logger, RemotePeer);

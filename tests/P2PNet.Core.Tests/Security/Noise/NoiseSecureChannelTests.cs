@@ -170,6 +170,49 @@ public sealed class NoiseSecureChannelTests : IDisposable
     }
 
     [Fact]
+    public async Task Channel_DisposeAsync_EndsAReadThatIsStillPending()
+    {
+        var (left, right) = TestPipes.CreatePair();
+        var (initiator, responder) = await NoiseTestHarness.HandshakeAsync(left, right, _initiatorKey, _responderKey);
+        var reading = responder.Input.ReadAsync().AsTask();
+        await responder.DisposeAsync().AsTask().WaitAsync(Timeout);
+        ReadResult result = await reading.WaitAsync(Timeout);
+        Assert.True(result.IsCompleted); // and the pipe is now completed: the application must not touch it again
+        await initiator.DisposeAsync().AsTask().WaitAsync(Timeout);
+    }
+
+    [Fact]
+    public async Task Channel_DisposeAsync_WithUnreadDataBeyondTheThreshold_DoesNotHang()
+    {
+        var (left, right) = TestPipes.CreatePair();
+        var (initiator, responder) = await NoiseTestHarness.HandshakeAsync(left, right, _initiatorKey, _responderKey);
+        var chunk = new byte[256 * 1024];
+        var writing = Task.Run(async () =>
+        {
+            for (int i = 0; i < 64; i++)
+            {
+                if ((await initiator.Output.WriteAsync(chunk)).IsCompleted)
+                {
+                    return;
+                }
+            }
+        });
+        await Task.WhenAny(writing, Task.Delay(TimeSpan.FromMilliseconds(300)));
+        // The responder never read: its decrypt loop is paused on a full Input. Disposing must still finish.
+        await responder.DisposeAsync().AsTask().WaitAsync(Timeout);
+        Assert.True(responder.Completion.IsCompletedSuccessfully);
+        await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            await writing.WaitAsync(Timeout);
+            await initiator.Output.WriteAsync(chunk).AsTask().WaitAsync(Timeout);
+            ReadResult result = await initiator.Input.ReadAsync().AsTask().WaitAsync(Timeout);
+            Assert.True(result.IsCompleted);
+            throw new IOException("the responder is gone");
+        });
+        await initiator.DisposeAsync().AsTask().WaitAsync(Timeout);
+    }
+
+    [Fact]
     public async Task Channel_WithASlowReader_HoldsTheWriterBackInsteadOfBuffering()
     {
         var (left, right) = TestPipes.CreatePair();
