@@ -73,7 +73,7 @@ public class MultistreamSelectTests
         Assert.Contains("/b/2", error.Message, StringComparison.Ordinal);
         Assert.IsAssignableFrom<IOException>(error);
         // The listener is left waiting for a proposal that never comes; closing the dialer ends it.
-        await dialer.Output.CompleteAsync();
+        await dialer.Output.CompleteAsync().AsTask().WaitAsync(Timeout);
         await Assert.ThrowsAsync<EndOfStreamException>(() => listening.WaitAsync(Timeout));
     }
 
@@ -177,7 +177,7 @@ public class MultistreamSelectTests
     {
         var (dialer, listener) = TestPipes.CreatePair();
         await WriteRawAsync(listener.Output, Encode("/multistream/1.0.0"));
-        await listener.Output.CompleteAsync();
+        await listener.Output.CompleteAsync().AsTask().WaitAsync(Timeout);
         await Assert.ThrowsAsync<EndOfStreamException>(
             () => MultistreamSelect.SelectAsync(dialer, ["/noise"], CancellationToken.None).AsTask().WaitAsync(Timeout));
     }
@@ -187,7 +187,7 @@ public class MultistreamSelectTests
     {
         var (dialer, listener) = TestPipes.CreatePair();
         await WriteRawAsync(dialer.Output, [.. Encode("/multistream/1.0.0"), 7, (byte)'/', (byte)'n']);
-        await dialer.Output.CompleteAsync();
+        await dialer.Output.CompleteAsync().AsTask().WaitAsync(Timeout);
         await Assert.ThrowsAsync<ProtocolViolationException>(
             () => MultistreamSelect.ListenAsync(listener, _ => true, CancellationToken.None).AsTask().WaitAsync(Timeout));
     }

@@ -186,8 +186,8 @@ public sealed class NoiseHandshakeTests : IDisposable
         var (left, raw) = TestPipes.CreatePair();
         var initiating = SecureOutbound(left);
         Assert.Equal(2 + 32, (await ReadFrameAsync(raw.Input)).Length);
-        await raw.Output.WriteAsync(new byte[] { 0x00, 0xC8 }.Concat(RandomNumberGenerator.GetBytes(50)).ToArray());
-        await raw.Output.CompleteAsync();
+        await raw.Output.WriteAsync(new byte[] { 0x00, 0xC8 }.Concat(RandomNumberGenerator.GetBytes(50)).ToArray()).AsTask().WaitAsync(Timeout);
+        await raw.Output.CompleteAsync().AsTask().WaitAsync(Timeout);
         var error = await Assert.ThrowsAsync<NoiseHandshakeException>(() => initiating.WaitAsync(TimeSpan.FromSeconds(5)));
         Assert.Contains("message 2", error.Message, StringComparison.Ordinal);
         Assert.Contains("truncated", error.Message, StringComparison.Ordinal);
@@ -198,9 +198,9 @@ public sealed class NoiseHandshakeTests : IDisposable
     {
         var (raw, right) = TestPipes.CreatePair();
         var responding = SecureInbound(right);
-        await raw.Output.WriteAsync(new byte[] { 0x00, 0x20 }.Concat(RandomNumberGenerator.GetBytes(32)).ToArray());
+        await raw.Output.WriteAsync(new byte[] { 0x00, 0x20 }.Concat(RandomNumberGenerator.GetBytes(32)).ToArray()).AsTask().WaitAsync(Timeout);
         _ = await ReadFrameAsync(raw.Input);
-        await raw.Output.CompleteAsync();
+        await raw.Output.CompleteAsync().AsTask().WaitAsync(Timeout);
         var error = await Assert.ThrowsAsync<NoiseHandshakeException>(() => responding.WaitAsync(TimeSpan.FromSeconds(5)));
         Assert.Contains("message 3", error.Message, StringComparison.Ordinal);
     }
@@ -211,7 +211,7 @@ public sealed class NoiseHandshakeTests : IDisposable
         var (left, raw) = TestPipes.CreatePair();
         var initiating = SecureOutbound(left);
         _ = await ReadFrameAsync(raw.Input);
-        await raw.Output.WriteAsync(new byte[] { 0x00, 0xC8 }.Concat(RandomNumberGenerator.GetBytes(200)).ToArray());
+        await raw.Output.WriteAsync(new byte[] { 0x00, 0xC8 }.Concat(RandomNumberGenerator.GetBytes(200)).ToArray()).AsTask().WaitAsync(Timeout);
         var error = await Assert.ThrowsAsync<NoiseHandshakeException>(() => initiating.WaitAsync(TimeSpan.FromSeconds(5)));
         Assert.Contains("authentication", error.Message, StringComparison.Ordinal);
         // Dropped: the initiator's output is completed (with the error), so the raw side's input ends.
@@ -229,7 +229,7 @@ public sealed class NoiseHandshakeTests : IDisposable
         var (left, raw) = TestPipes.CreatePair();
         var initiating = SecureOutbound(left);
         _ = await ReadFrameAsync(raw.Input);
-        await raw.Output.WriteAsync(new byte[] { 0x00, 0x10 }); // 16 bytes announced, 96 required; body never sent
+        await raw.Output.WriteAsync(new byte[] { 0x00, 0x10 }).AsTask().WaitAsync(Timeout); // 16 bytes announced, 96 required; body never sent
         var error = await Assert.ThrowsAsync<NoiseHandshakeException>(() => initiating.WaitAsync(TimeSpan.FromSeconds(5)));
         Assert.Contains("shorter", error.Message, StringComparison.Ordinal);
     }
@@ -240,7 +240,7 @@ public sealed class NoiseHandshakeTests : IDisposable
         var (raw, right) = TestPipes.CreatePair();
         var responding = SecureInbound(right, new NoiseOptions { HandshakeTimeout = TimeSpan.FromMilliseconds(300) });
         // An HTTP request: "GE" announces an 18245-byte message that never completes.
-        await raw.Output.WriteAsync("GET / HTTP/1.1\r\n\r\n"u8.ToArray());
+        await raw.Output.WriteAsync("GET / HTTP/1.1\r\n\r\n"u8.ToArray()).AsTask().WaitAsync(Timeout);
         var error = await Assert.ThrowsAsync<NoiseHandshakeException>(() => responding.WaitAsync(TimeSpan.FromSeconds(5)));
         Assert.Contains("did not complete within", error.Message, StringComparison.Ordinal);
     }
@@ -280,8 +280,8 @@ public sealed class NoiseHandshakeTests : IDisposable
         ReadResult result = await responder.Input.ReadAsync().AsTask().WaitAsync(Timeout);
         Assert.Equal("early data"u8.ToArray(), result.Buffer.ToArray());
         responder.Input.AdvanceTo(result.Buffer.End);
-        await initiator.DisposeAsync();
-        await responder.DisposeAsync();
+        await initiator.DisposeAsync().AsTask().WaitAsync(Timeout);
+        await responder.DisposeAsync().AsTask().WaitAsync(Timeout);
         await relays.WaitAsync(Timeout);
     }
 }

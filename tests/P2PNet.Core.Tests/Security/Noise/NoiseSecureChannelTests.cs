@@ -146,11 +146,11 @@ public sealed class NoiseSecureChannelTests : IDisposable
         await using (responder)
         {
             await initiator.Output.WriteAsync("request"u8.ToArray()).AsTask().WaitAsync(Timeout);
-            await initiator.Output.CompleteAsync();
+            await initiator.Output.CompleteAsync().AsTask().WaitAsync(Timeout);
             Assert.Equal("request"u8.ToArray(), await TestPipes.ReadToEndAsync(responder.Input));
 
             await responder.Output.WriteAsync("response"u8.ToArray()).AsTask().WaitAsync(Timeout);
-            await responder.Output.CompleteAsync();
+            await responder.Output.CompleteAsync().AsTask().WaitAsync(Timeout);
             Assert.Equal("response"u8.ToArray(), await TestPipes.ReadToEndAsync(initiator.Input));
             await Task.WhenAll(initiator.Completion, responder.Completion).WaitAsync(Timeout);
         }
@@ -226,10 +226,10 @@ public sealed class NoiseSecureChannelTests : IDisposable
             {
                 for (int i = 0; i < 512; i++) // 32 MiB
                 {
-                    await initiator.Output.WriteAsync(chunk);
+                    await initiator.Output.WriteAsync(chunk).AsTask().WaitAsync(Timeout);
                     Interlocked.Add(ref written, chunk.Length);
                 }
-                await initiator.Output.CompleteAsync();
+                await initiator.Output.CompleteAsync().AsTask().WaitAsync(Timeout);
             });
             // Nobody reads: the writer must stall after the pipes' thresholds (a few MiB), far below 32 MiB.
             await Task.WhenAny(writing, Task.Delay(TimeSpan.FromMilliseconds(500)));
