@@ -11,7 +11,7 @@ public class ProtocolNotSupportedException : IOException
     public ProtocolNotSupportedException(IReadOnlyList<string> protocols)
         : base($"The remote supports none of the proposed protocols: {string.Join(", ", protocols ?? [])}.")
     {
-        Protocols = protocols ?? [];
+        Protocols = protocols is null ? [] : [.. protocols];
     }
 
     /// <summary>Creates the exception with a message.</summary>
