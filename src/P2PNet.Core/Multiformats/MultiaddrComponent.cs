@@ -45,6 +45,7 @@ public readonly struct MultiaddrComponent : IEquatable<MultiaddrComponent>
     public static MultiaddrComponent Create(MultiaddrProtocol protocol, string value)
     {
         ArgumentNullException.ThrowIfNull(protocol);
+        ArgumentNullException.ThrowIfNull(value);
         return new MultiaddrComponent(protocol, ParseValue(protocol, value));
     }
 

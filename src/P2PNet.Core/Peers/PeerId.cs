@@ -63,7 +63,11 @@ public sealed class PeerId : IEquatable<PeerId>, ISpanParsable<PeerId>
 
     /// <summary>Parses base58btc (<c>12D3KooW…</c>, <c>Qm…</c>) or a CIDv1 in any multibase (<c>bafz…</c>, <c>k51…</c>).</summary>
     /// <exception cref="WireFormatException">The text is not a peer id.</exception>
-    public static PeerId Parse(string s) => Parse(s.AsSpan());
+    public static PeerId Parse(string s)
+    {
+        ArgumentNullException.ThrowIfNull(s); // as Multiaddr.Parse does; null is a caller's bug, not malformed input
+        return Parse(s.AsSpan());
+    }
 
     /// <inheritdoc cref="Parse(string)"/>
     public static PeerId Parse(ReadOnlySpan<char> s)

@@ -117,6 +117,21 @@ public sealed class KeyRoundTripTests
     }
 
     [Fact]
+    public void Secp256k1_UncompressedPublicKey_IsReadAndReEncodedCompressedAsGoDoes()
+    {
+        var compressedKey = PublicKey.FromProtobuf(KeyVectors.Bytes(KeyVectors.SpecSecp256k1Public));
+        var curve = Org.BouncyCastle.Asn1.Sec.SecNamedCurves.GetByName("secp256k1").Curve;
+        byte[] uncompressed = curve.DecodePoint(compressedKey.Data.ToArray()).GetEncoded(false);
+        Assert.Equal(65, uncompressed.Length);
+
+        var key = PublicKey.FromProtobuf(KeyEnvelopes.Encode(KeyType.Secp256k1, uncompressed));
+
+        Assert.Equal(compressedKey, key);
+        Assert.Equal(KeyVectors.SpecSecp256k1Public, Convert.ToHexStringLower(key.ToProtobuf()));
+        Assert.Equal(KeyVectors.SpecSecp256k1PeerId, key.ToPeerId().ToString());
+    }
+
+    [Fact]
     public void PublicKey_Equality_ComparesTypeAndBytes()
     {
         using var a = PrivateKey.GenerateEd25519();

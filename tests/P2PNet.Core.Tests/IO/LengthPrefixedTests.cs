@@ -111,6 +111,13 @@ public sealed class LengthPrefixedTests
     }
 
     [Fact]
+    public void TryParse_NegativeMax_ThrowsArgumentOutOfRange()
+    {
+        var buffer = new ReadOnlySequence<byte>(Frame(new byte[10]));
+        Assert.Throws<ArgumentOutOfRangeException>(() => LengthPrefixed.TryParse(ref buffer, -1, out _));
+    }
+
+    [Fact]
     public void RoundTrip_AnyMessages_ParseBackInOrder()
     {
         Prop.ForAll(MessageLists.ToArbitrary(), messages =>

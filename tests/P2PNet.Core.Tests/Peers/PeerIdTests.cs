@@ -141,6 +141,10 @@ public sealed class PeerIdTests
         WireFormatAssert.Throws(() => PeerId.Parse(text), fragment);
 
     [Fact]
+    public void Parse_Null_ThrowsArgumentNullException() =>
+        Assert.Throws<ArgumentNullException>(() => PeerId.Parse((string)null!));
+
+    [Fact]
     public void Parse_TooLong_ThrowsWireFormatException() =>
         WireFormatAssert.Throws(() => PeerId.Parse("Qm" + new string('z', 300)), "too long");
 
