@@ -299,7 +299,7 @@ public readonly struct MultiaddrComponent : IEquatable<MultiaddrComponent>
         // I2P base64: '-' and '~' instead of '+' and '/', with '=' padding.
         if (text.Length % 4 != 0 || text.AsSpan().ContainsAnyExcept(Garlic64Chars))
         {
-            throw new WireFormatException($"/garlic64 value is not I2P base64.");
+            throw new WireFormatException("/garlic64 value is not I2P base64.");
         }
         byte[] bytes;
         try

@@ -63,6 +63,7 @@ public sealed class PeerId : IEquatable<PeerId>, ISpanParsable<PeerId>
 
     /// <summary>Parses base58btc (<c>12D3KooW…</c>, <c>Qm…</c>) or a CIDv1 in any multibase (<c>bafz…</c>, <c>k51…</c>).</summary>
     /// <exception cref="WireFormatException">The text is not a peer id.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="s"/> is <see langword="null"/>.</exception>
     public static PeerId Parse(string s)
     {
         ArgumentNullException.ThrowIfNull(s); // as Multiaddr.Parse does; null is a caller's bug, not malformed input
