@@ -23,7 +23,7 @@ internal sealed class EcdsaPublicKey : PublicKey
             }
             return new EcdsaPublicKey(data, ecdsa.ExportParameters(false));
         }
-        catch (CryptographicException e)
+        catch (Exception e) when (e is CryptographicException or PlatformNotSupportedException)
         {
             throw new WireFormatException($"Not a valid PKIX ECDSA public key: {e.Message}", e);
         }
@@ -64,20 +64,31 @@ internal sealed class EcdsaPrivateKey : PrivateKey
         var ecdsa = ECDsa.Create();
         try
         {
+            int read;
             try
             {
-                ecdsa.ImportECPrivateKey(data, out _);
+                ecdsa.ImportECPrivateKey(data, out read);
             }
             catch (CryptographicException)
             {
-                ecdsa.ImportPkcs8PrivateKey(data, out _);
+                ecdsa.ImportPkcs8PrivateKey(data, out read);
+            }
+            if (read != data.Length)
+            {
+                throw new WireFormatException("The ECDSA private key has trailing bytes.");
             }
             return new EcdsaPrivateKey(ecdsa);
         }
-        catch (CryptographicException e)
+        catch (Exception e) when (e is CryptographicException or PlatformNotSupportedException)
         {
+            // The platform refuses curves it does not implement (explicit parameters, unknown OIDs) with PlatformNotSupportedException.
             ecdsa.Dispose();
             throw new WireFormatException($"Not a valid ECDSA private key: {e.Message}", e);
+        }
+        catch (WireFormatException)
+        {
+            ecdsa.Dispose();
+            throw;
         }
     }
 

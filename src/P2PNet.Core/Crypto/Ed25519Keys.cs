@@ -57,6 +57,11 @@ internal sealed class Ed25519PrivateKey : PrivateKey
         {
             throw new WireFormatException($"An Ed25519 private key is 64 bytes (seed and public key), not {data.Length}.");
         }
+        if (data.Length == 96 && !data.Slice(32, 32).SequenceEqual(data[64..]))
+        {
+            // peer-ids.md: the legacy form repeats the public key; two different copies make the key invalid.
+            throw new WireFormatException("The 96-byte Ed25519 private key carries two different public keys.");
+        }
         var key = new Ed25519PrivateKey(data[..32].ToArray());
         if (!data.Slice(32, 32).SequenceEqual(key._public.Data))
         {

@@ -71,13 +71,18 @@ internal sealed class RsaPrivateKey : PrivateKey
         var rsa = RSA.Create();
         try
         {
+            int read;
             try
             {
-                rsa.ImportRSAPrivateKey(data, out _);
+                rsa.ImportRSAPrivateKey(data, out read);
             }
             catch (CryptographicException)
             {
-                rsa.ImportPkcs8PrivateKey(data, out _);
+                rsa.ImportPkcs8PrivateKey(data, out read);
+            }
+            if (read != data.Length)
+            {
+                throw new WireFormatException("The RSA private key has trailing bytes.");
             }
             return new RsaPrivateKey(rsa);
         }

@@ -34,28 +34,33 @@ internal sealed class Secp256k1PublicKey : PublicKey
             byte[] compressed = point.GetEncoded(true);
             return new Secp256k1PublicKey(compressed, new ECPublicKeyParameters(point, Domain));
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (e is ArgumentException or FormatException or ArithmeticException)
         {
+            // BouncyCastle reports a bad prefix byte as FormatException and an off-curve point as ArgumentException.
             throw new WireFormatException($"Not a point on secp256k1: {e.Message}", e);
         }
     }
 
     public override bool Verify(ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature)
     {
+        if (signature.IsEmpty)
+        {
+            return false;
+        }
         try
         {
-            var seq = Asn1Sequence.GetInstance(Asn1Object.FromByteArray(signature.ToArray()));
-            if (seq.Count != 2)
+            // FromByteArray returns null for some inputs rather than throwing; negative integers are refused by the
+            // range check in VerifySignature, as r and s must lie in [1, n-1].
+            if (Asn1Object.FromByteArray(signature.ToArray()) is not Asn1Sequence { Count: 2 } seq
+                || seq[0] is not DerInteger r || seq[1] is not DerInteger s)
             {
                 return false;
             }
-            var r = DerInteger.GetInstance(seq[0]).PositiveValue;
-            var s = DerInteger.GetInstance(seq[1]).PositiveValue;
             var signer = new ECDsaSigner();
             signer.Init(false, _key);
-            return signer.VerifySignature(SHA256.HashData(data), r, s);
+            return signer.VerifySignature(SHA256.HashData(data), r.Value, s.Value);
         }
-        catch (Exception e) when (e is IOException or ArgumentException or InvalidCastException or InvalidOperationException)
+        catch (Exception e) when (e is IOException or ArgumentException or FormatException or InvalidCastException or InvalidOperationException)
         {
             return false;
         }

@@ -14,8 +14,11 @@ public static class LengthPrefixed
     /// <returns><see langword="true"/> with the message (a slice of <paramref name="buffer"/>) and <paramref name="buffer"/>
     /// advanced past it; <see langword="false"/> when more bytes are needed.</returns>
     /// <exception cref="WireFormatException">The length prefix is malformed or exceeds <paramref name="maxSize"/>.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="maxSize"/> is negative.</exception>
     public static bool TryParse(ref ReadOnlySequence<byte> buffer, int maxSize, out ReadOnlySequence<byte> message)
     {
+        // A negative limit would otherwise turn into "no limit" when compared as an unsigned length.
+        ArgumentOutOfRangeException.ThrowIfNegative(maxSize);
         var reader = new SequenceReader<byte>(buffer);
         message = default;
         if (!Varint.TryRead(ref reader, out ulong length))
@@ -40,6 +43,7 @@ public static class LengthPrefixed
     public static async ValueTask<byte[]?> ReadAsync(PipeReader reader, int maxSize, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(reader);
+        ArgumentOutOfRangeException.ThrowIfNegative(maxSize);
         while (true)
         {
             ReadResult result = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);

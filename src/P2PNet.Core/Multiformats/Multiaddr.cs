@@ -95,7 +95,12 @@ public sealed class Multiaddr : IEquatable<Multiaddr>, ISpanParsable<Multiaddr>
                 throw new WireFormatException($"'{s}': {e.Message}", e);
             }
         }
-        return new Multiaddr([.. components]);
+        var result = new Multiaddr([.. components]);
+        if (result.Bytes.Length > MaxBinaryLength)
+        {
+            throw new WireFormatException($"'{s[..Math.Min(s.Length, 64)]}…' is {result.Bytes.Length} bytes in binary, more than {MaxBinaryLength}.");
+        }
+        return result;
     }
 
     /// <inheritdoc cref="Parse(string)"/>
@@ -142,6 +147,11 @@ public sealed class Multiaddr : IEquatable<Multiaddr>, ISpanParsable<Multiaddr>
         int offset = 0;
         while (offset < bytes.Length)
         {
+            if (components.Count > 0 && components[^1].Protocol.Kind == MultiaddrValueKind.Path)
+            {
+                // In text a path takes the rest of the address, so nothing can follow it.
+                throw new WireFormatException($"Binary multiaddr continues after /{components[^1].Protocol.Name} at byte {offset}: a path must come last.");
+            }
             int code = Varint.ReadInt32(bytes[offset..], out int n);
             offset += n;
             if (!MultiaddrProtocol.TryGet(code, out var protocol))

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Net;
@@ -13,6 +14,14 @@ public readonly struct MultiaddrComponent : IEquatable<MultiaddrComponent>
 {
     /// <summary>The longest value accepted for a length-prefixed protocol.</summary>
     public const int MaxValueLength = 1024;
+
+    private const int Garlic64MinLength = 386;
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+    private static readonly SearchValues<char> Ip6Chars = SearchValues.Create("0123456789abcdefABCDEF:.");
+    private static readonly SearchValues<char> Base32LowerChars = SearchValues.Create("abcdefghijklmnopqrstuvwxyz234567");
+    private static readonly SearchValues<char> Garlic64Chars =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-~=");
 
     private readonly byte[]? _value;
 
@@ -36,6 +45,7 @@ public readonly struct MultiaddrComponent : IEquatable<MultiaddrComponent>
     public static MultiaddrComponent Create(MultiaddrProtocol protocol, string value)
     {
         ArgumentNullException.ThrowIfNull(protocol);
+        ArgumentNullException.ThrowIfNull(value);
         return new MultiaddrComponent(protocol, ParseValue(protocol, value));
     }
 
@@ -72,7 +82,9 @@ public readonly struct MultiaddrComponent : IEquatable<MultiaddrComponent>
             case 0x04: // ip4
                 return ParseIp4(text);
             case 0x29: // ip6
-                if (!text.Contains(':', StringComparison.Ordinal) || text.Contains('%', StringComparison.Ordinal)
+                // Only hex digits, ':' and '.' (for an embedded IPv4 tail): IPAddress.TryParse would also take "[::1]",
+                // zone ids and surrounding whitespace, none of which is a multiaddr ip6 value.
+                if (!text.Contains(':', StringComparison.Ordinal) || text.AsSpan().ContainsAnyExcept(Ip6Chars)
                     || !IPAddress.TryParse(text, out var ip6) || ip6.AddressFamily != AddressFamily.InterNetworkV6)
                 {
                     throw new WireFormatException($"'{text}' is not an IPv6 address.");
@@ -92,6 +104,20 @@ public readonly struct MultiaddrComponent : IEquatable<MultiaddrComponent>
                 byte[] hash = DecodeMultibase(text);
                 _ = Multihash.Decode(hash);
                 return hash;
+            case 0x01bc: // onion: 16 base32 characters (10 bytes), ':', port
+                return ParseOnion(text, hostChars: 16, hostBytes: 10);
+            case 0x01bd: // onion3: 56 base32 characters (35 bytes), ':', port
+                return ParseOnion(text, hostChars: 56, hostBytes: 35);
+            case 0x01be: // garlic64: I2P's base64 alphabet
+                return ParseGarlic64(text);
+            case 0x0309: // memory: a decimal uint64
+                if (!IsDigits(text) || !ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out ulong id))
+                {
+                    throw new WireFormatException($"'{text}' is not a /memory id (0-{ulong.MaxValue}).");
+                }
+                var idBytes = new byte[8];
+                BinaryPrimitives.WriteUInt64BigEndian(idBytes, id);
+                return idBytes;
         }
         switch (protocol.Kind)
         {
@@ -106,11 +132,20 @@ public readonly struct MultiaddrComponent : IEquatable<MultiaddrComponent>
                 {
                     throw new WireFormatException($"/{protocol.Name} needs a value.");
                 }
-                byte[] utf8 = Encoding.UTF8.GetBytes(text);
+                byte[] utf8;
+                try
+                {
+                    utf8 = StrictUtf8.GetBytes(text);
+                }
+                catch (EncoderFallbackException e)
+                {
+                    throw new WireFormatException($"/{protocol.Name} value is not valid Unicode text.", e);
+                }
                 if (utf8.Length > MaxValueLength)
                 {
                     throw new WireFormatException($"/{protocol.Name} value is longer than {MaxValueLength} bytes.");
                 }
+                ValidateBinaryValue(protocol, utf8); // a value built here must read back from its binary form
                 return utf8;
             default:
                 throw new WireFormatException($"/{protocol.Name} has no text form P2PNet understands.");
@@ -127,6 +162,18 @@ public readonly struct MultiaddrComponent : IEquatable<MultiaddrComponent>
             case 0x01d2:
                 _ = Multihash.Decode(value.ToArray());
                 return;
+            case 0x01bc or 0x01bd: // onion, onion3: the port is the last two bytes and cannot be 0
+                if (BinaryPrimitives.ReadUInt16BigEndian(value[^2..]) == 0)
+                {
+                    throw new WireFormatException($"/{protocol.Name} port cannot be 0.");
+                }
+                return;
+            case 0x01be:
+                if (value.Length < Garlic64MinLength)
+                {
+                    throw new WireFormatException($"/garlic64 value of {value.Length} bytes is shorter than an I2P destination ({Garlic64MinLength}).");
+                }
+                return;
         }
         if (protocol.Kind is MultiaddrValueKind.LengthPrefixed or MultiaddrValueKind.Path)
         {
@@ -134,9 +181,15 @@ public readonly struct MultiaddrComponent : IEquatable<MultiaddrComponent>
             {
                 throw new WireFormatException($"/{protocol.Name} has an empty value.");
             }
+            if (protocol.Kind == MultiaddrValueKind.Path && (value.Length < 2 || value[0] != '/' || value[^1] == '/'))
+            {
+                // The text form "/unix/a/b" carries the path "/a/b": a path must start with '/' and, as trailing
+                // slashes are dropped when parsing, must not end with one (go-multiaddr has the same rule).
+                throw new WireFormatException($"/{protocol.Name} path must start with '/' and not end with '/'.");
+            }
             try
             {
-                string text = new UTF8Encoding(false, true).GetString(value);
+                string text = StrictUtf8.GetString(value);
                 if (protocol.Kind != MultiaddrValueKind.Path && text.Contains('/', StringComparison.Ordinal))
                 {
                     throw new WireFormatException($"/{protocol.Name} value contains '/'.");
@@ -156,6 +209,9 @@ public readonly struct MultiaddrComponent : IEquatable<MultiaddrComponent>
         0x06 or 0x0111 or 0x21 or 0x84 => BinaryPrimitives.ReadUInt16BigEndian(value).ToString(CultureInfo.InvariantCulture),
         0x01a5 => PeerId.FromBytes(value).ToString(),
         0x01d2 => "u" + Convert.ToBase64String(value).TrimEnd('=').Replace('+', '-').Replace('/', '_'),
+        0x01bc or 0x01bd => FormatOnion(value),
+        0x01be => Convert.ToBase64String(value).Replace('+', '-').Replace('/', '~'),
+        0x0309 => BinaryPrimitives.ReadUInt64BigEndian(value).ToString(CultureInfo.InvariantCulture),
         _ => protocol.Kind == MultiaddrValueKind.None ? string.Empty : Encoding.UTF8.GetString(value),
     };
 
@@ -169,7 +225,9 @@ public readonly struct MultiaddrComponent : IEquatable<MultiaddrComponent>
         var bytes = new byte[4];
         for (int i = 0; i < 4; i++)
         {
-            if (!IsDigits(parts[i]) || parts[i].Length > 3 || !byte.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out bytes[i]))
+            // No leading zeros ("01.2.3.4"): some parsers read them as octal, so go refuses them and so do we.
+            if (!IsDigits(parts[i]) || parts[i].Length > 3 || (parts[i].Length > 1 && parts[i][0] == '0')
+                || !byte.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out bytes[i]))
             {
                 throw new WireFormatException($"'{text}' is not an IPv4 address (a.b.c.d).");
             }
@@ -181,8 +239,10 @@ public readonly struct MultiaddrComponent : IEquatable<MultiaddrComponent>
 
     private static byte[] DecodeMultibase(string text)
     {
-        if (text.Length < 2)
+        if (text.Length < 2 || text.AsSpan().ContainsAnyExceptInRange('!', '~'))
         {
+            // Printable ASCII only: SimpleBase's decoders throw IndexOutOfRangeException on DEL and non-ASCII input,
+            // and Convert.FromBase64String would silently skip whitespace.
             throw new WireFormatException($"'{text}' is not a multibase string.");
         }
         string body = text[1..];
@@ -204,6 +264,58 @@ public readonly struct MultiaddrComponent : IEquatable<MultiaddrComponent>
         {
             throw new WireFormatException($"'{text}' is not valid multibase: {e.Message}", e);
         }
+    }
+
+    private static byte[] ParseOnion(string text, int hostChars, int hostBytes)
+    {
+        int colon = text.IndexOf(':', StringComparison.Ordinal);
+        if (colon != hostChars || text.AsSpan(0, colon).ContainsAnyExcept(Base32LowerChars))
+        {
+            throw new WireFormatException($"'{text}' is not an onion address: {hostChars} lower-case base32 characters, ':', then a port.");
+        }
+        string portText = text[(colon + 1)..];
+        if (!IsDigits(portText) || portText.Length > 5
+            || !ushort.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out ushort port) || port == 0)
+        {
+            throw new WireFormatException($"'{text}' has no valid onion port (1-65535).");
+        }
+        byte[] host = Base32.Rfc4648.Decode(text[..colon].ToUpperInvariant());
+        if (host.Length < hostBytes)
+        {
+            throw new WireFormatException($"'{text}' is not an onion address.");
+        }
+        var bytes = new byte[hostBytes + 2];
+        host.AsSpan(0, hostBytes).CopyTo(bytes);
+        BinaryPrimitives.WriteUInt16BigEndian(bytes.AsSpan(hostBytes), port);
+        return bytes;
+    }
+
+    private static string FormatOnion(byte[] value) =>
+        Base32.Rfc4648.Encode(value.AsSpan(0, value.Length - 2), padding: false).ToLowerInvariant() + ":"
+        + BinaryPrimitives.ReadUInt16BigEndian(value.AsSpan(value.Length - 2)).ToString(CultureInfo.InvariantCulture);
+
+    private static byte[] ParseGarlic64(string text)
+    {
+        // I2P base64: '-' and '~' instead of '+' and '/', with '=' padding.
+        if (text.Length % 4 != 0 || text.AsSpan().ContainsAnyExcept(Garlic64Chars))
+        {
+            throw new WireFormatException("/garlic64 value is not I2P base64.");
+        }
+        byte[] bytes;
+        try
+        {
+            bytes = Convert.FromBase64String(text.Replace('-', '+').Replace('~', '/'));
+        }
+        catch (FormatException e)
+        {
+            throw new WireFormatException($"/garlic64 value is not I2P base64: {e.Message}", e);
+        }
+        if (Convert.ToBase64String(bytes).Replace('+', '-').Replace('/', '~') != text)
+        {
+            throw new WireFormatException("/garlic64 value is not canonical I2P base64.");
+        }
+        ValidateBinaryValue(MultiaddrProtocol.Garlic64, bytes);
+        return bytes;
     }
 
     private static string PadBase64(string s) => (s.Length % 4) switch

@@ -10,7 +10,7 @@ namespace P2PNet.Peers;
 /// 42 bytes (Ed25519 ids start <c>12D3KooW</c>), sha2-256 otherwise (<c>Qm…</c>).
 /// </summary>
 /// <remarks>Immutable, thread-safe, with value equality. <see cref="ToString"/> gives base58btc;
-/// <see cref="Parse(string)"/> also accepts the CIDv1 form (<c>libp2p-key</c>, multibase base32).</remarks>
+/// <see cref="Parse(string)"/> also accepts the CIDv1 form (<c>libp2p-key</c>, multibase base32 or any other multibase).</remarks>
 public sealed class PeerId : IEquatable<PeerId>, ISpanParsable<PeerId>
 {
     /// <summary>Encoded keys up to this length are inlined with the identity multihash.</summary>
@@ -61,9 +61,14 @@ public sealed class PeerId : IEquatable<PeerId>, ISpanParsable<PeerId>
         return new PeerId(copy);
     }
 
-    /// <summary>Parses base58btc (<c>12D3KooW…</c>, <c>Qm…</c>) or a CIDv1 in multibase base32 (<c>bafz…</c>).</summary>
+    /// <summary>Parses base58btc (<c>12D3KooW…</c>, <c>Qm…</c>) or a CIDv1 in any multibase (<c>bafz…</c>, <c>k51…</c>).</summary>
     /// <exception cref="WireFormatException">The text is not a peer id.</exception>
-    public static PeerId Parse(string s) => Parse(s.AsSpan());
+    /// <exception cref="ArgumentNullException"><paramref name="s"/> is <see langword="null"/>.</exception>
+    public static PeerId Parse(string s)
+    {
+        ArgumentNullException.ThrowIfNull(s); // as Multiaddr.Parse does; null is a caller's bug, not malformed input
+        return Parse(s.AsSpan());
+    }
 
     /// <inheritdoc cref="Parse(string)"/>
     public static PeerId Parse(ReadOnlySpan<char> s)
@@ -76,15 +81,19 @@ public sealed class PeerId : IEquatable<PeerId>, ISpanParsable<PeerId>
         {
             throw new WireFormatException($"A peer id of {s.Length} characters is too long.");
         }
+        if (s.ContainsAnyExceptInRange('!', '~'))
+        {
+            // Every peer id form is printable ASCII; SimpleBase's decoders index tables by character and throw
+            // IndexOutOfRangeException for anything else (DEL, non-ASCII).
+            throw new WireFormatException($"'{s}' is not a peer id: only printable ASCII characters can appear in one.");
+        }
         if (s[0] == '1' || s.StartsWith("Qm", StringComparison.Ordinal))
         {
             return FromBytes(DecodeBase58(s));
         }
-        if (s[0] is 'b' or 'B')
-        {
-            return FromCid(DecodeBase32(s[1..]));
-        }
-        throw new WireFormatException($"'{s}' is not a peer id: expected base58btc (12D3KooW…, Qm…) or a base32 CID (b…).");
+        // peer-ids.md: anything else is a multibase CIDv1 — base32 (b…) by default, but any multibase is allowed,
+        // and go accepts base36 (k…) as IPNS names use it.
+        return FromCid(DecodeMultibase(s));
     }
 
     private static PeerId FromCid(byte[] cid)
@@ -114,15 +123,16 @@ public sealed class PeerId : IEquatable<PeerId>, ISpanParsable<PeerId>
         }
     }
 
-    private static byte[] DecodeBase32(ReadOnlySpan<char> s)
+    private static byte[] DecodeMultibase(ReadOnlySpan<char> s)
     {
         try
         {
-            return Base32.Rfc4648.Decode(s.ToString().ToUpperInvariant());
+            return Multibase.Decode(s);
         }
-        catch (Exception e) when (e is ArgumentException or FormatException)
+        catch (Exception e) when (e is ArgumentException or FormatException or InvalidOperationException)
         {
-            throw new WireFormatException($"'{s}' is not valid base32: {e.Message}", e);
+            throw new WireFormatException(
+                $"'{s}' is not a peer id: expected base58btc (12D3KooW…, Qm…) or a multibase CID (bafz…, k51…): {e.Message}", e);
         }
     }
 

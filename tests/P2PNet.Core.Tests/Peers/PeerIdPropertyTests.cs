@@ -1,0 +1,120 @@
+using System.Security.Cryptography;
+using FsCheck;
+using FsCheck.Fluent;
+using P2PNet.Core.Tests.Crypto;
+using P2PNet.Core.Tests.IO;
+using P2PNet.Crypto;
+using P2PNet.Multiformats;
+using P2PNet.Peers;
+
+namespace P2PNet.Core.Tests.Peers;
+
+public sealed class PeerIdPropertyTests
+{
+    /// <summary>Identity ids of fresh Ed25519 keys and sha2-256 ids of random digests.</summary>
+    internal static Gen<PeerId> PeerIds =>
+        Gen.OneOf(
+            Gen.Fresh(() => PrivateKey.GenerateEd25519().PublicKey.ToPeerId()),
+            Gen.ArrayOf(ArbMap.Default.GeneratorFor<byte>(), 32).Select(d => PeerId.FromBytes(Multihash.Encode(Multihash.Sha256Code, d))));
+
+    private static readonly byte[][] ValidIds =
+    [
+        .. new[] { KeyVectors.SpecEd25519PeerId, KeyVectors.SpecSecp256k1PeerId, KeyVectors.SpecRsaPeerId }
+            .Select(s => PeerId.Parse(s).ToBytes()),
+    ];
+
+    [Fact]
+    public void Base58_AnyPeerId_RoundTrips()
+    {
+        Prop.ForAll(PeerIds.ToArbitrary(), id =>
+        {
+            string text = id.ToString();
+            return PeerId.Parse(text) == id
+                && (text.StartsWith("12D3KooW", StringComparison.Ordinal) || text.StartsWith("Qm", StringComparison.Ordinal));
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(300));
+    }
+
+    [Fact]
+    public void Cid_AnyPeerId_RoundTrips()
+    {
+        Prop.ForAll(PeerIds.ToArbitrary(), id =>
+        {
+            string cid = id.ToCidString();
+            return PeerId.Parse(cid) == id && cid.StartsWith("bafz", StringComparison.Ordinal) && !cid.Any(char.IsAsciiLetterUpper);
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(300));
+    }
+
+    [Fact]
+    public void FromBytes_AnyPeerId_RoundTrips()
+    {
+        Prop.ForAll(PeerIds.ToArbitrary(), id => PeerId.FromBytes(id.ToBytes()) == id).QuickCheckThrowOnFailure();
+    }
+
+    [Fact]
+    public void FromBytes_ArbitraryOrDamagedBytes_SucceedsOrThrowsWireFormatException()
+    {
+        Prop.ForAll(MalformedInputs.BytesOrMutationsOf(ValidIds), bytes =>
+        {
+            if (WireFormatAssert.SucceedsOrThrowsWireFormat(() => PeerId.FromBytes(bytes)))
+            {
+                var id = PeerId.FromBytes(bytes);
+                Assert.Equal(id, PeerId.Parse(id.ToString()));
+                Assert.Equal(id, PeerId.Parse(id.ToCidString()));
+                _ = id.TryGetPublicKey();
+            }
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(3000));
+    }
+
+    [Fact]
+    public void Parse_ArbitraryOrDamagedText_SucceedsOrThrowsWireFormatException()
+    {
+        string[] valid =
+        [
+            KeyVectors.SpecEd25519PeerId, KeyVectors.SpecRsaPeerId, KeyVectors.SpecEd25519PeerIdCid,
+            "k51qzi5uqu5dhb6l8spkdx7yxafegfkee5by8h7lmjh2ehc2sgg34z7c15vzqs",
+        ];
+        const string alphabet = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ!/=_-+ \u00e9\U0001F600";
+        var damaged =
+            from seed in Gen.Elements(valid)
+            from index in Gen.Choose(0, seed.Length - 1)
+            from kind in Gen.Choose(0, 3)
+            from c in Gen.Elements(alphabet.ToCharArray())
+            select kind switch
+            {
+                0 => seed[..index],
+                1 => seed[..index] + c + seed[(index + 1)..],
+                2 => seed[..index] + c + seed[index..],
+                _ => c + seed[1..],
+            };
+        var prefixed =
+            from prefix in Gen.Elements("1", "Qm", "b", "B", "k", "K", "z", "f", "F", "u", "m", "M", "9", "t", "0", "7")
+            from body in Gen.ArrayOf(Gen.Elements(alphabet.ToCharArray()))
+            select prefix + new string(body);
+        var anyText = ArbMap.Default.GeneratorFor<string>().Select(s => s ?? string.Empty);
+        Prop.ForAll(Gen.OneOf(damaged, prefixed, anyText).ToArbitrary(), text =>
+        {
+            _ = WireFormatAssert.SucceedsOrThrowsWireFormat(() => PeerId.Parse(text));
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(5000));
+    }
+
+    [Fact]
+    public void Matches_KeyOfAnotherId_IsFalse()
+    {
+        Prop.ForAll(PeerIds.ToArbitrary(), id =>
+        {
+            using var other = PrivateKey.GenerateEd25519();
+            return !id.Matches(other.PublicKey);
+        }).Check(Config.QuickThrowOnFailure.WithMaxTest(50));
+    }
+
+    [Fact]
+    public void FromPublicKey_RsaKeys_AreHashedWithSha256()
+    {
+        using var rsa = RSA.Create(2048);
+        var key = PublicKey.FromProtobuf(KeyEnvelopes.Encode(KeyType.Rsa, rsa.ExportSubjectPublicKeyInfo()));
+        var id = key.ToPeerId();
+        Assert.Equal(Multihash.Sha256(key.ToProtobuf()), id.ToBytes());
+        Assert.Null(id.TryGetPublicKey());
+        Assert.True(id.Matches(key));
+    }
+}
