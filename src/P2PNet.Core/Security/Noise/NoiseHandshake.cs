@@ -142,12 +142,14 @@ internal static partial class NoiseHandshake
             }
             if (NoiseFrame.TryParse(ref buffer, out ReadOnlySequence<byte> message))
             {
-                byte[] rented = ArrayPool<byte>.Shared.Rent((int)message.Length);
+                // Copy out and take the length before AdvanceTo: after it the pipe may recycle the segments.
+                int length = (int)message.Length;
+                byte[] rented = ArrayPool<byte>.Shared.Rent(length);
                 try
                 {
                     message.CopyTo(rented);
                     input.AdvanceTo(buffer.Start); // exactly this frame: later bytes belong to the channel
-                    return state.ReadMessage(rented.AsSpan(0, (int)message.Length));
+                    return state.ReadMessage(rented.AsSpan(0, length));
                 }
                 finally
                 {
