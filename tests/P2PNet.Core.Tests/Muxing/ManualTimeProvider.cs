@@ -1,0 +1,123 @@
+namespace P2PNet.Core.Tests.Muxing;
+
+/// <summary>A clock that moves only when the test calls <see cref="Advance"/>; timers fire then, in due order.</summary>
+internal sealed class ManualTimeProvider : TimeProvider
+{
+    private readonly Lock _lock = new();
+    private readonly List<ManualTimer> _timers = [];
+    private long _ticks;
+
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+    public override long GetTimestamp()
+    {
+        lock (_lock)
+        {
+            return _ticks;
+        }
+    }
+
+    public override DateTimeOffset GetUtcNow() => new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).AddTicks(GetTimestamp());
+
+    /// <summary>Timers currently armed.</summary>
+    public int ArmedTimers
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _timers.Count(t => t.DueTicks is not null);
+            }
+        }
+    }
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        var timer = new ManualTimer(this, callback, state);
+        lock (_lock)
+        {
+            _timers.Add(timer);
+        }
+
+        timer.Change(dueTime, period);
+        return timer;
+    }
+
+    /// <summary>Moves the clock forward, firing every timer that falls due on the way.</summary>
+    public void Advance(TimeSpan by)
+    {
+        long target;
+        lock (_lock)
+        {
+            target = _ticks + by.Ticks;
+        }
+
+        while (true)
+        {
+            ManualTimer? next;
+            lock (_lock)
+            {
+                next = _timers.Where(t => t.DueTicks <= target).MinBy(t => t.DueTicks);
+                if (next is null)
+                {
+                    _ticks = target;
+                    return;
+                }
+
+                _ticks = Math.Max(_ticks, next.DueTicks!.Value);
+                next.DueTicks = next.PeriodTicks > 0 ? _ticks + next.PeriodTicks : null;
+            }
+
+            next.Fire();
+        }
+    }
+
+    /// <summary>Waits (in real time) until at least <paramref name="count"/> timers are armed.</summary>
+    public async Task WaitForArmedTimersAsync(int count, TimeSpan timeout)
+    {
+        DateTime deadline = DateTime.UtcNow + timeout;
+        while (ArmedTimers < count)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"Expected {count} armed timers; {ArmedTimers} are.");
+            }
+
+            await Task.Delay(5);
+        }
+    }
+
+    private sealed class ManualTimer(ManualTimeProvider owner, TimerCallback callback, object? state) : ITimer
+    {
+        public long? DueTicks { get; set; }
+
+        public long PeriodTicks { get; private set; }
+
+        public void Fire() => callback(state);
+
+        public bool Change(TimeSpan dueTime, TimeSpan period)
+        {
+            lock (owner._lock)
+            {
+                DueTicks = dueTime == Timeout.InfiniteTimeSpan ? null : owner._ticks + dueTime.Ticks;
+                PeriodTicks = period == Timeout.InfiniteTimeSpan ? 0 : period.Ticks;
+                return true;
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (owner._lock)
+            {
+                DueTicks = null;
+                owner._timers.Remove(this);
+            }
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            Dispose();
+            return ValueTask.CompletedTask;
+        }
+    }
+}
