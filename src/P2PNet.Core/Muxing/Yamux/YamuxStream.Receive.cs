@@ -38,6 +38,18 @@ internal sealed partial class YamuxStream
         }
     }
 
+    /// <summary>Bytes received and not yet consumed by the application (for tests and metrics).</summary>
+    internal long BufferedBytes
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _buffered;
+            }
+        }
+    }
+
     private void InitializeReceiveWindow(int initialWindow)
     {
         // Both sides assume 256 KiB; a larger initial window is announced with the stream's first frame (SYN or ACK).
