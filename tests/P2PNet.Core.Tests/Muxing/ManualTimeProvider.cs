@@ -87,6 +87,30 @@ internal sealed class ManualTimeProvider : TimeProvider
         }
     }
 
+    /// <summary>Waits (in real time) until a timer is armed to fire exactly <paramref name="dueIn"/> from now.</summary>
+    public async Task WaitForTimerAsync(TimeSpan dueIn, TimeSpan timeout)
+    {
+        DateTime deadline = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            lock (_lock)
+            {
+                long due = _ticks + dueIn.Ticks;
+                if (_timers.Any(t => t.DueTicks == due))
+                {
+                    return;
+                }
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"No timer was armed for {dueIn} from now.");
+            }
+
+            await Task.Delay(5);
+        }
+    }
+
     private sealed class ManualTimer(ManualTimeProvider owner, TimerCallback callback, object? state) : ITimer
     {
         public long? DueTicks { get; set; }

@@ -87,6 +87,7 @@ internal static class YamuxTest
 internal sealed class RawYamuxPeer
 {
     private readonly IDuplexPipe _pipe;
+    private int _pings;
 
     public RawYamuxPeer(IDuplexPipe pipe) => _pipe = pipe;
 
@@ -95,6 +96,17 @@ internal sealed class RawYamuxPeer
         YamuxFrameCodec.WriteHeader(_pipe.Output, header);
         _pipe.Output.Write(payload.Span);
         await _pipe.Output.FlushAsync().AsTask().WaitAsync(YamuxTest.Timeout);
+    }
+
+    /// <summary>
+    /// Pings the session and waits for its answer: everything sent before has been processed by then (frames are handled
+    /// in order).
+    /// </summary>
+    public async Task RoundTripAsync()
+    {
+        uint opaque = (uint)Interlocked.Increment(ref _pings) + 0x7000_0000;
+        await SendAsync(new YamuxFrameHeader(YamuxFrameType.Ping, YamuxFrameFlags.Syn, 0, opaque));
+        await ReceiveUntilAsync(h => h.Type == YamuxFrameType.Ping && h.HasFlag(YamuxFrameFlags.Ack) && h.Length == opaque, includePings: true);
     }
 
     public async Task SendRawAsync(byte[] bytes)
