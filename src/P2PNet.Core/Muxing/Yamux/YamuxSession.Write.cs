@@ -47,7 +47,8 @@ internal sealed partial class YamuxSession
         List<TaskCompletionSource> flushWaiters = [];
         try
         {
-            while (await queue.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            // No token here: a cancellable wait allocates per call. Shutdown completes the queue, which ends the wait.
+            while (!cancellationToken.IsCancellationRequested && await queue.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
             {
                 long unflushed = 0;
                 while (queue.TryRead(out WriteItem item))

@@ -80,11 +80,12 @@ internal sealed partial class YamuxSession : IAsyncDisposable
         Time = timeProvider ?? TimeProvider.System;
         _nextStreamId = isClient ? 1 : 2;
         SendPipeOptions = new PipeOptions(
+            pool: YamuxBlockPool.Instance,
             readerScheduler: PipeScheduler.Inline,
             writerScheduler: PipeScheduler.ThreadPool,
             pauseWriterThreshold: options.StreamSendBufferSize,
             resumeWriterThreshold: options.StreamSendBufferSize / 2,
-            minimumSegmentSize: 16 * 1024,
+            minimumSegmentSize: YamuxBlockPool.BlockSize,
             useSynchronizationContext: false);
         _writeQueue = Channel.CreateUnbounded<WriteItem>(new UnboundedChannelOptions { SingleReader = true });
         _replyBudget = new SemaphoreSlim(MaxPendingReplies, MaxPendingReplies);

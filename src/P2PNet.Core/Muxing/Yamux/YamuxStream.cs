@@ -25,11 +25,12 @@ internal sealed partial class YamuxStream : MuxedStream
 {
     // Receive buffer: never pauses the writer (the read loop), because the flow-control window already bounds it.
     private static readonly PipeOptions s_receivePipeOptions = new(
+        pool: YamuxBlockPool.Instance,
         readerScheduler: PipeScheduler.ThreadPool,
         writerScheduler: PipeScheduler.Inline,
         pauseWriterThreshold: 0,
         resumeWriterThreshold: 0,
-        minimumSegmentSize: 16 * 1024,
+        minimumSegmentSize: YamuxBlockPool.BlockSize,
         useSynchronizationContext: false);
 
     private readonly YamuxSession _session;
