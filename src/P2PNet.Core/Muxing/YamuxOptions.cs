@@ -25,6 +25,13 @@ public sealed class YamuxOptions
     public int MaxWindowSize { get; set; } = 16 * 1024 * 1024;
 
     /// <summary>
+    /// How far the receive windows of all streams of one session may together grow beyond their initial size. Default 64 MiB.
+    /// Window growth is what lets fast streams use a fast link, and it is also memory a peer can make us buffer: this caps it
+    /// per connection, on top of the initial windows (<see cref="InitialWindowSize"/> per open stream), which cannot be refused.
+    /// </summary>
+    public long MaxSessionWindowGrowth { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>
     /// The most streams open at once in each direction on one session. Default 1,024. Inbound streams beyond it are
     /// refused (reset); opening an outbound stream beyond it waits until one closes.
     /// </summary>
@@ -78,6 +85,7 @@ public sealed class YamuxOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxWindowSize, DefaultWindowSize, nameof(MaxWindowSize));
         ArgumentOutOfRangeException.ThrowIfLessThan(InitialWindowSize, DefaultWindowSize, nameof(InitialWindowSize));
         ArgumentOutOfRangeException.ThrowIfGreaterThan(InitialWindowSize, MaxWindowSize, nameof(InitialWindowSize));
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxSessionWindowGrowth, nameof(MaxSessionWindowGrowth));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrentStreams, 1, nameof(MaxConcurrentStreams));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxUnacknowledgedInboundStreams, 1, nameof(MaxUnacknowledgedInboundStreams));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxUnacknowledgedOutboundStreams, 1, nameof(MaxUnacknowledgedOutboundStreams));

@@ -88,27 +88,42 @@ internal sealed class ManualTimeProvider : TimeProvider
     }
 
     /// <summary>Waits (in real time) until a timer is armed to fire exactly <paramref name="dueIn"/> from now.</summary>
-    public async Task WaitForTimerAsync(TimeSpan dueIn, TimeSpan timeout)
+    public async Task WaitForTimerAsync(TimeSpan dueIn, TimeSpan timeout) => await WaitForTimerAsync(dueIn, timeout, static () => false);
+
+    /// <summary>
+    /// Waits (in real time) until a timer is armed to fire exactly <paramref name="dueIn"/> from now, or until
+    /// <paramref name="stopWaiting"/> holds.
+    /// </summary>
+    /// <returns><see langword="true"/> if the timer is armed; <see langword="false"/> if waiting stopped.</returns>
+    public async Task<bool> WaitForTimerAsync(TimeSpan dueIn, TimeSpan timeout, Func<bool> stopWaiting)
     {
         DateTime deadline = DateTime.UtcNow + timeout;
-        while (true)
+        while (!stopWaiting())
         {
             lock (_lock)
             {
                 long due = _ticks + dueIn.Ticks;
                 if (_timers.Any(t => t.DueTicks == due))
                 {
-                    return;
+                    return true;
                 }
             }
 
             if (DateTime.UtcNow > deadline)
             {
-                throw new TimeoutException($"No timer was armed for {dueIn} from now.");
+                string armed;
+                lock (_lock)
+                {
+                    armed = string.Join(", ", _timers.Select(t => t.DueTicks is { } d ? TimeSpan.FromTicks(d - _ticks).ToString() : "off"));
+                }
+
+                throw new TimeoutException($"No timer was armed for {dueIn} from now (timers: {armed}).");
             }
 
             await Task.Delay(5);
         }
+
+        return false;
     }
 
     private sealed class ManualTimer(ManualTimeProvider owner, TimerCallback callback, object? state) : ITimer

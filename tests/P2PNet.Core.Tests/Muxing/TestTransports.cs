@@ -1,6 +1,9 @@
+using System.Buffers;
+using System.Diagnostics;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using System.Threading.Channels;
 
 namespace P2PNet.Core.Tests.Muxing;
 
@@ -48,6 +51,25 @@ internal static class TestTransports
             new DuplexPipe(toListener.Reader, toDialer.Writer));
     }
 
+    /// <summary>
+    /// In-memory pipes with <paramref name="oneWayLatency"/> added in each direction (a long fat link): bytes keep flowing
+    /// back to back, each arriving that much after it was sent. The returned resources own the pumping tasks.
+    /// </summary>
+    public static TransportPair CreateWithLatency(TimeSpan oneWayLatency)
+    {
+        var dialerOut = new Pipe(InMemoryOptions);
+        var listenerIn = new Pipe(InMemoryOptions);
+        var listenerOut = new Pipe(InMemoryOptions);
+        var dialerIn = new Pipe(InMemoryOptions);
+        var links = new LatencyLinks(
+            new LatencyLink(dialerOut.Reader, listenerIn.Writer, oneWayLatency),
+            new LatencyLink(listenerOut.Reader, dialerIn.Writer, oneWayLatency));
+        return new TransportPair(
+            new DuplexPipe(dialerIn.Reader, dialerOut.Writer),
+            new DuplexPipe(listenerIn.Reader, listenerOut.Writer),
+            links);
+    }
+
     /// <summary>A real loopback TCP connection, each end a <see cref="NetworkStream"/> wrapped in pipes.</summary>
     public static async Task<TransportPair> CreateTcpAsync()
     {
@@ -73,6 +95,95 @@ internal static class TestTransports
         {
             await a.DisposeAsync();
             await b.DisposeAsync();
+        }
+    }
+
+    private sealed class LatencyLinks(LatencyLink a, LatencyLink b) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await a.DisposeAsync();
+            await b.DisposeAsync();
+        }
+    }
+
+    /// <summary>Copies from one pipe to another, releasing each chunk <c>latency</c> after it was read.</summary>
+    private sealed class LatencyLink : IAsyncDisposable
+    {
+        private readonly Channel<(long Due, byte[] Data)> _inFlight = Channel.CreateBounded<(long, byte[])>(1024);
+        private readonly CancellationTokenSource _stop = new();
+        private readonly Task _send;
+        private readonly Task _deliver;
+
+        public LatencyLink(PipeReader from, PipeWriter to, TimeSpan latency)
+        {
+            _send = Task.Run(() => SendAsync(from, latency));
+            _deliver = Task.Run(() => DeliverAsync(to));
+        }
+
+        private async Task SendAsync(PipeReader from, TimeSpan latency)
+        {
+            try
+            {
+                while (true)
+                {
+                    ReadResult result = await from.ReadAsync(_stop.Token);
+                    if (!result.Buffer.IsEmpty)
+                    {
+                        long due = Stopwatch.GetTimestamp() + (long)(latency.TotalSeconds * Stopwatch.Frequency);
+                        await _inFlight.Writer.WriteAsync((due, result.Buffer.ToArray()), _stop.Token);
+                    }
+
+                    from.AdvanceTo(result.Buffer.End);
+                    if (result.IsCompleted)
+                    {
+                        break;
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            finally
+            {
+                _inFlight.Writer.TryComplete();
+                await from.CompleteAsync();
+            }
+        }
+
+        private async Task DeliverAsync(PipeWriter to)
+        {
+            try
+            {
+                await foreach ((long due, byte[] data) in _inFlight.Reader.ReadAllAsync(_stop.Token))
+                {
+                    TimeSpan wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+                    if (wait > TimeSpan.Zero)
+                    {
+                        await Task.Delay(wait, _stop.Token);
+                    }
+
+                    FlushResult flushed = await to.WriteAsync(data, _stop.Token);
+                    if (flushed.IsCompleted)
+                    {
+                        break;
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+            finally
+            {
+                await to.CompleteAsync();
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            await Task.WhenAll(_send, _deliver).WaitAsync(YamuxTest.Timeout);
+            _stop.Dispose();
         }
     }
 }

@@ -348,10 +348,13 @@ public class YamuxRawPeerTests
         var peer = new RawYamuxPeer(transport.Dialer);
         MuxedStream stream = await session.OpenStreamAsync().AsTask().WaitAsync(Timeout);
 
-        // The peer grants no window beyond the initial 256 KiB: the write stalls and its timer starts.
+        // The peer grants no window beyond the initial 256 KiB: the write stalls. Each buffered piece of it starts a timer;
+        // the clock moves on until the stalled one fires (the earlier pieces went through in time).
         Task write = stream.WriteAsync(new byte[1024 * 1024]).AsTask();
-        await time.WaitForTimerAsync(TimeSpan.FromSeconds(5), Timeout);
-        time.Advance(TimeSpan.FromSeconds(5));
+        for (int step = 0; step < 500 && await time.WaitForTimerAsync(TimeSpan.FromSeconds(5), Timeout, () => write.IsCompleted); step++)
+        {
+            time.Advance(TimeSpan.FromSeconds(5));
+        }
 
         await Assert.ThrowsAsync<TimeoutException>(() => write.WaitAsync(Timeout));
         (YamuxFrameHeader reset, _) = await peer.ReceiveUntilAsync(h => h.HasFlag(YamuxFrameFlags.Rst));

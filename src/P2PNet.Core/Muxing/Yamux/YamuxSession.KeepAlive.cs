@@ -143,6 +143,10 @@ internal sealed partial class YamuxSession
                 await ping.WaitAsync(Options.KeepAliveTimeout, Time, cancellationToken).ConfigureAwait(false);
                 return true;
             }
+            catch (TimeoutException) when (!closeOnTimeout)
+            {
+                return true; // only measuring the round trip: give up quietly, a late answer still sets it
+            }
             catch (TimeoutException)
             {
                 long frames = Volatile.Read(ref _framesReceived);
@@ -151,11 +155,6 @@ internal sealed partial class YamuxSession
                     // The peer is alive, its answer is just queued behind other data: keep waiting.
                     framesSeen = frames;
                     continue;
-                }
-
-                if (!closeOnTimeout)
-                {
-                    return true;
                 }
 
                 YamuxLog.KeepAliveTimeout(Logger, Options.KeepAliveTimeout);

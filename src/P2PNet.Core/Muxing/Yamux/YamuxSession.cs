@@ -54,6 +54,9 @@ internal sealed partial class YamuxSession : IAsyncDisposable
     private bool _closed;
     private Exception? _closeReason;
 
+    /// <summary>Sum of all open streams' receive-window growth beyond the initial window; see <see cref="TryReserveWindowGrowth"/>.</summary>
+    private long _windowGrowth;
+
     private int _started; // 0 new, 1 started, 2 disposed before start
     private Task _readLoop = Task.CompletedTask;
     private Task _writeLoop = Task.CompletedTask;
@@ -117,6 +120,9 @@ internal sealed partial class YamuxSession : IAsyncDisposable
     internal TimeProvider Time { get; }
 
     internal PipeOptions SendPipeOptions { get; }
+
+    /// <summary>How far open streams' receive windows have grown in total (for tests and metrics).</summary>
+    internal long WindowGrowth => Interlocked.Read(ref _windowGrowth);
 
     /// <summary>Starts the read, write and keep-alive loops.</summary>
     /// <exception cref="InvalidOperationException">The session was already started.</exception>
@@ -390,8 +396,24 @@ internal sealed partial class YamuxSession : IAsyncDisposable
         }
 
         waiters?.TrySetResult();
+        Interlocked.Add(ref _windowGrowth, -stream.TakeWindowGrowth());
         YamuxLog.StreamRemoved(Logger, stream.Id);
         RaiseStreamClosed(stream);
+    }
+
+    /// <summary>
+    /// Takes <paramref name="bytes"/> of the session's window-growth budget (<see cref="YamuxOptions.MaxSessionWindowGrowth"/>).
+    /// </summary>
+    /// <returns><see langword="false"/> if the budget does not allow it; the window then stays as it is.</returns>
+    internal bool TryReserveWindowGrowth(long bytes)
+    {
+        if (Interlocked.Add(ref _windowGrowth, bytes) <= Options.MaxSessionWindowGrowth)
+        {
+            return true;
+        }
+
+        Interlocked.Add(ref _windowGrowth, -bytes);
+        return false;
     }
 
     /// <summary>The peer acknowledged an outbound stream: one more may be opened.</summary>

@@ -26,6 +26,9 @@ internal sealed partial class YamuxStream
     /// <summary>Window granted to the peer but not yet written in a WindowUpdate frame.</summary>
     private long _pendingWindowDelta;
 
+    /// <summary>Whether <see cref="TakeWindowGrowth"/> returned this stream's growth to the session's budget.</summary>
+    private bool _windowGrowthReleased;
+
     /// <summary>The current receive window size (for tests and metrics).</summary>
     internal long ReceiveWindow
     {
@@ -57,6 +60,24 @@ internal sealed partial class YamuxStream
         _receiveCredit = initialWindow;
         _pendingWindowDelta = initialWindow - YamuxOptions.DefaultWindowSize;
         _windowEpoch = _session.Time.GetTimestamp();
+    }
+
+    /// <summary>
+    /// The stream left the session: returns how far its window grew beyond the initial one, for the session's budget, once.
+    /// No growth happens afterwards (the stream is closed or reset, so <see cref="GrantLocked"/> grants nothing).
+    /// </summary>
+    internal long TakeWindowGrowth()
+    {
+        lock (_sync)
+        {
+            if (_windowGrowthReleased)
+            {
+                return 0;
+            }
+
+            _windowGrowthReleased = true;
+            return _receiveWindow - _session.Options.InitialWindowSize;
+        }
     }
 
     /// <summary>Read loop: a Data frame of <paramref name="length"/> payload bytes arrived; takes it from the window.</summary>
@@ -209,9 +230,12 @@ internal sealed partial class YamuxStream
         if (rtt > TimeSpan.Zero && _receiveWindow < maxWindow && time.GetElapsedTime(_windowEpoch, now) < rtt * 2)
         {
             long grown = Math.Min(_receiveWindow * 2, maxWindow);
-            growth = grown - _receiveWindow;
-            _receiveWindow = grown;
-            YamuxLog.WindowGrown(_session.Logger, _id, grown);
+            if (_session.TryReserveWindowGrowth(grown - _receiveWindow))
+            {
+                growth = grown - _receiveWindow;
+                _receiveWindow = grown;
+                YamuxLog.WindowGrown(_session.Logger, _id, grown);
+            }
         }
 
         _windowEpoch = now;
