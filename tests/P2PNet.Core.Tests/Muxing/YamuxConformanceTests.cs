@@ -110,6 +110,56 @@ public abstract class YamuxConformanceTests
     }
 
     [Fact]
+    public async Task BothDirectionsAtOnce_LargeTransfersComplete()
+    {
+        const int Total = 16 * 1024 * 1024;
+        await using YamuxSessionPair pair = await StartAsync();
+        await using MuxedStream client = await pair.Client.OpenStreamAsync().AsTask().WaitAsync(Timeout);
+        await client.WriteAsync(new byte[] { 0 }).AsTask().WaitAsync(Timeout);
+        await using MuxedStream server = await pair.Server.AcceptStreamAsync().AsTask().WaitAsync(Timeout);
+        await YamuxTest.ReadExactlyAsync(server, 1);
+
+        // Each side writes while the other writes too; neither read loop may wait on its own write loop.
+        Task<byte[]> clientSent = WriteRandomAsync(client, Total, seed: 1);
+        Task<byte[]> serverSent = WriteRandomAsync(server, Total, seed: 2);
+        Task<byte[]> serverReceived = HashInputToEndAsync(server.Input);
+        Task<byte[]> clientReceived = HashInputToEndAsync(client.Input);
+
+        Assert.Equal(await clientSent.WaitAsync(Timeout), await serverReceived.WaitAsync(Timeout));
+        Assert.Equal(await serverSent.WaitAsync(Timeout), await clientReceived.WaitAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task Dispose_WithoutReading_DiscardsIncomingDataAndLetsThePeerFinish()
+    {
+        const int Total = 2 * 1024 * 1024; // several windows: the sender finishes only if the window keeps coming back
+        await using YamuxSessionPair pair = await StartAsync();
+        await using MuxedStream client = await pair.Client.OpenStreamAsync().AsTask().WaitAsync(Timeout);
+        await client.WriteAsync(new byte[] { 0 }).AsTask().WaitAsync(Timeout);
+        MuxedStream server = await pair.Server.AcceptStreamAsync().AsTask().WaitAsync(Timeout);
+
+        await server.DisposeAsync();
+
+        Assert.Equal(0, await client.ReadAsync(new byte[1]).AsTask().WaitAsync(Timeout)); // the server's FIN
+        await client.WriteAsync(new byte[Total], completeWrites: true).AsTask().WaitAsync(Timeout);
+        await client.WritesClosed.WaitAsync(Timeout);
+        await YamuxTest.WaitUntilAsync(() => pair.Client.StreamCount == 0 && pair.Server.StreamCount == 0, "the stream left both sessions");
+    }
+
+    [Fact]
+    public async Task Dispose_FailsAReadPendingOnAnotherThread()
+    {
+        await using YamuxSessionPair pair = await StartAsync();
+        MuxedStream client = await pair.Client.OpenStreamAsync().AsTask().WaitAsync(Timeout);
+        Task<int> pendingRead = client.ReadAsync(new byte[1]).AsTask();
+
+        await client.DisposeAsync();
+
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => pendingRead.WaitAsync(Timeout));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => client.ReadAsync(new byte[1]).AsTask());
+    }
+
+    [Fact]
     public async Task HalfClose_EachDirectionClosesIndependently()
     {
         await using YamuxSessionPair pair = await StartAsync();

@@ -129,6 +129,13 @@ internal sealed partial class YamuxSession
         {
             // The session ended.
         }
+#pragma warning disable CA1031 // the loop must never fault: the session awaits it while closing
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            YamuxLog.InternalError(Logger, ex);
+            RequestStop(ex, YamuxGoAwayCode.InternalError);
+        }
     }
 
     /// <returns><see langword="false"/> when the session was closed for want of an answer.</returns>

@@ -303,17 +303,9 @@ internal sealed partial class YamuxSession : IAsyncDisposable
 
         await _shutdown.CancelAsync().ConfigureAwait(false);
         _writeQueue.Writer.TryComplete();
-        await Task.WhenAll(_readLoop, _writeLoop, _keepAliveLoop).ConfigureAwait(false); // the loops never throw
-
-        try
-        {
-            await _transport.Output.CompleteAsync().ConfigureAwait(false);
-            await _transport.Input.CompleteAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
-        {
-            YamuxLog.TransportCloseFailed(Logger, ex);
-        }
+        await Task.WhenAll(_readLoop, _writeLoop, _keepAliveLoop).ConfigureAwait(false); // they catch their own errors
+        await CompleteQuietlyAsync(static transport => transport.Output.CompleteAsync()).ConfigureAwait(false);
+        await CompleteQuietlyAsync(static transport => transport.Input.CompleteAsync()).ConfigureAwait(false);
 
         FailRemaining(stop.Reason);
         _shutdown.Dispose();
@@ -327,6 +319,21 @@ internal sealed partial class YamuxSession : IAsyncDisposable
         {
             _completion.TrySetException(stop.Reason);
             _ = _completion.Task.Exception; // observed: awaiting Completion is optional
+        }
+    }
+
+    /// <summary>Completing the transport may flush and fail; the session must still release its streams and complete.</summary>
+    private async Task CompleteQuietlyAsync(Func<IDuplexPipe, ValueTask> complete)
+    {
+        try
+        {
+            await complete(_transport).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // any transport's failure on close is only worth a log line here
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            YamuxLog.TransportCloseFailed(Logger, ex);
         }
     }
 

@@ -182,7 +182,13 @@ internal sealed partial class YamuxStream
     }
 
     /// <summary>The application completed <see cref="Input"/>: it reads no more.</summary>
-    internal void OnReaderCompleted()
+    internal void OnReaderCompleted() => AbandonReads(pendingReadError: null);
+
+    /// <summary>
+    /// Stops reading: data still arriving is discarded and its window returned at once, so the peer can finish.
+    /// </summary>
+    /// <param name="pendingReadError">If set and the peer has not finished, a read still pending fails with it.</param>
+    private void AbandonReads(Exception? pendingReadError)
     {
         bool schedule;
         lock (_sync)
@@ -193,6 +199,11 @@ internal sealed partial class YamuxStream
             }
 
             _state |= StreamState.ReadsAbandoned;
+            if (pendingReadError is not null && (_state & (StreamState.FinReceived | StreamState.Reset | StreamState.SessionClosed)) == 0)
+            {
+                _receivePipe.Writer.Complete(pendingReadError);
+            }
+
             long unread = _buffered;
             _buffered = 0;
             schedule = GrantLocked(unread);

@@ -35,6 +35,7 @@ internal sealed partial class YamuxStream
 
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         // Fast path: data already buffered.
         if (!buffer.IsEmpty && _input.TryRead(out ReadResult result))
         {
@@ -103,6 +104,7 @@ internal sealed partial class YamuxStream
 
     public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, bool completeWrites, CancellationToken cancellationToken = default)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (_output.IsCompleted)
         {
             throw new InvalidOperationException($"Writes on {this} were already completed.");
@@ -156,6 +158,7 @@ internal sealed partial class YamuxStream
 
     public override int Read(Span<byte> buffer)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (!buffer.IsEmpty && _input.TryRead(out ReadResult result))
         {
             if (!result.Buffer.IsEmpty || result.IsCompleted)

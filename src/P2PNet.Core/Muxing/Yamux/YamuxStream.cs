@@ -44,6 +44,7 @@ internal sealed partial class YamuxStream : MuxedStream
     private readonly TaskCompletionSource _writesClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private StreamState _state;
+    private bool _disposed;
 
     /// <summary>1 while the stream sits in the session's write queue; see <see cref="YamuxSession.Schedule"/>.</summary>
     private int _queued;
@@ -222,11 +223,14 @@ internal sealed partial class YamuxStream : MuxedStream
 
     protected override void Dispose(bool disposing)
     {
-        if (disposing)
+        if (disposing && !_disposed)
         {
+            _disposed = true;
+
             // Graceful: FIN after whatever was written, and stop reading (data still arriving is discarded, its window
-            // returned so the peer can finish and send its own FIN).
+            // returned so the peer can finish and send its own FIN). A read pending on another thread fails.
             _output.Complete();
+            AbandonReads(new ObjectDisposedException(GetType().FullName, $"{this} was disposed."));
             _input.Complete();
         }
 
