@@ -238,6 +238,22 @@ public abstract class YamuxConformanceTests
     }
 
     [Fact]
+    public async Task Abort_AfterThePeersFin_DiscardsBufferedDataAndFailsReads()
+    {
+        await using YamuxSessionPair pair = await StartAsync();
+        await using MuxedStream client = await pair.Client.OpenStreamAsync().AsTask().WaitAsync(Timeout);
+        await client.WriteAsync(new byte[] { 1, 2, 3 }, completeWrites: true).AsTask().WaitAsync(Timeout);
+        await using MuxedStream server = await pair.Server.AcceptStreamAsync().AsTask().WaitAsync(Timeout);
+        await server.ReadsClosed.WaitAsync(Timeout); // FIN arrived; three bytes wait unread
+
+        server.Abort();
+
+        StreamResetException reset = await Assert.ThrowsAsync<StreamResetException>(() => server.ReadAsync(new byte[3]).AsTask());
+        Assert.False(reset.IsRemote);
+        await YamuxTest.WaitUntilAsync(() => pair.Client.StreamCount == 0 && pair.Server.StreamCount == 0, "the reset stream left both sessions");
+    }
+
+    [Fact]
     public async Task Abort_AfterData_PeerSeesRemoteResetAfterAccepting()
     {
         await using YamuxSessionPair pair = await StartAsync();

@@ -46,6 +46,9 @@ internal sealed partial class YamuxStream : MuxedStream
     private StreamState _state;
     private bool _disposed;
 
+    /// <summary>Set once the stream is reset; reads fail from then on even if the peer had already sent FIN.</summary>
+    private volatile StreamResetException? _resetError;
+
     /// <summary>1 while the stream sits in the session's write queue; see <see cref="YamuxSession.Schedule"/>.</summary>
     private int _queued;
 
@@ -138,7 +141,7 @@ internal sealed partial class YamuxStream : MuxedStream
         _session.Schedule(this);
     }
 
-    public override void Abort() => Reset(isRemote: false, "The stream was reset locally.");
+    public override void Abort() => Reset(isRemote: false, $"Yamux stream {_id} was reset locally.");
 
     /// <summary>The peer reset the stream (RST).</summary>
     internal void OnRemoteReset() => Reset(isRemote: true, $"Yamux stream {_id} was reset by the remote peer.");
@@ -154,6 +157,7 @@ internal sealed partial class YamuxStream : MuxedStream
             }
 
             var error = new StreamResetException(message, isRemote);
+            _resetError = error;
             _state |= StreamState.Reset;
 
             // A stream whose SYN never left needs no RST: the peer never heard of it.
@@ -207,6 +211,15 @@ internal sealed partial class YamuxStream : MuxedStream
         if (_writesClosed.TrySetException(error))
         {
             _ = _writesClosed.Task.Exception;
+        }
+    }
+
+    /// <summary>Throws <see cref="StreamResetException"/> if the stream was reset.</summary>
+    internal void ThrowIfReset()
+    {
+        if (_resetError is { } reset)
+        {
+            throw new StreamResetException(reset.Message, reset.IsRemote);
         }
     }
 

@@ -23,6 +23,7 @@ internal sealed class YamuxStreamReader : PipeReader
 
     public override bool TryRead(out ReadResult result)
     {
+        _stream.ThrowIfReset();
         if (_inner.TryRead(out result))
         {
             _lastBuffer = result.Buffer;
@@ -34,6 +35,7 @@ internal sealed class YamuxStreamReader : PipeReader
 
     public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
     {
+        _stream.ThrowIfReset();
         ValueTask<ReadResult> read = _inner.ReadAsync(cancellationToken);
         if (read.IsCompletedSuccessfully)
         {
