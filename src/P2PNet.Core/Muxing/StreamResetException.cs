@@ -22,7 +22,7 @@ public sealed class StreamResetException : IOException
     /// <param name="message">What was reset and why.</param>
     public StreamResetException(string message) : this(message, isRemote: true) { }
 
-    /// <summary>Creates the exception with a message and the error that caused the reset.</summary>
+    /// <summary>Creates the exception for a local reset, with a message and the error that caused it.</summary>
     /// <param name="message">What was reset and why.</param>
     /// <param name="innerException">The error that caused the reset.</param>
     public StreamResetException(string message, Exception innerException) : base(message, innerException) { }

@@ -41,6 +41,10 @@ internal static class TestTransports
         resumeWriterThreshold: 512 * 1024,
         useSynchronizationContext: false);
 
+    // 64 KiB buffers: with the 4 KiB default every socket send and receive moves 4 KiB, and system calls dominate.
+    private static readonly StreamPipeReaderOptions ReaderOptions = new(bufferSize: 64 * 1024);
+    private static readonly StreamPipeWriterOptions WriterOptions = new(minimumBufferSize: 64 * 1024);
+
     /// <summary>Two <see cref="Pipe"/>s cross-wired.</summary>
     public static TransportPair CreateInMemory(PipeOptions? options = null)
     {
@@ -84,8 +88,8 @@ internal static class TestTransports
         var dialerStream = new NetworkStream(dialerSocket, ownsSocket: true);
         var listenerStream = new NetworkStream(listenerSocket, ownsSocket: true);
         return new TransportPair(
-            new DuplexPipe(PipeReader.Create(dialerStream), PipeWriter.Create(dialerStream)),
-            new DuplexPipe(PipeReader.Create(listenerStream), PipeWriter.Create(listenerStream)),
+            new DuplexPipe(PipeReader.Create(dialerStream, ReaderOptions), PipeWriter.Create(dialerStream, WriterOptions)),
+            new DuplexPipe(PipeReader.Create(listenerStream, ReaderOptions), PipeWriter.Create(listenerStream, WriterOptions)),
             new Sockets(dialerStream, listenerStream));
     }
 
