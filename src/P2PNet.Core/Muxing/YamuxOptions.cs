@@ -79,6 +79,9 @@ public sealed class YamuxOptions
     /// <summary>How long closing a session waits for its GoAway frame and earlier frames to be flushed. Default 5 s.</summary>
     public TimeSpan GoAwayTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>A copy, so that a session is unaffected by later changes.</summary>
+    internal YamuxOptions Clone() => (YamuxOptions)MemberwiseClone();
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> if an option is out of range.</summary>
     public void Validate()
     {

@@ -27,7 +27,8 @@ namespace P2PNet.Muxing.Yamux;
 /// </para>
 /// <para>
 /// Thread safety: all public members may be called concurrently from any thread. The stream table and counters are
-/// guarded by one lock, never held while awaiting or while taking a stream's lock in the other order.
+/// guarded by one lock, never held while awaiting or while taking a stream's lock. Options are copied when the session
+/// is created.
 /// </para>
 /// </remarks>
 internal sealed partial class YamuxSession : IAsyncDisposable
@@ -74,6 +75,7 @@ internal sealed partial class YamuxSession : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(transport);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(logger);
+        options = options.Clone(); // a snapshot: later changes by the caller do not reach a running session
         options.Validate();
 
         _transport = transport;
