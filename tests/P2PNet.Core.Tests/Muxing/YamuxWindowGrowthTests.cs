@@ -1,0 +1,72 @@
+using P2PNet.Muxing;
+using P2PNet.Muxing.Yamux;
+
+namespace P2PNet.Core.Tests.Muxing;
+
+/// <summary>
+/// Receive-window auto-tuning over a link with 5 ms one-way latency, where a fixed 256 KiB window would cap a stream at
+/// 256 KiB per round trip.
+/// </summary>
+public class YamuxWindowGrowthTests
+{
+    private static readonly TimeSpan Timeout = YamuxTest.Timeout;
+    private static readonly TimeSpan Latency = TimeSpan.FromMilliseconds(5);
+
+    /// <summary>Sends <paramref name="total"/> bytes from client to server; returns the server's stream once all arrived intact.</summary>
+    private static async Task<YamuxStream> TransferAsync(YamuxSessionPair pair, int total)
+    {
+        await pair.Server.PingAsync().AsTask().WaitAsync(Timeout); // windows grow only once a round trip is known
+
+        var accepted = new TaskCompletionSource<YamuxStream>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<byte[]> received = Task.Run(async () =>
+        {
+            var stream = (YamuxStream)await pair.Server.AcceptStreamAsync();
+            accepted.SetResult(stream);
+            return await YamuxConformanceTests.HashInputToEndAsync(stream.Input);
+        });
+
+        await using MuxedStream stream = await pair.Client.OpenStreamAsync().AsTask().WaitAsync(Timeout);
+        byte[] sent = await YamuxConformanceTests.WriteRandomAsync(stream, total, seed: 5).WaitAsync(Timeout);
+        Assert.Equal(sent, await received.WaitAsync(Timeout));
+        return await accepted.Task.WaitAsync(Timeout);
+    }
+
+    [Fact]
+    public async Task FastReader_OnALatencyLink_GrowsTheReceiveWindowBeyond256KiB()
+    {
+        await using YamuxSessionPair pair = YamuxSessionPair.Start(TestTransports.CreateWithLatency(Latency));
+
+        YamuxStream serverStream = await TransferAsync(pair, 16 * 1024 * 1024);
+
+        Assert.True(serverStream.ReceiveWindow > YamuxOptions.DefaultWindowSize, $"window stayed at {serverStream.ReceiveWindow}");
+        Assert.True(serverStream.ReceiveWindow <= new YamuxOptions().MaxWindowSize);
+        Assert.Equal(serverStream.ReceiveWindow - YamuxOptions.DefaultWindowSize, pair.Server.WindowGrowth);
+
+        // Closing the stream returns its growth to the session's budget.
+        await serverStream.CompleteWritesAsync().AsTask().WaitAsync(Timeout);
+        await YamuxTest.WaitUntilAsync(() => pair.Server.StreamCount == 0, "the stream closed");
+        Assert.Equal(0, pair.Server.WindowGrowth);
+    }
+
+    [Fact]
+    public async Task WindowGrowth_IsCappedByTheSessionBudget()
+    {
+        var options = new YamuxOptions { MaxSessionWindowGrowth = YamuxOptions.DefaultWindowSize };
+        await using YamuxSessionPair pair = YamuxSessionPair.Start(TestTransports.CreateWithLatency(Latency), options);
+
+        YamuxStream serverStream = await TransferAsync(pair, 8 * 1024 * 1024);
+
+        Assert.Equal(2 * YamuxOptions.DefaultWindowSize, serverStream.ReceiveWindow); // grew once, then the budget ran out
+    }
+
+    [Fact]
+    public async Task WindowGrowth_StopsAtMaxWindowSize()
+    {
+        var options = new YamuxOptions { MaxWindowSize = 1024 * 1024 };
+        await using YamuxSessionPair pair = YamuxSessionPair.Start(TestTransports.CreateWithLatency(Latency), options);
+
+        YamuxStream serverStream = await TransferAsync(pair, 16 * 1024 * 1024);
+
+        Assert.Equal(1024 * 1024, serverStream.ReceiveWindow);
+    }
+}
