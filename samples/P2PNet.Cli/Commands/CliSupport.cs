@@ -67,7 +67,6 @@ internal static class CliSupport
     {
         builder.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
         builder.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
-        builder.AddFilter(_ => true);
         builder.SetMinimumLevel(verbose ? LogLevel.Debug : LogLevel.Warning);
     });
 
