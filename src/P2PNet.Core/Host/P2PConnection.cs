@@ -68,6 +68,9 @@ public sealed class P2PConnection : IAsyncDisposable
     /// <summary>When the connection became ready.</summary>
     public DateTimeOffset Opened { get; }
 
+    /// <summary>The swarm key protecting this connection, or <see langword="null"/> on the public network.</summary>
+    public Security.Pnet.SwarmKey? PrivateNetworkKey => (_transport as Security.Pnet.PnetConnection)?.Key;
+
     /// <summary>Streams open now.</summary>
     public int StreamCount => _session.StreamCount;
 

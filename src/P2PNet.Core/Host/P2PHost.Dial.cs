@@ -100,6 +100,19 @@ public sealed partial class P2PHost
             + string.Join("; ", errors.Select(e => e.Message)), errors.Count > 0 ? new AggregateException(errors) : null);
     }
 
+    /// <summary>Closes every connection to <paramref name="peer"/>.</summary>
+    public async ValueTask DisconnectAsync(PeerId peer)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        await Task.WhenAll(GetConnections(peer).Select(c => c.DisposeAsync().AsTask())).ConfigureAwait(false);
+    }
+
+    /// <summary>Closes every connection for which <paramref name="predicate"/> holds (all when it is null).</summary>
+    public async ValueTask CloseConnectionsAsync(Func<P2PConnection, bool>? predicate = null)
+    {
+        await Task.WhenAll(Connections.Where(c => predicate?.Invoke(c) ?? true).Select(c => c.DisposeAsync().AsTask())).ConfigureAwait(false);
+    }
+
     /// <summary>Opens a stream to <paramref name="peer"/> (connecting first if needed) on the first supported protocol.</summary>
     public async ValueTask<P2PStream> OpenStreamAsync(PeerId peer, IReadOnlyList<string> protocols, CancellationToken cancellationToken = default)
     {

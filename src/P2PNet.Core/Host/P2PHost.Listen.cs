@@ -46,6 +46,25 @@ public sealed partial class P2PHost
         return [.. ExpandUnspecified(listener.LocalAddress).Select(a => a.WithPeerId(PeerId))];
     }
 
+    /// <summary>Closes every listener (open connections stay); returns the addresses that were closed.</summary>
+    public async ValueTask<IReadOnlyList<Multiaddr>> StopListeningAsync(CancellationToken cancellationToken = default)
+    {
+        (ITransportListener Listener, Task AcceptLoop)[] listeners;
+        lock (_lock)
+        {
+            listeners = [.. _listeners];
+            _listeners.Clear();
+        }
+        foreach (var (listener, _) in listeners)
+        {
+            await listener.DisposeAsync().ConfigureAwait(false);
+        }
+        await Task.WhenAll(listeners.Select(l => l.AcceptLoop)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        var closed = listeners.Select(l => l.Listener.LocalAddress).ToArray();
+        PublishAddresses(closed, removed: true);
+        return closed;
+    }
+
     private void PublishAddresses(Multiaddr[] changed, bool removed)
     {
         if (changed.Length == 0)
