@@ -36,11 +36,11 @@ public static class JsLibp2p
     /// Starts <c>node.mjs listen ARGS</c> and waits (up to <see cref="DefaultStartTimeout"/>) until it prints its
     /// LISTEN lines. <paramref name="args"/> are the options after <c>listen</c> (a leading <c>listen</c> is accepted).
     /// </summary>
-    public static Task<JsLibp2pNode> StartAsync(IEnumerable<string> args, CancellationToken cancellationToken = default) =>
+    public static Task<NodeProcess> StartAsync(IEnumerable<string> args, CancellationToken cancellationToken = default) =>
         StartAsync(args, DefaultStartTimeout, cancellationToken);
 
     /// <summary>Starts <c>node.mjs listen ARGS</c> and waits up to <paramref name="startTimeout"/> for its LISTEN lines.</summary>
-    public static async Task<JsLibp2pNode> StartAsync(IEnumerable<string> args, TimeSpan startTimeout, CancellationToken cancellationToken = default)
+    public static async Task<NodeProcess> StartAsync(IEnumerable<string> args, TimeSpan startTimeout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(args);
         var list = args.ToList();
@@ -49,7 +49,13 @@ public static class JsLibp2p
             list.Insert(0, "listen");
         }
 
-        var node = new JsLibp2pNode(StartProcess(list), list);
+        return await StartNodeAsync(StartProcess(list), list, startTimeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Wraps a started node process and waits for its LISTEN lines (shared with <see cref="P2PNetCli"/>).</summary>
+    internal static async Task<NodeProcess> StartNodeAsync(Process process, IReadOnlyList<string> list, TimeSpan startTimeout, CancellationToken cancellationToken)
+    {
+        var node = new NodeProcess(process, list);
         try
         {
             await node.WaitUntilListeningAsync(startTimeout, cancellationToken).ConfigureAwait(false);
@@ -67,12 +73,17 @@ public static class JsLibp2p
     /// completion. Throws <see cref="TimeoutException"/> (after killing the process) when it runs longer than
     /// <paramref name="timeout"/>; a non-zero exit is returned, not thrown.
     /// </summary>
-    public static async Task<JsRunResult> RunAsync(IEnumerable<string> args, TimeSpan timeout, CancellationToken cancellationToken = default)
+    public static async Task<ProcessRunResult> RunAsync(IEnumerable<string> args, TimeSpan timeout, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(args);
         var list = args.ToList();
-        var commandLine = Describe(list);
-        using var process = StartProcess(list);
+        return await RunProcessAsync(() => StartProcess(list), Describe(list), timeout, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs a started process to completion, collecting its output (shared with <see cref="P2PNetCli"/>).</summary>
+    internal static async Task<ProcessRunResult> RunProcessAsync(Func<Process> start, string commandLine, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var process = start();
         var stdoutLines = new List<string>();
         var stderr = new StringBuilder();
         var stdoutTask = ReadLinesAsync(process.StandardOutput, line => { lock (stdoutLines) { stdoutLines.Add(line); } });
@@ -106,14 +117,14 @@ public static class JsLibp2p
             }
 
             throw new TimeoutException(
-                $"js-libp2p '{commandLine}' did not finish within {timeout}.\nstdout:\n{outText}\nstderr:\n{errText}", ex);
+                $"'{commandLine}' did not finish within {timeout}.\nstdout:\n{outText}\nstderr:\n{errText}", ex);
         }
 
         lock (stdoutLines)
         {
             lock (stderr)
             {
-                return new JsRunResult(commandLine, process.ExitCode, stdoutLines.ToArray(), stderr.ToString(), stopwatch.Elapsed);
+                return new ProcessRunResult(commandLine, process.ExitCode, stdoutLines.ToArray(), stderr.ToString(), stopwatch.Elapsed);
             }
         }
     }
@@ -266,7 +277,7 @@ public static class JsLibp2p
 /// <param name="StdoutLines">Everything printed to stdout, one entry a line.</param>
 /// <param name="Stderr">Everything printed to stderr.</param>
 /// <param name="Elapsed">Wall time of the run.</param>
-public sealed record JsRunResult(string CommandLine, int ExitCode, IReadOnlyList<string> StdoutLines, string Stderr, TimeSpan Elapsed)
+public sealed record ProcessRunResult(string CommandLine, int ExitCode, IReadOnlyList<string> StdoutLines, string Stderr, TimeSpan Elapsed)
 {
     /// <summary>True when the command exited 0.</summary>
     public bool Succeeded => ExitCode == 0;
@@ -279,7 +290,7 @@ public sealed record JsRunResult(string CommandLine, int ExitCode, IReadOnlyList
         StdoutLines.Where(l => l.StartsWith('{')).Select(JsLibp2p.ParseJson).ToArray();
 
     /// <summary>Throws with the full output unless the command exited 0; returns this for chaining.</summary>
-    public JsRunResult EnsureSuccess()
+    public ProcessRunResult EnsureSuccess()
     {
         if (!Succeeded)
         {
@@ -320,7 +331,7 @@ public sealed class JsLibp2pNotInstalledException : InvalidOperationException
 /// awaited (<see cref="WaitForLineAsync"/>); stderr is kept for diagnostics. Disposing sends SIGTERM, waits
 /// for a clean exit and kills the process tree if it does not come.
 /// </summary>
-public sealed class JsLibp2pNode : IAsyncDisposable
+public sealed class NodeProcess : IAsyncDisposable
 {
     private const string ListenPrefix = "LISTEN ";
     private static readonly TimeSpan StopTimeout = TimeSpan.FromSeconds(10);
@@ -337,7 +348,7 @@ public sealed class JsLibp2pNode : IAsyncDisposable
     private int? _exitCode;
     private List<string> _listenAddresses = [];
 
-    internal JsLibp2pNode(Process process, IReadOnlyList<string> args)
+    internal NodeProcess(Process process, IReadOnlyList<string> args)
     {
         _process = process;
         CommandLine = JsLibp2p.Describe(args);

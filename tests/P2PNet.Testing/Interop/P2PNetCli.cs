@@ -1,0 +1,61 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace P2PNet.Testing.Interop;
+
+/// <summary>
+/// Runs the real <c>p2pnet</c> command-line tool (samples/P2PNet.Cli, built in the same configuration as the tests)
+/// as a separate process: <c>node</c> as a long-running <see cref="NodeProcess"/>, other commands to completion.
+/// </summary>
+public static class P2PNetCli
+{
+    /// <summary>The built <c>p2pnet.dll</c>.</summary>
+    public static string Assembly
+    {
+        get
+        {
+            // …/tests/<project>/bin/<Configuration>/net10.0/ → the CLI's output of the same configuration.
+            var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+            string configuration = testOutput.Parent!.Name;
+            string path = Path.Combine(JsLibp2p.RepoRoot, "samples", "P2PNet.Cli", "bin", configuration, testOutput.Name, "p2pnet.dll");
+            return File.Exists(path) ? path : throw new FileNotFoundException(
+                $"The p2pnet CLI is not built at {path}: build the solution (dotnet build P2PNet.sln -c {configuration}) first.", path);
+        }
+    }
+
+    /// <summary>Starts <c>p2pnet node ARGS</c> and waits for its LISTEN lines.</summary>
+    public static Task<NodeProcess> StartNodeAsync(IEnumerable<string> args, TimeSpan startTimeout, CancellationToken cancellationToken = default)
+    {
+        var list = args.Prepend("node").ToList();
+        return JsLibp2p.StartNodeAsync(Start(list), list, startTimeout, cancellationToken);
+    }
+
+    /// <summary>Runs <c>p2pnet ARGS</c> to completion (a non-zero exit is returned, not thrown).</summary>
+    public static Task<ProcessRunResult> RunAsync(IEnumerable<string> args, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var list = args.ToList();
+        return JsLibp2p.RunProcessAsync(() => Start(list), "p2pnet " + string.Join(' ', list), timeout, cancellationToken);
+    }
+
+    private static Process Start(IReadOnlyList<string> args)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            StandardOutputEncoding = Encoding.UTF8,
+            StandardErrorEncoding = Encoding.UTF8,
+            CreateNoWindow = true,
+        };
+        info.ArgumentList.Add(Assembly);
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+        var process = Process.Start(info) ?? throw new InvalidOperationException("could not start dotnet");
+        process.StandardInput.Close();
+        return process;
+    }
+}
