@@ -9,6 +9,7 @@ internal sealed class HostMetrics : IDisposable
     public const string MeterName = "P2PNet";
 
     private readonly Meter _meter;
+    private readonly bool _ownsMeter;
     private readonly Counter<long> _connectionsOpened;
     private readonly UpDownCounter<long> _connectionsActive;
     private readonly Counter<long> _handshakeFailures;
@@ -17,6 +18,7 @@ internal sealed class HostMetrics : IDisposable
 
     public HostMetrics(IMeterFactory? meterFactory)
     {
+        _ownsMeter = meterFactory is null; // a factory's meters belong to the factory
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
         _connectionsOpened = _meter.CreateCounter<long>("p2pnet.connection.opened", "{connection}", "Connections that completed their upgrade.");
         _connectionsActive = _meter.CreateUpDownCounter<long>("p2pnet.connection.active", "{connection}", "Connections open now.");
@@ -51,5 +53,11 @@ internal sealed class HostMetrics : IDisposable
         _streamsOpened.Add(1, tags);
     }
 
-    public void Dispose() => _meter.Dispose();
+    public void Dispose()
+    {
+        if (_ownsMeter)
+        {
+            _meter.Dispose();
+        }
+    }
 }
