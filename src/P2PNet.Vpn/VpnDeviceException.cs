@@ -30,7 +30,7 @@ public sealed class VpnPermissionException : VpnDeviceException
 }
 
 /// <summary>The coordinator refused to admit this peer (not on its allow list, or the network is full).</summary>
-public sealed class VpnJoinRejectedException : Exception
+public sealed class VpnJoinRejectedException : InvalidOperationException
 {
     /// <summary>Creates the exception.</summary>
     public VpnJoinRejectedException(string message) : base(message) { }
