@@ -21,7 +21,7 @@ internal static class VpnCommands
 
     private static Command CreateUp()
     {
-        var up = new Command("up", "Start a network (--coordinator) or join one (--join). Prints 'VPN UP <ip>/<prefix> dev <tun>' once the device is up, runs until SIGINT/SIGTERM and removes the device on exit. Needs CAP_NET_ADMIN.");
+        var up = new Command("up", "Start a network (--coordinator) or join one (--join). Prints 'VPN UP <ip>/<prefix> dev <tun>' once the device is up, runs until SIGINT/SIGTERM and removes the device on exit. Needs CAP_NET_ADMIN. A coordinator reads 'add PEERID[=IP]' and 'remove PEERID' lines on stdin.");
         var key = new Option<string?>("--key") { Description = "Identity key file (default: a new key each run)." };
         var listen = new Option<string[]>("--listen") { Description = "Multiaddr to listen on (repeatable). Default /ip4/0.0.0.0/tcp/0." };
         var cidr = new Option<string?>("--cidr") { Description = "The VPN network, e.g. 10.86.0.0/24 (coordinator)." };
@@ -109,7 +109,12 @@ internal static class VpnCommands
                 Console.Out.WriteLine($"LISTEN {bound}/p2p/{host.PeerId}");
             }
             await Console.Out.FlushAsync(ct);
+            using var stopCommands = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var commands = isCoordinator ? ReadCommandsAsync(network, stopCommands.Token) : Task.CompletedTask;
             await shutdown;
+            await stopCommands.CancelAsync();
+            // A console read blocked in the kernel cannot be cancelled: give it a moment, then exit regardless.
+            await Task.WhenAny(commands, Task.Delay(200, CancellationToken.None));
             await network.StopAsync(CancellationToken.None);
             await host.StopAsync(CancellationToken.None);
             return 0;
@@ -134,6 +139,43 @@ internal static class VpnCommands
                     throw new OperationCanceledException("Interrupted before joining.");
                 }
             }
+        }
+    }
+
+    /// <summary>The coordinator's operator commands on stdin, one per line: <c>add PEERID[=IP]</c>, <c>remove PEERID</c>.</summary>
+    private static async Task ReadCommandsAsync(VpnNetwork network, CancellationToken ct)
+    {
+        try
+        {
+            while (await Console.In.ReadLineAsync(ct) is { } line)
+            {
+                string[] words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                try
+                {
+                    if (words is ["remove", var id] && PeerId.TryParse(id, out var removed))
+                    {
+                        bool was = await network.RemovePeerAsync(removed, ct);
+                        Console.Out.WriteLine(was ? $"REMOVED {removed}" : $"NOT A MEMBER {removed}");
+                    }
+                    else if (words is ["add", var entry] && PeerId.TryParse(entry.Split('=')[0], out var added))
+                    {
+                        var ip = entry.Contains('=', StringComparison.Ordinal) ? ParseIp(entry.Split('=')[1], "add") : null;
+                        Console.Out.WriteLine($"ADDED {added} {await network.AddPeerAsync(added, ip, ct)}");
+                    }
+                    else
+                    {
+                        await Console.Error.WriteLineAsync($"unknown command '{line}': use 'add PEERID[=IP]' or 'remove PEERID'");
+                    }
+                }
+                catch (ArgumentException e)
+                {
+                    await Console.Error.WriteLineAsync("error: " + e.Message);
+                }
+                await Console.Out.FlushAsync(ct);
+            }
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 
