@@ -56,7 +56,18 @@ internal sealed class PeerLink : IAsyncDisposable
     public VpnPeerStatistics Statistics => new(Interlocked.Read(ref _packetsSent), Interlocked.Read(ref _bytesSent),
         Interlocked.Read(ref _packetsReceived), Interlocked.Read(ref _bytesReceived), Volatile.Read(ref _connected) > 0);
 
-    public void Start() => _sendLoop = SendLoopAsync(_stop.Token);
+    public void Start() => _sendLoop = RunAsync(_stop.Token);
+
+    private async Task RunAsync(CancellationToken stop)
+    {
+        try
+        {
+            await SendLoopAsync(stop).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+    }
 
     /// <summary>Queues a packet (taking ownership of the pooled buffer); false when the queue is full.</summary>
     public bool TryEnqueue(byte[] buffer, int length) => _queue.Writer.TryWrite(new OutboundPacket(buffer, length));
