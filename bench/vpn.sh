@@ -8,7 +8,7 @@ DLL=${P2PNET_DLL:-$ROOT/samples/P2PNet.Cli/bin/Release/net10.0/p2pnet.dll}
 [ -f "$DLL" ] || dotnet build "$ROOT/samples/P2PNet.Cli" -c Release >/dev/null
 [ "$(id -u)" = 0 ] || { echo "bench/vpn.sh needs root (network namespaces, TUN devices)" >&2; exit 1; }
 ID=$(printf '%04x' $((RANDOM)))
-A=p2vb$ID-a; B=p2vb$ID-b; TMP=$(mktemp -d)
+A=p2vb$ID-a; B=p2vb$ID-b; TMP=$(mktemp -d); touch "$TMP/a.out" "$TMP/b.out"
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -42,6 +42,7 @@ rtts() { ip netns exec "$B" ping -c 200 -i 0.01 -q "$1" >/dev/null; ip netns exe
 pct() { python3 -c "import sys;v=[float(x) for x in sys.stdin.read().split()];print(v[min(len(v)-1,int(len(v)*$1))])"; }
 RAWR=$(rtts 192.168.77.1); VPNR=$(rtts 10.77.0.1)
 RP50=$(echo "$RAWR" | pct 0.50); RP99=$(echo "$RAWR" | pct 0.99); VP50=$(echo "$VPNR" | pct 0.50); VP99=$(echo "$VPNR" | pct 0.99)
+if [ -n "${VPN_STATS:-}" ]; then for p in "${PIDS[@]}"; do kill -TERM "$p"; done; wait; grep -h "VPN STATS" "$TMP"/*.err >&2; PIDS=(); fi
 python3 - "$RAW" "$VPN" "$RP50" "$RP99" "$VP50" "$VP99" "$SECS" <<'PY'
 import sys
 raw, vpn, rp50, rp99, vp50, vp99, secs = map(float, sys.argv[1:])

@@ -115,7 +115,13 @@ internal static class VpnCommands
             await stopCommands.CancelAsync();
             // A console read blocked in the kernel cannot be cancelled: give it a moment, then exit regardless.
             await Task.WhenAny(commands, Task.Delay(200, CancellationToken.None));
+            var stats = network.GetStatistics();
             await network.StopAsync(CancellationToken.None);
+            await Console.Error.WriteLineAsync("VPN STATS " + System.Text.Json.JsonSerializer.Serialize(new
+            {
+                peers = stats.Peers,
+                drops = stats.Drops.ToDictionary(d => d.Key.ToString(), d => d.Value),
+            }, CliSupport.Json));
             await host.StopAsync(CancellationToken.None);
             return 0;
         }));

@@ -17,6 +17,9 @@ internal sealed class PeerLink : IAsyncDisposable
     // Flush at least this often while a backlog drains, so one busy peer cannot hold a huge unflushed buffer.
     private const int MaxBatchBytes = 256 * 1024;
 
+    // How many times a non-empty batch waits for more packets before it is flushed.
+    private const int CoalescingPasses = 4;
+
     private readonly VpnNetwork _owner;
     private readonly Channel<OutboundPacket> _queue;
     private readonly Channel<Attachment> _inbound = Channel.CreateBounded<Attachment>(new BoundedChannelOptions(4) { FullMode = BoundedChannelFullMode.DropOldest });
@@ -217,18 +220,32 @@ internal sealed class PeerLink : IAsyncDisposable
         while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
             long packets = 0, bytes = 0;
-            while (bytes < MaxBatchBytes && reader.TryRead(out var packet))
+            for (int pass = 0; pass < CoalescingPasses && bytes < MaxBatchBytes; pass++)
             {
-                try
+                if (pass > 0)
                 {
-                    PacketFraming.Write(output, packet.Buffer.AsSpan(0, packet.Length));
+                    // A flush costs a Yamux frame, a Noise seal and a send: while packets keep arriving (a TCP window
+                    // in flight), give the device loop a moment to queue more so one flush carries many.
+                    await Task.Yield();
                 }
-                finally
+                long before = packets;
+                while (bytes < MaxBatchBytes && reader.TryRead(out var packet))
                 {
-                    ArrayPool<byte>.Shared.Return(packet.Buffer);
+                    try
+                    {
+                        PacketFraming.Write(output, packet.Buffer.AsSpan(0, packet.Length));
+                    }
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(packet.Buffer);
+                    }
+                    packets++;
+                    bytes += packet.Length;
                 }
-                packets++;
-                bytes += packet.Length;
+                if (packets == before)
+                {
+                    break; // nothing more arrived: send now (a lone ping costs one yield, microseconds)
+                }
             }
             var flushed = await output.FlushAsync(cancellationToken).ConfigureAwait(false);
             Interlocked.Add(ref _packetsSent, packets);

@@ -7,6 +7,7 @@ internal static partial class LinuxTun
 {
     public const int ORdWr = 0x2;
     public const int OCloExec = 0x80000;
+    public const int ONonBlock = 0x800;
     public const ulong TunSetIff = 0x400454ca; // _IOW('T', 202, int)
     public const short IffTun = 0x0001;
     public const short IffNoPi = 0x1000;

@@ -44,7 +44,7 @@ public sealed class TunDevice : IPacketDevice
         {
             throw new ArgumentException($"An interface name has at most {LinuxTun.IfNameSize - 1} characters: '{name}'.", nameof(name));
         }
-        int fd = LinuxTun.Open("/dev/net/tun", LinuxTun.ORdWr | LinuxTun.OCloExec);
+        int fd = LinuxTun.Open("/dev/net/tun", LinuxTun.ORdWr | LinuxTun.OCloExec | LinuxTun.ONonBlock);
         if (fd < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
@@ -131,31 +131,26 @@ public sealed class TunDevice : IPacketDevice
             {
                 return ValueTask.FromResult(0);
             }
-            poll.Fd = fd;
-            poll.Revents = 0;
-            int ready = LinuxTun.Poll(&poll, 1, (int)PollInterval.TotalMilliseconds);
-            if (ready < 0)
+            // Non-blocking: read first, and only when nothing is waiting block in poll (bounded, to see cancellation).
+            nint n = LinuxTun.Read(fd, (byte*)pin.Pointer, (nuint)buffer.Length);
+            if (n < 0)
             {
                 int errno = Marshal.GetLastPInvokeError();
                 if (errno == LinuxTun.EIntr)
                 {
                     continue;
                 }
-                throw new VpnDeviceException($"poll on {Name} failed: {Marshal.GetPInvokeErrorMessage(errno)}.");
-            }
-            if (ready == 0)
-            {
-                continue;
-            }
-            nint n = LinuxTun.Read(fd, (byte*)pin.Pointer, (nuint)buffer.Length);
-            if (n < 0)
-            {
-                int errno = Marshal.GetLastPInvokeError();
-                if (errno is LinuxTun.EIntr or LinuxTun.EAgain)
+                if (errno != LinuxTun.EAgain)
                 {
-                    continue;
+                    throw new VpnDeviceException($"Reading {Name} failed: {Marshal.GetPInvokeErrorMessage(errno)}.");
                 }
-                throw new VpnDeviceException($"Reading {Name} failed: {Marshal.GetPInvokeErrorMessage(errno)}.");
+                poll.Fd = fd;
+                poll.Revents = 0;
+                if (LinuxTun.Poll(&poll, 1, (int)PollInterval.TotalMilliseconds) < 0 && Marshal.GetLastPInvokeError() is var pollErrno && pollErrno != LinuxTun.EIntr)
+                {
+                    throw new VpnDeviceException($"poll on {Name} failed: {Marshal.GetPInvokeErrorMessage(pollErrno)}.");
+                }
+                continue;
             }
             return ValueTask.FromResult((int)n);
         }
