@@ -19,13 +19,16 @@ public class KernelVpnTests
         {
             ids[i] = (await lab.RunAsync(null, cts.Token, "dotnet", lab.Cli, "key", "new", "--out", lab.KeyFile(i))).Trim();
         }
-        var a = lab.Start(0, "vpn", "up", "--key", lab.KeyFile(0), "--listen", $"/ip4/{lab.Underlay(0)}/tcp/4001", "--cidr", "10.66.0.0/24",
+        // The whole run is inside a PSK private swarm (P2PHostOptions.PrivateNetworkKey).
+        string psk = Path.Combine(Path.GetDirectoryName(lab.KeyFile(0))!, "swarm.key");
+        await File.WriteAllTextAsync(psk, "/key/swarm/psk/1.0.0/\n/base16/\n" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)) + "\n", cts.Token);
+        var a = lab.Start(0, "vpn", "up", "--psk", psk, "--key", lab.KeyFile(0), "--listen", $"/ip4/{lab.Underlay(0)}/tcp/4001", "--cidr", "10.66.0.0/24",
             "--ip", "10.66.0.1", "--coordinator", "--allow", $"{ids[1]}=10.66.0.2", "--allow", ids[2], "--tun", "p2vpn0");
         Assert.Equal("VPN UP 10.66.0.1/24 dev p2vpn0", await a.WaitForLineAsync("VPN UP", cts.Token));
         string join = $"/ip4/{lab.Underlay(0)}/tcp/4001/p2p/{ids[0]}";
-        var b = lab.Start(1, "vpn", "up", "--key", lab.KeyFile(1), "--listen", $"/ip4/{lab.Underlay(1)}/tcp/4001", "--join", join, "--tun", "p2vpn0");
+        var b = lab.Start(1, "vpn", "up", "--psk", psk, "--key", lab.KeyFile(1), "--listen", $"/ip4/{lab.Underlay(1)}/tcp/4001", "--join", join, "--tun", "p2vpn0");
         Assert.Equal("VPN UP 10.66.0.2/24 dev p2vpn0", await b.WaitForLineAsync("VPN UP", cts.Token));
-        var c = lab.Start(2, "vpn", "up", "--key", lab.KeyFile(2), "--listen", $"/ip4/{lab.Underlay(2)}/tcp/4001", "--join", join,
+        var c = lab.Start(2, "vpn", "up", "--psk", psk, "--key", lab.KeyFile(2), "--listen", $"/ip4/{lab.Underlay(2)}/tcp/4001", "--join", join,
             "--ip", "10.66.0.30", "--tun", "p2vpn0", "--mtu", "1400");
         Assert.Equal("VPN UP 10.66.0.30/24 dev p2vpn0", await c.WaitForLineAsync("VPN UP", cts.Token));
 
