@@ -8,6 +8,7 @@ foreach (var command in new[]
     KeyCommands.Create(),
     KeyCommands.CreateId(),
     SwarmCommands.Create(),
+    VpnCommands.Create(),
 })
 {
     root.Subcommands.Add(command);

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# TCP throughput and ping RTT between two network namespaces: raw veth path vs. the P2PNet VPN over the same veth.
+# Needs root, iproute2 and iperf3. Prints a Markdown table. Usage: bench/vpn.sh [seconds] (default 5).
+set -euo pipefail
+SECS=${1:-5}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DLL=${P2PNET_DLL:-$ROOT/samples/P2PNet.Cli/bin/Release/net10.0/p2pnet.dll}
+[ -f "$DLL" ] || dotnet build "$ROOT/samples/P2PNet.Cli" -c Release >/dev/null
+[ "$(id -u)" = 0 ] || { echo "bench/vpn.sh needs root (network namespaces, TUN devices)" >&2; exit 1; }
+ID=$(printf '%04x' $((RANDOM)))
+A=p2vb$ID-a; B=p2vb$ID-b; TMP=$(mktemp -d); touch "$TMP/a.out" "$TMP/b.out"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  ip netns del "$A" 2>/dev/null || true; ip netns del "$B" 2>/dev/null || true; rm -rf "$TMP"
+}
+trap cleanup EXIT
+ip netns add "$A"; ip netns add "$B"
+ip link add vb${ID}a netns "$A" type veth peer name vb${ID}b netns "$B"
+ip -n "$A" addr add 192.168.77.1/24 dev vb${ID}a; ip -n "$B" addr add 192.168.77.2/24 dev vb${ID}b
+for n in "$A" "$B"; do ip -n "$n" link set lo up; done
+ip -n "$A" link set vb${ID}a up; ip -n "$B" link set vb${ID}b up
+
+dotnet "$DLL" key new --out "$TMP/a.key" >/dev/null; dotnet "$DLL" key new --out "$TMP/b.key" >/dev/null
+AID=$(dotnet "$DLL" id --key "$TMP/a.key"); BID=$(dotnet "$DLL" id --key "$TMP/b.key")
+ip netns exec "$A" dotnet "$DLL" vpn up --key "$TMP/a.key" --listen /ip4/192.168.77.1/tcp/4001 --cidr 10.77.0.0/24 --ip 10.77.0.1 \
+  --coordinator --allow "$BID=10.77.0.2" --tun p2vpn0 > "$TMP/a.out" 2>"$TMP/a.err" & PIDS+=($!)
+for _ in $(seq 100); do grep -q "VPN UP" "$TMP/a.out" && break; sleep 0.1; done
+ip netns exec "$B" dotnet "$DLL" vpn up --key "$TMP/b.key" --listen /ip4/192.168.77.2/tcp/4001 \
+  --join "/ip4/192.168.77.1/tcp/4001/p2p/$AID" --tun p2vpn0 > "$TMP/b.out" 2>"$TMP/b.err" & PIDS+=($!)
+for _ in $(seq 100); do grep -q "VPN UP" "$TMP/b.out" && break; sleep 0.1; done
+grep -q "VPN UP" "$TMP/b.out" || { cat "$TMP"/*.err >&2; echo "VPN did not come up" >&2; exit 1; }
+ip netns exec "$B" ping -c 3 -i 0.2 -W 2 10.77.0.1 >/dev/null   # warm the data stream
+
+ip netns exec "$A" iperf3 -s -D -1 -p 5201 >/dev/null; sleep 0.3
+RAW=$(ip netns exec "$B" iperf3 -c 192.168.77.1 -p 5201 -t "$SECS" -J | python3 -c 'import json,sys;print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)')
+ip netns exec "$A" iperf3 -s -D -1 -p 5202 >/dev/null; sleep 0.3
+VPN=$(ip netns exec "$B" iperf3 -c 10.77.0.1 -p 5202 -t "$SECS" -J | python3 -c 'import json,sys;print(json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"]/1e9)')
+
+rtts() { ip netns exec "$B" ping -c 200 -i 0.01 -q "$1" >/dev/null; ip netns exec "$B" ping -c 200 -i 0.01 "$1" | sed -n 's/.*time=\([0-9.]*\).*/\1/p' | sort -n; }
+pct() { python3 -c "import sys;v=[float(x) for x in sys.stdin.read().split()];print(v[min(len(v)-1,int(len(v)*$1))])"; }
+RAWR=$(rtts 192.168.77.1); VPNR=$(rtts 10.77.0.1)
+RP50=$(echo "$RAWR" | pct 0.50); RP99=$(echo "$RAWR" | pct 0.99); VP50=$(echo "$VPNR" | pct 0.50); VP99=$(echo "$VPNR" | pct 0.99)
+if [ -n "${VPN_STATS:-}" ]; then for p in "${PIDS[@]}"; do kill -TERM "$p"; done; wait; grep -h "VPN STATS" "$TMP"/*.err >&2; PIDS=(); fi
+python3 - "$RAW" "$VPN" "$RP50" "$RP99" "$VP50" "$VP99" "$SECS" <<'PY'
+import sys
+raw, vpn, rp50, rp99, vp50, vp99, secs = map(float, sys.argv[1:])
+print(f"| path | TCP throughput (iperf3, {secs:.0f} s) | ping RTT p50 | ping RTT p99 |")
+print("|---|---|---|---|")
+print(f"| raw veth | {raw:.2f} Gbit/s | {rp50:.3f} ms | {rp99:.3f} ms |")
+print(f"| P2PNet VPN (TUN, MTU 1420) | {vpn:.2f} Gbit/s ({vpn/raw*100:.1f} % of raw) | {vp50:.3f} ms | {vp99:.3f} ms |")
+print(f"| added by the VPN | | +{vp50-rp50:.3f} ms | +{vp99-rp99:.3f} ms |")
+PY

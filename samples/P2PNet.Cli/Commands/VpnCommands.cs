@@ -1,0 +1,192 @@
+using System.CommandLine;
+using System.Net;
+using P2PNet.Host;
+using P2PNet.Multiformats;
+using P2PNet.Peers;
+using P2PNet.Security.Pnet;
+using P2PNet.Vpn;
+using P2PNet.Vpn.Tun;
+
+namespace P2PNet.Cli.Commands;
+
+/// <summary><c>p2pnet vpn up</c>: start (coordinator) or join a VPN over libp2p with a TUN device.</summary>
+internal static class VpnCommands
+{
+    public static Command Create()
+    {
+        var vpn = new Command("vpn", "A VPN over libp2p: private IPs for peers, packets over libp2p streams.");
+        vpn.Subcommands.Add(CreateUp());
+        return vpn;
+    }
+
+    private static Command CreateUp()
+    {
+        var up = new Command("up", "Start a network (--coordinator) or join one (--join). Prints 'VPN UP <ip>/<prefix> dev <tun>' once the device is up, runs until SIGINT/SIGTERM and removes the device on exit. Needs CAP_NET_ADMIN. A coordinator reads 'add PEERID[=IP]' and 'remove PEERID' lines on stdin.");
+        var key = new Option<string?>("--key") { Description = "Identity key file (default: a new key each run)." };
+        var listen = new Option<string[]>("--listen") { Description = "Multiaddr to listen on (repeatable). Default /ip4/0.0.0.0/tcp/0." };
+        var cidr = new Option<string?>("--cidr") { Description = "The VPN network, e.g. 10.86.0.0/24 (coordinator)." };
+        var ip = new Option<string?>("--ip") { Description = "This member's VPN address (the coordinator's own, or the one a joiner asks for)." };
+        var coordinator = new Option<bool>("--coordinator") { Description = "Start a network with this node as coordinator." };
+        var allow = new Option<string[]>("--allow") { Description = "PEERID[=IP]: a peer allowed to join (coordinator; repeatable). With =IP the address is reserved at start." };
+        var join = new Option<string?>("--join") { Description = "The coordinator's multiaddr (ending in /p2p/<id>) to join." };
+        var tun = new Option<string>("--tun") { Description = "TUN device name.", DefaultValueFactory = _ => "p2pnet%d" };
+        var mtu = new Option<int>("--mtu") { Description = "MTU of the VPN.", DefaultValueFactory = _ => 1420 };
+        var psk = new Option<string?>("--psk") { Description = "Swarm key file: run inside that private network (libp2p PSK v1)." };
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug details to stderr." };
+        foreach (var option in new Option[] { key, listen, cidr, ip, coordinator, allow, join, tun, mtu, psk, verbose })
+        {
+            up.Options.Add(option);
+        }
+        up.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
+        {
+            bool isCoordinator = parse.GetValue(coordinator);
+            string? joinAddress = parse.GetValue(join);
+            if (isCoordinator == (joinAddress is not null))
+            {
+                throw new ArgumentException("Give exactly one of --coordinator and --join.");
+            }
+            var options = new VpnOptions { Mtu = parse.GetValue(mtu) };
+            IPAddress? address = parse.GetValue(ip) is { } ipText ? ParseIp(ipText, "--ip") : null;
+            var initial = new List<VpnMemberRequest>();
+            var allowOnly = new List<PeerId>();
+            if (isCoordinator)
+            {
+                string cidrText = parse.GetValue(cidr) ?? throw new ArgumentException("--coordinator needs --cidr (e.g. 10.86.0.0/24).");
+                if (!IPNetwork.TryParse(cidrText, out var range))
+                {
+                    throw new ArgumentException($"bad --cidr '{cidrText}': expected e.g. 10.86.0.0/24.");
+                }
+                options.Network = range;
+                options.Address = address;
+                foreach (string entry in parse.GetValue(allow) ?? [])
+                {
+                    string[] parts = entry.Split('=', 2);
+                    if (!PeerId.TryParse(parts[0], out var peer))
+                    {
+                        throw new ArgumentException($"bad --allow '{entry}': expected PEERID[=IP].");
+                    }
+                    if (parts.Length == 2)
+                    {
+                        initial.Add(new VpnMemberRequest(peer, ParseIp(parts[1], "--allow")));
+                    }
+                    else
+                    {
+                        allowOnly.Add(peer);
+                    }
+                }
+            }
+            string[] listenAddresses = parse.GetValue(listen) is { Length: > 0 } given ? given : ["/ip4/0.0.0.0/tcp/0"];
+            var parsed = listenAddresses.Select(CliSupport.ParseAddress).ToArray();
+            Multiaddr? coordinatorAddress = joinAddress is null ? null : CliSupport.ParseAddress(joinAddress);
+            SwarmKey? swarmKey = parse.GetValue(psk) is { } pskPath ? SwarmKey.ReadFile(pskPath) : null;
+
+            using var identity = CliSupport.LoadOrCreateKey(parse.GetValue(key));
+            using var logging = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));
+            await using var host = CliSupport.CreateHost(identity, logging, o => o.PrivateNetworkKey = swarmKey);
+            var shutdown = CliSupport.WaitForShutdownAsync(ct);
+            foreach (var a in parsed)
+            {
+                await host.ListenAsync(a, ct);
+            }
+            await using var device = TunDevice.Create(parse.GetValue(tun)!);
+            await using var network = new VpnNetwork(host, device, options, logging);
+            VpnRoutingTable table;
+            if (isCoordinator)
+            {
+                foreach (var peer in allowOnly)
+                {
+                    network.Allow(peer);
+                }
+                table = await network.StartAsync(initial, ct);
+            }
+            else
+            {
+                table = await JoinWithRetryAsync(network, coordinatorAddress!, address, shutdown, ct);
+            }
+            Console.Out.WriteLine($"VPN UP {network.Address}/{table.Network.PrefixLength} dev {device.Name}");
+            foreach (var bound in host.ListenAddresses)
+            {
+                Console.Out.WriteLine($"LISTEN {bound}/p2p/{host.PeerId}");
+            }
+            await Console.Out.FlushAsync(ct);
+            using var stopCommands = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var commands = isCoordinator ? ReadCommandsAsync(network, stopCommands.Token) : Task.CompletedTask;
+            await shutdown;
+            await stopCommands.CancelAsync();
+            // A console read blocked in the kernel cannot be cancelled: give it a moment, then exit regardless.
+            await Task.WhenAny(commands, Task.Delay(200, CancellationToken.None));
+            var stats = network.GetStatistics();
+            await network.StopAsync(CancellationToken.None);
+            await Console.Error.WriteLineAsync("VPN STATS " + System.Text.Json.JsonSerializer.Serialize(new
+            {
+                peers = stats.Peers,
+                drops = stats.Drops.ToDictionary(d => d.Key.ToString(), d => d.Value),
+            }, CliSupport.Json));
+            await host.StopAsync(CancellationToken.None);
+            return 0;
+        }));
+        return up;
+    }
+
+    private static async Task<VpnRoutingTable> JoinWithRetryAsync(VpnNetwork network, Multiaddr coordinator, IPAddress? address, Task shutdown, CancellationToken ct)
+    {
+        // The coordinator may still be starting: retry unreachable dials for a while, never a refusal.
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await network.JoinAsync(coordinator, address, ct);
+            }
+            catch (Exception e) when (attempt < 10 && e is IOException or TimeoutException or System.Net.Sockets.SocketException && e is not VpnDeviceException)
+            {
+                await Task.WhenAny(Task.Delay(TimeSpan.FromMilliseconds(200 * attempt), ct), shutdown);
+                if (shutdown.IsCompleted)
+                {
+                    throw new OperationCanceledException("Interrupted before joining.");
+                }
+            }
+        }
+    }
+
+    /// <summary>The coordinator's operator commands on stdin, one per line: <c>add PEERID[=IP]</c>, <c>remove PEERID</c>.</summary>
+    private static async Task ReadCommandsAsync(VpnNetwork network, CancellationToken ct)
+    {
+        try
+        {
+            while (await Console.In.ReadLineAsync(ct) is { } line)
+            {
+                string[] words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                try
+                {
+                    if (words is ["remove", var id] && PeerId.TryParse(id, out var removed))
+                    {
+                        bool was = await network.RemovePeerAsync(removed, ct);
+                        Console.Out.WriteLine(was ? $"REMOVED {removed}" : $"NOT A MEMBER {removed}");
+                    }
+                    else if (words is ["add", var entry] && PeerId.TryParse(entry.Split('=')[0], out var added))
+                    {
+                        var ip = entry.Contains('=', StringComparison.Ordinal) ? ParseIp(entry.Split('=')[1], "add") : null;
+                        Console.Out.WriteLine($"ADDED {added} {await network.AddPeerAsync(added, ip, ct)}");
+                    }
+                    else
+                    {
+                        await Console.Error.WriteLineAsync($"unknown command '{line}': use 'add PEERID[=IP]' or 'remove PEERID'");
+                    }
+                }
+                catch (ArgumentException e)
+                {
+                    await Console.Error.WriteLineAsync("error: " + e.Message);
+                }
+                await Console.Out.FlushAsync(ct);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    private static IPAddress ParseIp(string text, string option) =>
+        IPAddress.TryParse(text, out var address) && address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork
+            ? address
+            : throw new ArgumentException($"bad {option} address '{text}': expected an IPv4 address.");
+}

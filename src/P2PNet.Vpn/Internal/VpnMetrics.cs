@@ -1,0 +1,65 @@
+using System.Diagnostics.Metrics;
+
+namespace P2PNet.Vpn.Internal;
+
+/// <summary>The VPN's instruments under the meter <c>P2PNet.Vpn</c>: packets and bytes per peer and direction, drops by reason.</summary>
+internal sealed class VpnMetrics : IDisposable
+{
+    public const string MeterName = "P2PNet.Vpn";
+
+    private readonly Meter _meter;
+    private readonly Counter<long> _packets;
+    private readonly Counter<long> _bytes;
+    private readonly Counter<long> _drops;
+    private readonly long[] _dropCounts = new long[Enum.GetValues<VpnDropReason>().Length];
+
+    public VpnMetrics(IMeterFactory? meterFactory)
+    {
+        _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
+        _packets = _meter.CreateCounter<long>("p2pnet.vpn.packets", "{packet}", "IP packets carried, by peer and direction (sent, received).");
+        _bytes = _meter.CreateCounter<long>("p2pnet.vpn.bytes", "By", "IP bytes carried, by peer and direction (sent, received).");
+        _drops = _meter.CreateCounter<long>("p2pnet.vpn.dropped", "{packet}", "IP packets dropped, by reason.");
+    }
+
+    public void Sent(string peer, long packets, long bytes)
+    {
+        if (_packets.Enabled)
+        {
+            var p = new KeyValuePair<string, object?>("peer", peer);
+            var d = new KeyValuePair<string, object?>("direction", "sent");
+            _packets.Add(packets, p, d);
+            _bytes.Add(bytes, p, d);
+        }
+    }
+
+    public void Received(string peer, long packets, long bytes)
+    {
+        if (_packets.Enabled)
+        {
+            var p = new KeyValuePair<string, object?>("peer", peer);
+            var d = new KeyValuePair<string, object?>("direction", "received");
+            _packets.Add(packets, p, d);
+            _bytes.Add(bytes, p, d);
+        }
+    }
+
+    public void Dropped(VpnDropReason reason)
+    {
+        Interlocked.Increment(ref _dropCounts[(int)reason]);
+        if (_drops.Enabled)
+        {
+            _drops.Add(1, new KeyValuePair<string, object?>("reason", reason switch
+            {
+                VpnDropReason.Spoofed => "spoofed",
+                VpnDropReason.Unroutable => "unroutable",
+                VpnDropReason.QueueFull => "queue_full",
+                _ => "malformed",
+            }));
+        }
+    }
+
+    public Dictionary<VpnDropReason, long> DropSnapshot() =>
+        Enum.GetValues<VpnDropReason>().ToDictionary(r => r, r => Interlocked.Read(ref _dropCounts[(int)r]));
+
+    public void Dispose() => _meter.Dispose();
+}

@@ -1,0 +1,28 @@
+using System.Net;
+using P2PNet.Multiformats;
+using P2PNet.Peers;
+
+namespace P2PNet.Vpn;
+
+/// <summary>One row of the routing table: a peer, its private address and where it can be dialed.</summary>
+/// <param name="Peer">The member's peer id.</param>
+/// <param name="Address">Its private IPv4 address inside the VPN network.</param>
+/// <param name="Addresses">Multiaddrs it listens on (empty until it has joined).</param>
+public sealed record VpnMember(PeerId Peer, IPAddress Address, IReadOnlyList<Multiaddr> Addresses);
+
+/// <summary>A member to admit: a peer and, optionally, the address it asks for.</summary>
+/// <param name="Peer">The peer id.</param>
+/// <param name="RequestedAddress">The address wanted; taken if free, otherwise the lowest free one is assigned.</param>
+public sealed record VpnMemberRequest(PeerId Peer, IPAddress? RequestedAddress = null);
+
+/// <summary>A routing table as the coordinator signed it.</summary>
+/// <param name="Version">Strictly increasing with every change.</param>
+/// <param name="Network">The VPN's IPv4 range.</param>
+/// <param name="Mtu">The MTU every member uses.</param>
+/// <param name="Coordinator">The peer that signed the table.</param>
+/// <param name="Members">Every member, coordinator included.</param>
+public sealed record VpnRoutingTable(ulong Version, IPNetwork Network, int Mtu, PeerId Coordinator, IReadOnlyList<VpnMember> Members)
+{
+    /// <summary>The member <paramref name="peer"/>, or null.</summary>
+    public VpnMember? Find(PeerId peer) => Members.FirstOrDefault(m => m.Peer == peer);
+}

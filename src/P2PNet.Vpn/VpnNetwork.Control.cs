@@ -1,0 +1,407 @@
+using System.Net;
+using Google.Protobuf;
+using P2PNet.Crypto;
+using P2PNet.Host;
+using P2PNet.IO;
+using P2PNet.Multiformats;
+using P2PNet.Peers;
+using P2PNet.Vpn.Internal;
+using P2PNet.Vpn.Protos;
+
+namespace P2PNet.Vpn;
+
+/// <summary>The control plane: the coordinator's allocation and table pushes, and the members' join and table checks.</summary>
+public sealed partial class VpnNetwork
+{
+    private readonly Dictionary<PeerId, IPAddress?> _allowed = [];
+    private readonly Dictionary<PeerId, CoordinatedMember> _members = [];
+    private AddressPool? _pool;
+    private PrivateKey? _signingKey;
+    private ulong _version;
+
+    /// <summary>
+    /// Starts a network with this member as coordinator: takes <see cref="VpnOptions.Address"/> (or the lowest free
+    /// address) for itself and assigns every initial member its requested address if free, otherwise the lowest free one.
+    /// Initial members are admitted when they call <see cref="JoinAsync"/>; the table lists them from the start.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Already started or joined, the host has no configured identity, or the network is too small.</exception>
+    public async Task<VpnRoutingTable> StartAsync(IEnumerable<VpnMemberRequest> initialMembers, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(initialMembers);
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            _signingKey = Host.Options.Identity ?? throw new InvalidOperationException(
+                "The coordinator signs routing tables with the host's identity key: set P2PHostOptions.Identity.");
+            RegisterHandlers();
+            IsCoordinator = true;
+            Coordinator = Host.PeerId;
+            _pool = new AddressPool(Options.Network);
+            if (Options.Address is { } own && !_pool.IsUsable(own))
+            {
+                throw new ArgumentException($"The coordinator's address {own} is not a host address of {Options.Network}.");
+            }
+            var self = _pool.Allocate(Options.Address) ?? throw new InvalidOperationException($"{Options.Network} has no free address.");
+            _members[Host.PeerId] = new CoordinatedMember(self, [.. Host.ListenAddresses], Joined: true);
+            foreach (var request in initialMembers)
+            {
+                Admit(request.Peer, request.RequestedAddress);
+                _allowed[request.Peer] = null;
+            }
+            return await PublishAsync(except: null, extra: null, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>Lets <paramref name="peer"/> join (coordinator): it gets <paramref name="requestedAddress"/> if free when it
+    /// joins, else the address it asks for if free, else the lowest free one.</summary>
+    public void Allow(PeerId peer, IPAddress? requestedAddress = null)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        lock (_allowed)
+        {
+            _allowed[peer] = requestedAddress;
+        }
+    }
+
+    /// <summary>
+    /// Adds <paramref name="peer"/> to the running network (coordinator): assigns <paramref name="requestedAddress"/> if
+    /// free, otherwise the lowest free address, and pushes the new table to every joined member before returning.
+    /// Existing members keep their addresses. Adding a member again returns its address.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Not the coordinator, or the network is full.</exception>
+    public async Task<IPAddress> AddPeerAsync(PeerId peer, IPAddress? requestedAddress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            EnsureCoordinator();
+            if (_members.TryGetValue(peer, out var existing))
+            {
+                return existing.Address;
+            }
+            var address = Admit(peer, requestedAddress);
+            lock (_allowed)
+            {
+                _allowed.TryAdd(peer, null);
+            }
+            await PublishAsync(except: null, extra: null, cancellationToken).ConfigureAwait(false);
+            return address;
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>Removes <paramref name="peer"/> from the network (coordinator) and its allow list; every member, the removed
+    /// one included, gets the new table, so nobody routes to or accepts packets from it any more.</summary>
+    /// <returns>False when it was not a member.</returns>
+    public async Task<bool> RemovePeerAsync(PeerId peer, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            EnsureCoordinator();
+            if (peer == Host.PeerId)
+            {
+                throw new ArgumentException("The coordinator cannot remove itself; stop the network instead.", nameof(peer));
+            }
+            lock (_allowed)
+            {
+                _allowed.Remove(peer);
+            }
+            if (!_members.Remove(peer, out var member))
+            {
+                return false;
+            }
+            _pool!.Release(member.Address);
+            await PublishAsync(except: null, extra: member.Joined ? peer : null, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    /// <summary>
+    /// Joins the network coordinated by the peer at <paramref name="coordinator"/> (a multiaddr ending in
+    /// <c>/p2p/&lt;id&gt;</c>), asking for <paramref name="requestedAddress"/>. Returns once the first table is applied and
+    /// the device configured; afterwards only tables signed by that coordinator, with higher versions, are accepted.
+    /// </summary>
+    /// <exception cref="VpnJoinRejectedException">The coordinator refused (not on its allow list, or full).</exception>
+    public async Task<VpnRoutingTable> JoinAsync(Multiaddr coordinator, IPAddress? requestedAddress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(coordinator);
+        if (coordinator.GetPeerId() is null)
+        {
+            throw new ArgumentException("The coordinator's address must end in /p2p/<peer id>.", nameof(coordinator));
+        }
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            RegisterHandlers();
+            var connection = await Host.DialAsync(coordinator, cancellationToken).ConfigureAwait(false);
+            Coordinator = connection.RemotePeer;
+            var request = new JoinRequest();
+            if (requestedAddress is not null)
+            {
+                request.RequestedIp = ByteString.CopyFrom(requestedAddress.GetAddressBytes());
+            }
+            foreach (var address in Host.ListenAddresses)
+            {
+                request.Addresses.Add(ByteString.CopyFrom(address.ToBytes()));
+            }
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(Options.ControlTimeout * 2); // the coordinator first pushes the table to everyone else
+            var stream = await connection.OpenStreamAsync(ControlProtocolId, timeout.Token).ConfigureAwait(false);
+            ControlMessage reply;
+            await using (stream.ConfigureAwait(false))
+            {
+                await LengthPrefixed.WriteAsync(stream.Output, new ControlMessage { Join = request }.ToByteArray(), timeout.Token).ConfigureAwait(false);
+                byte[] bytes = await LengthPrefixed.ReadAsync(stream.Input, Options.MaxControlMessageSize, timeout.Token).ConfigureAwait(false)
+                    ?? throw new VpnJoinRejectedException("The coordinator closed the control stream without answering.");
+                reply = Parse(bytes);
+            }
+            if (reply.BodyCase != ControlMessage.BodyOneofCase.JoinResponse)
+            {
+                throw new WireFormatException("The coordinator answered a join with something other than a join response.");
+            }
+            if (!reply.JoinResponse.Accepted)
+            {
+                throw new VpnJoinRejectedException($"The coordinator {Coordinator} refused the join: {reply.JoinResponse.Reason}");
+            }
+            var table = TableCodec.Verify(reply.JoinResponse.Table, Coordinator);
+            if (table.Find(Host.PeerId) is null)
+            {
+                throw new WireFormatException("The coordinator accepted the join but its table does not list this peer.");
+            }
+            await ApplyTableAsync(table, cancellationToken).ConfigureAwait(false);
+            return table;
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    private async Task HandleControlAsync(P2PStream stream, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
+        timeout.CancelAfter(Options.ControlTimeout * 2);
+        byte[]? bytes = await LengthPrefixed.ReadAsync(stream.Input, Options.MaxControlMessageSize, timeout.Token).ConfigureAwait(false);
+        if (bytes is null)
+        {
+            return;
+        }
+        var message = Parse(bytes);
+        switch (message.BodyCase)
+        {
+            case ControlMessage.BodyOneofCase.Join when IsCoordinator:
+                var response = await HandleJoinAsync(stream, message.Join, timeout.Token).ConfigureAwait(false);
+                await LengthPrefixed.WriteAsync(stream.Output, new ControlMessage { JoinResponse = response }.ToByteArray(), timeout.Token).ConfigureAwait(false);
+                await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
+                break;
+            case ControlMessage.BodyOneofCase.Table when !IsCoordinator && stream.RemotePeer == Coordinator:
+                await AcceptTableAsync(message.Table, timeout.Token).ConfigureAwait(false);
+                await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
+                break;
+            default:
+                VpnLog.TableRejected(_logger, stream.RemotePeer, $"unexpected {message.BodyCase} message on the control protocol");
+                stream.Abort();
+                break;
+        }
+    }
+
+    private async Task AcceptTableAsync(SignedRoutingTable signed, CancellationToken cancellationToken)
+    {
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_stopped || Coordinator is null)
+            {
+                return;
+            }
+            VpnRoutingTable table;
+            try
+            {
+                table = TableCodec.Verify(signed, Coordinator);
+            }
+            catch (WireFormatException e)
+            {
+                VpnLog.TableRejected(_logger, Coordinator, e.Message);
+                return;
+            }
+            if (_table is { } current && table.Version <= current.Version)
+            {
+                VpnLog.TableRejected(_logger, Coordinator, $"version {table.Version} is not newer than {current.Version}");
+                return;
+            }
+            await ApplyTableAsync(table, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    private async Task<JoinResponse> HandleJoinAsync(P2PStream stream, JoinRequest request, CancellationToken cancellationToken)
+    {
+        var peer = stream.RemotePeer;
+        var addresses = Advertised(request, stream.Connection.RemoteAddress);
+        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_stopped)
+            {
+                return new JoinResponse { Accepted = false, Reason = "the network has stopped" };
+            }
+            if (_members.TryGetValue(peer, out var member))
+            {
+                _members[peer] = member with { Addresses = addresses, Joined = true };
+            }
+            else
+            {
+                IPAddress? reserved;
+                bool allowed;
+                lock (_allowed)
+                {
+                    allowed = _allowed.TryGetValue(peer, out reserved);
+                }
+                if (!allowed)
+                {
+                    VpnLog.JoinHandled(_logger, peer, "refused: not on the allow list");
+                    return new JoinResponse { Accepted = false, Reason = $"peer {peer} is not on the coordinator's allow list" };
+                }
+                IPAddress? asked = request.RequestedIp.Length == 4 ? new IPAddress(request.RequestedIp.Span) : null;
+                try
+                {
+                    Admit(peer, reserved ?? asked, addresses, joined: true);
+                }
+                catch (InvalidOperationException e)
+                {
+                    return new JoinResponse { Accepted = false, Reason = e.Message };
+                }
+            }
+            // Everyone else learns of the newcomer before it learns of them, so its first dials are accepted.
+            await PublishAsync(except: peer, extra: null, cancellationToken).ConfigureAwait(false);
+            VpnLog.JoinHandled(_logger, peer, $"admitted as {_members[peer].Address}");
+            return new JoinResponse { Accepted = true, Table = TableCodec.Sign(_table!, _signingKey!) };
+        }
+        finally
+        {
+            _lock.Release();
+        }
+    }
+
+    private static List<Multiaddr> Advertised(JoinRequest request, Multiaddr observed)
+    {
+        // A member listening on 0.0.0.0 advertises that; substitute the address we see it from, keeping its port.
+        observed.TryGetValue(MultiaddrProtocol.Ip4, out string? observedIp);
+        var result = new List<Multiaddr>();
+        foreach (var bytes in request.Addresses.Take(16))
+        {
+            Multiaddr address;
+            try
+            {
+                address = Multiaddr.FromBytes(bytes.Span);
+            }
+            catch (WireFormatException)
+            {
+                continue;
+            }
+            if (address.TryGetValue(MultiaddrProtocol.Ip4, out string? ip) && ip == "0.0.0.0" && observedIp is not null)
+            {
+                address = Multiaddr.Parse(address.ToString().Replace("/ip4/0.0.0.0/", $"/ip4/{observedIp}/", StringComparison.Ordinal));
+            }
+            result.Add(address);
+        }
+        return result;
+    }
+
+    private IPAddress Admit(PeerId peer, IPAddress? requested, List<Multiaddr>? addresses = null, bool joined = false)
+    {
+        var address = _pool!.Allocate(requested) ?? throw new InvalidOperationException($"The VPN network {_pool.Network} has no free address.");
+        _members[peer] = new CoordinatedMember(address, addresses ?? [], joined);
+        return address;
+    }
+
+    /// <summary>Bumps the version, signs, applies locally and pushes to every joined member but <paramref name="except"/>
+    /// (plus <paramref name="extra"/>, a member just removed). Holds <see cref="_lock"/>.</summary>
+    private async Task<VpnRoutingTable> PublishAsync(PeerId? except, PeerId? extra, CancellationToken cancellationToken)
+    {
+        _members[Host.PeerId] = _members[Host.PeerId] with { Addresses = [.. Host.ListenAddresses] };
+        var members = _members.OrderBy(m => AddressPool.ToUInt32(m.Value.Address))
+            .Select(m => new VpnMember(m.Key, m.Value.Address, m.Value.Addresses)).ToList();
+        var table = new VpnRoutingTable(++_version, Options.Network, Options.Mtu, Host.PeerId, members);
+        await ApplyTableAsync(table, cancellationToken).ConfigureAwait(false);
+        var message = new ControlMessage { Table = TableCodec.Sign(table, _signingKey!) }.ToByteArray();
+        var targets = _members.Where(m => m.Value.Joined && m.Key != Host.PeerId && m.Key != except).Select(m => m.Key).ToList();
+        if (extra is not null)
+        {
+            targets.Add(extra);
+        }
+        await Task.WhenAll(targets.Select(t => PushAsync(t, message, cancellationToken))).ConfigureAwait(false);
+        return table;
+    }
+
+    private async Task PushAsync(PeerId peer, byte[] message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(Options.ControlTimeout);
+            var stream = await Host.OpenStreamAsync(peer, ControlProtocolId, timeout.Token).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                await LengthPrefixed.WriteAsync(stream.Output, message, timeout.Token).ConfigureAwait(false);
+                await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
+                // The member completes its side once the table is applied.
+                while (true)
+                {
+                    var result = await stream.Input.ReadAsync(timeout.Token).ConfigureAwait(false);
+                    stream.Input.AdvanceTo(result.Buffer.End);
+                    if (result.IsCompleted || result.IsCanceled)
+                    {
+                        break;
+                    }
+                }
+            }
+        }
+#pragma warning disable CA1031 // an unreachable member gets the table when it rejoins; the others must not wait on it
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+#pragma warning restore CA1031
+        {
+            VpnLog.PushFailed(_logger, peer, e.Message);
+        }
+    }
+
+    private static ControlMessage Parse(byte[] bytes)
+    {
+        try
+        {
+            return ControlMessage.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new WireFormatException("Malformed VPN control message.", e);
+        }
+    }
+
+    private void EnsureCoordinator()
+    {
+        ObjectDisposedException.ThrowIf(_stopped, this);
+        if (!IsCoordinator)
+        {
+            throw new InvalidOperationException("Only the coordinator (the member that called StartAsync) can add or remove members.");
+        }
+    }
+
+    private sealed record CoordinatedMember(IPAddress Address, List<Multiaddr> Addresses, bool Joined);
+}

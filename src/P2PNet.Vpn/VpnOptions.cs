@@ -1,0 +1,43 @@
+using System.Net;
+
+namespace P2PNet.Vpn;
+
+/// <summary>Settings of a <see cref="VpnNetwork"/>. Every limit has a documented default.</summary>
+public sealed class VpnOptions
+{
+    /// <summary>The network's IPv4 range (coordinator only; members learn it from the table). Default 10.86.0.0/24.</summary>
+    public IPNetwork Network { get; set; } = IPNetwork.Parse("10.86.0.0/24");
+
+    /// <summary>The coordinator's own address (coordinator only); null takes the lowest free one.</summary>
+    public IPAddress? Address { get; set; }
+
+    /// <summary>The MTU of the VPN interface, in bytes (576–65535). Default 1420, which leaves room for the TCP,
+    /// Noise and Yamux overhead inside a 1500-byte Ethernet path.</summary>
+    public int Mtu { get; set; } = 1420;
+
+    /// <summary>Packets queued per peer while its stream is slow or away; more are dropped and counted. Default 1024.</summary>
+    public int PeerQueueCapacity { get; set; } = 1024;
+
+    /// <summary>The first wait before redialing a lost peer; doubles up to <see cref="RedialMaxDelay"/>. Default 100 ms.</summary>
+    public TimeSpan RedialInitialDelay { get; set; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>The longest wait between redials. Default 5 s.</summary>
+    public TimeSpan RedialMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The time a control exchange (join, table push) may take. Default 10 s.</summary>
+    public TimeSpan ControlTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The largest control message accepted, in bytes. Default 1 MiB.</summary>
+    public int MaxControlMessageSize { get; set; } = 1024 * 1024;
+
+    internal void Validate()
+    {
+        if (Network.BaseAddress.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || Network.PrefixLength is < 8 or > 30)
+        {
+            throw new ArgumentException($"The VPN network must be an IPv4 range with a prefix length of 8 to 30, not {Network}.");
+        }
+        ArgumentOutOfRangeException.ThrowIfLessThan(Mtu, 576);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(Mtu, 65535);
+        ArgumentOutOfRangeException.ThrowIfLessThan(PeerQueueCapacity, 1);
+    }
+}

@@ -1,0 +1,101 @@
+using System.Buffers.Binary;
+using System.Net;
+using P2PNet.Crypto;
+using P2PNet.Host;
+using P2PNet.Security.Pnet;
+using P2PNet.Testing;
+
+namespace P2PNet.Vpn.Tests;
+
+/// <summary>N in-process hosts, each with a VPN endpoint on a user-space device; host 0 is the coordinator.</summary>
+internal sealed class VpnCluster : IAsyncDisposable
+{
+    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    private readonly PrivateKey[] _keys;
+
+    private VpnCluster(InProcessSwarm swarm, PrivateKey[] keys, VpnNetwork[] vpns, UserSpacePacketDevice[] devices)
+    {
+        Swarm = swarm;
+        _keys = keys;
+        Vpns = vpns;
+        Devices = devices;
+    }
+
+    public InProcessSwarm Swarm { get; }
+
+    public VpnNetwork[] Vpns { get; }
+
+    public UserSpacePacketDevice[] Devices { get; }
+
+    public static async Task<VpnCluster> CreateAsync(int count, SwarmKey? psk = null, Action<VpnOptions>? configure = null)
+    {
+        var keys = Enumerable.Range(0, count).Select(_ => PrivateKey.GenerateEd25519()).ToArray();
+        var swarm = await InProcessSwarm.StartAsync(count, (i, o) => { o.Identity = keys[i]; o.PrivateNetworkKey = psk; });
+        var devices = Enumerable.Range(0, count).Select(_ => new UserSpacePacketDevice()).ToArray();
+        var vpns = Enumerable.Range(0, count).Select(i =>
+        {
+            var options = new VpnOptions { Network = IPNetwork.Parse("10.50.0.0/24"), Address = IPAddress.Parse("10.50.0.1") };
+            configure?.Invoke(options);
+            return new VpnNetwork(swarm[i], devices[i], options);
+        }).ToArray();
+        return new VpnCluster(swarm, keys, vpns, devices);
+    }
+
+    public P2PNet.Multiformats.Multiaddr CoordinatorAddress => Swarm[0].ListenAddresses[0].WithPeerId(Swarm[0].PeerId);
+
+    /// <summary>Starts host 0 as coordinator admitting the others, and joins them all.</summary>
+    public async Task StartAllAsync()
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        await Vpns[0].StartAsync(Enumerable.Range(1, Vpns.Length - 1).Select(i => new VpnMemberRequest(Swarm[i].PeerId)), cts.Token);
+        for (int i = 1; i < Vpns.Length; i++)
+        {
+            await Vpns[i].JoinAsync(CoordinatorAddress, null, cts.Token);
+        }
+        await WaitUntilAsync(() => Vpns.All(v => v.RoutingTable?.Version == Vpns[0].RoutingTable!.Version));
+    }
+
+    public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
+    {
+        using var cts = new CancellationTokenSource(timeout ?? Timeout);
+        while (!condition())
+        {
+            await Task.Delay(20, cts.Token);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var vpn in Vpns)
+        {
+            await vpn.DisposeAsync();
+        }
+        foreach (var device in Devices)
+        {
+            await device.DisposeAsync();
+        }
+        await Swarm.DisposeAsync();
+        foreach (var key in _keys)
+        {
+            key.Dispose();
+        }
+    }
+}
+
+internal static class Packets
+{
+    /// <summary>A minimal IPv4/UDP-shaped packet (protocol 17) from <paramref name="source"/> to <paramref name="destination"/>.</summary>
+    public static byte[] IPv4(IPAddress source, IPAddress destination, ReadOnlySpan<byte> payload)
+    {
+        var packet = new byte[20 + payload.Length];
+        packet[0] = 0x45;
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(2), (ushort)packet.Length);
+        packet[8] = 64;
+        packet[9] = 17;
+        source.GetAddressBytes().CopyTo(packet, 12);
+        destination.GetAddressBytes().CopyTo(packet, 16);
+        payload.CopyTo(packet.AsSpan(20));
+        return packet;
+    }
+}
