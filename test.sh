@@ -16,6 +16,7 @@ log() { printf '[test.sh] %s\n' "$*" >&2; }
 need_pkgs=()
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v iperf3 >/dev/null 2>&1 || need_pkgs+=(iperf3)
+command -v ping >/dev/null 2>&1 || need_pkgs+=(iputils-ping)
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
