@@ -268,6 +268,23 @@ public sealed partial class SwarmMember : IAsyncDisposable
         }
     }
 
+    /// <summary>Forgets the swarm key (and removes it from the store): the next join fetches it again. Call after <see cref="LeaveAsync"/>.</summary>
+    /// <exception cref="InvalidOperationException">The host is still in the swarm.</exception>
+    public void ForgetKey()
+    {
+        lock (_lock)
+        {
+            if (_joined)
+            {
+                throw new InvalidOperationException("Leave the swarm before forgetting its key.");
+            }
+            _key = null;
+            _previousKey = null;
+            _graceUntil = null;
+        }
+        _store?.ClearKeys();
+    }
+
     private void LoadFrom(SwarmStore store)
     {
         var record = store.ReadSwarm();

@@ -109,9 +109,17 @@ internal static class KeyExchangeCrypto
         var agreement = new X25519Agreement();
         agreement.Init(own);
         var shared = new byte[agreement.AgreementSize];
-        agreement.CalculateAgreement(new X25519PublicKeyParameters(peerPublic.ToArray(), 0), shared, 0);
         try
         {
+            try
+            {
+                agreement.CalculateAgreement(new X25519PublicKeyParameters(peerPublic.ToArray(), 0), shared, 0);
+            }
+            catch (InvalidOperationException e)
+            {
+                // BouncyCastle refuses an all-zero shared secret (a low-order point).
+                throw new CryptographicException("The X25519 public key is a low-order point.", e);
+            }
             if (CryptographicOperations.FixedTimeEquals(shared, new byte[shared.Length]))
             {
                 // A low-order point: the "shared" secret would be public.
