@@ -85,7 +85,7 @@ public sealed class PrivateSwarmLifecycleTests(ITestOutputHelper output)
     public async Task Rotation_AllOnline_KeepsEveryPairConnectedThroughGrace_ThenOnlyNewKeyIsAccepted()
     {
         await using var nodes = new SwarmTestNodes(output);
-        var options = new SwarmOptions { RotationGracePeriod = TimeSpan.FromSeconds(4) };
+        var options = new SwarmOptions { RotationGracePeriod = TimeSpan.FromSeconds(8) };
         var swarm = await TestSwarm.StartAsync(nodes, memberCount: 4, options);
         var oldKey = swarm.Owner.CurrentKey;
         var rotated = swarm.Members.Select(m => SwarmTestNodes.NextEventAsync<SwarmKeyRotated>(h => m.Changed += h)).ToArray();

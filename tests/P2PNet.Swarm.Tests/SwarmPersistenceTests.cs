@@ -81,3 +81,72 @@ public sealed class SwarmPersistenceTests(ITestOutputHelper output)
         Assert.NotEmpty(resumed.Status.Bootstrap);
     }
 }
+
+/// <summary>Peers whose id does not inline their public key (RSA, sha2-256 ids).</summary>
+public sealed class HashedPeerIdTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Timeout = SwarmTestNodes.Timeout;
+
+    private static P2PNet.Crypto.PrivateKey NewRsaKey()
+    {
+        using var rsa = System.Security.Cryptography.RSA.Create(2048);
+        byte[] der = rsa.ExportRSAPrivateKey();
+        // libp2p PrivateKey protobuf: Type = RSA (0), Data = PKCS#1 DER.
+        var encoded = new List<byte> { 0x08, 0x00, 0x12 };
+        uint length = (uint)der.Length;
+        while (length >= 0x80)
+        {
+            encoded.Add((byte)(length | 0x80));
+            length >>= 7;
+        }
+        encoded.Add((byte)length);
+        encoded.AddRange(der);
+        return P2PNet.Crypto.PrivateKey.FromProtobuf(encoded.ToArray());
+    }
+
+    [Fact]
+    public async Task RsaMember_AuthorisedAfterIdentify_HasItsPublicKeyRecorded_AndGetsTheKey()
+    {
+        await using var nodes = new SwarmTestNodes(output);
+        var ownerNode = await nodes.StartAsync();
+        var rsaNode = await nodes.StartAsync(identity: NewRsaKey());
+        Assert.Null(rsaNode.Host.PeerId.TryGetPublicKey());
+        var store = SwarmStore.Open(Path.Combine(nodes.Directory, "owner.db"));
+        nodes.Own(new DisposeAction(store.Dispose));
+        var owner = nodes.Own(SwarmOwner.Create(ownerNode.Host, ownerNode.Identity, store, "rsa", loggerFactory: nodes.LoggerFactory));
+        var identified = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var subscription = ownerNode.Host.Events.Subscribe<P2PNet.Host.PeerIdentificationCompleted>(e =>
+        {
+            if (e.Peer == rsaNode.Host.PeerId)
+            {
+                identified.TrySetResult();
+            }
+        });
+        await rsaNode.Host.DialAsync(ownerNode.Address).AsTask().WaitAsync(Timeout);
+        await identified.Task.WaitAsync(Timeout);
+
+        Assert.True(owner.Authorize(rsaNode.Host.PeerId));
+
+        Assert.Equal(rsaNode.Identity.PublicKey, Assert.Single(store.ReadPeers()).PublicKey);
+        var member = nodes.Own(new SwarmMember(rsaNode.Host, rsaNode.Identity, new SwarmMembership("rsa", ownerNode.Host.PeerId, ownerNode.Host.ListenAddresses),
+            loggerFactory: nodes.LoggerFactory));
+        Assert.Equal(owner.CurrentKey, await member.RequestKeyAsync().WaitAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task RsaMember_AuthorisedBeforeAnyContact_IsRecordedFromItsFirstSignedRequest()
+    {
+        await using var nodes = new SwarmTestNodes(output);
+        var ownerNode = await nodes.StartAsync();
+        var rsaNode = await nodes.StartAsync(identity: NewRsaKey());
+        var store = SwarmStore.Open(Path.Combine(nodes.Directory, "owner.db"));
+        nodes.Own(new DisposeAction(store.Dispose));
+        var owner = nodes.Own(SwarmOwner.Create(ownerNode.Host, ownerNode.Identity, store, "rsa", [rsaNode.Host.PeerId], loggerFactory: nodes.LoggerFactory));
+        Assert.Null(Assert.Single(store.ReadPeers()).PublicKey);
+
+        var member = nodes.Own(new SwarmMember(rsaNode.Host, rsaNode.Identity, new SwarmMembership("rsa", ownerNode.Host.PeerId, ownerNode.Host.ListenAddresses),
+            loggerFactory: nodes.LoggerFactory));
+        Assert.Equal(owner.CurrentKey, await member.RequestKeyAsync().WaitAsync(Timeout));
+        Assert.Equal(rsaNode.Identity.PublicKey, Assert.Single(store.ReadPeers()).PublicKey);
+    }
+}
