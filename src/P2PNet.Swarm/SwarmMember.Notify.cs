@@ -117,6 +117,7 @@ public sealed partial class SwarmMember
         Persist();
         SwarmLog.Rotated(_logger, Membership.SwarmId, key.FingerprintHex, graceUntil);
         Raise(new SwarmKeyRotated(Membership.SwarmId, key.FingerprintHex, previous?.FingerprintHex, graceUntil));
+        // Replaced timers are cancelled, and disposed only with the member: the replaced task may still hold the token.
         var timer = CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
         Interlocked.Exchange(ref _graceTimer, timer)?.Cancel();
         var now = _time.GetUtcNow();
@@ -148,10 +149,6 @@ public sealed partial class SwarmMember
         }
         catch (OperationCanceledException)
         {
-        }
-        finally
-        {
-            timer.Dispose();
         }
     }
 

@@ -109,9 +109,10 @@ public sealed partial class SwarmOwner
     {
         var now = _time.GetUtcNow();
         var next = _store.ReadKeys().Where(k => !k.IsCurrent && k.GraceUntil is not null).Select(k => k.GraceUntil!.Value).DefaultIfEmpty().Min();
-        var timer = CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
+        // Timers are cancelled when replaced but disposed only with the owner: a replaced timer's task may still hold its token.
+        var timer = next == default ? null : CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
         Interlocked.Exchange(ref _graceTimer, timer)?.Cancel();
-        if (next == default)
+        if (timer is null)
         {
             return;
         }
@@ -157,10 +158,6 @@ public sealed partial class SwarmOwner
         }
         catch (ObjectDisposedException)
         {
-        }
-        finally
-        {
-            timer.Dispose();
         }
     }
 

@@ -275,6 +275,7 @@ public sealed partial class SwarmOwner : IAsyncDisposable
         _connectedSubscription.Dispose();
         await _disposing.CancelAsync().ConfigureAwait(false);
         await _background.WhenAllAsync(_options.ExchangeTimeout).ConfigureAwait(false);
+        _graceTimer?.Dispose();
         _disposing.Dispose();
         _gate.Dispose();
     }

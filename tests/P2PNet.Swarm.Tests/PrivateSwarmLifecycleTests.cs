@@ -131,6 +131,39 @@ public sealed class PrivateSwarmLifecycleTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task SuccessiveRotations_BeforeAndAfterGraceEnds_AreFollowedByEveryMember()
+    {
+        await using var nodes = new SwarmTestNodes(output);
+        var options = new SwarmOptions { RotationGracePeriod = TimeSpan.FromSeconds(6) };
+        var swarm = await TestSwarm.StartAsync(nodes, memberCount: 2, options, mesh: false);
+
+        async Task<SwarmKey> RotateAndWaitAsync()
+        {
+            var rotated = swarm.Members.Select(m => SwarmTestNodes.NextEventAsync<SwarmKeyRotated>(h => m.Changed += h)).ToArray();
+            var key = await swarm.Owner.RotateKeyAsync().WaitAsync(Timeout);
+            await Task.WhenAll(rotated).WaitAsync(Timeout);
+            Assert.All(swarm.Members, m => Assert.Equal(key, m.Key));
+            return key;
+        }
+
+        var first = swarm.Owner.CurrentKey;
+        var second = await RotateAndWaitAsync();
+        var graceEnded = SwarmTestNodes.NextEventAsync<SwarmGracePeriodEnded>(h => swarm.Owner.Changed += h);
+        var third = await RotateAndWaitAsync();
+        Assert.Equal(third, swarm.OwnerNode.Host.PrivateNetworkKeys.Key);
+        Assert.Equal(new[] { second, first }.Select(k => k.FingerprintHex).Order(), swarm.OwnerNode.Host.PrivateNetworkKeys.AlsoAccepted.Select(k => k.FingerprintHex).Order());
+        await graceEnded.WaitAsync(Timeout);
+        Assert.Empty(swarm.OwnerNode.Host.PrivateNetworkKeys.AlsoAccepted);
+
+        var fourth = await RotateAndWaitAsync();
+        Assert.Equal(fourth, swarm.OwnerNode.Host.PrivateNetworkKeys.Key);
+        foreach (var member in swarm.MemberNodes)
+        {
+            await SwarmTestNodes.PingAsync(member.Host.GetConnections(swarm.OwnerNode.Host.PeerId)[0]);
+        }
+    }
+
+    [Fact]
     public async Task Revoke_ClosesTheRevokedPeer_WhichCannotFetchTheNewKeyNorConnectAfterGrace()
     {
         await using var nodes = new SwarmTestNodes(output);
