@@ -1,14 +1,39 @@
 using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using P2PNet.Crypto;
+using P2PNet.Host;
+using P2PNet.Multiformats;
+using P2PNet.Peers;
+using P2PNet.Protocols.Echo;
 using P2PNet.Security.Pnet;
+using P2PNet.Swarm;
 
 namespace P2PNet.Cli.Commands;
 
-/// <summary><c>p2pnet swarm …</c>: private swarms.</summary>
+/// <summary><c>p2pnet swarm …</c>: private swarms (docs/private-swarms.md).</summary>
 internal static class SwarmCommands
 {
+    private static readonly Option<string> Db = new("--db") { Description = "The swarm's SQLite file (owner: the whole swarm; member: its membership).", Required = true };
+    private static readonly Option<string> Key = new("--key") { Description = "This node's identity key file (p2pnet key new).", Required = true };
+    private static readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Log debug details to stderr." };
+
     public static Command Create()
     {
-        var swarm = new Command("swarm", "Private swarms (pre-shared-key networks).");
+        var swarm = new Command("swarm", "Private swarms: an owner authorises peers and hands them the swarm key over a signed exchange.");
+        swarm.Subcommands.Add(CreateKey());
+        swarm.Subcommands.Add(CreateInit());
+        swarm.Subcommands.Add(CreateAuthorize());
+        swarm.Subcommands.Add(CreateRevoke());
+        swarm.Subcommands.Add(CreateRotate());
+        swarm.Subcommands.Add(CreateStatus());
+        swarm.Subcommands.Add(CreateServe());
+        swarm.Subcommands.Add(CreateJoin());
+        swarm.Subcommands.Add(CreateLeave());
+        return swarm;
+    }
+
+    private static Command CreateKey()
+    {
         var key = new Command("key", "Swarm key files.");
         var @new = new Command("new", "Write a new swarm key file (/key/swarm/psk/1.0.0/, base16) and print its fingerprint.");
         var output = new Option<string>("--out") { Description = "The file to write.", Required = true };
@@ -28,7 +53,274 @@ internal static class SwarmCommands
             return Task.FromResult(0);
         }));
         key.Subcommands.Add(@new);
-        swarm.Subcommands.Add(key);
-        return swarm;
+        return key;
+    }
+
+    /// <summary>The identity, a logger factory and a host (not listening) for an offline command.</summary>
+    private sealed class Session : IAsyncDisposable
+    {
+        private Session(PrivateKey identity, ILoggerFactory logging, P2PHost host, SwarmStore store)
+        {
+            Identity = identity;
+            Logging = logging;
+            Host = host;
+            Store = store;
+        }
+
+        public PrivateKey Identity { get; }
+
+        public ILoggerFactory Logging { get; }
+
+        public P2PHost Host { get; }
+
+        public SwarmStore Store { get; }
+
+        public static Session Open(ParseResult parse)
+        {
+            var identity = PrivateKey.ReadFile(parse.GetValue(Key)!);
+            var logging = CliSupport.CreateLoggerFactory(parse.GetValue(Verbose));
+            var host = CliSupport.CreateHost(identity, logging);
+            return new Session(identity, logging, host, SwarmStore.Open(parse.GetValue(Db)!));
+        }
+
+        public SwarmOwner OpenOwner() => SwarmOwner.Open(Host, Identity, Store, loggerFactory: Logging);
+
+        public async ValueTask DisposeAsync()
+        {
+            await Host.DisposeAsync();
+            Store.Dispose();
+            Logging.Dispose();
+            Identity.Dispose();
+        }
+    }
+
+    private static Command WithCommon(Command command)
+    {
+        command.Options.Add(Db);
+        command.Options.Add(Key);
+        command.Options.Add(Verbose);
+        return command;
+    }
+
+    private static PeerId ParsePeer(string text) =>
+        PeerId.TryParse(text, out var peer) ? peer : throw new ArgumentException($"'{text}' is not a peer id.");
+
+    private static void PrintStatus(SwarmStatus status) => CliSupport.WriteJson(new
+    {
+        swarm_id = status.SwarmId,
+        role = status.Role.ToString().ToLowerInvariant(),
+        owner = status.Owner.ToString(),
+        @private = status.IsPrivate,
+        key_fingerprint = status.KeyFingerprint,
+        accepted_key_fingerprints = status.AcceptedKeyFingerprints,
+        grace_until = status.GraceUntil,
+        members = status.Members.Select(p => p.ToString()),
+        connected = status.ConnectedMembers.Select(p => p.ToString()),
+        bootstrap = status.Bootstrap.Select(a => a.ToString()),
+    });
+
+    private static Command CreateInit()
+    {
+        var init = WithCommon(new Command("init", "Create a swarm owned by --key in --db: a new swarm key, authorised peers, bootstrap addresses. Prints the status."));
+        var id = new Option<string?>("--id") { Description = "The swarm's id (default: random)." };
+        var authorize = new Option<string[]>("--authorize") { Description = "Peer id to authorise (repeatable)." };
+        var bootstrap = new Option<string[]>("--bootstrap") { Description = "Bootstrap multiaddr ending in /p2p/<id> (repeatable; default: the owner's listen addresses)." };
+        init.Options.Add(id);
+        init.Options.Add(authorize);
+        init.Options.Add(bootstrap);
+        init.SetAction((parse, _) => CliSupport.RunAsync(async () =>
+        {
+            var peers = (parse.GetValue(authorize) ?? []).Select(ParsePeer).ToArray();
+            var addresses = (parse.GetValue(bootstrap) ?? []).Select(CliSupport.ParseAddress).ToArray();
+            await using var session = Session.Open(parse);
+            await using var owner = SwarmOwner.Create(session.Host, session.Identity, session.Store, parse.GetValue(id), peers, addresses, loggerFactory: session.Logging);
+            PrintStatus(owner.Status);
+            return 0;
+        }));
+        return init;
+    }
+
+    private static Command CreateAuthorize()
+    {
+        var command = WithCommon(new Command("authorize", "Authorise peers to fetch the swarm key (owner)."));
+        var peers = new Argument<string[]>("peer") { Description = "Peer ids.", Arity = ArgumentArity.OneOrMore };
+        command.Arguments.Add(peers);
+        command.SetAction((parse, _) => CliSupport.RunAsync(async () =>
+        {
+            var ids = parse.GetValue(peers)!.Select(ParsePeer).ToArray();
+            await using var session = Session.Open(parse);
+            await using var owner = session.OpenOwner();
+            foreach (var peer in ids)
+            {
+                owner.Authorize(peer);
+            }
+            PrintStatus(owner.Status);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command CreateRevoke()
+    {
+        var command = WithCommon(new Command("revoke", "Revoke peers and rotate the key (owner). A running 'swarm serve' must be restarted to apply it; members on the old key are told to fetch the new one when they connect during the grace period."));
+        var peers = new Argument<string[]>("peer") { Description = "Peer ids.", Arity = ArgumentArity.OneOrMore };
+        command.Arguments.Add(peers);
+        command.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
+        {
+            var ids = parse.GetValue(peers)!.Select(ParsePeer).ToArray();
+            await using var session = Session.Open(parse);
+            await using var owner = session.OpenOwner();
+            foreach (var peer in ids)
+            {
+                await owner.RevokeAsync(peer, ct);
+            }
+            PrintStatus(owner.Status);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command CreateRotate()
+    {
+        var command = WithCommon(new Command("rotate", "Replace the swarm key (owner); the previous key is accepted for the grace period."));
+        command.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
+        {
+            await using var session = Session.Open(parse);
+            await using var owner = session.OpenOwner();
+            await owner.RotateKeyAsync(ct);
+            PrintStatus(owner.Status);
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command CreateStatus()
+    {
+        var command = WithCommon(new Command("status", "Print the swarm state in --db as one JSON line (owner or member)."));
+        command.SetAction((parse, _) => CliSupport.RunAsync(async () =>
+        {
+            await using var session = Session.Open(parse);
+            try
+            {
+                await using var owner = session.OpenOwner();
+                PrintStatus(owner.Status);
+            }
+            catch (InvalidOperationException)
+            {
+                await using var member = SwarmMember.Open(session.Host, session.Identity, session.Store, loggerFactory: session.Logging);
+                PrintStatus(member.Status);
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    private static readonly Option<string[]> Listen = new("--listen") { Description = "Multiaddr to listen on (repeatable). Default /ip4/127.0.0.1/tcp/0." };
+
+    private static async Task ListenAsync(P2PHost host, ParseResult parse, CancellationToken cancellationToken)
+    {
+        string[] addresses = parse.GetValue(Listen) is { Length: > 0 } given ? given : ["/ip4/127.0.0.1/tcp/0"];
+        foreach (var address in addresses.Select(CliSupport.ParseAddress))
+        {
+            await host.ListenAsync(address, cancellationToken);
+        }
+    }
+
+    private static void PrintListen(P2PHost host)
+    {
+        foreach (var address in host.ListenAddresses)
+        {
+            Console.Out.WriteLine($"LISTEN {address}");
+        }
+        Console.Out.Flush();
+    }
+
+    private static void PrintEvent(object? sender, SwarmEvent e) =>
+        CliSupport.WriteJson(new { @event = e.GetType().Name, detail = e.ToString() });
+
+    private static Command CreateServe()
+    {
+        var command = WithCommon(new Command("serve", "Run the owner node: serves the key exchange and is the swarm's bootstrap node. Prints LISTEN lines and one JSON line per swarm event; runs until SIGINT/SIGTERM."));
+        var enrol = new Option<bool>("--public") { Description = "Stay on the public network so peers without the key can fetch it (enrolment); without it the node joins the private swarm." };
+        command.Options.Add(Listen);
+        command.Options.Add(enrol);
+        command.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
+        {
+            await using var session = Session.Open(parse);
+            session.Host.SetStreamHandler(EchoProtocol.Id, EchoProtocol.HandleAsync);
+            await using var owner = session.OpenOwner();
+            owner.Changed += PrintEvent;
+            var shutdown = CliSupport.WaitForShutdownAsync(ct);
+            await ListenAsync(session.Host, parse, ct);
+            if (!parse.GetValue(enrol))
+            {
+                await owner.JoinAsync(ct);
+            }
+            PrintListen(session.Host);
+            PrintStatus(owner.Status);
+            await shutdown;
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command CreateJoin()
+    {
+        var command = WithCommon(new Command("join", "Run a member node: fetch the swarm key from the owner (unless --db has it), leave the public network and join the swarm. Prints LISTEN lines, the status and swarm events; runs until SIGINT/SIGTERM."));
+        var swarmId = new Option<string?>("--swarm") { Description = "The swarm's id (first join only)." };
+        var owner = new Option<string?>("--owner") { Description = "The owner's multiaddr ending in /p2p/<id> (first join only)." };
+        var refresh = new Option<bool>("--refresh") { Description = "Fetch the key again even if --db has one." };
+        command.Options.Add(swarmId);
+        command.Options.Add(owner);
+        command.Options.Add(refresh);
+        command.Options.Add(Listen);
+        command.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
+        {
+            await using var session = Session.Open(parse);
+            session.Host.SetStreamHandler(EchoProtocol.Id, EchoProtocol.HandleAsync);
+            SwarmMember member;
+            if (parse.GetValue(owner) is { } ownerText)
+            {
+                var ownerAddress = CliSupport.ParseAddress(ownerText);
+                var ownerId = ownerAddress.GetPeerId() ?? throw new ArgumentException("--owner must end in /p2p/<owner peer id>.");
+                var id = parse.GetValue(swarmId) ?? throw new ArgumentException("--swarm is required with --owner.");
+                member = new SwarmMember(session.Host, session.Identity, new SwarmMembership(id, ownerId, [ownerAddress]), session.Store, loggerFactory: session.Logging);
+            }
+            else
+            {
+                member = SwarmMember.Open(session.Host, session.Identity, session.Store, loggerFactory: session.Logging);
+            }
+            await using (member)
+            {
+                member.Changed += PrintEvent;
+                var shutdown = CliSupport.WaitForShutdownAsync(ct);
+                await ListenAsync(session.Host, parse, ct);
+                if (member.Key is null || parse.GetValue(refresh))
+                {
+                    await member.RequestKeyAsync(ct);
+                }
+                await member.JoinAsync(ct);
+                PrintListen(session.Host);
+                PrintStatus(member.Status);
+                await shutdown;
+            }
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command CreateLeave()
+    {
+        var command = WithCommon(new Command("leave", "Leave the swarm (member): forget the stored key so the node is public again; stop a running 'swarm join' with SIGINT first."));
+        command.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
+        {
+            await using var session = Session.Open(parse);
+            await using var member = SwarmMember.Open(session.Host, session.Identity, session.Store, loggerFactory: session.Logging);
+            await member.LeaveAsync(ct);
+            member.ForgetKey();
+            PrintStatus(member.Status);
+            return 0;
+        }));
+        return command;
     }
 }

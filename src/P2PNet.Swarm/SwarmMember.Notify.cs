@@ -1,0 +1,173 @@
+using Google.Protobuf;
+using P2PNet.Host;
+using P2PNet.IO;
+using P2PNet.Peers;
+using P2PNet.Security.Pnet;
+using P2PNet.Swarm.Internal;
+using P2PNet.Swarm.Protos;
+
+namespace P2PNet.Swarm;
+
+public sealed partial class SwarmMember
+{
+    /// <summary>Handles the owner's signed "key changed" notification: checks it, fetches the new key over the same
+    /// connection, switches to it and accepts the previous key until the grace period ends.</summary>
+    private async Task HandleNotificationAsync(P2PStream stream, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
+        timeout.CancelAfter(_options.ExchangeTimeout);
+        try
+        {
+            byte[]? raw = await LengthPrefixed.ReadAsync(stream.Input, _options.MaxMessageSize, timeout.Token).ConfigureAwait(false);
+            var notification = raw is null ? null : Check(raw, stream.RemotePeer);
+            if (notification is null)
+            {
+                return;
+            }
+            var revoked = notification.Revoked.Select(r => PeerId.FromBytes(r.Span)).ToArray();
+            lock (_lock)
+            {
+                _revoked.UnionWith(revoked);
+            }
+            foreach (var peer in revoked)
+            {
+                SwarmLog.Disconnecting(_logger, Membership.SwarmId, peer, "revoked by the owner");
+                await _host.DisconnectAsync(peer).ConfigureAwait(false);
+            }
+            if (Key is { } current && current.Fingerprint.Span.SequenceEqual(notification.NewKeyFingerprint.Span))
+            {
+                return;
+            }
+            var result = await KeyExchangeClient.RequestAsync(stream.Connection, _identity, Membership.SwarmId, Membership.Owner, _time.GetUtcNow(),
+                _options.MaxMessageSize, timeout.Token).ConfigureAwait(false);
+            SwitchTo(result.Key, DateTimeOffset.FromUnixTimeMilliseconds(notification.GraceUntilUnixMs), result.Bootstrap);
+        }
+        catch (Exception e) when (e is IOException or WireFormatException or OperationCanceledException)
+        {
+            SwarmLog.RefetchFailed(_logger, Membership.SwarmId, e.Message);
+        }
+        finally
+        {
+            await stream.CompleteWritesAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    private KeyChanged? Check(byte[] raw, PeerId remotePeer)
+    {
+        string? problem = null;
+        KeyChanged? notification = null;
+        try
+        {
+            var envelope = SignedEnvelope.Parser.ParseFrom(raw);
+            var signer = KeyExchangeCrypto.Verify(envelope, KeyExchangeCrypto.KeyChangedDomain);
+            if (signer is null || !Membership.Owner.Matches(signer) || remotePeer != Membership.Owner)
+            {
+                problem = "not signed by the swarm owner";
+            }
+            else
+            {
+                notification = KeyChanged.Parser.ParseFrom(envelope.Body);
+                var now = _time.GetUtcNow();
+                var sent = DateTimeOffset.FromUnixTimeMilliseconds(notification.TimestampUnixMs);
+                if (notification.SwarmId != Membership.SwarmId)
+                {
+                    problem = $"for swarm '{notification.SwarmId}'";
+                }
+                else if ((now - sent).Duration() > _options.MaxClockSkew)
+                {
+                    problem = "stale";
+                }
+                else if (_notificationNonces.TryAdd(notification.Nonce.Span, sent + _options.MaxClockSkew, now) != NonceCache.Result.Added)
+                {
+                    problem = "replayed";
+                }
+            }
+        }
+        catch (Exception e) when (e is InvalidProtocolBufferException or WireFormatException)
+        {
+            problem = "malformed: " + e.Message;
+        }
+        if (problem is not null)
+        {
+            SwarmLog.NotificationIgnored(_logger, Membership.SwarmId, remotePeer, problem);
+            return null;
+        }
+        return notification;
+    }
+
+    private void SwitchTo(SwarmKey key, DateTimeOffset graceUntil, IReadOnlyList<P2PNet.Multiformats.Multiaddr> bootstrap)
+    {
+        SwarmKey? previous;
+        lock (_lock)
+        {
+            previous = _key;
+            _previousKey = previous;
+            _key = key;
+            _graceUntil = graceUntil;
+            if (bootstrap.Count > 0)
+            {
+                _bootstrap = bootstrap;
+            }
+            if (_joined)
+            {
+                bool inGrace = previous is not null && graceUntil > _time.GetUtcNow();
+                _host.SetPrivateNetworkKeys(key, inGrace ? [previous!] : []);
+            }
+        }
+        Persist();
+        SwarmLog.Rotated(_logger, Membership.SwarmId, key.FingerprintHex, graceUntil);
+        Raise(new SwarmKeyRotated(Membership.SwarmId, key.FingerprintHex, previous?.FingerprintHex, graceUntil));
+        // Replaced timers are cancelled, and disposed only with the member: the replaced task may still hold the token.
+        var timer = CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
+        Interlocked.Exchange(ref _graceTimer, timer)?.Cancel();
+        var now = _time.GetUtcNow();
+        _background.Track(EndGraceAsync(graceUntil > now ? graceUntil - now : TimeSpan.Zero, timer));
+    }
+
+    private async Task EndGraceAsync(TimeSpan delay, CancellationTokenSource timer)
+    {
+        try
+        {
+            await Task.Delay(delay, _time, timer.Token).ConfigureAwait(false);
+            SwarmKey? key;
+            lock (_lock)
+            {
+                _previousKey = null;
+                _graceUntil = null;
+                key = _key;
+                if (_joined && key is not null)
+                {
+                    _host.SetPrivateNetworkKeys(key);
+                }
+            }
+            _store?.DropExpiredKeys(_time.GetUtcNow());
+            if (key is not null)
+            {
+                SwarmLog.GraceEnded(_logger, Membership.SwarmId, key.FingerprintHex);
+                Raise(new SwarmGracePeriodEnded(Membership.SwarmId, key.FingerprintHex));
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    /// <summary>Closes connections from peers the owner revoked.</summary>
+    private void OnConnectednessChanged(PeerConnectednessChanged change)
+    {
+        if (change.Connectedness != Connectedness.Connected || _disposed != 0)
+        {
+            return;
+        }
+        bool revoked;
+        lock (_lock)
+        {
+            revoked = _revoked.Contains(change.Peer);
+        }
+        if (revoked)
+        {
+            SwarmLog.Disconnecting(_logger, Membership.SwarmId, change.Peer, "revoked by the owner");
+            _background.Track(_host.DisconnectAsync(change.Peer).AsTask());
+        }
+    }
+}

@@ -1,0 +1,187 @@
+using System.Security.Cryptography;
+using Google.Protobuf;
+using P2PNet.Host;
+using P2PNet.IO;
+using P2PNet.Peers;
+using P2PNet.Security.Pnet;
+using P2PNet.Swarm.Internal;
+using P2PNet.Swarm.Protos;
+
+namespace P2PNet.Swarm;
+
+public sealed partial class SwarmOwner
+{
+    private CancellationTokenSource? _graceTimer;
+
+    /// <summary>
+    /// Replaces the swarm key. The previous key stays accepted inbound for <see cref="SwarmOptions.RotationGracePeriod"/>;
+    /// every authorised, connected peer gets a signed <see cref="SwarmProtocols.Notify"/> message and fetches the new key
+    /// over its existing connection. Returns the new key once the notifications are sent.
+    /// </summary>
+    public Task<SwarmKey> RotateKeyAsync(CancellationToken cancellationToken = default) => RotateAsync([], cancellationToken);
+
+    /// <summary>
+    /// Removes <paramref name="peer"/> from the authorised peers, closes our connections to it and rotates the key (the
+    /// notification names it, so members close theirs): it cannot fetch the new key, and once the grace period ends
+    /// it cannot connect.
+    /// </summary>
+    /// <returns>False when the peer was not authorised (the key is rotated anyway).</returns>
+    public async Task<bool> RevokeAsync(PeerId peer, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        bool was = _store.RevokePeer(peer, _time.GetUtcNow());
+        Raise(new SwarmPeerRevoked(SwarmId, peer));
+        SwarmLog.Disconnecting(_logger, SwarmId, peer, "revoked");
+        await _host.DisconnectAsync(peer).ConfigureAwait(false);
+        await RotateAsync([peer], cancellationToken).ConfigureAwait(false);
+        return was;
+    }
+
+    private async Task<SwarmKey> RotateAsync(IReadOnlyList<PeerId> revoked, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        SwarmKey previous;
+        SwarmKey next = SwarmKey.Generate();
+        DateTimeOffset graceUntil;
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            var now = _time.GetUtcNow();
+            previous = CurrentKey;
+            graceUntil = now + _options.RotationGracePeriod;
+            _store.SetCurrentKey(next, now, graceUntil);
+            if (IsJoined)
+            {
+                var (current, accepted) = KeysInForce();
+                _host.SetPrivateNetworkKeys(current, accepted);
+            }
+        }
+        finally
+        {
+            _gate.Release();
+        }
+        SwarmLog.Rotated(_logger, SwarmId, next.FingerprintHex, graceUntil);
+        Raise(new SwarmKeyRotated(SwarmId, next.FingerprintHex, previous.FingerprintHex, graceUntil));
+        ScheduleGraceExpiry();
+        var peers = _store.ReadPeers().Select(p => p.Peer).Where(p => _host.GetConnections(p).Count > 0).ToArray();
+        await Task.WhenAll(peers.Select(p => NotifyAsync(p, next, graceUntil, revoked, cancellationToken))).ConfigureAwait(false);
+        return next;
+    }
+
+    /// <summary>Sends the signed "key changed" notification to <paramref name="peer"/>; failures are logged.</summary>
+    private async Task NotifyAsync(PeerId peer, SwarmKey key, DateTimeOffset graceUntil, IReadOnlyList<PeerId> revoked, CancellationToken cancellationToken)
+    {
+        if (_host.GetConnections(peer) is not [var connection, ..])
+        {
+            return;
+        }
+        var message = new KeyChanged
+        {
+            SwarmId = SwarmId,
+            TimestampUnixMs = _time.GetUtcNow().ToUnixTimeMilliseconds(),
+            Nonce = ByteString.CopyFrom(RandomNumberGenerator.GetBytes(KeyExchangeCrypto.NonceLength)),
+            NewKeyFingerprint = ByteString.CopyFrom(key.Fingerprint.Span),
+            GraceUntilUnixMs = graceUntil.ToUnixTimeMilliseconds(),
+        };
+        message.Revoked.AddRange(revoked.Select(r => ByteString.CopyFrom(r.Bytes)));
+        var signed = KeyExchangeCrypto.Sign(_identity, KeyExchangeCrypto.KeyChangedDomain, message);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
+        timeout.CancelAfter(_options.ExchangeTimeout);
+        try
+        {
+            await using var stream = await connection.OpenStreamAsync(SwarmProtocols.Notify, timeout.Token).ConfigureAwait(false);
+            await LengthPrefixed.WriteAsync(stream.Output, signed.ToByteArray(), timeout.Token).ConfigureAwait(false);
+            await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
+            // The member closes its side once it has handled the notification.
+            await stream.ReadsClosed.WaitAsync(timeout.Token).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // one unreachable member must not stop the rotation
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            SwarmLog.NotifyFailed(_logger, SwarmId, peer, e.Message);
+        }
+    }
+
+    /// <summary>Arms one timer for the earliest grace expiry of a previous key (replacing any earlier timer).</summary>
+    private void ScheduleGraceExpiry()
+    {
+        var now = _time.GetUtcNow();
+        var next = _store.ReadKeys().Where(k => !k.IsCurrent && k.GraceUntil is not null).Select(k => k.GraceUntil!.Value).DefaultIfEmpty().Min();
+        // Timers are cancelled when replaced but disposed only with the owner: a replaced timer's task may still hold its token.
+        var timer = next == default ? null : CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
+        Interlocked.Exchange(ref _graceTimer, timer)?.Cancel();
+        if (timer is null)
+        {
+            return;
+        }
+        var delay = next > now ? next - now : TimeSpan.Zero;
+        _background.Track(ExpireGraceAsync(delay, timer));
+    }
+
+    private async Task ExpireGraceAsync(TimeSpan delay, CancellationTokenSource timer)
+    {
+        try
+        {
+            await Task.Delay(delay, _time, timer.Token).ConfigureAwait(false);
+            await _gate.WaitAsync(timer.Token).ConfigureAwait(false);
+            SwarmKey current;
+            int remaining;
+            try
+            {
+                _store.DropExpiredKeys(_time.GetUtcNow());
+                var (key, accepted) = KeysInForce();
+                current = key;
+                remaining = accepted.Count;
+                if (IsJoined)
+                {
+                    _host.SetPrivateNetworkKeys(key, accepted);
+                }
+            }
+            finally
+            {
+                _gate.Release();
+            }
+            if (remaining == 0)
+            {
+                SwarmLog.GraceEnded(_logger, SwarmId, current.FingerprintHex);
+                Raise(new SwarmGracePeriodEnded(SwarmId, current.FingerprintHex));
+            }
+            else
+            {
+                ScheduleGraceExpiry();
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    /// <summary>While joined: an unauthorised peer is disconnected; an authorised one still on a previous key is told to fetch the new one.</summary>
+    private void OnConnectednessChanged(PeerConnectednessChanged change)
+    {
+        if (change.Connectedness != Connectedness.Connected || _disposed != 0 || !IsJoined || change.Peer == PeerId)
+        {
+            return;
+        }
+        if (!IsAuthorized(change.Peer))
+        {
+            if (_options.DisconnectUnauthorizedPeers)
+            {
+                SwarmLog.Disconnecting(_logger, SwarmId, change.Peer, "not authorised in the swarm");
+                _background.Track(_host.DisconnectAsync(change.Peer).AsTask());
+            }
+            return;
+        }
+        var current = _host.PrivateNetworkKeys.Key;
+        if (_host.GetConnections(change.Peer).Any(c => c.PrivateNetworkKey is not null && !c.PrivateNetworkKey.Equals(current)))
+        {
+            var graceUntil = _store.ReadKeys().Where(k => !k.IsCurrent && k.GraceUntil is not null).Select(k => k.GraceUntil!.Value).DefaultIfEmpty().Max();
+            _background.Track(NotifyAsync(change.Peer, CurrentKey, graceUntil, [], _disposing.Token));
+        }
+    }
+}
