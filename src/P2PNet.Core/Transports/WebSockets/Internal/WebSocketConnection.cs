@@ -92,22 +92,30 @@ internal sealed class WebSocketConnection : TransportConnection
     {
         await Task.Yield();
         var reader = _sendPipe.Reader;
+        byte[] sendBuffer = ArrayPool<byte>.Shared.Rent(_maxMessage);
         try
         {
             while (true)
             {
                 ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
                 ReadOnlySequence<byte> buffer = result.Buffer;
-                foreach (var segment in buffer)
+                // Whatever is queued goes out as few, whole messages (one per MaxMessageSize), like a TCP write would:
+                // a pipe segment per message would split frames at arbitrary points into many tiny messages.
+                while (!buffer.IsEmpty)
                 {
-                    for (var rest = segment; !rest.IsEmpty;)
+                    var chunk = buffer.Slice(0, Math.Min(buffer.Length, _maxMessage));
+                    if (chunk.IsSingleSegment)
                     {
-                        var chunk = rest[..Math.Min(rest.Length, _maxMessage)];
-                        await _socket.SendAsync(chunk, WebSocketMessageType.Binary, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
-                        rest = rest[chunk.Length..];
+                        await _socket.SendAsync(chunk.First, WebSocketMessageType.Binary, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
                     }
+                    else
+                    {
+                        chunk.CopyTo(sendBuffer);
+                        await _socket.SendAsync(sendBuffer.AsMemory(0, (int)chunk.Length), WebSocketMessageType.Binary, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+                    }
+                    buffer = buffer.Slice(chunk.End);
                 }
-                reader.AdvanceTo(buffer.End);
+                reader.AdvanceTo(result.Buffer.End);
                 if (result.IsCompleted || result.IsCanceled)
                 {
                     break;
@@ -123,6 +131,10 @@ internal sealed class WebSocketConnection : TransportConnection
         catch (Exception e) when (e is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException)
         {
             await reader.CompleteAsync(new IOException($"Writing to {RemoteAddress} failed: {e.Message}", e)).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(sendBuffer);
         }
     }
 
