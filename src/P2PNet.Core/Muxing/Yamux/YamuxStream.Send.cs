@@ -90,25 +90,26 @@ internal sealed partial class YamuxStream
                 _state &= ~(StreamState.SynPending | StreamState.AckPending);
             }
 
-            if (length > 0 || fin)
+            if (length > 0)
             {
-                YamuxFrameFlags flags = openFlags | (fin ? YamuxFrameFlags.Fin : YamuxFrameFlags.None);
-                if (length > 0)
+                // FIN never rides on a Data frame: go- and js-yamux send it as its own frame, and js-libp2p's stream
+                // layer drops data that arrives in the same frame as FIN while multistream-select is still reading.
+                YamuxFrameCodec.WriteHeader(output, new YamuxFrameHeader(YamuxFrameType.Data, openFlags, _id, (uint)length));
+                foreach (ReadOnlyMemory<byte> segment in data.Slice(0, length))
                 {
-                    YamuxFrameCodec.WriteHeader(output, new YamuxFrameHeader(YamuxFrameType.Data, flags, _id, (uint)length));
-                    foreach (ReadOnlyMemory<byte> segment in data.Slice(0, length))
-                    {
-                        output.Write(segment.Span);
-                    }
-
-                    Interlocked.Add(ref _sendWindow, -length);
-                }
-                else
-                {
-                    YamuxFrameCodec.WriteHeader(output, new YamuxFrameHeader(YamuxFrameType.WindowUpdate, flags, _id, 0));
+                    output.Write(segment.Span);
                 }
 
+                Interlocked.Add(ref _sendWindow, -length);
                 written += YamuxFrameCodec.HeaderSize + length;
+                openFlags = YamuxFrameFlags.None;
+                _state &= ~(StreamState.SynPending | StreamState.AckPending);
+            }
+
+            if (fin)
+            {
+                YamuxFrameCodec.WriteHeader(output, new YamuxFrameHeader(YamuxFrameType.WindowUpdate, openFlags | YamuxFrameFlags.Fin, _id, 0));
+                written += YamuxFrameCodec.HeaderSize;
                 _state &= ~(StreamState.SynPending | StreamState.AckPending);
             }
 
