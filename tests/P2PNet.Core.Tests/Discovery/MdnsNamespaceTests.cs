@@ -24,8 +24,8 @@ public sealed class MdnsNamespaceTests
         return "";
     }
 
-    private static string[] P2PNetNode() =>
-        ["dotnet", CliDll(), "node", "--mdns", "--mdns-interval", "1000", "--listen", "/ip4/0.0.0.0/tcp/0"];
+    private static string[] P2PNetNode(params string[] extra) =>
+        ["dotnet", CliDll(), "node", "--mdns", "--mdns-interval", "1000", "--listen", "/ip4/0.0.0.0/tcp/0", .. extra];
 
     private static string[] JsNode() =>
         [JsLibp2p.NodeExecutable, JsLibp2p.Script, "listen", "--mdns", "--mdns-interval", "1000", "--listen", "/ip4/0.0.0.0/tcp/0"];
@@ -82,6 +82,43 @@ public sealed class MdnsNamespaceTests
         catch (Exception e) when (e is TimeoutException or InvalidOperationException)
         {
             throw new TimeoutException($"{e.Message}\n{p2pnet.Diagnostics()}\n{js.Diagnostics()}", e);
+        }
+    }
+
+    [Fact]
+    public async Task Mdns_UnderASwarmKey_FindsOnlyHoldersOfTheSameKey()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        _ = CliDll();
+        string dir = Directory.CreateTempSubdirectory("p2pnet-mdns-psk-").FullName;
+        try
+        {
+            string keyFile = Path.Combine(dir, "swarm.key");
+            P2PNet.Security.Pnet.SwarmKey.Generate().WriteFile(keyFile);
+            await using var lab = await NetworkNamespaceLab.CreateAsync(3, cts.Token);
+            await using var open = lab.Start(0, "public", P2PNetNode());
+            await using var b = lab.Start(1, "private B", P2PNetNode("--psk", keyFile));
+            await using var c = lab.Start(2, "private C", P2PNetNode("--psk", keyFile));
+            string idOpen = await PeerIdOfAsync(open), idB = await PeerIdOfAsync(b), idC = await PeerIdOfAsync(c);
+            try
+            {
+                await AssertDiscoversAndConnectsAsync(b, idC);
+                await AssertDiscoversAndConnectsAsync(c, idB);
+                // Several more query rounds (1 s each) in which the public node would have answered or been answered.
+                await Task.Delay(TimeSpan.FromSeconds(4), cts.Token);
+            }
+            catch (Exception e) when (e is TimeoutException or InvalidOperationException)
+            {
+                throw new TimeoutException($"{e.Message}\n{b.Diagnostics()}\n{c.Diagnostics()}", e);
+            }
+            Assert.DoesNotContain($"DISCOVERED {idB}", open.Diagnostics(), StringComparison.Ordinal);
+            Assert.DoesNotContain($"DISCOVERED {idC}", open.Diagnostics(), StringComparison.Ordinal);
+            Assert.DoesNotContain($"DISCOVERED {idOpen}", b.Diagnostics(), StringComparison.Ordinal);
+            Assert.DoesNotContain($"DISCOVERED {idOpen}", c.Diagnostics(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
         }
     }
 }

@@ -3,6 +3,7 @@ using P2PNet.Host;
 using P2PNet.Multiformats;
 using P2PNet.Protocols.Echo;
 using P2PNet.Protocols.Ping;
+using P2PNet.Core.Tests.Discovery;
 using P2PNet.Testing.Interop;
 
 namespace P2PNet.Core.Tests.WebSockets;
@@ -78,5 +79,22 @@ public sealed class WebSocketInteropTests
             Assert.Equal(sent.GetHashAndReset(), received.GetHashAndReset());
         }
         await js.WaitForLineAsync("CONNECT ", host.PeerId.ToString(), Step, cts.Token).WaitAsync(Step);
+    }
+
+    [Fact]
+    public async Task Cli_ListeningOnWs_PrintsTheWsAddressAndAnswersJs()
+    {
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        string dll = Path.Combine(JsLibp2p.RepoRoot, "samples", "P2PNet.Cli", "bin", "Release", "net10.0", "p2pnet.dll");
+        Assert.True(File.Exists(dll), "samples/P2PNet.Cli is not built in Release: run `dotnet build P2PNet.sln -c Release` first.");
+        await using var node = LineProcess.Start("p2pnet node", ["dotnet", dll, "node", "--listen", "/ip4/127.0.0.1/tcp/0/ws"], null);
+        string listen = await node.WaitForLineAsync(l => l.StartsWith("LISTEN ", StringComparison.Ordinal), Step);
+        string address = listen["LISTEN ".Length..];
+        Assert.Matches(@"^/ip4/127\.0\.0\.1/tcp/\d+/ws/p2p/12D3KooW\w+$", address);
+
+        var ping = (await JsLibp2p.RunAsync(["ping", address, "--count", "2"], Run, cts.Token).WaitAsync(Run)).EnsureSuccess();
+        Assert.Equal(2, ping.JsonLines.Count);
+        var echo = (await JsLibp2p.RunAsync(["echo", address, "--bytes", "100000"], Run, cts.Token).WaitAsync(Run)).EnsureSuccess();
+        Assert.True(echo.JsonLines.Single().GetProperty("ok").GetBoolean());
     }
 }
