@@ -83,6 +83,10 @@ public sealed partial class P2PHost : IAsyncDisposable
             SetStreamHandler(PerfProtocol.Id, PerfProtocol.HandleAsync);
         }
         _identify.Register();
+        if (Options.BootstrapPeers.FirstOrDefault(a => a.GetPeerId() is null) is { } withoutId)
+        {
+            throw new ArgumentException($"The bootstrap address {withoutId} has no /p2p/<peer id>.", nameof(options));
+        }
         if (Options.PeerStore.DatabasePath is { } path)
         {
             _storage = new SqlitePeerStorage(path, PeerStore, Options.PeerStore.FlushInterval, TimeProvider);
