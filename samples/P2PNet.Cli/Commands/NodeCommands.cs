@@ -24,13 +24,21 @@ internal static class NodeCommands
 
     private static Command CreateNode()
     {
-        var node = new Command("node", "Run a node serving identify, ping, perf and /echo/1.0.0. Prints 'LISTEN <multiaddr>' per address, runs until SIGINT/SIGTERM.");
+        var node = new Command("node", "Run a node serving identify, ping, perf and /echo/1.0.0. Prints 'LISTEN <multiaddr>' per address, then CONNECT/DISCONNECT <peer> and (with --mdns) DISCOVERED <peer> <multiaddr> lines; runs until SIGINT/SIGTERM.");
         var listen = new Option<string[]>("--listen") { Description = "Multiaddr to listen on (repeatable). Default /ip4/127.0.0.1/tcp/0." };
         var key = KeyOption();
+        var mdns = new Option<bool>("--mdns") { Description = "Discover peers on the local network with mDNS (and dial them); prints 'DISCOVERED <peer-id> <multiaddr>' per address found." };
+        var mdnsInterval = new Option<int>("--mdns-interval") { Description = "mDNS query interval in milliseconds.", DefaultValueFactory = _ => 10_000 };
+        var bootstrap = new Option<string[]>("--bootstrap") { Description = "Bootstrap peer multiaddr ending in /p2p/<id> (repeatable): dialed at start and re-dialed with backoff while disconnected." };
+        var peerStore = new Option<string?>("--peerstore") { Description = "SQLite file keeping known peers across restarts (reconnects to them at start)." };
         node.Options.Add(listen);
         node.Options.Add(key);
         node.Options.Add(Verbose);
         node.Options.Add(Psk);
+        node.Options.Add(mdns);
+        node.Options.Add(mdnsInterval);
+        node.Options.Add(bootstrap);
+        node.Options.Add(peerStore);
         node.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
         {
             string[] addresses = parse.GetValue(listen) is { Length: > 0 } given ? given : ["/ip4/127.0.0.1/tcp/0"];
@@ -38,17 +46,68 @@ internal static class NodeCommands
             using var identity = CliSupport.LoadOrCreateKey(parse.GetValue(key));
             using var logging = CliSupport.CreateLoggerFactory(parse.GetValue(Verbose));
             var psk = LoadPsk(parse);
-            await using var host = CliSupport.CreateHost(identity, logging, o => { o.EnablePerf = true; o.PrivateNetworkKey = psk; });
+            var bootstrapPeers = (parse.GetValue(bootstrap) ?? []).Select(CliSupport.ParseAddress).ToArray();
+            if (bootstrapPeers.FirstOrDefault(a => a.GetPeerId() is null) is { } noId)
+            {
+                throw new ArgumentException($"--bootstrap {noId} must end in /p2p/<peer id>.");
+            }
+            int interval = parse.GetValue(mdnsInterval);
+            if (interval <= 0)
+            {
+                throw new ArgumentException("--mdns-interval must be positive.");
+            }
+            await using var host = CliSupport.CreateHost(identity, logging, o =>
+            {
+                o.EnablePerf = true;
+                o.PrivateNetworkKey = psk;
+                o.Mdns.Enabled = parse.GetValue(mdns);
+                o.Mdns.QueryInterval = TimeSpan.FromMilliseconds(interval);
+                foreach (var peer in bootstrapPeers)
+                {
+                    o.BootstrapPeers.Add(peer);
+                }
+                o.PeerStore.DatabasePath = parse.GetValue(peerStore);
+            });
             host.SetStreamHandler(EchoProtocol.Id, EchoProtocol.HandleAsync);
+            var output = new Lock();
+            var printed = new HashSet<string>(StringComparer.Ordinal);
+            using var discovered = host.Events.Subscribe<PeerDiscovered>(e =>
+            {
+                lock (output)
+                {
+                    foreach (var address in e.Addresses)
+                    {
+                        string line = $"DISCOVERED {e.Peer} {address}";
+                        if (printed.Count < 10_000 && printed.Add(line))
+                        {
+                            Console.Out.WriteLine(line);
+                        }
+                    }
+                    Console.Out.Flush();
+                }
+            });
+            using var connectedness = host.Events.Subscribe<PeerConnectednessChanged>(e =>
+            {
+                lock (output)
+                {
+                    Console.Out.WriteLine($"{(e.Connectedness == Connectedness.Connected ? "CONNECT" : "DISCONNECT")} {e.Peer}");
+                    Console.Out.Flush();
+                }
+            });
             var shutdown = CliSupport.WaitForShutdownAsync(ct);
             foreach (var address in parsed)
             {
-                foreach (var bound in await host.ListenAsync(address, ct))
+                var bound = await host.ListenAsync(address, ct);
+                lock (output)
                 {
-                    Console.Out.WriteLine($"LISTEN {bound}");
+                    foreach (var one in bound)
+                    {
+                        Console.Out.WriteLine($"LISTEN {one}");
+                    }
+                    Console.Out.Flush();
                 }
             }
-            await Console.Out.FlushAsync(ct);
+            await host.StartAsync(ct); // mDNS and bootstrap (already running when a listen started the host)
             await shutdown;
             await host.StopAsync(CancellationToken.None);
             return 0;

@@ -62,3 +62,9 @@ public enum Connectedness
 
 /// <summary>We gained our first connection to a peer, or lost our last one.</summary>
 public sealed record PeerConnectednessChanged(PeerId Peer, Connectedness Connectedness) : HostEvent;
+
+/// <summary>A discovery mechanism (e.g. mDNS) found a peer and its addresses; they are in the peer store already.</summary>
+/// <param name="Peer">The peer found.</param>
+/// <param name="Addresses">Its addresses as announced (without <c>/p2p</c>).</param>
+/// <param name="Source">What found it, e.g. <c>mdns</c>.</param>
+public sealed record PeerDiscovered(PeerId Peer, IReadOnlyList<Multiaddr> Addresses, string Source) : HostEvent;

@@ -45,6 +45,10 @@ public sealed partial class P2PHost
         {
             throw new ArgumentException("Cannot dial ourselves.", nameof(address));
         }
+        if (expected is not null && Options.ConnectionGater is { } gater && !gater.AllowDialPeer(expected))
+        {
+            throw new ConnectionGatedException($"The connection gater refused dialing {expected}.");
+        }
         if (expected is not null)
         {
             var existing = GetReusableConnection(expected);
@@ -135,7 +139,11 @@ public sealed partial class P2PHost
     private async Task<P2PConnection> DialNewAsync(Multiaddr address, PeerId? expected, CancellationToken cancellationToken)
     {
         var transport = _transports.FirstOrDefault(t => t.CanDial(address))
-            ?? throw new NotSupportedException($"No transport can dial {address}. Supported: /ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>[/p2p/<id>].");
+            ?? throw new NotSupportedException($"No transport can dial {address}. Supported: /ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>[/ws|/wss][/p2p/<id>].");
+        if (Options.ConnectionGater is { } gater && !gater.AllowDialAddress(expected, address))
+        {
+            throw new ConnectionGatedException($"The connection gater refused dialing {address}.");
+        }
         if (ConnectionCount >= Options.MaxConnections)
         {
             throw new IOException($"Cannot dial {address}: the limit of {Options.MaxConnections} connections is reached.");
@@ -184,6 +192,10 @@ public sealed partial class P2PHost
                 channel = await NoiseHandshake.SecureInboundAsync(raw, _identity, Options.Noise,
                     _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
                 await MultistreamSelect.ListenAsync(channel, p => p == YamuxProtocolId, timeout.Token).ConfigureAwait(false);
+            }
+            if (Options.ConnectionGater is { } gater && !gater.AllowSecured(direction, channel.RemotePeer, raw.RemoteAddress))
+            {
+                throw new ConnectionGatedException($"The connection gater refused {channel.RemotePeer} at {raw.RemoteAddress}.");
             }
             session = new YamuxSession(channel, isClient: outbound, Options.Yamux, _loggerFactory.CreateLogger<YamuxSession>(), TimeProvider);
             var connection = new P2PConnection(this, raw, channel, session, direction, _logger);

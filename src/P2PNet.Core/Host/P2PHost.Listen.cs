@@ -34,7 +34,7 @@ public sealed partial class P2PHost
         EnsureStarted();
         var bare = address.WithoutPeerId();
         var transport = _transports.FirstOrDefault(t => t.CanListen(bare))
-            ?? throw new NotSupportedException($"No transport can listen on {address}. Supported: /ip4|ip6/<ip>/tcp/<port>.");
+            ?? throw new NotSupportedException($"No transport can listen on {address}. Supported: /ip4|ip6/<ip>/tcp/<port>[/ws].");
         ITransportListener listener = await transport.ListenAsync(bare, cancellationToken).ConfigureAwait(false);
         lock (_lock)
         {
@@ -92,6 +92,13 @@ public sealed partial class P2PHost
             catch (IOException e)
             {
                 HostLog.AcceptFailed(_logger, listener.LocalAddress, e.Message);
+                continue;
+            }
+            if (Options.ConnectionGater is { } gater && !gater.AllowAccept(raw.RemoteAddress))
+            {
+                HostLog.InboundRefused(_logger, raw.RemoteAddress, "refused by the connection gater");
+                raw.Abort();
+                await raw.DisposeAsync().ConfigureAwait(false);
                 continue;
             }
             if (Interlocked.Increment(ref _pendingInbound) > Options.MaxPendingInboundConnections)

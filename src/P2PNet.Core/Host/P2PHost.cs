@@ -3,14 +3,18 @@ using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Crypto;
+using P2PNet.Discovery.Internal;
+using P2PNet.Discovery.Mdns;
 using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
 using P2PNet.Peers;
+using P2PNet.Peers.Internal;
 using P2PNet.Protocols.Identify;
 using P2PNet.Protocols.Perf;
 using P2PNet.Protocols.Ping;
 using P2PNet.Transports;
 using P2PNet.Transports.Tcp;
+using P2PNet.Transports.WebSockets;
 
 namespace P2PNet.Host;
 
@@ -40,6 +44,11 @@ public sealed partial class P2PHost : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly IdentifyService _identify;
     private Task? _maintenance;
+    private readonly SqlitePeerStorage? _storage;
+    private readonly IReadOnlyList<PeerRecord> _storedPeers = [];
+    private MdnsDiscovery? _mdns;
+    private BootstrapDialer? _bootstrap;
+    private IDisposable? _mdnsAnnouncer;
     private Security.Pnet.SwarmKey? _privateKey;
     private IReadOnlyList<Security.Pnet.SwarmKey> _acceptedKeys = [];
     private int _pendingInbound;
@@ -49,7 +58,7 @@ public sealed partial class P2PHost : IAsyncDisposable
     /// <param name="options">Settings; the identity, if set, is owned by the caller.</param>
     /// <param name="loggerFactory">Where logs go; none by default.</param>
     /// <param name="meterFactory">Where metrics go; a process-wide meter by default.</param>
-    /// <param name="transports">Transports to use; TCP by default.</param>
+    /// <param name="transports">Transports to use; TCP and WebSockets by default.</param>
     /// <param name="timeProvider">Clock for timeouts; the system clock by default.</param>
     public P2PHost(P2PHostOptions? options = null, ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null,
         IEnumerable<ITransport>? transports = null, TimeProvider? timeProvider = null)
@@ -62,7 +71,7 @@ public sealed partial class P2PHost : IAsyncDisposable
         _identity = Options.Identity ?? PrivateKey.GenerateEd25519();
         PeerId = _identity.PublicKey.ToPeerId();
         Metrics = new HostMetrics(meterFactory);
-        _transports = transports?.ToList() ?? [new TcpTransport(Options.Tcp)];
+        _transports = transports?.ToList() ?? [new TcpTransport(Options.Tcp), new WebSocketTransport(Options.WebSockets)];
         PeerStore = new PeerStore(TimeProvider);
         Events = new EventBus(_loggerFactory.CreateLogger<EventBus>());
         _privateKey = Options.PrivateNetworkKey;
@@ -74,6 +83,16 @@ public sealed partial class P2PHost : IAsyncDisposable
             SetStreamHandler(PerfProtocol.Id, PerfProtocol.HandleAsync);
         }
         _identify.Register();
+        if (Options.BootstrapPeers.FirstOrDefault(a => a.GetPeerId() is null) is { } withoutId)
+        {
+            throw new ArgumentException($"The bootstrap address {withoutId} has no /p2p/<peer id>.", nameof(options));
+        }
+        if (Options.PeerStore.DatabasePath is { } path)
+        {
+            _storage = new SqlitePeerStorage(path, PeerStore, Options.PeerStore.FlushInterval, TimeProvider);
+            _storedPeers = _storage.Load();
+            _storage.Start();
+        }
     }
 
     /// <summary>Our peer id.</summary>
@@ -184,7 +203,7 @@ public sealed partial class P2PHost : IAsyncDisposable
             ObjectDisposedException.ThrowIf(_state >= 2, this);
             return;
         }
-        _maintenance = MaintenanceLoopAsync();
+        StartServices();
         foreach (var address in Options.ListenAddresses)
         {
             await ListenAsync(address, cancellationToken).ConfigureAwait(false);
@@ -196,9 +215,48 @@ public sealed partial class P2PHost : IAsyncDisposable
         ObjectDisposedException.ThrowIf(_state >= 2, this);
         if (Interlocked.CompareExchange(ref _state, 1, 0) == 0)
         {
-            _maintenance = MaintenanceLoopAsync();
+            StartServices();
         }
     }
+
+    /// <summary>Maintenance, mDNS, bootstrap dials and reconnection to stored peers: all owned by the host.</summary>
+    private void StartServices()
+    {
+        _maintenance = MaintenanceLoopAsync();
+        if (Options.Mdns.Enabled)
+        {
+            _mdns = new MdnsDiscovery(this, Options.Mdns, _loggerFactory.CreateLogger<MdnsDiscovery>());
+            _mdns.Start();
+            // Announce at once when our addresses change, instead of waiting for the next query.
+            _mdnsAnnouncer = Events.Subscribe<LocalAddressesUpdated>(_ => _background.Track(_mdns.AnnounceAsync()));
+        }
+        if (Options.BootstrapPeers.Count > 0)
+        {
+            _bootstrap = new BootstrapDialer(this, Options.BootstrapPeers, Options.Bootstrap, _loggerFactory.CreateLogger<BootstrapDialer>());
+            _bootstrap.Start();
+        }
+        var bootstrapIds = Options.BootstrapPeers.Select(a => a.GetPeerId()).OfType<PeerId>().ToHashSet();
+        foreach (var record in _storedPeers.Where(r => !bootstrapIds.Contains(r.Peer) && r.Addresses.Count > 0).Take(Math.Max(0, Options.PeerStore.ReconnectOnStart)))
+        {
+            _background.Track(ReconnectAsync(record.Peer));
+        }
+    }
+
+    private async Task ReconnectAsync(PeerId peer)
+    {
+        try
+        {
+            await DialAsync(peer, _stopping.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or TimeoutException or OperationCanceledException or NotSupportedException or ObjectDisposedException)
+        {
+            HostLog.ReconnectFailed(_logger, peer, e.Message);
+        }
+    }
+
+    internal bool CanDial(Multiaddr address) => _transports.Any(t => t.CanDial(address));
+
+    internal void PublishEvent(HostEvent hostEvent) => Events.Publish(hostEvent);
 
     private async Task MaintenanceLoopAsync()
     {
@@ -236,6 +294,15 @@ public sealed partial class P2PHost : IAsyncDisposable
             return;
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
+        _mdnsAnnouncer?.Dispose();
+        if (_mdns is not null)
+        {
+            await _mdns.DisposeAsync().ConfigureAwait(false);
+        }
+        if (_bootstrap is not null)
+        {
+            await _bootstrap.DisposeAsync().ConfigureAwait(false);
+        }
         (ITransportListener Listener, Task AcceptLoop)[] listeners;
         lock (_lock)
         {
@@ -254,6 +321,10 @@ public sealed partial class P2PHost : IAsyncDisposable
             await _maintenance.ConfigureAwait(false);
         }
         PublishAddresses(listeners.Select(l => l.Listener.LocalAddress).ToArray(), removed: true);
+        if (_storage is not null)
+        {
+            await _storage.DisposeAsync().ConfigureAwait(false);
+        }
         _state = 3;
     }
 

@@ -4,6 +4,9 @@ using P2PNet.Muxing;
 using P2PNet.Security.Noise;
 using P2PNet.Security.Pnet;
 using P2PNet.Transports.Tcp;
+using P2PNet.Transports.WebSockets;
+using P2PNet.Discovery;
+using P2PNet.Peers;
 
 namespace P2PNet.Host;
 
@@ -68,4 +71,23 @@ public sealed class P2PHostOptions
 
     /// <summary>TCP transport settings.</summary>
     public TcpTransportOptions Tcp { get; set; } = new();
+
+    /// <summary>WebSocket transport settings (<c>/ws</c>, <c>/wss</c>).</summary>
+    public WebSocketTransportOptions WebSockets { get; set; } = new();
+
+    /// <summary>Local-network discovery with mDNS. Default: off (<see cref="MdnsOptions.Enabled"/> false).</summary>
+    public MdnsOptions Mdns { get; set; } = new();
+
+    /// <summary>Peers (<c>…/p2p/&lt;id&gt;</c> multiaddrs) dialed at start and re-dialed with backoff while disconnected.
+    /// Default: none.</summary>
+    public IList<Multiaddr> BootstrapPeers { get; } = [];
+
+    /// <summary>Backoff of bootstrap re-dials.</summary>
+    public BootstrapOptions Bootstrap { get; set; } = new();
+
+    /// <summary>Peer store persistence. Default: in memory only.</summary>
+    public PeerStoreOptions PeerStore { get; set; } = new();
+
+    /// <summary>Decides which peers and addresses may connect (e.g. an allow-list for a private swarm). Default: none (all allowed).</summary>
+    public IConnectionGater? ConnectionGater { get; set; }
 }

@@ -69,6 +69,18 @@ public sealed class PeerStore
             ObservedAddress = observedAddress ?? r.ObservedAddress,
         });
 
+    /// <summary>Puts a stored record back (at load time), without raising <see cref="Updated"/>; a known peer is kept as is.</summary>
+    internal void Restore(PeerRecord record)
+    {
+        lock (_lock)
+        {
+            if (_peers.Count < MaxPeers)
+            {
+                _peers.TryAdd(record.Peer, record);
+            }
+        }
+    }
+
     /// <summary>Forgets <paramref name="peer"/>.</summary>
     public bool Remove(PeerId peer)
     {

@@ -41,4 +41,7 @@ internal static partial class HostLog
 
     [LoggerMessage(12, LogLevel.Warning, "Identify from {Peer} carried a public key that does not match its peer id; ignored")]
     public static partial void IdentifyKeyMismatch(ILogger logger, PeerId peer);
+
+    [LoggerMessage(40, LogLevel.Debug, "Reconnecting to stored peer {Peer} failed: {Reason}")]
+    public static partial void ReconnectFailed(ILogger logger, PeerId peer, string reason);
 }
