@@ -6,6 +6,7 @@ var root = new RootCommand("p2pnet — run and probe P2PNet / libp2p nodes, priv
 foreach (var command in new[]
 {
     KeyCommands.Create(),
+    BridgeCommands.Create(),
 })
 {
     root.Subcommands.Add(command);

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using P2PNet.Proxy.UdpBridge.Internal;
 
 namespace P2PNet.Proxy.UdpBridge;
 
@@ -86,6 +87,7 @@ public sealed class UdpBridgeServer : IAsyncDisposable
             kestrel.Listen(_listenEndPoint);
         });
         builder.Services.AddRoutingCore();
+        builder.Services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
         if (_loggerFactory is not null)
         {
             builder.Services.AddSingleton(_loggerFactory);
