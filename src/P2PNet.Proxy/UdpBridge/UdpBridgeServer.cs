@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -81,23 +82,29 @@ public sealed class UdpBridgeServer : IAsyncDisposable
 
         // An empty builder: no configuration files or environment variables from the working directory leak in.
         WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            kestrel.Listen(_listenEndPoint);
-        });
-        builder.Services.AddRoutingCore();
-        builder.Services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
         if (_loggerFactory is not null)
         {
             builder.Services.AddSingleton(_loggerFactory);
         }
 
+        builder.Services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
         builder.Services.AddUdpBridge(_configure);
 
+        // The server runs only the bridge, whose code never blocks: continuations may run on the socket threads,
+        // which saves a thread-pool hop per message.
+        builder.WebHost.UseSockets(sockets => sockets.UnsafePreferInlineScheduling = true);
+
+        // Kestrel hands each connection straight to the bridge, which does the WebSocket handshake itself: an idle
+        // client then holds no HTTP request state (the in-app MapUdpBridge path keeps the full HTTP pipeline).
+        UdpBridgeConnectionHandler? handler = null;
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(_listenEndPoint, listen => listen.Run(connection => handler!.OnConnectedAsync(connection)));
+        });
+
         WebApplication app = builder.Build();
-        app.UseRouting();
-        app.MapUdpBridge(_path);
+        handler = new UdpBridgeConnectionHandler(app.Services.GetRequiredService<UdpBridgeService>(), _path);
         _app = app;
         await app.StartAsync(cancellationToken).ConfigureAwait(false);
 

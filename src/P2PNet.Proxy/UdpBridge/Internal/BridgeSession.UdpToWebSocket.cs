@@ -15,13 +15,18 @@ internal sealed partial class BridgeSession
         int maxDatagram = _bridge.MaxDatagramSize;
         try
         {
+            bool queued = false;
             while (true)
             {
                 try
                 {
                     // Zero-byte peek: wait for a datagram without holding a buffer (MSG_PEEK leaves it queued).
-                    await _udp.ReceiveFromAsync(Memory<byte>.Empty, SocketFlags.Peek, _receiveAddress, closing)
-                        .ConfigureAwait(false);
+                    // Skipped while datagrams are known to be queued, which saves a system call per datagram under load.
+                    if (!queued)
+                    {
+                        await _udp.ReceiveFromAsync(Memory<byte>.Empty, SocketFlags.Peek, _receiveAddress, closing)
+                            .ConfigureAwait(false);
+                    }
                 }
                 catch (SocketException e) when (e.SocketErrorCode is SocketError.MessageSize or SocketError.ConnectionReset)
                 {
@@ -64,6 +69,8 @@ internal sealed partial class BridgeSession
                 {
                     ArrayPool<byte>.Shared.Return(buffer);
                 }
+
+                queued = _udp.Available > 0;
             }
         }
         catch (OperationCanceledException) when (closing.IsCancellationRequested)

@@ -78,29 +78,19 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
 
         if (!context.WebSockets.IsWebSocketRequest)
         {
-            await RejectAsync(context, StatusCodes.Status400BadRequest, "not_websocket", "This endpoint accepts WebSocket requests only.")
+            await RejectAsync(context, new Refusal(StatusCodes.Status400BadRequest, "not_websocket", "This endpoint accepts WebSocket requests only."))
                 .ConfigureAwait(false);
             return;
         }
 
-        if (!IsOriginAllowed(context.Request.Headers.Origin))
+        context.Request.Query.TryGetValue("access_token", out StringValues accessToken);
+        Refusal? refusal = Admit(
+            context.Request.Headers.Origin.Count == 1 ? context.Request.Headers.Origin[0] : null,
+            context.Request.Headers.Authorization.Count == 1 ? context.Request.Headers.Authorization[0] : null,
+            accessToken.Count == 1 ? accessToken[0] : null);
+        if (refusal is not null)
         {
-            await RejectAsync(context, StatusCodes.Status403Forbidden, "origin", "This origin may not use the bridge.").ConfigureAwait(false);
-            return;
-        }
-
-        if (!IsAuthorized(context.Request))
-        {
-            context.Response.Headers.WWWAuthenticate = "Bearer";
-            await RejectAsync(context, StatusCodes.Status401Unauthorized, "unauthorized", "A valid bearer token is required.")
-                .ConfigureAwait(false);
-            return;
-        }
-
-        if (_stopping)
-        {
-            await RejectAsync(context, StatusCodes.Status503ServiceUnavailable, "shutting_down", "The bridge is shutting down.")
-                .ConfigureAwait(false);
+            await RejectAsync(context, refusal).ConfigureAwait(false);
             return;
         }
 
@@ -108,32 +98,76 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
         {
             DangerousEnableCompression = false,
             KeepAliveInterval = Options.KeepAliveInterval,
-            KeepAliveTimeout = Options.KeepAliveInterval > TimeSpan.Zero ? Options.KeepAliveInterval : Timeout.InfiniteTimeSpan,
+            KeepAliveTimeout = KeepAliveTimeout,
         };
 
-        if (Interlocked.Increment(ref _clientCount) > Options.MaxClients)
+        if (!TryEnterClient(remote))
         {
-            Interlocked.Decrement(ref _clientCount);
-            Metrics.Rejected("max_clients");
-            Logger.Full(Options.MaxClients, remote);
-            await TurnAwayAsync(context, acceptContext).ConfigureAwait(false);
+            using WebSocket turnedAway = await context.WebSockets.AcceptWebSocketAsync(acceptContext).ConfigureAwait(false);
+            await TurnAwayAsync(turnedAway).ConfigureAwait(false);
             return;
         }
 
         try
         {
-            await RunSessionAsync(context, acceptContext, remote).ConfigureAwait(false);
+            WebSocket webSocket = await context.WebSockets.AcceptWebSocketAsync(acceptContext).ConfigureAwait(false);
+            await RunSessionAsync(webSocket, context.Connection.LocalIpAddress, remote).ConfigureAwait(false);
         }
         finally
         {
-            if (Interlocked.Decrement(ref _clientCount) == 0 && _stopping)
-            {
-                _allClosed?.TrySetResult();
-            }
+            ExitClient();
         }
     }
 
-    private async Task RunSessionAsync(HttpContext context, WebSocketAcceptContext acceptContext, string? remote)
+    /// <summary>Pong deadline for keep-alive pings: one interval, or none when pings are off.</summary>
+    internal TimeSpan KeepAliveTimeout => Options.KeepAliveInterval > TimeSpan.Zero ? Options.KeepAliveInterval : Timeout.InfiniteTimeSpan;
+
+    /// <summary>
+    /// The admission checks every request passes before its upgrade: origin, token, shutdown. Counts and logs a refusal.
+    /// </summary>
+    /// <returns>Why the request is refused, or <see langword="null"/> to admit it.</returns>
+    internal Refusal? Admit(string? origin, string? authorization, string? accessToken)
+    {
+        Refusal? refusal =
+            !IsOriginAllowed(origin) ? new Refusal(StatusCodes.Status403Forbidden, "origin", "This origin may not use the bridge.")
+            : !IsAuthorized(authorization, accessToken) ? new Refusal(StatusCodes.Status401Unauthorized, "unauthorized", "A valid bearer token is required.")
+            : _stopping ? new Refusal(StatusCodes.Status503ServiceUnavailable, "shutting_down", "The bridge is shutting down.")
+            : null;
+        return refusal;
+    }
+
+    /// <summary>Records a refusal in metrics and logs.</summary>
+    internal void CountRefusal(Refusal refusal, string? remote)
+    {
+        Metrics.Rejected(refusal.Reason);
+        Logger.Rejected(remote, refusal.Reason);
+    }
+
+    /// <summary>Takes a client slot; <see langword="false"/> (counted and logged) when the bridge is full.</summary>
+    internal bool TryEnterClient(string? remote)
+    {
+        if (Interlocked.Increment(ref _clientCount) <= Options.MaxClients)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _clientCount);
+        Metrics.Rejected("max_clients");
+        Logger.Full(Options.MaxClients, remote);
+        return false;
+    }
+
+    /// <summary>Releases a slot taken by <see cref="TryEnterClient"/>.</summary>
+    internal void ExitClient()
+    {
+        if (Interlocked.Decrement(ref _clientCount) == 0 && _stopping)
+        {
+            _allClosed?.TrySetResult();
+        }
+    }
+
+    /// <summary>Binds the client's UDP socket and runs its session until it ends; disposes <paramref name="webSocket"/>.</summary>
+    internal async Task RunSessionAsync(WebSocket webSocket, IPAddress? localAddress, string? remote)
     {
         Socket udp;
         try
@@ -143,20 +177,9 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
         catch (SocketException e)
         {
             Logger.UdpBindFailed(remote, e);
-            using WebSocket failed = await context.WebSockets.AcceptWebSocketAsync(acceptContext).ConfigureAwait(false);
-            await CloseQuicklyAsync(failed, UdpBridgeCloseStatus.BridgeError, "the bridge could not open a UDP socket").ConfigureAwait(false);
+            await CloseQuicklyAsync(webSocket, UdpBridgeCloseStatus.BridgeError, "the bridge could not open a UDP socket").ConfigureAwait(false);
+            webSocket.Dispose();
             return;
-        }
-
-        WebSocket webSocket;
-        try
-        {
-            webSocket = await context.WebSockets.AcceptWebSocketAsync(acceptContext).ConfigureAwait(false);
-        }
-        catch
-        {
-            udp.Dispose();
-            throw;
         }
 
         long id = Interlocked.Increment(ref _nextSessionId);
@@ -165,7 +188,7 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
         Metrics.ClientOpened();
         try
         {
-            string announced = AnnouncedAddress(context.Connection.LocalIpAddress);
+            string announced = AnnouncedAddress(localAddress);
             int port = ((IPEndPoint)udp.LocalEndPoint!).Port;
             Logger.SessionOpened(id, remote, udp.LocalEndPoint, announced);
             if (_stopping)
@@ -185,6 +208,13 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
             webSocket.Dispose();
         }
     }
+
+    /// <summary>
+    /// A full bridge still completes the upgrade so the browser learns why: a failed handshake reaches a web page as
+    /// a bare error, a close frame with 1013 and a reason does not.
+    /// </summary>
+    internal Task TurnAwayAsync(WebSocket webSocket) =>
+        CloseQuicklyAsync(webSocket, UdpBridgeCloseStatus.Full, $"bridge is full ({Options.MaxClients} clients); try again later");
 
     private Socket OpenUdpSocket()
     {
@@ -218,17 +248,16 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
         return BridgeSession.Unmap(address).ToString();
     }
 
-    private bool IsOriginAllowed(StringValues origin)
+    private bool IsOriginAllowed(string? origin)
     {
         if (Options.AllowedOrigins.Count == 0)
         {
             return true;
         }
 
-        string? value = origin.Count == 1 ? origin[0] : null;
         foreach (string allowed in Options.AllowedOrigins)
         {
-            if (allowed == "*" || (value is not null && string.Equals(allowed.TrimEnd('/'), value, StringComparison.OrdinalIgnoreCase)))
+            if (allowed == "*" || (origin is not null && string.Equals(allowed.TrimEnd('/'), origin, StringComparison.OrdinalIgnoreCase)))
             {
                 return true;
             }
@@ -237,24 +266,16 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
         return false;
     }
 
-    private bool IsAuthorized(HttpRequest request)
+    private bool IsAuthorized(string? authorization, string? accessToken)
     {
         if (_tokenBytes is null)
         {
             return true;
         }
 
-        string? presented = null;
-        string? authorization = request.Headers.Authorization;
-        if (authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-        {
-            presented = authorization["Bearer ".Length..].Trim();
-        }
-        else if (request.Query.TryGetValue("access_token", out StringValues query) && query.Count == 1)
-        {
-            presented = query[0];
-        }
-
+        string? presented = authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            ? authorization["Bearer ".Length..].Trim()
+            : accessToken;
         if (presented is null)
         {
             return false;
@@ -267,27 +288,20 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
         return equal;
     }
 
-    private async Task RejectAsync(HttpContext context, int statusCode, string reason, string message)
+    private async Task RejectAsync(HttpContext context, Refusal refusal)
     {
-        Metrics.Rejected(reason);
-        Logger.Rejected(context.Connection.RemoteIpAddress?.ToString(), reason);
-        context.Response.StatusCode = statusCode;
+        CountRefusal(refusal, context.Connection.RemoteIpAddress?.ToString());
+        if (refusal.StatusCode == StatusCodes.Status401Unauthorized)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        context.Response.StatusCode = refusal.StatusCode;
         context.Response.ContentType = "text/plain; charset=utf-8";
-        await context.Response.WriteAsync(message, context.RequestAborted).ConfigureAwait(false);
+        await context.Response.WriteAsync(refusal.Message, context.RequestAborted).ConfigureAwait(false);
     }
 
-    /// <summary>
-    /// A full bridge still completes the upgrade so the browser learns why: a failed handshake reaches a web page as
-    /// a bare error, a close frame with 1013 and a reason does not.
-    /// </summary>
-    private async Task TurnAwayAsync(HttpContext context, WebSocketAcceptContext acceptContext)
-    {
-        using WebSocket webSocket = await context.WebSockets.AcceptWebSocketAsync(acceptContext).ConfigureAwait(false);
-        await CloseQuicklyAsync(webSocket, UdpBridgeCloseStatus.Full,
-            $"bridge is full ({Options.MaxClients} clients); try again later").ConfigureAwait(false);
-    }
-
-    private async Task CloseQuicklyAsync(WebSocket webSocket, WebSocketCloseStatus status, string description)
+    internal async Task CloseQuicklyAsync(WebSocket webSocket, WebSocketCloseStatus status, string description)
     {
         using var timeout = new CancellationTokenSource(Options.CloseTimeout, TimeProvider);
         try
@@ -299,4 +313,7 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
             webSocket.Abort();
         }
     }
+
+    /// <summary>Why a request was refused before its upgrade: the HTTP status, the metric tag, the text sent back.</summary>
+    internal sealed record Refusal(int StatusCode, string Reason, string Message);
 }
