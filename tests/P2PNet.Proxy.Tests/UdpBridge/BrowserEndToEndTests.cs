@@ -17,22 +17,27 @@ public sealed class BrowserEndToEndTests
 {
     private static readonly string BrowserTestDirectory = Path.Combine(RepositoryPaths.Root, "tests", "P2PNet.Proxy.Tests", "browser");
 
-    [Fact]
-    public async Task SamplePage_InHeadlessChromium_SendsAndReceivesDatagramsThroughTheBridge()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task SamplePage_InHeadlessChromium_SendsAndReceivesDatagramsThroughTheBridge(bool standaloneBridge)
     {
         Assert.True(File.Exists("/usr/bin/chromium"), "Chromium is missing: apt-get install chromium (test.sh does this).");
         Assert.True(Directory.Exists(Path.Combine(BrowserTestDirectory, "node_modules", "playwright-core")),
             $"playwright-core is missing: run `npm ci` in {BrowserTestDirectory} (test.sh does this).");
 
-        // One Kestrel app serves the sample's static files and the bridge, as a real deployment might.
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        builder.Services.AddUdpBridge(o =>
+        // One Kestrel app serves the sample's static files and (in-app mode) the bridge, as a real deployment might;
+        // in standalone mode the page talks to a separate UdpBridgeServer, the `p2pnet bridge ws-udp` path.
+        Action<UdpBridgeOptions> configure = o =>
         {
             o.AllowedNetworks.Add(IPNetwork.Parse("127.0.0.0/8"));
             o.AllowedNetworks.Add(IPNetwork.Parse("::1/128"));
             o.MaxDatagramsPerSecond = 0;
-        });
+        };
+        await using var standalone = new UdpBridgeServer(new IPEndPoint(IPAddress.Loopback, 0), configure);
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.Services.AddUdpBridge(configure);
         await using WebApplication app = builder.Build();
         var files = new PhysicalFileProvider(Path.Combine(RepositoryPaths.Root, "samples", "UdpBridgeBrowser"));
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
@@ -40,12 +45,18 @@ public sealed class BrowserEndToEndTests
         app.MapUdpBridge("/udp");
         await app.StartAsync().WaitAsync(BridgeClient.Timeout);
         int port = new Uri(app.Urls.First()).Port;
+        string bridgeUrl = $"ws://127.0.0.1:{port}/udp";
+        if (standaloneBridge)
+        {
+            await standalone.StartAsync().WaitAsync(BridgeClient.Timeout);
+            bridgeUrl = standalone.Url.ToString();
+        }
 
         await using var echo = new UdpEchoServer(IPAddress.Loopback);
         await using var echo6 = new UdpEchoServer(IPAddress.IPv6Loopback);
 
         (int exitCode, string output) = await RunNodeAsync(
-            "e2e.mjs", $"http://127.0.0.1:{port}/index.html", $"ws://127.0.0.1:{port}/udp",
+            "e2e.mjs", $"http://127.0.0.1:{port}/index.html", bridgeUrl,
             echo.EndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             echo6.EndPoint.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
 

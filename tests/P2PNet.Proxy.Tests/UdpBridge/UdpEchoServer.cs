@@ -14,6 +14,7 @@ internal sealed class UdpEchoServer : IAsyncDisposable
     public UdpEchoServer(IPAddress address)
     {
         _socket = new Socket(address.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        _socket.ReceiveBufferSize = 1024 * 1024;
         _socket.Bind(new IPEndPoint(address, 0));
         EndPoint = (IPEndPoint)_socket.LocalEndPoint!;
         _loop = EchoAsync();

@@ -59,33 +59,40 @@ try {
     const udp = new UdpOverWebSocket(bridgeUrl);
     const opened = await udp.opened;
     const count = 200;
+    const window = 16; // datagrams in flight: UDP drops what a busy receiver cannot queue, so do not blast
     const sent = new Map();
     const received = [];
-    const done = new Promise((resolve) => {
-      udp.onmessage = ({ host, port, data }) => {
+    let ipv6 = false;
+    let next = 0;
+    let finish;
+    const done = new Promise((resolve) => { finish = resolve; });
+    const pump = () => {
+      while (next < count && next - received.length < window) {
+        const payload = new Uint8Array(2 + ((next * 37) % 1200));
+        crypto.getRandomValues(payload);
+        payload[0] = next >> 8;
+        payload[1] = next & 0xff;
+        sent.set(next, Array.from(payload));
+        udp.send('127.0.0.1', echoPort, payload);
+        next++;
+      }
+    };
+    udp.onmessage = ({ host, port, data }) => {
+      if (host === '::1' && port === echo6Port) {
+        ipv6 = new TextDecoder().decode(data) === 'over ipv6';
+      } else {
         received.push({ host, port, data: Array.from(data) });
-        if (received.length === count + (echo6Port ? 1 : 0)) resolve();
-      };
-    });
-    for (let i = 0; i < count; i++) {
-      const payload = new Uint8Array(2 + ((i * 37) % 1200));
-      crypto.getRandomValues(payload);
-      payload[0] = i >> 8;
-      payload[1] = i & 0xff;
-      sent.set(i, Array.from(payload));
-      udp.send('127.0.0.1', echoPort, payload);
-    }
+        pump();
+      }
+      if (received.length === count && (ipv6 || !echo6Port)) finish();
+    };
     if (echo6Port) {
       udp.send('::1', echo6Port, new TextEncoder().encode('over ipv6'));
     }
-    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+    pump();
+    await Promise.race([done, new Promise((resolve) => setTimeout(resolve, 20_000))]);
     let intact = 0;
-    let ipv6 = false;
     for (const { host, port, data } of received) {
-      if (host === '::1' && port === echo6Port) {
-        ipv6 = new TextDecoder().decode(new Uint8Array(data)) === 'over ipv6';
-        continue;
-      }
       const i = (data[0] << 8) | data[1];
       const original = sent.get(i);
       if (host === '127.0.0.1' && port === echoPort && original
