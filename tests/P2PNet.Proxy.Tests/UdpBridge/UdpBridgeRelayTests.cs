@@ -113,6 +113,31 @@ public sealed class UdpBridgeRelayTests
     }
 
     [Fact]
+    public async Task InboundBurst_ArrivesCompleteAndInOrder()
+    {
+        // More than the writer's deferred-flush allowance (16 KiB) in one burst, small enough for the socket's queue.
+        await using TestBridge bridge = await TestBridge.StartAsync(o => o.MaxDatagramsPerSecond = 0);
+        await using BridgeClient client = await bridge.ConnectAsync();
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+
+        for (int i = 0; i < 64; i++)
+        {
+            byte[] payload = new byte[600];
+            payload[0] = (byte)i;
+            await peer.SendToAsync(payload, client.Announced).WaitAsync(BridgeClient.Timeout);
+        }
+
+        for (int i = 0; i < 64; i++)
+        {
+            (IPEndPoint source, byte[] payload) = await client.ReceiveAsync();
+            Assert.Equal(peer.LocalEndPoint, source);
+            Assert.Equal(600, payload.Length);
+            Assert.Equal((byte)i, payload[0]);
+        }
+    }
+
+    [Fact]
     public async Task TwoClients_GetTheirOwnUdpSockets_AndOnlyTheirOwnReplies()
     {
         await using TestBridge bridge = await TestBridge.StartAsync();

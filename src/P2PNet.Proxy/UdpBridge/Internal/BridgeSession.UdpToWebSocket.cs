@@ -18,6 +18,13 @@ internal sealed partial class BridgeSession
             bool queued = false;
             while (true)
             {
+                if (!queued && _transport is not null)
+                {
+                    // Nothing more waiting: send what a burst left buffered before waiting.
+                    _transport.DeferFlush = false;
+                    await _transport.FlushDeferredAsync(CancellationToken.None).ConfigureAwait(false);
+                }
+
                 try
                 {
                     // Zero-byte peek: wait for a datagram without holding a buffer (MSG_PEEK leaves it queued).
@@ -52,12 +59,20 @@ internal sealed partial class BridgeSession
                     catch (SocketException e) when (e.SocketErrorCode is SocketError.MessageSize or SocketError.ConnectionReset)
                     {
                         Drop(RelayDirection.ToWebSocket, e.SocketErrorCode == SocketError.MessageSize ? DropReason.Oversize : DropReason.SendFailed);
+                        queued = false;
                         continue;
                     }
 
+                    // Another datagram already waiting means this frame need not be flushed on its own.
+                    queued = _udp.Available > 0;
                     int frameStart = PrepareFrame(buffer, received);
                     if (frameStart >= 0)
                     {
+                        if (_transport is not null)
+                        {
+                            _transport.DeferFlush = queued;
+                        }
+
                         int frameLength = UdpBridgeFrame.MaxHeaderLength + received - frameStart;
                         await _webSocket.SendAsync(
                                 buffer.AsMemory(frameStart, frameLength), WebSocketMessageType.Binary, WebSocketMessageFlags.EndOfMessage, CancellationToken.None)
@@ -69,8 +84,6 @@ internal sealed partial class BridgeSession
                 {
                     ArrayPool<byte>.Shared.Return(buffer);
                 }
-
-                queued = _udp.Available > 0;
             }
         }
         catch (OperationCanceledException) when (closing.IsCancellationRequested)
@@ -138,6 +151,11 @@ internal sealed partial class BridgeSession
         if (Volatile.Read(ref _closeState) == 2)
         {
             return;
+        }
+
+        if (_transport is not null)
+        {
+            _transport.DeferFlush = false;
         }
 
         try

@@ -24,6 +24,9 @@ internal sealed partial class BridgeSession : IDisposable
     private readonly UdpBridgeService _bridge;
     private readonly WebSocket _webSocket;
     private readonly Socket _udp;
+
+    // The standalone server's transport, whose flushes the writer batches; null on the in-app HTTP path.
+    private readonly DuplexPipeStream? _transport;
     private readonly CancellationTokenSource _closing = new();
     private readonly SocketAddress _receiveAddress;
     private SocketAddress? _sendAddress;
@@ -41,9 +44,10 @@ internal sealed partial class BridgeSession : IDisposable
     private string _closeDescription = string.Empty;
     private string _closeReason = "connection_lost";
 
-    public BridgeSession(long id, UdpBridgeService bridge, WebSocket webSocket, Socket udp)
+    public BridgeSession(long id, UdpBridgeService bridge, WebSocket webSocket, Socket udp, DuplexPipeStream? transport)
     {
         Id = id;
+        _transport = transport;
         _bridge = bridge;
         _webSocket = webSocket;
         _udp = udp;

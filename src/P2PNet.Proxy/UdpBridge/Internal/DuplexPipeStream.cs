@@ -12,9 +12,15 @@ namespace P2PNet.Proxy.UdpBridge.Internal;
 /// </remarks>
 internal sealed class DuplexPipeStream(IDuplexPipe pipe) : Stream
 {
+    /// <summary>Most bytes held back by <see cref="DeferFlush"/> before a write flushes anyway.</summary>
+    public const int MaxDeferredBytes = 16 * 1024;
+
     private readonly PipeReader _input = pipe.Input;
     private readonly PipeWriter _output = pipe.Output;
+    // Writes come from the websocket (frames, pings, pongs, close) and from FlushDeferredAsync: one at a time.
+    private readonly SemaphoreSlim _writeLock = new(1, 1);
     private volatile bool _disposed;
+    private int _unflushedBytes;
 
     public override bool CanRead => true;
 
@@ -66,17 +72,60 @@ internal sealed class DuplexPipeStream(IDuplexPipe pipe) : Stream
 
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
-        FlushResult result = await _output.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
-        if (result.IsCanceled)
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            throw new OperationCanceledException("The write was canceled.");
+            if (DeferFlush && _unflushedBytes + buffer.Length <= MaxDeferredBytes)
+            {
+                // More frames follow at once: copy into the pipe and let the last one (or FlushDeferredAsync) send all.
+                // Bounded, so a flood still meets the pipe's backpressure at every MaxDeferredBytes.
+                _output.Write(buffer.Span);
+                _unflushedBytes += buffer.Length;
+                return;
+            }
+
+            FlushResult result = await _output.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+            _unflushedBytes = 0;
+            if (result.IsCanceled)
+            {
+                throw new OperationCanceledException("The write was canceled.");
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+        }
+    }
+
+    /// <summary>
+    /// While set, writes are buffered in the pipe without a flush: the bridge sets it while more datagrams are already
+    /// queued, so a burst leaves in one send instead of one per frame. Clear it, then call
+    /// <see cref="FlushDeferredAsync"/>, before waiting for more.
+    /// </summary>
+    public bool DeferFlush { get; set; }
+
+    /// <summary>Sends what deferred writes left in the pipe.</summary>
+    public async ValueTask FlushDeferredAsync(CancellationToken cancellationToken = default)
+    {
+        await _writeLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_unflushedBytes > 0)
+            {
+                _unflushedBytes = 0;
+                await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
         }
     }
 
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => _output.FlushAsync(cancellationToken).AsTask();
+    public override Task FlushAsync(CancellationToken cancellationToken) => FlushDeferredAsync(cancellationToken).AsTask();
 
     public override void Flush() => throw new NotSupportedException("Synchronous I/O is not supported.");
 

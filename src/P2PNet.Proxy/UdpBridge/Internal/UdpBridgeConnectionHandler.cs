@@ -58,7 +58,8 @@ internal sealed class UdpBridgeConnectionHandler(UdpBridgeService bridge, string
 
         WebSocketHandshake.WriteAccept(transport.Output, request.Key!);
         await transport.Output.FlushAsync().ConfigureAwait(false);
-        WebSocket webSocket = WebSocket.CreateFromStream(new DuplexPipeStream(transport), new WebSocketCreationOptions
+        var stream = new DuplexPipeStream(transport);
+        WebSocket webSocket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
         {
             IsServer = true,
             KeepAliveInterval = bridge.Options.KeepAliveInterval,
@@ -77,7 +78,7 @@ internal sealed class UdpBridgeConnectionHandler(UdpBridgeService bridge, string
 
         try
         {
-            await bridge.RunSessionAsync(webSocket, (connection.LocalEndPoint as IPEndPoint)?.Address, remote).ConfigureAwait(false);
+            await bridge.RunSessionAsync(webSocket, (connection.LocalEndPoint as IPEndPoint)?.Address, remote, stream).ConfigureAwait(false);
         }
         finally
         {

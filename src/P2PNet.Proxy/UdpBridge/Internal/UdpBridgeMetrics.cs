@@ -60,7 +60,7 @@ internal sealed class UdpBridgeMetrics
         Meter meter = meterFactory.Create(MeterName);
         _clients = meter.CreateUpDownCounter<long>("p2pnet.bridge.clients", "{client}", "Clients connected now.");
         _rejected = meter.CreateCounter<long>("p2pnet.bridge.connections.rejected", "{connection}",
-            "WebSocket requests refused, by reason (max_clients, unauthorized, origin, not_websocket, shutting_down).");
+            "WebSocket requests refused, by reason (max_clients, unauthorized, origin, not_websocket, not_found, shutting_down).");
         _datagrams = meter.CreateCounter<long>("p2pnet.bridge.datagrams", "{datagram}", "Datagrams relayed, by direction.");
         _bytes = meter.CreateCounter<long>("p2pnet.bridge.bytes", "By", "Datagram payload bytes relayed, by direction.");
         _drops = meter.CreateCounter<long>("p2pnet.bridge.drops", "{datagram}", "Datagrams dropped, by direction and reason.");

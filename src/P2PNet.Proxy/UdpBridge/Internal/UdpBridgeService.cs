@@ -167,7 +167,7 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
     }
 
     /// <summary>Binds the client's UDP socket and runs its session until it ends; disposes <paramref name="webSocket"/>.</summary>
-    internal async Task RunSessionAsync(WebSocket webSocket, IPAddress? localAddress, string? remote)
+    internal async Task RunSessionAsync(WebSocket webSocket, IPAddress? localAddress, string? remote, DuplexPipeStream? transport = null)
     {
         Socket udp;
         try
@@ -183,7 +183,7 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
         }
 
         long id = Interlocked.Increment(ref _nextSessionId);
-        var session = new BridgeSession(id, this, webSocket, udp);
+        var session = new BridgeSession(id, this, webSocket, udp, transport);
         _sessions[id] = session;
         Metrics.ClientOpened();
         try
