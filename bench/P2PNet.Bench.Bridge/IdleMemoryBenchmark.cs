@@ -54,11 +54,6 @@ internal static class IdleMemoryBenchmark
                 workingSet += ws - before[s].WorkingSet;
             }
 
-            if (Environment.GetEnvironmentVariable("BENCH_HOLD_SECONDS") is { } hold)
-            {
-                await Task.Delay(TimeSpan.FromSeconds(int.Parse(hold, System.Globalization.CultureInfo.InvariantCulture)));
-            }
-
             return new Result(clients, shards, (double)heap / clients, (double)workingSet / clients, connectTime);
         }
         finally
