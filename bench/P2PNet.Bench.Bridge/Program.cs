@@ -17,13 +17,16 @@ int payload = int.Parse(Option("--payload") ?? "32", CultureInfo.InvariantCultur
 int seconds = int.Parse(Option("--seconds") ?? "10", CultureInfo.InvariantCulture);
 long descriptorLimit = ReadDescriptorLimit();
 
+string loadBefore = ReadLoadAverage();
 Console.Error.WriteLine($"bench: {Environment.ProcessorCount} cores, open-file limit {descriptorLimit}, .NET {Environment.Version}");
 ThroughputBenchmark.Result? throughput = null;
 IdleMemoryBenchmark.Result? memory = null;
+double baseline = 0;
 if (only is null or "throughput")
 {
     Console.Error.WriteLine($"bench: throughput, {clients} clients x {window} in flight, {payload}-byte payloads, {seconds} s");
     throughput = await ThroughputBenchmark.RunAsync(clients, window, payload, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(seconds));
+    baseline = await UdpBaseline.DatagramsPerSecondAsync(window, payload, TimeSpan.FromSeconds(3));
 }
 
 if (only is null or "memory")
@@ -38,7 +41,9 @@ if (throughput is not null)
 {
     Console.WriteLine($"| Datagrams relayed per second, both directions ({throughput.PayloadBytes}-byte payloads) | ≥ 200,000 /s "
         + $"| {throughput.RelayedPerSecond:N0} /s | {(throughput.RelayedPerSecond >= 200_000 ? "yes" : "no")} |");
-    Console.WriteLine($"| Bridge CPU while relaying | — | {throughput.BridgeCpuCores:N2} cores | — |");
+    Console.WriteLine($"| Bridge CPU while relaying | — | {throughput.BridgeCpuCores:N2} cores, "
+        + $"{throughput.BridgeCpuCores / throughput.RelayedPerSecond * 1e6:N1} µs per datagram | — |");
+    Console.WriteLine($"| Reference: plain UDP echo on loopback, no bridge, one socket pair | — | {baseline:N0} /s | — |");
 }
 
 if (memory is not null)
@@ -61,12 +66,26 @@ if (memory is not null)
         + $"two descriptors per client), connected in {memory.ConnectTime.TotalSeconds:N1} s; kernel socket memory not included.");
 }
 
+Console.WriteLine($"Load average (1, 5, 15 min) before: {loadBefore}; after: {ReadLoadAverage()}.");
+
 return 0;
 
 string? Option(string name)
 {
     int i = Array.IndexOf(args, name);
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+}
+
+static string ReadLoadAverage()
+{
+    try
+    {
+        return string.Join(", ", File.ReadAllText("/proc/loadavg").Split(' ')[..3]);
+    }
+    catch (IOException)
+    {
+        return "unknown";
+    }
 }
 
 static long ReadDescriptorLimit()
