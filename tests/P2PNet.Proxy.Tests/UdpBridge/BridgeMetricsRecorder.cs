@@ -37,9 +37,15 @@ internal sealed class BridgeMetricsRecorder : IDisposable
         _listener.Start();
     }
 
-    /// <summary>The sum of an instrument's measurements whose tags include all of <paramref name="tags"/> (key=value).</summary>
-    public long Total(string instrument, params string[] tags) =>
-        _totals.Where(kv => kv.Key.Split('|')[0] == instrument && tags.All(t => kv.Key.Split('|').Contains(t))).Sum(kv => kv.Value);
+    /// <summary>
+    /// The sum of the measurements of <paramref name="instrument"/> (several names may be joined with '|') whose tags
+    /// include all of <paramref name="tags"/> (key=value).
+    /// </summary>
+    public long Total(string instrument, params string[] tags)
+    {
+        string[] instruments = instrument.Split('|');
+        return _totals.Where(kv => instruments.Contains(kv.Key.Split('|')[0]) && tags.All(t => kv.Key.Split('|').Contains(t))).Sum(kv => kv.Value);
+    }
 
     /// <summary>Waits (polling, with a deadline) until <see cref="Total"/> reaches <paramref name="atLeast"/>.</summary>
     public async Task WaitForAsync(long atLeast, string instrument, params string[] tags)

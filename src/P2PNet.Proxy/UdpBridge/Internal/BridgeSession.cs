@@ -194,9 +194,6 @@ internal sealed partial class BridgeSession : IDisposable
         e is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException
             or InvalidOperationException;
 
-    /// <summary>The address a greeting announces, for logs.</summary>
-    internal EndPoint? UdpLocalEndPoint => _udp.LocalEndPoint;
-
     internal static bool IsIPv4Mapped(ReadOnlySpan<byte> v6) =>
         v6.Length == 16 && !v6[..10].ContainsAnyExcept((byte)0) && v6[10] == 0xff && v6[11] == 0xff;
 
