@@ -57,6 +57,9 @@ internal sealed class UdpBridgeConnectionHandler(UdpBridgeService bridge, string
         }
 
         WebSocketHandshake.WriteAccept(transport.Output, request.Key!);
+
+        // The request's strings are not needed any more; an idle client should not keep them alive.
+        request = null;
         await transport.Output.FlushAsync().ConfigureAwait(false);
         var stream = new DuplexPipeStream(transport);
         WebSocket webSocket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions
