@@ -9,6 +9,7 @@ foreach (var command in new[]
     KeyCommands.CreateId(),
     SwarmCommands.Create(),
     VpnCommands.Create(),
+    BridgeCommands.Create(),
 })
 {
     root.Subcommands.Add(command);

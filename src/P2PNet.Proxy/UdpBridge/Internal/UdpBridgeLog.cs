@@ -1,0 +1,42 @@
+using System.Net;
+using System.Net.WebSockets;
+using Microsoft.Extensions.Logging;
+
+namespace P2PNet.Proxy.UdpBridge.Internal;
+
+/// <summary>The bridge's log messages (source-generated; event ids 1–99 belong to the UDP bridge).</summary>
+internal static partial class UdpBridgeLog
+{
+    [LoggerMessage(1, LogLevel.Debug, "Bridge client {SessionId} from {Remote} opened UDP endpoint {UdpEndPoint}, announced as {Announced}")]
+    public static partial void SessionOpened(this ILogger logger, long sessionId, string? remote, EndPoint? udpEndPoint, string announced);
+
+    [LoggerMessage(2, LogLevel.Debug, "Bridge client {SessionId} closed ({Reason}): {CloseStatus} {CloseDescription}")]
+    public static partial void SessionClosed(this ILogger logger, long sessionId, string reason, WebSocketCloseStatus closeStatus, string closeDescription);
+
+    [LoggerMessage(3, LogLevel.Information, "Bridge client {SessionId} sent a malformed message and is closed: {Description}")]
+    public static partial void Malformed(this ILogger logger, long sessionId, string description);
+
+    [LoggerMessage(4, LogLevel.Debug, "Bridge request from {Remote} refused ({Reason})")]
+    public static partial void Rejected(this ILogger logger, string? remote, string reason);
+
+    [LoggerMessage(5, LogLevel.Warning, "Bridge is full ({MaxClients} clients); a client from {Remote} was turned away")]
+    public static partial void Full(this ILogger logger, int maxClients, string? remote);
+
+    [LoggerMessage(6, LogLevel.Warning, "Bridge client {SessionId}: the UDP socket failed")]
+    public static partial void UdpFailed(this ILogger logger, long sessionId, Exception exception);
+
+    [LoggerMessage(7, LogLevel.Debug, "Bridge client {SessionId}: the connection was lost")]
+    public static partial void ConnectionLost(this ILogger logger, long sessionId, Exception exception);
+
+    [LoggerMessage(8, LogLevel.Warning, "Bridge client {SessionId} did not answer the close within {CloseTimeout}; aborting")]
+    public static partial void CloseTimedOut(this ILogger logger, long sessionId, TimeSpan closeTimeout);
+
+    [LoggerMessage(9, LogLevel.Information, "Bridge shutting down: closing {Count} clients")]
+    public static partial void ShuttingDown(this ILogger logger, int count);
+
+    [LoggerMessage(10, LogLevel.Error, "Bridge could not open a UDP socket for a client from {Remote}")]
+    public static partial void UdpBindFailed(this ILogger logger, string? remote, Exception exception);
+
+    [LoggerMessage(11, LogLevel.Trace, "Bridge client {SessionId}: dropped a datagram going {Direction} ({Reason})")]
+    public static partial void Dropped(this ILogger logger, long sessionId, RelayDirection direction, DropReason reason);
+}

@@ -1,0 +1,319 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Primitives;
+
+namespace P2PNet.Proxy.UdpBridge.Internal;
+
+/// <summary>
+/// The bridge itself: admits WebSocket requests, runs one <see cref="BridgeSession"/> per client, sweeps idle and
+/// unresponsive sessions on one shared timer and closes every session on shutdown.
+/// </summary>
+/// <remarks>
+/// Registered as a singleton and as a hosted lifecycle service, so <see cref="StoppingAsync"/> runs before the
+/// server stops accepting and waiting for requests. Thread-safe.
+/// </remarks>
+internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDisposable
+{
+    private readonly ConcurrentDictionary<long, BridgeSession> _sessions = new();
+    private readonly byte[]? _tokenBytes;
+    private readonly IPAddress _udpBindAddress;
+    private readonly Lock _timerLock = new();
+    private ITimer? _sweeper;
+    private long _nextSessionId;
+    private int _clientCount;
+    private volatile bool _stopping;
+    private TaskCompletionSource? _allClosed;
+
+    public UdpBridgeService(IOptions<UdpBridgeOptions> options, TimeProvider timeProvider, IMeterFactory meterFactory, ILogger<UdpBridgeService> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Options = options.Value;
+        TimeProvider = timeProvider;
+        Logger = logger;
+        Metrics = new UdpBridgeMetrics(meterFactory);
+        Policy = new AddressPolicy(Options.AllowedNetworks, Options.DeniedNetworks);
+        MaxDatagramSize = Options.MaxDatagramSize;
+        MaxDatagramsPerSecond = Options.MaxDatagramsPerSecond;
+        MaxBytesPerSecond = Options.MaxBytesPerSecond;
+        _tokenBytes = Options.BearerToken is { Length: > 0 } token ? Encoding.UTF8.GetBytes(token) : null;
+        _udpBindAddress = Options.UdpBindAddress.AddressFamily == AddressFamily.InterNetworkV6 && !Socket.OSSupportsIPv6
+            ? IPAddress.Any
+            : Options.UdpBindAddress;
+    }
+
+    public UdpBridgeOptions Options { get; }
+
+    public TimeProvider TimeProvider { get; }
+
+    public ILogger Logger { get; }
+
+    public UdpBridgeMetrics Metrics { get; }
+
+    public AddressPolicy Policy { get; }
+
+    // Copies of the hot option values, read per datagram.
+    public int MaxDatagramSize { get; }
+
+    public int MaxDatagramsPerSecond { get; }
+
+    public int MaxBytesPerSecond { get; }
+
+    /// <summary>Clients connected now.</summary>
+    public int ClientCount => Volatile.Read(ref _clientCount);
+
+    /// <summary>Handles one request to the bridge's path: admission checks, then the session until it ends.</summary>
+    public async Task HandleAsync(HttpContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        string? remote = context.Connection.RemoteIpAddress?.ToString();
+
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            await RejectAsync(context, new Refusal(StatusCodes.Status400BadRequest, "not_websocket", "This endpoint accepts WebSocket requests only."))
+                .ConfigureAwait(false);
+            return;
+        }
+
+        context.Request.Query.TryGetValue("access_token", out StringValues accessToken);
+        Refusal? refusal = Admit(
+            context.Request.Headers.Origin.Count == 1 ? context.Request.Headers.Origin[0] : null,
+            context.Request.Headers.Authorization.Count == 1 ? context.Request.Headers.Authorization[0] : null,
+            accessToken.Count == 1 ? accessToken[0] : null);
+        if (refusal is not null)
+        {
+            await RejectAsync(context, refusal).ConfigureAwait(false);
+            return;
+        }
+
+        var acceptContext = new WebSocketAcceptContext
+        {
+            DangerousEnableCompression = false,
+            KeepAliveInterval = Options.KeepAliveInterval,
+            KeepAliveTimeout = KeepAliveTimeout,
+        };
+
+        if (!TryEnterClient(remote))
+        {
+            using WebSocket turnedAway = await context.WebSockets.AcceptWebSocketAsync(acceptContext).ConfigureAwait(false);
+            await TurnAwayAsync(turnedAway).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            WebSocket webSocket = await context.WebSockets.AcceptWebSocketAsync(acceptContext).ConfigureAwait(false);
+            await RunSessionAsync(webSocket, context.Connection.LocalIpAddress, remote).ConfigureAwait(false);
+        }
+        finally
+        {
+            ExitClient();
+        }
+    }
+
+    /// <summary>Pong deadline for keep-alive pings: one interval, or none when pings are off.</summary>
+    internal TimeSpan KeepAliveTimeout => Options.KeepAliveInterval > TimeSpan.Zero ? Options.KeepAliveInterval : Timeout.InfiniteTimeSpan;
+
+    /// <summary>
+    /// The admission checks every request passes before its upgrade: origin, token, shutdown. Counts and logs a refusal.
+    /// </summary>
+    /// <returns>Why the request is refused, or <see langword="null"/> to admit it.</returns>
+    internal Refusal? Admit(string? origin, string? authorization, string? accessToken)
+    {
+        Refusal? refusal =
+            !IsOriginAllowed(origin) ? new Refusal(StatusCodes.Status403Forbidden, "origin", "This origin may not use the bridge.")
+            : !IsAuthorized(authorization, accessToken) ? new Refusal(StatusCodes.Status401Unauthorized, "unauthorized", "A valid bearer token is required.")
+            : _stopping ? new Refusal(StatusCodes.Status503ServiceUnavailable, "shutting_down", "The bridge is shutting down.")
+            : null;
+        return refusal;
+    }
+
+    /// <summary>Records a refusal in metrics and logs.</summary>
+    internal void CountRefusal(Refusal refusal, string? remote)
+    {
+        Metrics.Rejected(refusal.Reason);
+        Logger.Rejected(remote, refusal.Reason);
+    }
+
+    /// <summary>Takes a client slot; <see langword="false"/> (counted and logged) when the bridge is full.</summary>
+    internal bool TryEnterClient(string? remote)
+    {
+        if (Interlocked.Increment(ref _clientCount) <= Options.MaxClients)
+        {
+            return true;
+        }
+
+        Interlocked.Decrement(ref _clientCount);
+        Metrics.Rejected("max_clients");
+        Logger.Full(Options.MaxClients, remote);
+        return false;
+    }
+
+    /// <summary>Releases a slot taken by <see cref="TryEnterClient"/>.</summary>
+    internal void ExitClient()
+    {
+        if (Interlocked.Decrement(ref _clientCount) == 0 && _stopping)
+        {
+            _allClosed?.TrySetResult();
+        }
+    }
+
+    /// <summary>Binds the client's UDP socket and runs its session until it ends; disposes <paramref name="webSocket"/>.</summary>
+    internal async Task RunSessionAsync(WebSocket webSocket, IPAddress? localAddress, string? remote, DuplexPipeStream? transport = null)
+    {
+        Socket udp;
+        try
+        {
+            udp = OpenUdpSocket();
+        }
+        catch (SocketException e)
+        {
+            Logger.UdpBindFailed(remote, e);
+            await CloseQuicklyAsync(webSocket, UdpBridgeCloseStatus.BridgeError, "the bridge could not open a UDP socket").ConfigureAwait(false);
+            webSocket.Dispose();
+            return;
+        }
+
+        long id = Interlocked.Increment(ref _nextSessionId);
+        var session = new BridgeSession(id, this, webSocket, udp, transport);
+        _sessions[id] = session;
+        Metrics.ClientOpened();
+        try
+        {
+            string announced = AnnouncedAddress(localAddress);
+            int port = ((IPEndPoint)udp.LocalEndPoint!).Port;
+            Logger.SessionOpened(id, remote, udp.LocalEndPoint, announced);
+            if (_stopping)
+            {
+                session.RequestClose(UdpBridgeCloseStatus.ShuttingDown, "bridge shutting down", "shutdown");
+            }
+
+            await session.RunAsync($$"""{"address":"{{announced}}","port":{{port}}}""").ConfigureAwait(false);
+        }
+        finally
+        {
+            _sessions.TryRemove(id, out _);
+            (WebSocketCloseStatus status, string description) = session.CloseSent;
+            Logger.SessionClosed(id, session.CloseReason, status, description);
+            Metrics.ClientClosed(session.CloseReason);
+            session.Dispose();
+            webSocket.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// A full bridge still completes the upgrade so the browser learns why: a failed handshake reaches a web page as
+    /// a bare error, a close frame with 1013 and a reason does not.
+    /// </summary>
+    internal Task TurnAwayAsync(WebSocket webSocket) =>
+        CloseQuicklyAsync(webSocket, UdpBridgeCloseStatus.Full, $"bridge is full ({Options.MaxClients} clients); try again later");
+
+    private Socket OpenUdpSocket()
+    {
+        var udp = new Socket(_udpBindAddress.AddressFamily, SocketType.Dgram, ProtocolType.Udp);
+        try
+        {
+            if (_udpBindAddress.Equals(IPAddress.IPv6Any))
+            {
+                udp.DualMode = true;
+            }
+
+            udp.Bind(new IPEndPoint(_udpBindAddress, 0));
+            return udp;
+        }
+        catch
+        {
+            udp.Dispose();
+            throw;
+        }
+    }
+
+    private string AnnouncedAddress(IPAddress? connectionLocalAddress)
+    {
+        IPAddress? address = Options.ExternalAddress;
+        if (address is null && !_udpBindAddress.Equals(IPAddress.Any) && !_udpBindAddress.Equals(IPAddress.IPv6Any))
+        {
+            address = _udpBindAddress;
+        }
+
+        address ??= connectionLocalAddress ?? IPAddress.Loopback;
+        return BridgeSession.Unmap(address).ToString();
+    }
+
+    private bool IsOriginAllowed(string? origin)
+    {
+        if (Options.AllowedOrigins.Count == 0)
+        {
+            return true;
+        }
+
+        foreach (string allowed in Options.AllowedOrigins)
+        {
+            if (allowed == "*" || (origin is not null && string.Equals(allowed.TrimEnd('/'), origin, StringComparison.OrdinalIgnoreCase)))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private bool IsAuthorized(string? authorization, string? accessToken)
+    {
+        if (_tokenBytes is null)
+        {
+            return true;
+        }
+
+        string? presented = authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
+            ? authorization["Bearer ".Length..].Trim()
+            : accessToken;
+        if (presented is null)
+        {
+            return false;
+        }
+
+        // Constant-time comparison, so response timing does not reveal how much of a guess was right.
+        byte[] presentedBytes = Encoding.UTF8.GetBytes(presented);
+        bool equal = CryptographicOperations.FixedTimeEquals(presentedBytes, _tokenBytes);
+        CryptographicOperations.ZeroMemory(presentedBytes);
+        return equal;
+    }
+
+    private async Task RejectAsync(HttpContext context, Refusal refusal)
+    {
+        CountRefusal(refusal, context.Connection.RemoteIpAddress?.ToString());
+        if (refusal.StatusCode == StatusCodes.Status401Unauthorized)
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer";
+        }
+
+        context.Response.StatusCode = refusal.StatusCode;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        await context.Response.WriteAsync(refusal.Message, context.RequestAborted).ConfigureAwait(false);
+    }
+
+    internal async Task CloseQuicklyAsync(WebSocket webSocket, WebSocketCloseStatus status, string description)
+    {
+        using var timeout = new CancellationTokenSource(Options.CloseTimeout, TimeProvider);
+        try
+        {
+            await webSocket.CloseAsync(status, UdpBridgeCloseStatus.Fit(description), timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException)
+        {
+            webSocket.Abort();
+        }
+    }
+
+    /// <summary>Why a request was refused before its upgrade: the HTTP status, the metric tag, the text sent back.</summary>
+    internal sealed record Refusal(int StatusCode, string Reason, string Message);
+}

@@ -1,0 +1,96 @@
+using System.Net;
+
+namespace P2PNet.Proxy.UdpBridge;
+
+/// <summary>
+/// Limits, policy and addresses of the WebSocket-to-UDP bridge. Every member has a default fit for a bridge exposed to
+/// the public internet; bind through <c>services.AddUdpBridge(options => …)</c>.
+/// </summary>
+/// <remarks>
+/// Rate limits apply per client and per direction (browser → UDP and UDP → browser, each with its own buckets).
+/// A datagram over a limit, or to or from a refused address, is dropped and counted in the
+/// <c>p2pnet.bridge.drops</c> metric; the websocket stays open, as a UDP path that loses packets would.
+/// </remarks>
+public sealed class UdpBridgeOptions
+{
+    /// <summary>The largest IPv4/IPv6 UDP payload.</summary>
+    public const int MaxUdpPayload = 65_507;
+
+    /// <summary>
+    /// Most concurrent clients; one more is accepted and closed at once with close code 1013 (try again later).
+    /// Each client holds two file descriptors (its TCP connection and its UDP socket). Default 10,000.
+    /// </summary>
+    public int MaxClients { get; set; } = 10_000;
+
+    /// <summary>
+    /// Largest datagram payload in bytes, either direction; 1 to <see cref="MaxUdpPayload"/>.
+    /// A larger browser message closes the websocket with 1009 (message too big); a larger inbound UDP datagram is
+    /// dropped. Default 1472 (an Ethernet MTU less the IPv4 and UDP headers; discv5 packets are at most 1280).
+    /// </summary>
+    public int MaxDatagramSize { get; set; } = 1472;
+
+    /// <summary>Datagrams per second per client and per direction, with a burst of one second's worth; 0 for no limit. Default 1,000.</summary>
+    public int MaxDatagramsPerSecond { get; set; } = 1_000;
+
+    /// <summary>
+    /// Payload bytes per second per client and per direction, with a burst of one second's worth; 0 for no limit.
+    /// Must be at least <see cref="MaxDatagramSize"/> when set. Default 1 MiB.
+    /// </summary>
+    public int MaxBytesPerSecond { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// A client that relays no datagram in either direction for this long is closed with 1000 and reason "idle timeout".
+    /// <see cref="Timeout.InfiniteTimeSpan"/> disables it. Default 5 minutes.
+    /// </summary>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// How long the bridge waits for a browser to answer its close frame before it aborts the connection; also bounds a
+    /// graceful shutdown. Default 5 seconds.
+    /// </summary>
+    public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Interval of WebSocket pings that keep intermediaries from dropping a quiet connection; a browser that does not
+    /// answer within the same interval is disconnected. <see cref="TimeSpan.Zero"/> disables pings. Default 30 seconds.
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Origins (<c>scheme://host[:port]</c>) of web pages allowed to connect; <c>*</c> allows any. Empty (the default)
+    /// allows any origin and requests without one. When not empty, a request without a listed Origin gets HTTP 403.
+    /// </summary>
+    public IList<string> AllowedOrigins { get; } = [];
+
+    /// <summary>
+    /// When set, a client must present this token as <c>Authorization: Bearer TOKEN</c> or, since browsers cannot set
+    /// headers on a websocket, as the query parameter <c>access_token=TOKEN</c>; otherwise HTTP 401. Default none.
+    /// </summary>
+    public string? BearerToken { get; set; }
+
+    /// <summary>
+    /// Networks clients may exchange datagrams with even though the default policy refuses them (for example
+    /// <c>127.0.0.0/8</c> for local testing). The most specific matching network among <see cref="AllowedNetworks"/>
+    /// and <see cref="DeniedNetworks"/> decides, deny winning a tie. Default empty.
+    /// </summary>
+    public IList<IPNetwork> AllowedNetworks { get; } = [];
+
+    /// <summary>
+    /// Networks clients may not exchange datagrams with, in addition to the default policy, which refuses loopback,
+    /// private, shared (CGNAT), link-local, multicast, reserved and unspecified addresses. Default empty.
+    /// </summary>
+    public IList<IPNetwork> DeniedNetworks { get; } = [];
+
+    /// <summary>
+    /// Local address each client's UDP socket binds to (port chosen by the system). The default,
+    /// <see cref="IPAddress.IPv6Any"/>, is a dual-mode socket reaching IPv4 and IPv6; an IPv4 address limits clients to IPv4.
+    /// </summary>
+    public IPAddress UdpBindAddress { get; set; } = IPAddress.IPv6Any;
+
+    /// <summary>
+    /// Address announced to the browser as its public UDP endpoint, for a bridge behind NAT or a load balancer.
+    /// Default: <see cref="UdpBindAddress"/> if it is a specific address, else the local address the browser's
+    /// connection arrived on.
+    /// </summary>
+    public IPAddress? ExternalAddress { get; set; }
+}
