@@ -4,7 +4,9 @@
 //
 //   bench.mjs latency    MA --count N          connect + first ping on N fresh connections: {"p50_ms","p99_ms"}
 //   bench.mjs handshakes MA --count N --concurrency C   full handshakes per second: {"per_second"}
-//   [--psk FILE] on both.
+//   bench.mjs listen                           a listener without js-libp2p's inbound rate limits: prints LISTEN <ma>
+//   [--psk FILE] on all. (node.mjs listen keeps js-libp2p's default inbound connection threshold, which resets
+//   connections arriving faster than a few per second, so the connect loops need this listener.)
 
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
@@ -36,12 +38,18 @@ const options = {
   transports: [tcp()],
   connectionEncrypters: [noise()],
   streamMuxers: [yamux()],
-  connectionManager: { maxConnections: 100_000, dialTimeout: 10_000 },
+  addresses: { listen: command === 'listen' ? ['/ip4/127.0.0.1/tcp/0'] : [] },
+  connectionManager: {
+    maxConnections: 100_000,
+    dialTimeout: 10_000,
+    inboundConnectionThreshold: 1_000_000,
+    maxIncomingPendingConnections: 10_000
+  },
   services: { identify: identify(), ping: ping() }
 }
 if (values.psk != null) options.connectionProtector = preSharedKey({ psk: readFileSync(values.psk) })
 const node = await createLibp2p(options)
-const ma = multiaddr(target)
+const ma = target != null ? multiaddr(target) : undefined
 
 function readExactly (stream, n) {
   return new Promise((resolve, reject) => {
@@ -74,7 +82,12 @@ async function connectAndPing () {
   stream.send(payload)
   const pong = await readExactly(stream, 32)
   if (!pong.subarray(0, 32).equals(payload)) throw new Error('ping reply differs')
-  await conn.close()
+  await closeQuietly(conn)
+}
+
+async function closeQuietly (conn) {
+  // The remote may already be closing; a failed goodbye does not matter to the measurement.
+  try { await conn.close() } catch { conn.abort?.(new Error('closed')) }
 }
 
 function percentile (sorted, p) {
@@ -83,7 +96,15 @@ function percentile (sorted, p) {
 }
 
 try {
-  if (command === 'latency') {
+  if (command === 'listen') {
+    for (const a of node.getMultiaddrs()) console.log(`LISTEN ${a.toString()}`)
+    await new Promise((resolve) => {
+      process.on('SIGTERM', resolve)
+      process.on('SIGINT', resolve)
+      process.stdin.on('end', resolve)
+      process.stdin.resume()
+    })
+  } else if (command === 'latency') {
     const warmup = Math.max(5, Math.floor(count / 20))
     const samples = []
     for (let i = 0; i < warmup + count; i++) {
@@ -99,7 +120,7 @@ try {
     const worker = async () => {
       while (remaining-- > 0) {
         const conn = await node.dial(ma, { force: true })
-        await conn.close()
+        await closeQuietly(conn)
       }
     }
     remaining = 2 * concurrency
