@@ -48,7 +48,7 @@ internal static class Roles
             {
                 GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
                 GC.WaitForPendingFinalizers();
-                Console.WriteLine($"OK {host.Connections.Count}");
+                Console.WriteLine($"OK {host.Connections.Count} {GC.GetTotalMemory(forceFullCollection: true)}");
             }
         }
         return 0;
@@ -74,7 +74,8 @@ internal static class Roles
         // Without the /p2p suffix every dial makes a new connection instead of reusing one.
         var address = Multiaddr.Parse(args.Positional(0)).WithoutPeerId();
         int count = (int)args.GetLong("count", 200);
-        int warmup = Math.Max(5, count / 20);
+        // Warm-up: tiered JIT must first optimise the managed X25519/Ed25519 code (BouncyCastle) a long-running node runs.
+        int warmup = Math.Max(20, count / 2);
         var samples = new List<double>(count);
         for (int i = 0; i < warmup + count; i++)
         {

@@ -241,6 +241,13 @@ internal sealed class Runner
                 Log($"{name}: perf up {up:F2} down {down:F2} Gbit/s, cpu {cpu:F2} s");
             });
         }
+        // node.mjs listen keeps js-libp2p's inbound connection rate limit (it resets connections arriving faster than
+        // a few per second), so the connect loops against js use bench.mjs's listener, same stack without the limit.
+        await using var connectListener = server == Impl.Js ? ChildProcess.Start(_node, psk ? [_benchMjs, "listen", "--psk", _pskFile] : [_benchMjs, "listen"]) : null;
+        if (connectListener is not null)
+        {
+            ma = (await connectListener.ReadLineAsync("LISTEN ", TimeSpan.FromSeconds(60)))["LISTEN ".Length..].Trim();
+        }
         await Measure(row, async () =>
         {
             await using var c = StartClient(client, "latency", ma, psk, "--count", _latencyCount.ToString(CultureInfo.InvariantCulture));
@@ -281,7 +288,7 @@ internal sealed class Runner
     private async Task IdleAsync(Row row, ChildProcess listener, string ma, bool psk)
     {
         await listener.SendAsync("gc");
-        await listener.ReadLineAsync("OK", TimeSpan.FromSeconds(30));
+        string okBefore = await listener.ReadLineAsync("OK", TimeSpan.FromSeconds(30));
         long before = ProcessStats.RssBytes(listener.Pid);
         await using var c = StartClient(Impl.P2PNet, "idle", ma, psk, "--count", _idleCount.ToString(CultureInfo.InvariantCulture));
         await c.ReadLineAsync("READY", TimeSpan.FromMinutes(5));
@@ -290,7 +297,7 @@ internal sealed class Runner
         string ok = await listener.ReadLineAsync("OK", TimeSpan.FromSeconds(30));
         long after = ProcessStats.RssBytes(listener.Pid);
         row.IdleKib = (after - before) / 1024.0 / _idleCount;
-        Log($"{row.Name}: idle RSS {before >> 20} → {after >> 20} MiB over {_idleCount} connections ({ok}): {row.IdleKib:F1} KiB each");
+        Log($"{row.Name}: idle RSS {before >> 20} → {after >> 20} MiB over {_idleCount} connections (connections, managed heap bytes before → after: {okBefore} → {ok}): {row.IdleKib:F1} KiB each");
         await c.SendAsync("done");
         await c.WaitForExitAsync(TimeSpan.FromSeconds(60));
     }

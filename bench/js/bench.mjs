@@ -105,7 +105,7 @@ try {
       process.stdin.resume()
     })
   } else if (command === 'latency') {
-    const warmup = Math.max(5, Math.floor(count / 20))
+    const warmup = Math.max(20, Math.floor(count / 2))
     const samples = []
     for (let i = 0; i < warmup + count; i++) {
       const start = performance.now()
