@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One Markdown table comparing P2PNet, js-libp2p and raw TCP on this machine (docs/performance.md).
-#   bench/run.sh            full run: 2 GiB each way (1 GiB with js-libp2p), median of 3, 200 connects, 1,000 idle connections, 10,000 streams
+#   bench/run.sh            full run: 2 GiB each way (512 MiB with js-libp2p), median of 3, 200 connects, 1,000 idle connections, 10,000 streams
 #   bench/run.sh --quick    smaller sizes, one run (a couple of minutes)
 # Extra options go to `P2PNet.Bench run` (e.g. --runs 5, --bytes N, --js-bytes N).
 set -euo pipefail
