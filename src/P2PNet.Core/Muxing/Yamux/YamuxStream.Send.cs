@@ -92,7 +92,7 @@ internal sealed partial class YamuxStream
 
             if (length > 0 || fin)
             {
-                YamuxFrameFlags flags = openFlags | (fin ? YamuxFrameFlags.Fin : YamuxFrameFlags.None);
+                YamuxFrameFlags flags = openFlags;
                 if (length > 0)
                 {
                     YamuxFrameCodec.WriteHeader(output, new YamuxFrameHeader(YamuxFrameType.Data, flags, _id, (uint)length));
@@ -102,13 +102,19 @@ internal sealed partial class YamuxStream
                     }
 
                     Interlocked.Add(ref _sendWindow, -length);
-                }
-                else
-                {
-                    YamuxFrameCodec.WriteHeader(output, new YamuxFrameHeader(YamuxFrameType.WindowUpdate, flags, _id, 0));
+                    written += YamuxFrameCodec.HeaderSize + length;
+                    flags = YamuxFrameFlags.None;
                 }
 
-                written += YamuxFrameCodec.HeaderSize + length;
+                if (fin)
+                {
+                    // FIN goes in its own window-update frame, as go-yamux sends it, never on a data frame: js-libp2p's
+                    // yamux (@chainsafe/libp2p-yamux stream.js handleData) applies FIN before delivering the frame's
+                    // payload and drops it (bench/run.sh lost the last 64 KiB of perf downloads; docs/performance.md).
+                    YamuxFrameCodec.WriteHeader(output, new YamuxFrameHeader(YamuxFrameType.WindowUpdate, flags | YamuxFrameFlags.Fin, _id, 0));
+                    written += YamuxFrameCodec.HeaderSize;
+                }
+
                 _state &= ~(StreamState.SynPending | StreamState.AckPending);
             }
 
