@@ -14,6 +14,10 @@ internal sealed class SocketConnection : TransportConnection
 {
     private const int MinimumReceiveBuffer = 16 * 1024;
 
+    // While data keeps filling the buffer (a bulk transfer), each receive asks for twice as much, up to this:
+    // fewer syscalls and pipe segments per byte. Measured in docs/performance.md.
+    private const int MaximumReceiveBuffer = 256 * 1024;
+
     private readonly Socket _socket;
     private readonly Pipe _receivePipe;
     private readonly Pipe _sendPipe;
@@ -54,14 +58,24 @@ internal sealed class SocketConnection : TransportConnection
         Exception? error = null;
         try
         {
+            int size = MinimumReceiveBuffer;
+            bool bufferWasFilled = false;
             while (true)
             {
-                Memory<byte> memory = writer.GetMemory(MinimumReceiveBuffer);
+                if (!bufferWasFilled)
+                {
+                    // A zero-byte receive waits until data (or end of stream) arrives without holding a buffer, so an
+                    // idle connection keeps no receive memory. Skipped while a bulk transfer keeps filling buffers.
+                    await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                }
+                Memory<byte> memory = writer.GetMemory(size);
                 int read = await _socket.ReceiveAsync(memory, SocketFlags.None).ConfigureAwait(false);
                 if (read == 0)
                 {
                     break; // the remote half-closed
                 }
+                bufferWasFilled = read == memory.Length;
+                size = bufferWasFilled ? Math.Min(size * 2, MaximumReceiveBuffer) : MinimumReceiveBuffer;
                 writer.Advance(read);
                 FlushResult flush = await writer.FlushAsync().ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled)

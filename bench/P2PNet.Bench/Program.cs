@@ -1,0 +1,22 @@
+using P2PNet.Bench;
+
+// p2pnet-bench: `run [--quick]` drives every row of docs/performance.md's table; the other commands are the
+// P2PNet ends it spawns (server, perf, latency, handshakes, idle, streams).
+var parsed = new Args(args);
+return args.Length == 0 ? Usage() : args[0] switch
+{
+    "run" => await new Runner(parsed).RunAsync(),
+    "server" => await Roles.ServerAsync(parsed),
+    "perf" => await Roles.PerfAsync(parsed),
+    "latency" => await Roles.LatencyAsync(parsed),
+    "handshakes" => await Roles.HandshakesAsync(parsed),
+    "idle" => await Roles.IdleAsync(parsed),
+    "streams" => await Roles.StreamsAsync(parsed),
+    _ => Usage(),
+};
+
+static int Usage()
+{
+    Console.Error.WriteLine("usage: P2PNet.Bench run [--quick] [--root DIR] | server | perf MA --upload N --download N | latency MA --count N | handshakes MA --count N --concurrency C | idle MA --count N | streams MA --count N   (clients and server take --psk FILE)");
+    return 2;
+}

@@ -1,0 +1,226 @@
+using System.Diagnostics;
+using System.Globalization;
+using P2PNet.Host;
+using P2PNet.Multiformats;
+using P2PNet.Protocols.Echo;
+using P2PNet.Protocols.Perf;
+using P2PNet.Protocols.Ping;
+using P2PNet.Security.Pnet;
+
+namespace P2PNet.Bench;
+
+/// <summary>The P2PNet ends of each measurement, each run as its own process by <see cref="Runner"/>.</summary>
+internal static class Roles
+{
+    public static P2PHost CreateHost(Args args)
+    {
+        var options = new P2PHostOptions
+        {
+            EnablePerf = true,
+            MaxConnections = 100_000,
+            MaxConnectionsPerPeer = 100_000,
+            MaxPendingInboundConnections = 1024,
+            IdleTimeout = TimeSpan.FromHours(1),
+        };
+        // 10,000 concurrent streams on one connection is above the public-node default of 1,024.
+        options.Yamux.MaxConcurrentStreams = 20_000;
+        options.Yamux.MaxUnacknowledgedOutboundStreams = 20_000;
+        options.Yamux.MaxUnacknowledgedInboundStreams = 20_000;
+        if (args.Get("psk") is string psk)
+        {
+            options.PrivateNetworkKey = SwarmKey.ReadFile(psk);
+        }
+        var host = new P2PHost(options);
+        host.SetStreamHandler(EchoProtocol.Id, EchoProtocol.HandleAsync);
+        return host;
+    }
+
+    /// <summary>Listens, prints <c>LISTEN ma</c>, answers <c>gc</c> on stdin with <c>OK</c>, exits at stdin EOF.</summary>
+    public static async Task<int> ServerAsync(Args args)
+    {
+        await using var host = CreateHost(args);
+        var addresses = await host.ListenAsync(Multiaddr.Parse("/ip4/127.0.0.1/tcp/0"));
+        Console.WriteLine($"LISTEN {addresses[0]}");
+        string? line;
+        while ((line = await Console.In.ReadLineAsync()) is not null)
+        {
+            if (line == "gc")
+            {
+                GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+                GC.WaitForPendingFinalizers();
+                Console.WriteLine($"OK {host.Connections.Count} {GC.GetTotalMemory(forceFullCollection: true)}");
+            }
+        }
+        return 0;
+    }
+
+    public static async Task<int> PerfAsync(Args args)
+    {
+        await using var host = CreateHost(args);
+        var connection = await host.DialAsync(Multiaddr.Parse(args.Positional(0)));
+        long up = args.GetLong("upload", 0);
+        long down = args.GetLong("download", 0);
+        var result = await PerfProtocol.RunAsync(connection, up, down);
+        Console.WriteLine(Json.Line(
+            ("upload_gbit_s", Gbit(up, result.Upload)),
+            ("download_gbit_s", Gbit(down, result.Download))));
+        return 0;
+    }
+
+    /// <summary>Connect + first ping on <c>count</c> fresh connections, one at a time.</summary>
+    public static async Task<int> LatencyAsync(Args args)
+    {
+        await using var host = CreateHost(args);
+        // Without the /p2p suffix every dial makes a new connection instead of reusing one.
+        var address = Multiaddr.Parse(args.Positional(0)).WithoutPeerId();
+        int count = (int)args.GetLong("count", 200);
+        // Warm-up: tiered JIT must first optimise the managed X25519/Ed25519 code (BouncyCastle) a long-running node runs.
+        int warmup = Math.Max(20, count / 2);
+        var samples = new List<double>(count);
+        for (int i = 0; i < warmup + count; i++)
+        {
+            long start = Stopwatch.GetTimestamp();
+            var connection = await host.DialAsync(address);
+            await foreach (var _ in PingProtocol.PingAsync(connection, 1))
+            {
+            }
+            double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            await connection.DisposeAsync();
+            if (i >= warmup)
+            {
+                samples.Add(ms);
+            }
+        }
+        samples.Sort();
+        Console.WriteLine(Json.Line(("p50_ms", Stats.Percentile(samples, 50)), ("p99_ms", Stats.Percentile(samples, 99))));
+        return 0;
+    }
+
+    /// <summary>Full handshakes (TCP + multistream + Noise + Yamux) per second with <c>concurrency</c> dialers.</summary>
+    public static async Task<int> HandshakesAsync(Args args)
+    {
+        await using var host = CreateHost(args);
+        var address = Multiaddr.Parse(args.Positional(0)).WithoutPeerId();
+        int count = (int)args.GetLong("count", 1000);
+        int concurrency = (int)args.GetLong("concurrency", 8);
+        int remaining = count;
+        async Task WorkerAsync()
+        {
+            while (Interlocked.Decrement(ref remaining) >= 0)
+            {
+                var connection = await host.DialAsync(address);
+                await connection.DisposeAsync();
+            }
+        }
+        await Task.WhenAll(Enumerable.Range(0, 2 * concurrency).Select(_ => Task.Run(WorkerAsync))); // warm up
+        remaining = count;
+        long start = Stopwatch.GetTimestamp();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(WorkerAsync)));
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        Console.WriteLine(Json.Line(("per_second", count / seconds)));
+        return 0;
+    }
+
+    /// <summary>Opens <c>count</c> connections, prints READY and keeps them open until stdin closes.</summary>
+    public static async Task<int> IdleAsync(Args args)
+    {
+        await using var host = CreateHost(args);
+        var address = Multiaddr.Parse(args.Positional(0)).WithoutPeerId();
+        int count = (int)args.GetLong("count", 1000);
+        var connections = new List<P2PConnection>(count);
+        using var gate = new SemaphoreSlim(32);
+        var dials = Enumerable.Range(0, count).Select(async _ =>
+        {
+            await gate.WaitAsync();
+            try
+            {
+                return await host.DialAsync(address);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        });
+        connections.AddRange(await Task.WhenAll(dials));
+        Console.WriteLine($"READY {connections.Count}");
+        await Console.In.ReadLineAsync();
+        return 0;
+    }
+
+    /// <summary>Opens <c>count</c> concurrent echo streams on one connection, echoes 32 bytes on each, closes them.</summary>
+    public static async Task<int> StreamsAsync(Args args)
+    {
+        await using var host = CreateHost(args);
+        var connection = await host.DialAsync(Multiaddr.Parse(args.Positional(0)));
+        int count = (int)args.GetLong("count", 10_000);
+        byte[] message = new byte[32];
+        Random.Shared.NextBytes(message);
+        long start = Stopwatch.GetTimestamp();
+        var streams = await Task.WhenAll(Enumerable.Range(0, count).Select(_ => connection.OpenStreamAsync(EchoProtocol.Id).AsTask()));
+        double openSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        int ok = 0;
+        await Task.WhenAll(streams.Select(async stream =>
+        {
+            byte[] reply = new byte[message.Length];
+            await stream.WriteAsync(message, completeWrites: true);
+            int n = await stream.ReadAtLeastAsync(reply, reply.Length, throwOnEndOfStream: false);
+            if (n == reply.Length && reply.AsSpan().SequenceEqual(message))
+            {
+                Interlocked.Increment(ref ok);
+            }
+            await stream.DisposeAsync();
+        }));
+        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+        Console.WriteLine(Json.Line(("ok", ok), ("open_s", openSeconds), ("seconds", seconds),
+            ("client_peak_mib", ProcessStats.PeakRssBytes(Environment.ProcessId) / 1048576.0)));
+        return ok == count ? 0 : 1;
+    }
+
+    private static double Gbit(long bytes, TimeSpan time) => bytes == 0 ? 0 : bytes * 8 / time.TotalSeconds / 1e9;
+}
+
+/// <summary>Minimal <c>--name value</c> parsing.</summary>
+internal sealed class Args(string[] argv)
+{
+    public string? Get(string name)
+    {
+        int i = Array.IndexOf(argv, "--" + name);
+        return i >= 0 && i + 1 < argv.Length ? argv[i + 1] : null;
+    }
+
+    public bool Has(string name) => Array.IndexOf(argv, "--" + name) >= 0;
+
+    public long GetLong(string name, long fallback) =>
+        Get(name) is string s ? long.Parse(s, CultureInfo.InvariantCulture) : fallback;
+
+    public string Positional(int index) => argv[1 + index];
+}
+
+internal static class Json
+{
+    public static string Line(params (string Name, double Value)[] fields) =>
+        "{" + string.Join(",", fields.Select(f => $"\"{f.Name}\":{f.Value.ToString("0.######", CultureInfo.InvariantCulture)}")) + "}";
+}
+
+internal static class Stats
+{
+    public static double Percentile(List<double> sorted, double p)
+    {
+        if (sorted.Count == 0)
+        {
+            return double.NaN;
+        }
+        int index = (int)Math.Ceiling(p / 100.0 * sorted.Count) - 1;
+        return sorted[Math.Clamp(index, 0, sorted.Count - 1)];
+    }
+
+    public static double Median(IEnumerable<double> values)
+    {
+        var list = values.Where(v => !double.IsNaN(v)).Order().ToList();
+        if (list.Count == 0)
+        {
+            return double.NaN;
+        }
+        return list.Count % 2 == 1 ? list[list.Count / 2] : (list[list.Count / 2 - 1] + list[list.Count / 2]) / 2;
+    }
+}
