@@ -71,6 +71,12 @@ public sealed class P2PConnection : IAsyncDisposable
     /// <summary>The swarm key protecting this connection, or <see langword="null"/> on the public network.</summary>
     public Security.Pnet.SwarmKey? PrivateNetworkKey => (_transport as Security.Pnet.PnetConnection)?.Key;
 
+    /// <summary>Bytes received on the underlying transport (protocol overhead included).</summary>
+    public long BytesReceived => _transport.BytesReceived;
+
+    /// <summary>Bytes sent on the underlying transport (protocol overhead included).</summary>
+    public long BytesSent => _transport.BytesSent;
+
     /// <summary>Streams open now.</summary>
     public int StreamCount => _session.StreamCount;
 

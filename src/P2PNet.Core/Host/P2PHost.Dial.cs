@@ -309,7 +309,7 @@ public sealed partial class P2PHost
         }
         if (removed)
         {
-            Metrics.ConnectionClosed(connection.Direction);
+            Metrics.ConnectionClosed(connection);
         }
         if (last)
         {

@@ -70,7 +70,7 @@ public sealed partial class P2PHost : IAsyncDisposable
         _ownsIdentity = Options.Identity is null;
         _identity = Options.Identity ?? PrivateKey.GenerateEd25519();
         PeerId = _identity.PublicKey.ToPeerId();
-        Metrics = new HostMetrics(meterFactory);
+        Metrics = new HostMetrics(meterFactory, () => Connections);
         _transports = transports?.ToList() ?? [new TcpTransport(Options.Tcp), new WebSocketTransport(Options.WebSockets)];
         PeerStore = new PeerStore(TimeProvider);
         Events = new EventBus(_loggerFactory.CreateLogger<EventBus>());

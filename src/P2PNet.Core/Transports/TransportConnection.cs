@@ -8,6 +8,21 @@ namespace P2PNet.Transports;
 /// <see cref="DisposeAsync"/> closes both directions and releases the socket.</remarks>
 public abstract class TransportConnection : IDuplexPipe, IAsyncDisposable
 {
+    private long _bytesReceived;
+    private long _bytesSent;
+
+    /// <summary>Bytes received from the network on this connection so far.</summary>
+    public virtual long BytesReceived => Interlocked.Read(ref _bytesReceived);
+
+    /// <summary>Bytes handed to the network on this connection so far.</summary>
+    public virtual long BytesSent => Interlocked.Read(ref _bytesSent);
+
+    /// <summary>Implementations call this for every read from the network.</summary>
+    protected void CountReceived(long bytes) => Interlocked.Add(ref _bytesReceived, bytes);
+
+    /// <summary>Implementations call this for every write to the network.</summary>
+    protected void CountSent(long bytes) => Interlocked.Add(ref _bytesSent, bytes);
+
     /// <summary>Bytes from the remote.</summary>
     public abstract PipeReader Input { get; }
 

@@ -41,6 +41,10 @@ public sealed class HostMetricsTests
         Assert.Equal(2, totals["p2pnet.connection.active"]);
         Assert.True(totals["p2pnet.connection.handshake.duration"] > 0);
         Assert.True(totals["p2pnet.stream.opened"] >= 2);             // ping, both sides (identify too)
+        Assert.True(connection.BytesSent > 32 && connection.BytesReceived > 32); // a ping each way, plus handshakes
+        listener.RecordObservableInstruments();
+        Assert.True(totals["p2pnet.transport.bytes.sent"] >= connection.BytesSent);
+        Assert.True(totals["p2pnet.transport.bytes.received"] >= connection.BytesReceived);
 
         await connection.DisposeAsync().AsTask().WaitAsync(Timeout);
         await WaitUntilAsync(() => totals["p2pnet.connection.active"] == 0);

@@ -16,7 +16,10 @@ internal sealed class HostMetrics : IDisposable
     private readonly Histogram<double> _handshakeDuration;
     private readonly Counter<long> _streamsOpened;
 
-    public HostMetrics(IMeterFactory? meterFactory)
+    private long _closedBytesReceived;
+    private long _closedBytesSent;
+
+    public HostMetrics(IMeterFactory? meterFactory, Func<IReadOnlyList<P2PConnection>> connections)
     {
         _ownsMeter = meterFactory is null; // a factory's meters belong to the factory
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
@@ -25,13 +28,12 @@ internal sealed class HostMetrics : IDisposable
         _handshakeFailures = _meter.CreateCounter<long>("p2pnet.connection.handshake.failed", "{connection}", "Connection upgrades that failed.");
         _handshakeDuration = _meter.CreateHistogram<double>("p2pnet.connection.handshake.duration", "s", "Time from raw connection to a ready secured, multiplexed connection.");
         _streamsOpened = _meter.CreateCounter<long>("p2pnet.stream.opened", "{stream}", "Streams opened, by protocol and direction.");
-        BytesReceived = _meter.CreateCounter<long>("p2pnet.transport.bytes.received", "By", "Bytes received on transports.");
-        BytesSent = _meter.CreateCounter<long>("p2pnet.transport.bytes.sent", "By", "Bytes sent on transports.");
+        // Observed, not counted per read: the hot path only bumps a per-connection total.
+        _meter.CreateObservableCounter("p2pnet.transport.bytes.received",
+            () => Interlocked.Read(ref _closedBytesReceived) + connections().Sum(c => c.BytesReceived), "By", "Bytes received on transports.");
+        _meter.CreateObservableCounter("p2pnet.transport.bytes.sent",
+            () => Interlocked.Read(ref _closedBytesSent) + connections().Sum(c => c.BytesSent), "By", "Bytes sent on transports.");
     }
-
-    public Counter<long> BytesReceived { get; }
-
-    public Counter<long> BytesSent { get; }
 
     public void ConnectionOpened(ConnectionDirection direction, TimeSpan handshake)
     {
@@ -41,8 +43,12 @@ internal sealed class HostMetrics : IDisposable
         _handshakeDuration.Record(handshake.TotalSeconds, tag);
     }
 
-    public void ConnectionClosed(ConnectionDirection direction) =>
-        _connectionsActive.Add(-1, new KeyValuePair<string, object?>("direction", direction == ConnectionDirection.Inbound ? "inbound" : "outbound"));
+    public void ConnectionClosed(P2PConnection connection)
+    {
+        Interlocked.Add(ref _closedBytesReceived, connection.BytesReceived);
+        Interlocked.Add(ref _closedBytesSent, connection.BytesSent);
+        _connectionsActive.Add(-1, new KeyValuePair<string, object?>("direction", connection.Direction == ConnectionDirection.Inbound ? "inbound" : "outbound"));
+    }
 
     public void HandshakeFailed(ConnectionDirection direction) =>
         _handshakeFailures.Add(1, new KeyValuePair<string, object?>("direction", direction == ConnectionDirection.Inbound ? "inbound" : "outbound"));

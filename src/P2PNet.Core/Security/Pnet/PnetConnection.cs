@@ -48,6 +48,10 @@ internal sealed class PnetConnection : TransportConnection
 
     public override Multiaddr RemoteAddress => _inner.RemoteAddress;
 
+    public override long BytesReceived => _inner.BytesReceived;
+
+    public override long BytesSent => _inner.BytesSent;
+
     /// <summary>
     /// Exchanges nonces over <paramref name="inner"/> and returns the protected connection. With several accepted keys
     /// (a key rotation's grace period) an inbound connection picks the key whose decryption of the dialer's first bytes

@@ -77,6 +77,7 @@ internal sealed class SocketConnection : TransportConnection
                 bufferWasFilled = read == memory.Length;
                 size = bufferWasFilled ? Math.Min(size * 2, MaximumReceiveBuffer) : MinimumReceiveBuffer;
                 writer.Advance(read);
+                CountReceived(read);
                 FlushResult flush = await writer.FlushAsync().ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled)
                 {
@@ -133,6 +134,7 @@ internal sealed class SocketConnection : TransportConnection
                         }
                     }
                 }
+                CountSent(buffer.Length);
                 reader.AdvanceTo(buffer.End);
                 if (result.IsCompleted || result.IsCanceled)
                 {

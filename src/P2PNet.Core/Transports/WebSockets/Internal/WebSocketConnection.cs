@@ -74,6 +74,7 @@ internal sealed class WebSocketConnection : TransportConnection
                     break;
                 }
                 writer.Advance(result.Count);
+                CountReceived(result.Count);
                 FlushResult flush = await writer.FlushAsync().ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled)
                 {
@@ -107,11 +108,13 @@ internal sealed class WebSocketConnection : TransportConnection
                     if (chunk.IsSingleSegment)
                     {
                         await _socket.SendAsync(chunk.First, WebSocketMessageType.Binary, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+                        CountSent(chunk.Length);
                     }
                     else
                     {
                         chunk.CopyTo(sendBuffer);
                         await _socket.SendAsync(sendBuffer.AsMemory(0, (int)chunk.Length), WebSocketMessageType.Binary, endOfMessage: true, CancellationToken.None).ConfigureAwait(false);
+                        CountSent(chunk.Length);
                     }
                     buffer = buffer.Slice(chunk.End);
                 }
