@@ -162,7 +162,7 @@ public sealed class HostTests(ITestOutputHelper output)
         swarm[1].SetStreamHandler(EchoProtocol.Id, EchoProtocol.HandleAsync);
         var connection = await swarm[0].DialAsync(swarm[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
         byte[] payload = RandomNumberGenerator.GetBytes(16 * 1024 * 1024);
-        byte[] echoed = await EchoAsync(connection, payload).WaitAsync(Timeout);
+        byte[] echoed = await EchoClient.EchoAsync(connection, payload).WaitAsync(Timeout);
         Assert.Equal(SHA256.HashData(payload), SHA256.HashData(echoed));
     }
 
@@ -173,7 +173,7 @@ public sealed class HostTests(ITestOutputHelper output)
         swarm[1].SetStreamHandler(EchoProtocol.Id, EchoProtocol.HandleAsync);
         var connection = await swarm[0].DialAsync(swarm[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
         var payloads = Enumerable.Range(0, 100).Select(_ => RandomNumberGenerator.GetBytes(32 * 1024)).ToArray();
-        var echoed = await Task.WhenAll(payloads.Select(p => EchoAsync(connection, p))).WaitAsync(Timeout);
+        var echoed = await Task.WhenAll(payloads.Select(p => EchoClient.EchoAsync(connection, p))).WaitAsync(Timeout);
         for (int i = 0; i < payloads.Length; i++)
         {
             Assert.Equal(payloads[i], echoed[i]);
@@ -410,23 +410,6 @@ public sealed class HostTests(ITestOutputHelper output)
         network.Config(config);
         await network.InitAsync().AsTask().WaitAsync(Timeout);
         return network;
-    }
-
-    private static async Task<byte[]> EchoAsync(P2PConnection connection, byte[] payload)
-    {
-        await using var stream = await connection.OpenStreamAsync(EchoProtocol.Id);
-        var writer = Task.Run(async () =>
-        {
-            for (int offset = 0; offset < payload.Length; offset += 64 * 1024)
-            {
-                await stream.WriteAsync(payload.AsMemory(offset, Math.Min(64 * 1024, payload.Length - offset)));
-            }
-            await stream.CompleteWritesAsync();
-        });
-        using var received = new MemoryStream();
-        await stream.CopyToAsync(received);
-        await writer;
-        return received.ToArray();
     }
 
     private static Task<T> NewSignal<T>(P2PHost host, Func<T, bool>? predicate = null) where T : HostEvent

@@ -155,10 +155,10 @@ public sealed class JsInteropTests(ITestOutputHelper output)
         var connection = await host.DialAsync(Multiaddr.Parse(js.ListenAddress())).AsTask().WaitAsync(Step);
 
         byte[] large = RandomNumberGenerator.GetBytes(EightMiB);
-        Assert.Equal(SHA256.HashData(large), SHA256.HashData(await EchoAsync(connection, large).WaitAsync(Run)));
+        Assert.Equal(SHA256.HashData(large), SHA256.HashData(await EchoClient.EchoAsync(connection, large).WaitAsync(Run)));
 
         var payloads = Enumerable.Range(0, 100).Select(_ => RandomNumberGenerator.GetBytes(16 * 1024)).ToArray();
-        var echoed = await Task.WhenAll(payloads.Select(p => EchoAsync(connection, p))).WaitAsync(Run);
+        var echoed = await Task.WhenAll(payloads.Select(p => EchoClient.EchoAsync(connection, p))).WaitAsync(Run);
         for (int i = 0; i < payloads.Length; i++)
         {
             Assert.Equal(payloads[i], echoed[i]);
@@ -186,22 +186,5 @@ public sealed class JsInteropTests(ITestOutputHelper output)
         var error = await Assert.ThrowsAnyAsync<IOException>(() => host.DialAsync(wrong).AsTask().WaitAsync(Step));
         Assert.Contains(stranger.PublicKey.ToPeerId().ToString(), error.Message, StringComparison.Ordinal);
         Assert.Empty(host.Connections);
-    }
-
-    internal static async Task<byte[]> EchoAsync(P2PConnection connection, byte[] payload)
-    {
-        await using var stream = await connection.OpenStreamAsync(EchoProtocol.Id);
-        var writer = Task.Run(async () =>
-        {
-            for (int offset = 0; offset < payload.Length; offset += 64 * 1024)
-            {
-                await stream.WriteAsync(payload.AsMemory(offset, Math.Min(64 * 1024, payload.Length - offset)));
-            }
-            await stream.CompleteWritesAsync();
-        });
-        using var received = new MemoryStream();
-        await stream.CopyToAsync(received);
-        await writer;
-        return received.ToArray();
     }
 }

@@ -101,50 +101,17 @@ internal sealed class PnetConnection : TransportConnection
         return plain.SequenceEqual(MultistreamHeader);
     }
 
-    private async Task ReadLoopAsync()
-    {
-        await Task.Yield();
-        var source = _inner.Input;
-        var target = _input.Writer;
-        Exception? error = null;
-        try
-        {
-            while (true)
-            {
-                ReadResult result = await source.ReadAsync().ConfigureAwait(false);
-                foreach (var segment in result.Buffer)
-                {
-                    var span = segment.Span;
-                    while (!span.IsEmpty)
-                    {
-                        Span<byte> destination = target.GetSpan(Math.Min(span.Length, 64 * 1024));
-                        int n = Math.Min(span.Length, destination.Length);
-                        _decrypt.Transform(span[..n], destination);
-                        target.Advance(n);
-                        span = span[n..];
-                    }
-                }
-                source.AdvanceTo(result.Buffer.End);
-                FlushResult flush = await target.FlushAsync().ConfigureAwait(false);
-                if (result.IsCompleted || result.IsCanceled || flush.IsCompleted)
-                {
-                    break;
-                }
-            }
-        }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or InvalidOperationException)
-        {
-            error = e;
-        }
-        await target.CompleteAsync(error).ConfigureAwait(false);
-        await source.CompleteAsync().ConfigureAwait(false);
-    }
+    /// <summary>Network → application: decrypt with the remote's keystream; a failure faults our reader.</summary>
+    private Task ReadLoopAsync() => PumpAsync(_inner.Input, _input.Writer, _decrypt, faultTarget: true);
 
-    private async Task WriteLoopAsync()
+    /// <summary>Application → network: encrypt with our keystream; completing our writer half-closes the raw connection.</summary>
+    private Task WriteLoopAsync() => PumpAsync(_output.Reader, _inner.Output, _encrypt, faultTarget: false);
+
+    /// <summary>XORs everything from <paramref name="source"/> into <paramref name="target"/> until either side ends.
+    /// A failure is passed to the target (inbound: the application sees it) or back to the source (outbound: the writer sees it).</summary>
+    private static async Task PumpAsync(PipeReader source, PipeWriter target, XSalsa20 cipher, bool faultTarget)
     {
         await Task.Yield();
-        var source = _output.Reader;
-        var target = _inner.Output;
         Exception? error = null;
         try
         {
@@ -158,7 +125,7 @@ internal sealed class PnetConnection : TransportConnection
                     {
                         Span<byte> destination = target.GetSpan(Math.Min(span.Length, 64 * 1024));
                         int n = Math.Min(span.Length, destination.Length);
-                        _encrypt.Transform(span[..n], destination);
+                        cipher.Transform(span[..n], destination);
                         target.Advance(n);
                         span = span[n..];
                     }
@@ -175,8 +142,8 @@ internal sealed class PnetConnection : TransportConnection
         {
             error = e;
         }
-        await source.CompleteAsync(error).ConfigureAwait(false);
-        await target.CompleteAsync().ConfigureAwait(false); // half-close the raw connection
+        await target.CompleteAsync(faultTarget ? error : null).ConfigureAwait(false);
+        await source.CompleteAsync(faultTarget ? null : error).ConfigureAwait(false);
     }
 
     public override void Abort() => _inner.Abort();
