@@ -171,9 +171,18 @@ public sealed class P2PConnection : IAsyncDisposable
             }
             _host.Metrics.StreamOpened(protocol, outbound: false);
             var stream = new P2PStream(muxed, protocol, this, s => Touch());
-            await using (stream.ConfigureAwait(false))
+            try
             {
                 await handler(stream, _closing.Token).ConfigureAwait(false);
+            }
+            catch
+            {
+                stream.Abort(); // reset before disposal, which would otherwise half-close and look like success
+                throw;
+            }
+            finally
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
             }
         }
 #pragma warning disable CA1031 // one stream's failure must never take the connection or host down
