@@ -131,13 +131,14 @@ public sealed class Libp2pNetwork : INetwork
             host = _host;
             messenger = _messenger;
         }
-        if (messenger is not null)
-        {
-            await messenger.DisposeAsync().ConfigureAwait(false);
-        }
+        // The host first: removing the messenger's protocol from a running host would push identify to every peer.
         if (host is not null)
         {
             await host.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
+        if (messenger is not null)
+        {
+            await messenger.DisposeAsync().ConfigureAwait(false);
         }
     }
 
