@@ -17,6 +17,14 @@ public abstract class TransportConnection : IDuplexPipe, IAsyncDisposable
     /// <summary>Bytes handed to the network on this connection so far.</summary>
     public virtual long BytesSent => Interlocked.Read(ref _bytesSent);
 
+    /// <summary>A pipe that pauses its writer at <paramref name="maxBuffered"/> bytes and resumes at half (backpressure).</summary>
+    protected static Pipe CreateBoundedPipe(int maxBuffered, int minimumSegmentSize = -1) =>
+        new(new PipeOptions(
+            pauseWriterThreshold: maxBuffered,
+            resumeWriterThreshold: maxBuffered / 2,
+            minimumSegmentSize: minimumSegmentSize,
+            useSynchronizationContext: false));
+
     /// <summary>Implementations call this for every read from the network.</summary>
     protected void CountReceived(long bytes) => Interlocked.Add(ref _bytesReceived, bytes);
 

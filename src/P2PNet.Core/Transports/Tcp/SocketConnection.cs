@@ -30,15 +30,8 @@ internal sealed class SocketConnection : TransportConnection
         _socket = socket;
         LocalAddress = Multiaddr.FromTcpEndPoint((IPEndPoint)socket.LocalEndPoint!);
         RemoteAddress = Multiaddr.FromTcpEndPoint((IPEndPoint)socket.RemoteEndPoint!);
-        _receivePipe = new Pipe(new PipeOptions(
-            pauseWriterThreshold: options.MaxReadBufferSize,
-            resumeWriterThreshold: options.MaxReadBufferSize / 2,
-            minimumSegmentSize: MinimumReceiveBuffer,
-            useSynchronizationContext: false));
-        _sendPipe = new Pipe(new PipeOptions(
-            pauseWriterThreshold: options.MaxWriteBufferSize,
-            resumeWriterThreshold: options.MaxWriteBufferSize / 2,
-            useSynchronizationContext: false));
+        _receivePipe = CreateBoundedPipe(options.MaxReadBufferSize, MinimumReceiveBuffer);
+        _sendPipe = CreateBoundedPipe(options.MaxWriteBufferSize);
         _receiveLoop = ReceiveLoopAsync();
         _sendLoop = SendLoopAsync();
     }

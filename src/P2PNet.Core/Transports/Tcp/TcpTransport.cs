@@ -101,21 +101,7 @@ public sealed class TcpTransport : ITransport
         {
             throw new ArgumentException($"The TCP transport cannot listen on {address}.", nameof(address));
         }
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
-            {
-                socket.DualMode = false;
-            }
-            socket.Bind(endPoint);
-            socket.Listen(_options.Backlog);
-        }
-        catch (SocketException e)
-        {
-            socket.Dispose();
-            throw new IOException($"Cannot listen on {address}: {e.Message}", e);
-        }
+        var socket = ListeningSocket.Open(endPoint, _options.Backlog, address);
         return ValueTask.FromResult<ITransportListener>(new TcpListener(socket, _options));
     }
 

@@ -4,6 +4,7 @@ using System.Net.Http;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using P2PNet.Multiformats;
+using P2PNet.Transports.Tcp;
 using P2PNet.Transports.WebSockets.Internal;
 
 namespace P2PNet.Transports.WebSockets;
@@ -128,21 +129,7 @@ public sealed class WebSocketTransport : ITransport
         {
             throw new ArgumentException($"The WebSocket transport cannot listen on {address}.", nameof(address));
         }
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
-        try
-        {
-            if (endPoint.AddressFamily == AddressFamily.InterNetworkV6)
-            {
-                socket.DualMode = false;
-            }
-            socket.Bind(endPoint);
-            socket.Listen(_options.Backlog);
-        }
-        catch (SocketException e)
-        {
-            socket.Dispose();
-            throw new IOException($"Cannot listen on {address}: {e.Message}", e);
-        }
+        var socket = ListeningSocket.Open(endPoint, _options.Backlog, address);
         return ValueTask.FromResult<ITransportListener>(new WebSocketListener(socket, _options));
     }
 }

@@ -31,15 +31,8 @@ internal sealed class WebSocketConnection : TransportConnection
         _maxMessage = Math.Max(1024, options.MaxMessageSize);
         LocalAddress = localAddress;
         RemoteAddress = remoteAddress;
-        _receivePipe = new Pipe(new PipeOptions(
-            pauseWriterThreshold: options.MaxReadBufferSize,
-            resumeWriterThreshold: options.MaxReadBufferSize / 2,
-            minimumSegmentSize: MinimumReceiveBuffer,
-            useSynchronizationContext: false));
-        _sendPipe = new Pipe(new PipeOptions(
-            pauseWriterThreshold: options.MaxWriteBufferSize,
-            resumeWriterThreshold: options.MaxWriteBufferSize / 2,
-            useSynchronizationContext: false));
+        _receivePipe = CreateBoundedPipe(options.MaxReadBufferSize, MinimumReceiveBuffer);
+        _sendPipe = CreateBoundedPipe(options.MaxWriteBufferSize);
         _receiveLoop = ReceiveLoopAsync();
         _sendLoop = SendLoopAsync();
     }
