@@ -49,13 +49,13 @@ public static class JsLibp2p
             list.Insert(0, "listen");
         }
 
-        return await StartNodeAsync(StartProcess(list), list, startTimeout, cancellationToken).ConfigureAwait(false);
+        return await StartNodeAsync(StartProcess(list), Describe(list), startTimeout, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Wraps a started node process and waits for its LISTEN lines (shared with <see cref="P2PNetCli"/>).</summary>
-    internal static async Task<NodeProcess> StartNodeAsync(Process process, IReadOnlyList<string> list, TimeSpan startTimeout, CancellationToken cancellationToken)
+    internal static async Task<NodeProcess> StartNodeAsync(Process process, string commandLine, TimeSpan startTimeout, CancellationToken cancellationToken)
     {
-        var node = new NodeProcess(process, list);
+        var node = new NodeProcess(process, commandLine);
         try
         {
             await node.WaitUntilListeningAsync(startTimeout, cancellationToken).ConfigureAwait(false);
@@ -327,7 +327,7 @@ public sealed class JsLibp2pNotInstalledException : InvalidOperationException
 }
 
 /// <summary>
-/// A running <c>node.mjs listen</c> process. Every stdout line is kept (<see cref="Lines"/>) and can be
+/// A running long-lived process: <c>node.mjs listen</c>, or <c>p2pnet node</c> / <c>swarm serve</c> / <c>swarm join</c> (<see cref="P2PNetCli"/>). Every stdout line is kept (<see cref="Lines"/>) and can be
 /// awaited (<see cref="WaitForLineAsync"/>); stderr is kept for diagnostics. Disposing sends SIGTERM, waits
 /// for a clean exit and kills the process tree if it does not come.
 /// </summary>
@@ -348,10 +348,10 @@ public sealed class NodeProcess : IAsyncDisposable
     private int? _exitCode;
     private List<string> _listenAddresses = [];
 
-    internal NodeProcess(Process process, IReadOnlyList<string> args)
+    internal NodeProcess(Process process, string commandLine)
     {
         _process = process;
-        CommandLine = JsLibp2p.Describe(args);
+        CommandLine = commandLine;
         ProcessId = process.Id;
         _stdoutTask = Task.Run(() => ReadStdoutAsync());
         _stderrTask = Task.Run(() => JsLibp2p.ReadLinesAsync(process.StandardError, line =>

@@ -24,10 +24,17 @@ public static class P2PNetCli
     }
 
     /// <summary>Starts <c>p2pnet node ARGS</c> and waits for its LISTEN lines.</summary>
-    public static Task<NodeProcess> StartNodeAsync(IEnumerable<string> args, TimeSpan startTimeout, CancellationToken cancellationToken = default)
+    public static Task<NodeProcess> StartNodeAsync(IEnumerable<string> args, TimeSpan startTimeout, CancellationToken cancellationToken = default) =>
+        StartAsync(args.Prepend("node"), startTimeout, cancellationToken);
+
+    /// <summary>
+    /// Starts a long-running <c>p2pnet ARGS</c> (<c>node</c>, <c>swarm serve</c>, <c>swarm join</c>, …) and waits for
+    /// its LISTEN lines; throws with its stderr if it exits first.
+    /// </summary>
+    public static Task<NodeProcess> StartAsync(IEnumerable<string> args, TimeSpan startTimeout, CancellationToken cancellationToken = default)
     {
-        var list = args.Prepend("node").ToList();
-        return JsLibp2p.StartNodeAsync(Start(list), list, startTimeout, cancellationToken);
+        var list = args.ToList();
+        return JsLibp2p.StartNodeAsync(Start(list), "p2pnet " + string.Join(' ', list), startTimeout, cancellationToken);
     }
 
     /// <summary>Runs <c>p2pnet ARGS</c> to completion (a non-zero exit is returned, not thrown).</summary>
