@@ -26,10 +26,15 @@ public sealed partial class SwarmOwner
     /// it cannot connect.
     /// </summary>
     /// <returns>False when the peer was not authorised (the key is rotated anyway).</returns>
+    /// <exception cref="ArgumentException"><paramref name="peer"/> is the owner.</exception>
     public async Task<bool> RevokeAsync(PeerId peer, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(peer);
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (peer == PeerId)
+        {
+            throw new ArgumentException("The owner cannot be revoked from its own swarm.", nameof(peer));
+        }
         bool was = _store.RevokePeer(peer, _time.GetUtcNow());
         Raise(new SwarmPeerRevoked(SwarmId, peer));
         SwarmLog.Disconnecting(_logger, SwarmId, peer, "revoked");

@@ -25,6 +25,7 @@ public sealed class SwarmCliTests(ITestOutputHelper output) : IDisposable
         string alice = await NewKeyAsync(aliceKey);
         string bob = await NewKeyAsync(bobKey);
         int port = FreeTcpPort();
+        string secondKey;
         string ownerAddress = $"/ip4/127.0.0.1/tcp/{port}/p2p/{owner}";
 
         var init = Json(await RunAsync("swarm", "init", "--db", ownerDb, "--key", ownerKey, "--id", "lab", "--authorize", alice, "--bootstrap", ownerAddress));
@@ -74,13 +75,24 @@ public sealed class SwarmCliTests(ITestOutputHelper output) : IDisposable
             var joined = await aliceAgain.WaitForLineAsync(l => l.Contains("SwarmJoined", StringComparison.Ordinal), Step);
             output.WriteLine(joined);
             Assert.Contains("BootstrapConnected = 1", joined, StringComparison.Ordinal);
+            Assert.True(File.Exists(ownerDb + ".ctl"), "serve opens its control socket");
+
+            // rotate through the running owner: alice is told at once, fetches the new key over the exchange and switches.
+            var rotated = Json(await RunAsync("swarm", "rotate", "--db", ownerDb, "--key", ownerKey));
+            secondKey = rotated.GetProperty("key_fingerprint").GetString()!;
+            Assert.NotEqual(firstKey, secondKey);
+            Assert.True(rotated.GetProperty("private").GetBoolean(), "the reply comes from the live owner");
+            Assert.Equal([firstKey], Strings(rotated, "accepted_key_fingerprints")); // the previous key, for the grace period
+            await privateOwner.WaitForLineAsync(l => l.Contains("SwarmKeyRotated", StringComparison.Ordinal), Step);
+            await aliceAgain.WaitForLineAsync(l => l.Contains("SwarmKeyRotated", StringComparison.Ordinal) && l.Contains("NewKeyFingerprint = " + secondKey, StringComparison.Ordinal), Step);
+
+            var live = Json(await RunAsync("swarm", "status", "--db", ownerDb, "--key", ownerKey));
+            Assert.Equal([alice], Strings(live, "connected"));
+            var unknown = await RunAsync(expectSuccess: false, "swarm", "revoke", "--db", ownerDb, "--key", ownerKey, owner);
+            Assert.Contains("error: ", unknown.Stderr, StringComparison.Ordinal); // the owner cannot revoke itself; serve keeps running
+            Assert.False(privateOwner.HasExited);
         }
-
-        var rotated = Json(await RunAsync("swarm", "rotate", "--db", ownerDb, "--key", ownerKey));
-        string secondKey = rotated.GetProperty("key_fingerprint").GetString()!;
-        Assert.NotEqual(firstKey, secondKey);
-        Assert.Equal([firstKey], Strings(rotated, "accepted_key_fingerprints")); // the previous key, for the grace period
-
+        Assert.False(File.Exists(ownerDb + ".ctl"), "serve removes its control socket on exit");
         var authorized = Json(await RunAsync("swarm", "authorize", "--db", ownerDb, "--key", ownerKey, bob));
         Assert.Equal(new[] { alice, bob }.Order(StringComparer.Ordinal), Strings(authorized, "members").Order(StringComparer.Ordinal));
 

@@ -105,7 +105,9 @@ internal static class SwarmCommands
     private static PeerId ParsePeer(string text) =>
         PeerId.TryParse(text, out var peer) ? peer : throw new ArgumentException($"'{text}' is not a peer id.");
 
-    private static void PrintStatus(SwarmStatus status) => CliSupport.WriteJson(new
+    private static void PrintStatus(SwarmStatus status) => CliSupport.WriteJson(DescribeStatus(status));
+
+    private static object DescribeStatus(SwarmStatus status) => new
     {
         swarm_id = status.SwarmId,
         role = status.Role.ToString().ToLowerInvariant(),
@@ -117,7 +119,26 @@ internal static class SwarmCommands
         members = status.Members.Select(p => p.ToString()),
         connected = status.ConnectedMembers.Select(p => p.ToString()),
         bootstrap = status.Bootstrap.Select(a => a.ToString()),
-    });
+    };
+
+    /// <summary>
+    /// Runs an owner command on the live owner of a running <c>swarm serve</c> (members are notified at once) or, when
+    /// none runs, on the database directly. Prints the resulting status.
+    /// </summary>
+    private static async Task<int> RunOwnerCommandAsync(ParseResult parse, SwarmControl.Request request, Func<SwarmOwner, Task> apply, CancellationToken cancellationToken)
+    {
+        if (await SwarmControl.TrySendAsync(parse.GetValue(Db)!, request, cancellationToken) is { } reply)
+        {
+            Console.Out.WriteLine(reply);
+            Console.Out.Flush();
+            return 0;
+        }
+        await using var session = Session.Open(parse);
+        await using var owner = session.OpenOwner();
+        await apply(owner);
+        PrintStatus(owner.Status);
+        return 0;
+    }
 
     private static Command CreateInit()
     {
@@ -142,54 +163,49 @@ internal static class SwarmCommands
 
     private static Command CreateAuthorize()
     {
-        var command = WithCommon(new Command("authorize", "Authorise peers to fetch the swarm key (owner)."));
+        var command = WithCommon(new Command("authorize", "Authorise peers to fetch the swarm key (owner; through the running 'swarm serve' if there is one)."));
         var peers = new Argument<string[]>("peer") { Description = "Peer ids.", Arity = ArgumentArity.OneOrMore };
         command.Arguments.Add(peers);
-        command.SetAction((parse, _) => CliSupport.RunAsync(async () =>
+        command.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
         {
             var ids = parse.GetValue(peers)!.Select(ParsePeer).ToArray();
-            await using var session = Session.Open(parse);
-            await using var owner = session.OpenOwner();
-            foreach (var peer in ids)
+            return await RunOwnerCommandAsync(parse, new("authorize", [.. ids.Select(p => p.ToString())]), owner =>
             {
-                owner.Authorize(peer);
-            }
-            PrintStatus(owner.Status);
-            return 0;
+                foreach (var peer in ids)
+                {
+                    owner.Authorize(peer);
+                }
+                return Task.CompletedTask;
+            }, ct);
         }));
         return command;
     }
 
     private static Command CreateRevoke()
     {
-        var command = WithCommon(new Command("revoke", "Revoke peers and rotate the key (owner). A running 'swarm serve' must be restarted to apply it; members on the old key are told to fetch the new one when they connect during the grace period."));
+        var command = WithCommon(new Command("revoke", "Revoke peers and rotate the key (owner). Through a running 'swarm serve' the remaining members are told at once; without one, members on the old key are told when they connect during the grace period."));
         var peers = new Argument<string[]>("peer") { Description = "Peer ids.", Arity = ArgumentArity.OneOrMore };
         command.Arguments.Add(peers);
         command.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
         {
             var ids = parse.GetValue(peers)!.Select(ParsePeer).ToArray();
-            await using var session = Session.Open(parse);
-            await using var owner = session.OpenOwner();
-            foreach (var peer in ids)
+            return await RunOwnerCommandAsync(parse, new("revoke", [.. ids.Select(p => p.ToString())]), async owner =>
             {
-                await owner.RevokeAsync(peer, ct);
-            }
-            PrintStatus(owner.Status);
-            return 0;
+                foreach (var peer in ids)
+                {
+                    await owner.RevokeAsync(peer, ct);
+                }
+            }, ct);
         }));
         return command;
     }
 
     private static Command CreateRotate()
     {
-        var command = WithCommon(new Command("rotate", "Replace the swarm key (owner); the previous key is accepted for the grace period."));
+        var command = WithCommon(new Command("rotate", "Replace the swarm key (owner); the previous key is accepted for the grace period. Through a running 'swarm serve' members are told at once."));
         command.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
         {
-            await using var session = Session.Open(parse);
-            await using var owner = session.OpenOwner();
-            await owner.RotateKeyAsync(ct);
-            PrintStatus(owner.Status);
-            return 0;
+            return await RunOwnerCommandAsync(parse, new("rotate"), owner => owner.RotateKeyAsync(ct), ct);
         }));
         return command;
     }
@@ -197,8 +213,14 @@ internal static class SwarmCommands
     private static Command CreateStatus()
     {
         var command = WithCommon(new Command("status", "Print the swarm state in --db as one JSON line (owner or member)."));
-        command.SetAction((parse, _) => CliSupport.RunAsync(async () =>
+        command.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
         {
+            if (await SwarmControl.TrySendAsync(parse.GetValue(Db)!, new("status"), ct) is { } live)
+            {
+                Console.Out.WriteLine(live); // the running owner: includes its connected members
+                Console.Out.Flush();
+                return 0;
+            }
             await using var session = Session.Open(parse);
             try
             {
@@ -240,7 +262,7 @@ internal static class SwarmCommands
 
     private static Command CreateServe()
     {
-        var command = WithCommon(new Command("serve", "Run the owner node: serves the key exchange and is the swarm's bootstrap node. Prints LISTEN lines and one JSON line per swarm event; runs until SIGINT/SIGTERM."));
+        var command = WithCommon(new Command("serve", "Run the owner node: serves the key exchange and is the swarm's bootstrap node. Prints LISTEN lines and one JSON line per swarm event; runs until SIGINT/SIGTERM. While it runs, 'swarm rotate|authorize|revoke|status' on the same --db act on it through the control socket DB.ctl."));
         var enrol = new Option<bool>("--public") { Description = "Stay on the public network so peers without the key can fetch it (enrolment); without it the node joins the private swarm." };
         command.Options.Add(Listen);
         command.Options.Add(enrol);
@@ -256,9 +278,13 @@ internal static class SwarmCommands
             {
                 await owner.JoinAsync(ct);
             }
+            using var stopControl = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            var control = SwarmControl.ServeAsync(owner, parse.GetValue(Db)!, DescribeStatus, stopControl.Token);
             PrintListen(session.Host);
             PrintStatus(owner.Status);
-            await shutdown;
+            await Task.WhenAny(shutdown, control);
+            await stopControl.CancelAsync();
+            await control; // surfaces a control-socket failure (e.g. another serve on the same --db)
             return 0;
         }));
         return command;
