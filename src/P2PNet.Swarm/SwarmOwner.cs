@@ -272,6 +272,7 @@ public sealed partial class SwarmOwner : IAsyncDisposable
             return;
         }
         _host.RemoveStreamHandler(SwarmProtocols.KeyExchange);
+        StopAllEnrolment();
         _connectedSubscription.Dispose();
         await _disposing.CancelAsync().ConfigureAwait(false);
         await _background.WhenAllAsync(_options.ExchangeTimeout).ConfigureAwait(false);

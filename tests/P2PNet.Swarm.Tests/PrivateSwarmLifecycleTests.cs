@@ -1,3 +1,4 @@
+using P2PNet.Crypto;
 using P2PNet.Security.Pnet;
 using Xunit.Abstractions;
 
@@ -240,5 +241,39 @@ public sealed class PrivateSwarmLifecycleTests(ITestOutputHelper output)
         // The key is kept: joining again needs no exchange.
         Assert.Equal(1, await member.JoinAsync().WaitAsync(Timeout));
         await SwarmTestNodes.PingAsync(node.Host.GetConnections(swarm.OwnerNode.Host.PeerId)[0]);
+    }
+
+    [Fact]
+    public async Task EnrolmentHost_HandsTheKeyToANewMember_WhileTheOwnerIsPrivate()
+    {
+        await using var nodes = new SwarmTestNodes(output);
+        var swarm = await TestSwarm.StartAsync(nodes, memberCount: 1, mesh: false);
+        Assert.True(swarm.Owner.IsJoined);
+        var stranger = await nodes.StartAsync();
+        Assert.Throws<ArgumentException>(() => swarm.Owner.ServeEnrolment(stranger.Host)); // another identity
+        Assert.Throws<ArgumentException>(() => swarm.Owner.ServeEnrolment(swarm.OwnerNode.Host)); // the private host itself
+        var enrolment = await nodes.StartAsync(identity: PrivateKey.FromProtobuf(swarm.OwnerNode.Identity.ToProtobuf()));
+        using var serving = swarm.Owner.ServeEnrolment(enrolment.Host);
+
+        var newcomerNode = await nodes.StartAsync();
+        Assert.True(swarm.Owner.Authorize(newcomerNode.Host.PeerId));
+        var newcomer = nodes.Own(new SwarmMember(newcomerNode.Host, newcomerNode.Identity,
+            new SwarmMembership(TestSwarm.Id, swarm.OwnerNode.Host.PeerId, enrolment.Host.ListenAddresses), loggerFactory: nodes.LoggerFactory));
+        await newcomer.RequestKeyAsync().WaitAsync(Timeout);
+        Assert.Equal(swarm.Owner.CurrentKey, newcomer.Key);
+
+        // The response names the private bootstrap addresses: the newcomer joins the swarm through them.
+        Assert.Equal(1, await newcomer.JoinAsync().WaitAsync(Timeout));
+        await SwarmTestNodes.PingAsync(newcomerNode.Host.GetConnections(swarm.OwnerNode.Host.PeerId).Single(c => c.PrivateNetworkKey is not null));
+
+        // An unauthorised peer is refused there too; once the registration is disposed nothing is served.
+        var outsiderNode = await nodes.StartAsync();
+        var outsider = nodes.Own(new SwarmMember(outsiderNode.Host, outsiderNode.Identity,
+            new SwarmMembership(TestSwarm.Id, swarm.OwnerNode.Host.PeerId, enrolment.Host.ListenAddresses), loggerFactory: nodes.LoggerFactory));
+        var refused = await Assert.ThrowsAsync<SwarmKeyExchangeException>(() => outsider.RequestKeyAsync().WaitAsync(Timeout));
+        Assert.Equal(KeyExchangeStatus.Unauthorized, refused.Status);
+        serving.Dispose();
+        await Assert.ThrowsAnyAsync<Exception>(() => outsider.RequestKeyAsync().WaitAsync(Timeout));
+        Assert.Null(outsider.Key);
     }
 }

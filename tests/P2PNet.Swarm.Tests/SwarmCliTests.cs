@@ -9,7 +9,8 @@ namespace P2PNet.Swarm.Tests;
 /// <summary>
 /// The README's private-swarm walk-through, run with the real <c>p2pnet</c> processes: keys, <c>swarm init</c>,
 /// enrolment through <c>serve --public</c>, <c>join</c>, an unauthorised join refused, the owner restarted inside the
-/// swarm, <c>status</c>, <c>rotate</c>, <c>revoke</c> and <c>leave</c>.
+/// swarm with an enrolment address, live <c>rotate</c>/<c>authorize</c>/<c>status</c> through its control socket,
+/// then <c>revoke</c> and <c>leave</c> on the databases.
 /// </summary>
 public sealed class SwarmCliTests(ITestOutputHelper output) : IDisposable
 {
@@ -67,8 +68,10 @@ public sealed class SwarmCliTests(ITestOutputHelper output) : IDisposable
         }
 
         // The owner inside the swarm: alice, restarted from her --db alone, joins it through the bootstrap address.
-        await using (var privateOwner = await StartAsync(serve))
+        await using (var privateOwner = await StartAsync([.. serve, "--enrol", "/ip4/127.0.0.1/tcp/0"]))
         {
+            string enrolAddress = (await privateOwner.WaitForLineAsync(l => l.StartsWith("ENROL ", StringComparison.Ordinal), Step))["ENROL ".Length..].Trim();
+            Assert.NotEqual(ownerAddress, enrolAddress);
             var ownerStatus = JsonDocument.Parse(await privateOwner.WaitForLineAsync(l => l.Contains("\"swarm_id\"", StringComparison.Ordinal), Step)).RootElement;
             Assert.True(ownerStatus.GetProperty("private").GetBoolean());
             await using var aliceAgain = await StartAsync(["swarm", "join", "--db", aliceDb, "--key", aliceKey, "--listen", "/ip4/127.0.0.1/tcp/0"]);
@@ -88,14 +91,19 @@ public sealed class SwarmCliTests(ITestOutputHelper output) : IDisposable
 
             var live = Json(await RunAsync("swarm", "status", "--db", ownerDb, "--key", ownerKey));
             Assert.Equal([alice], Strings(live, "connected"));
+
+            // bob, authorised now through the live owner, enrols on the public enrolment address and joins the swarm.
+            var authorized = Json(await RunAsync("swarm", "authorize", "--db", ownerDb, "--key", ownerKey, bob));
+            Assert.Equal(new[] { alice, bob }.Order(StringComparer.Ordinal), Strings(authorized, "members").Order(StringComparer.Ordinal));
+            await using var bobJoin = await StartAsync(["swarm", "join", "--db", bobDb, "--key", bobKey, "--swarm", "lab", "--owner", enrolAddress, "--listen", "/ip4/127.0.0.1/tcp/0"]);
+            var bobJoined = await bobJoin.WaitForLineAsync(l => l.Contains("SwarmJoined", StringComparison.Ordinal), Step);
+            Assert.Contains($"KeyFingerprint = {secondKey}, BootstrapConnected = 1", bobJoined, StringComparison.Ordinal);
+
             var unknown = await RunAsync(expectSuccess: false, "swarm", "revoke", "--db", ownerDb, "--key", ownerKey, owner);
             Assert.Contains("error: ", unknown.Stderr, StringComparison.Ordinal); // the owner cannot revoke itself; serve keeps running
             Assert.False(privateOwner.HasExited);
         }
         Assert.False(File.Exists(ownerDb + ".ctl"), "serve removes its control socket on exit");
-        var authorized = Json(await RunAsync("swarm", "authorize", "--db", ownerDb, "--key", ownerKey, bob));
-        Assert.Equal(new[] { alice, bob }.Order(StringComparer.Ordinal), Strings(authorized, "members").Order(StringComparer.Ordinal));
-
         var revoked = Json(await RunAsync("swarm", "revoke", "--db", ownerDb, "--key", ownerKey, alice));
         Assert.Equal([bob], Strings(revoked, "members"));
         Assert.DoesNotContain(revoked.GetProperty("key_fingerprint").GetString(), new[] { firstKey, secondKey });

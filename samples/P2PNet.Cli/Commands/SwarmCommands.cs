@@ -264,10 +264,17 @@ internal static class SwarmCommands
     {
         var command = WithCommon(new Command("serve", "Run the owner node: serves the key exchange and is the swarm's bootstrap node. Prints LISTEN lines and one JSON line per swarm event; runs until SIGINT/SIGTERM. While it runs, 'swarm rotate|authorize|revoke|status' on the same --db act on it through the control socket DB.ctl."));
         var enrol = new Option<bool>("--public") { Description = "Stay on the public network so peers without the key can fetch it (enrolment); without it the node joins the private swarm." };
+        var enrolListen = new Option<string[]>("--enrol") { Description = "Also listen on this public multiaddr (repeatable) for enrolment only, while the owner is inside the private swarm: peers without the key fetch it there. Printed as ENROL lines." };
         command.Options.Add(Listen);
         command.Options.Add(enrol);
+        command.Options.Add(enrolListen);
         command.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
         {
+            string[] enrolAddresses = parse.GetValue(enrolListen) ?? [];
+            if (enrolAddresses.Length > 0 && parse.GetValue(enrol))
+            {
+                throw new ArgumentException("--enrol is for an owner inside the swarm; with --public the owner itself serves enrolment.");
+            }
             await using var session = Session.Open(parse);
             session.Host.SetStreamHandler(EchoProtocol.Id, EchoProtocol.HandleAsync);
             await using var owner = session.OpenOwner();
@@ -277,6 +284,21 @@ internal static class SwarmCommands
             if (!parse.GetValue(enrol))
             {
                 await owner.JoinAsync(ct);
+            }
+            // The enrolment host: same identity (a copy of the key), public network, key exchange only.
+            using var enrolmentIdentity = enrolAddresses.Length > 0 ? PrivateKey.FromProtobuf(session.Identity.ToProtobuf()) : null;
+            await using var enrolmentHost = enrolmentIdentity is null ? null : CliSupport.CreateHost(enrolmentIdentity, session.Logging);
+            using var enrolment = enrolmentHost is null ? null : owner.ServeEnrolment(enrolmentHost);
+            if (enrolmentHost is not null)
+            {
+                foreach (var address in enrolAddresses.Select(CliSupport.ParseAddress))
+                {
+                    await enrolmentHost.ListenAsync(address, ct);
+                }
+                foreach (var address in enrolmentHost.ListenAddresses)
+                {
+                    Console.Out.WriteLine($"ENROL {address}");
+                }
             }
             using var stopControl = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var control = SwarmControl.ServeAsync(owner, parse.GetValue(Db)!, DescribeStatus, stopControl.Token);
