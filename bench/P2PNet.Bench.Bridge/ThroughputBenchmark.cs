@@ -9,7 +9,8 @@ namespace P2PNet.Bench.Bridge;
 internal static class ThroughputBenchmark
 {
     public sealed record Result(
-        int Clients, int Window, int PayloadBytes, double Seconds, long Echoes, double RelayedPerSecond, double BridgeCpuCores, double LoadCpuCores);
+        int Clients, int Window, int PayloadBytes, double Seconds, long Echoes, double RelayedPerSecond, double BridgeCpuCores, double LoadCpuCores,
+        double AllocatedBytesPerDatagram, int Gen0Collections);
 
     public static async Task<Result> RunAsync(int clients, int window, int payloadBytes, TimeSpan warmup, TimeSpan duration)
     {
@@ -51,6 +52,7 @@ internal static class ThroughputBenchmark
 
             await Task.Delay(warmup);
             long startEchoes = Interlocked.Read(ref echoed);
+            (long startAllocated, int startGen0) = await bridge.AllocatedAsync();
             TimeSpan startCpu = bridge.CpuTime;
             TimeSpan startLoadCpu = LoadGeneratorCpuTime();
             var clock = Stopwatch.StartNew();
@@ -59,8 +61,10 @@ internal static class ThroughputBenchmark
             double seconds = clock.Elapsed.TotalSeconds;
             double cpu = (bridge.CpuTime - startCpu).TotalSeconds / seconds;
             double loadCpu = (LoadGeneratorCpuTime() - startLoadCpu).TotalSeconds / seconds;
+            (long endAllocated, int endGen0) = await bridge.AllocatedAsync();
             long measured = endEchoes - startEchoes;
-            return new Result(clients, window, payloadBytes, seconds, measured, 2 * measured / seconds, cpu, loadCpu);
+            return new Result(clients, window, payloadBytes, seconds, measured, 2 * measured / seconds, cpu, loadCpu,
+                (double)(endAllocated - startAllocated) / (2 * measured), endGen0 - startGen0);
         }
         finally
         {
