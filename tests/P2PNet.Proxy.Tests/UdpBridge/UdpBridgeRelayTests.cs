@@ -151,6 +151,35 @@ public abstract class UdpBridgeRelayTests
     }
 
     [Fact]
+    public async Task BurstsOfExactlyOneReceiveBatch_AreEachDeliveredWithoutAnotherDatagram()
+    {
+        // A burst that fills the writer's receive batch exactly and then stops: the frames must leave without waiting
+        // for a later datagram (the managed path used to go round again into a receive that waits).
+        await using TestBridge bridge = await StartBridgeAsync(o => o.MaxDatagramsPerSecond = 0);
+        await using BridgeClient client = await bridge.ConnectAsync();
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        int slots;
+        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
+        {
+            slots = new P2PNet.Proxy.UdpBridge.Internal.UdpReceiveBatch(probe, new UdpBridgeOptions().MaxDatagramSize, UseBatchedSystemCalls).Slots;
+        }
+
+        for (int round = 0; round < 20; round++)
+        {
+            for (int i = 0; i < slots; i++)
+            {
+                peer.SendTo([(byte)round, (byte)i], client.Announced); // back to back: the batch finds them all queued
+            }
+            for (int i = 0; i < slots; i++)
+            {
+                (_, byte[] payload) = await client.ReceiveAsync();
+                Assert.Equal(new[] { (byte)round, (byte)i }, payload);
+            }
+        }
+    }
+
+    [Fact]
     public async Task TwoClients_GetTheirOwnUdpSockets_AndOnlyTheirOwnReplies()
     {
         await using TestBridge bridge = await StartBridgeAsync();

@@ -45,7 +45,9 @@ internal sealed partial class BridgeSession
 
                 UdpReceiveBatch batch = _fromUdp ??= new UdpReceiveBatch(_udp, _bridge.MaxDatagramSize, _bridge.UseBatchedSystemCalls);
                 int received = await batch.ReceiveAsync(closing).ConfigureAwait(false);
-                queued = received == batch.Slots;
+                // The managed path's receive waits when nothing is queued, so it only goes round again when the socket
+                // says more is there: a full last batch must still be flushed (recvmmsg just returns zero).
+                queued = received == batch.Slots && (batch.UsesSystemCalls || _udp.Available > 0);
                 if (_transport is not null)
                 {
                     // Every frame of the batch goes into the pipe unflushed; one flush sends them all before the wait.
