@@ -6,7 +6,8 @@ namespace P2PNet.Bench.Bridge;
 
 /// <summary>
 /// `serve` mode: a bridge in its own process, so its memory and CPU are measured apart from the load generator.
-/// Prints "BRIDGE url", then answers "stats" on stdin with "STATS gcHeapBytes workingSetBytes" until "quit".
+/// Prints "BRIDGE url", then answers "stats" on stdin with "STATS gcHeapBytes workingSetBytes" and "alloc" with
+/// "ALLOC allocatedBytes gen0Collections" until "quit".
 /// </summary>
 internal static class BridgeHost
 {
@@ -34,6 +35,11 @@ internal static class BridgeHost
                 GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
                 using var self = Process.GetCurrentProcess();
                 Console.WriteLine($"STATS {GC.GetTotalMemory(forceFullCollection: false)} {self.WorkingSet64}");
+            }
+            else if (command == "alloc")
+            {
+                // Bytes allocated so far by all threads: the throughput run divides the growth by the datagrams relayed.
+                Console.WriteLine($"ALLOC {GC.GetTotalAllocatedBytes(precise: false)} {GC.CollectionCount(0)}");
             }
             else if (command == "quit")
             {

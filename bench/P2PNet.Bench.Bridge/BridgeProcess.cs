@@ -52,6 +52,16 @@ internal sealed class BridgeProcess : IAsyncDisposable
         return (long.Parse(parts[1], CultureInfo.InvariantCulture), long.Parse(parts[2], CultureInfo.InvariantCulture));
     }
 
+    /// <summary>Bytes the bridge process has allocated so far, and its gen-0 collections.</summary>
+    public async Task<(long Bytes, int Gen0Collections)> AllocatedAsync()
+    {
+        await _process.StandardInput.WriteLineAsync("alloc");
+        await _process.StandardInput.FlushAsync();
+        string line = (await _process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)))!;
+        string[] parts = line.Split(' ');
+        return (long.Parse(parts[1], CultureInfo.InvariantCulture), int.Parse(parts[2], CultureInfo.InvariantCulture));
+    }
+
     /// <summary>CPU time the bridge process has used so far.</summary>
     public TimeSpan CpuTime
     {

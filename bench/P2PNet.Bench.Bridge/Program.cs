@@ -43,6 +43,10 @@ if (throughput is not null)
         + $"| {throughput.RelayedPerSecond:N0} /s | {(throughput.RelayedPerSecond >= 200_000 ? "yes" : "no")} |");
     Console.WriteLine($"| Bridge CPU while relaying | — | {throughput.BridgeCpuCores:N2} cores, "
         + $"{throughput.BridgeCpuCores / throughput.RelayedPerSecond * 1e6:N1} µs per datagram | — |");
+    Console.WriteLine($"| Load generator CPU (websocket clients and UDP echo servers) | — | {throughput.LoadCpuCores:N2} cores, "
+        + $"{throughput.LoadCpuCores / throughput.RelayedPerSecond * 1e6:N1} µs per datagram | — |");
+    Console.WriteLine($"| Bridge allocation while relaying | — | {throughput.AllocatedBytesPerDatagram:N2} bytes per datagram, "
+        + $"{throughput.Gen0Collections} gen-0 collections | — |");
     Console.WriteLine($"| Reference: plain UDP echo on loopback, no bridge, one socket pair | — | {baseline:N0} /s | — |");
 }
 

@@ -8,7 +8,9 @@ namespace P2PNet.Bench.Bridge;
 /// </summary>
 internal static class ThroughputBenchmark
 {
-    public sealed record Result(int Clients, int Window, int PayloadBytes, double Seconds, long Echoes, double RelayedPerSecond, double BridgeCpuCores);
+    public sealed record Result(
+        int Clients, int Window, int PayloadBytes, double Seconds, long Echoes, double RelayedPerSecond, double BridgeCpuCores, double LoadCpuCores,
+        double AllocatedBytesPerDatagram, int Gen0Collections);
 
     public static async Task<Result> RunAsync(int clients, int window, int payloadBytes, TimeSpan warmup, TimeSpan duration)
     {
@@ -50,14 +52,19 @@ internal static class ThroughputBenchmark
 
             await Task.Delay(warmup);
             long startEchoes = Interlocked.Read(ref echoed);
+            (long startAllocated, int startGen0) = await bridge.AllocatedAsync();
             TimeSpan startCpu = bridge.CpuTime;
+            TimeSpan startLoadCpu = LoadGeneratorCpuTime();
             var clock = Stopwatch.StartNew();
             await Task.Delay(duration);
             long endEchoes = Interlocked.Read(ref echoed);
             double seconds = clock.Elapsed.TotalSeconds;
             double cpu = (bridge.CpuTime - startCpu).TotalSeconds / seconds;
+            double loadCpu = (LoadGeneratorCpuTime() - startLoadCpu).TotalSeconds / seconds;
+            (long endAllocated, int endGen0) = await bridge.AllocatedAsync();
             long measured = endEchoes - startEchoes;
-            return new Result(clients, window, payloadBytes, seconds, measured, 2 * measured / seconds, cpu);
+            return new Result(clients, window, payloadBytes, seconds, measured, 2 * measured / seconds, cpu, loadCpu,
+                (double)(endAllocated - startAllocated) / (2 * measured), endGen0 - startGen0);
         }
         finally
         {
@@ -73,6 +80,13 @@ internal static class ThroughputBenchmark
                 await echo.DisposeAsync();
             }
         }
+    }
+
+    /// <summary>CPU time of this process: the websocket clients and the UDP echo servers (the load generator).</summary>
+    private static TimeSpan LoadGeneratorCpuTime()
+    {
+        using var self = Process.GetCurrentProcess();
+        return self.TotalProcessorTime;
     }
 
     /// <summary><paramref name="window"/> identical frames to the echo server, ready to send in any prefix.</summary>

@@ -93,4 +93,10 @@ public sealed class UdpBridgeOptions
     /// connection arrived on.
     /// </summary>
     public IPAddress? ExternalAddress { get; set; }
+
+    /// <summary>
+    /// Batch datagrams with <c>sendmmsg</c>/<c>recvmmsg</c> where the platform has them (64-bit Linux); when false,
+    /// every datagram takes a managed socket call. Internal: the tests run both paths.
+    /// </summary>
+    internal bool UseBatchedSystemCalls { get; set; } = true;
 }

@@ -4,13 +4,26 @@ using P2PNet.Proxy.UdpBridge;
 
 namespace P2PNet.Proxy.Tests.UdpBridge;
 
-/// <summary>Datagrams relayed both ways between a real ClientWebSocket and real UDP sockets on loopback.</summary>
-public sealed class UdpBridgeRelayTests
+/// <summary>
+/// Datagrams relayed both ways between a real ClientWebSocket and real UDP sockets on loopback; run once with the
+/// batched system calls (sendmmsg/recvmmsg, where the platform has them) and once with a managed call per datagram.
+/// </summary>
+public abstract class UdpBridgeRelayTests
 {
+    /// <summary>Whether the bridge under test batches with sendmmsg/recvmmsg.</summary>
+    protected abstract bool UseBatchedSystemCalls { get; }
+
+    private Task<TestBridge> StartBridgeAsync(Action<UdpBridgeOptions>? configure = null) =>
+        TestBridge.StartAsync(options =>
+        {
+            options.UseBatchedSystemCalls = UseBatchedSystemCalls;
+            configure?.Invoke(options);
+        });
+
     [Fact]
     public async Task Greeting_AnnouncesTheClientsUdpEndpoint()
     {
-        await using TestBridge bridge = await TestBridge.StartAsync();
+        await using TestBridge bridge = await StartBridgeAsync();
         await using BridgeClient client = await bridge.ConnectAsync();
 
         Assert.Equal(IPAddress.Loopback, client.Announced.Address);
@@ -28,7 +41,7 @@ public sealed class UdpBridgeRelayTests
     [Fact]
     public async Task Greeting_WithExternalAddress_AnnouncesIt()
     {
-        await using TestBridge bridge = await TestBridge.StartAsync(o => o.ExternalAddress = IPAddress.Parse("203.0.113.7"));
+        await using TestBridge bridge = await StartBridgeAsync(o => o.ExternalAddress = IPAddress.Parse("203.0.113.7"));
         await using BridgeClient client = await bridge.ConnectAsync();
 
         Assert.Equal(IPAddress.Parse("203.0.113.7"), client.Announced.Address);
@@ -37,7 +50,7 @@ public sealed class UdpBridgeRelayTests
     [Fact]
     public async Task Datagram_ToIPv4EchoServer_ComesBackNamingItsSource()
     {
-        await using TestBridge bridge = await TestBridge.StartAsync();
+        await using TestBridge bridge = await StartBridgeAsync();
         await using var echo = new UdpEchoServer(IPAddress.Loopback);
         await using BridgeClient client = await bridge.ConnectAsync();
 
@@ -51,7 +64,7 @@ public sealed class UdpBridgeRelayTests
     [Fact]
     public async Task Datagram_ToIPv6EchoServer_ComesBackNamingItsIPv6Source()
     {
-        await using TestBridge bridge = await TestBridge.StartAsync();
+        await using TestBridge bridge = await StartBridgeAsync();
         await using var echo = new UdpEchoServer(IPAddress.IPv6Loopback);
         await using BridgeClient client = await bridge.ConnectAsync();
 
@@ -66,7 +79,7 @@ public sealed class UdpBridgeRelayTests
     [Fact]
     public async Task Datagram_ToIPv4MappedIPv6Destination_ReachesTheIPv4Server()
     {
-        await using TestBridge bridge = await TestBridge.StartAsync();
+        await using TestBridge bridge = await StartBridgeAsync();
         await using var echo = new UdpEchoServer(IPAddress.Loopback);
         await using BridgeClient client = await bridge.ConnectAsync();
 
@@ -83,7 +96,7 @@ public sealed class UdpBridgeRelayTests
     [Fact]
     public async Task EmptyAndMaximalDatagrams_AreRelayed()
     {
-        await using TestBridge bridge = await TestBridge.StartAsync(o => o.MaxDatagramSize = 1000);
+        await using TestBridge bridge = await StartBridgeAsync(o => o.MaxDatagramSize = 1000);
         await using var echo = new UdpEchoServer(IPAddress.Loopback);
         await using BridgeClient client = await bridge.ConnectAsync();
 
@@ -98,7 +111,7 @@ public sealed class UdpBridgeRelayTests
     [Fact]
     public async Task FiveHundredRoundTrips_AllArriveIntact()
     {
-        await using TestBridge bridge = await TestBridge.StartAsync(o => o.MaxDatagramsPerSecond = 0);
+        await using TestBridge bridge = await StartBridgeAsync(o => o.MaxDatagramsPerSecond = 0);
         await using var echo = new UdpEchoServer(IPAddress.Loopback);
         await using BridgeClient client = await bridge.ConnectAsync();
 
@@ -116,7 +129,7 @@ public sealed class UdpBridgeRelayTests
     public async Task InboundBurst_ArrivesCompleteAndInOrder()
     {
         // More than the writer's deferred-flush allowance (16 KiB) in one burst, small enough for the socket's queue.
-        await using TestBridge bridge = await TestBridge.StartAsync(o => o.MaxDatagramsPerSecond = 0);
+        await using TestBridge bridge = await StartBridgeAsync(o => o.MaxDatagramsPerSecond = 0);
         await using BridgeClient client = await bridge.ConnectAsync();
         using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
@@ -138,9 +151,38 @@ public sealed class UdpBridgeRelayTests
     }
 
     [Fact]
+    public async Task BurstsOfExactlyOneReceiveBatch_AreEachDeliveredWithoutAnotherDatagram()
+    {
+        // A burst that fills the writer's receive batch exactly and then stops: the frames must leave without waiting
+        // for a later datagram (the managed path used to go round again into a receive that waits).
+        await using TestBridge bridge = await StartBridgeAsync(o => o.MaxDatagramsPerSecond = 0);
+        await using BridgeClient client = await bridge.ConnectAsync();
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        int slots;
+        using (var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp))
+        {
+            slots = new P2PNet.Proxy.UdpBridge.Internal.UdpReceiveBatch(probe, new UdpBridgeOptions().MaxDatagramSize, UseBatchedSystemCalls).Slots;
+        }
+
+        for (int round = 0; round < 20; round++)
+        {
+            for (int i = 0; i < slots; i++)
+            {
+                peer.SendTo([(byte)round, (byte)i], client.Announced); // back to back: the batch finds them all queued
+            }
+            for (int i = 0; i < slots; i++)
+            {
+                (_, byte[] payload) = await client.ReceiveAsync();
+                Assert.Equal(new[] { (byte)round, (byte)i }, payload);
+            }
+        }
+    }
+
+    [Fact]
     public async Task TwoClients_GetTheirOwnUdpSockets_AndOnlyTheirOwnReplies()
     {
-        await using TestBridge bridge = await TestBridge.StartAsync();
+        await using TestBridge bridge = await StartBridgeAsync();
         await using var echo = new UdpEchoServer(IPAddress.Loopback);
         await using BridgeClient first = await bridge.ConnectAsync();
         await using BridgeClient second = await bridge.ConnectAsync();
@@ -156,7 +198,7 @@ public sealed class UdpBridgeRelayTests
     [Fact]
     public async Task Metrics_CountClientsDatagramsAndBytesEachWay()
     {
-        await using TestBridge bridge = await TestBridge.StartAsync();
+        await using TestBridge bridge = await StartBridgeAsync();
         await using var echo = new UdpEchoServer(IPAddress.Loopback);
         BridgeClient client = await bridge.ConnectAsync();
         await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.clients");
@@ -179,7 +221,7 @@ public sealed class UdpBridgeRelayTests
     [Fact]
     public async Task ClientClose_IsAnsweredWithTheSameCode()
     {
-        await using TestBridge bridge = await TestBridge.StartAsync();
+        await using TestBridge bridge = await StartBridgeAsync();
         await using BridgeClient client = await bridge.ConnectAsync();
 
         await client.WebSocket.CloseAsync(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, "done", CancellationToken.None)
@@ -188,4 +230,133 @@ public sealed class UdpBridgeRelayTests
         Assert.Equal(System.Net.WebSockets.WebSocketState.Closed, client.WebSocket.State);
         Assert.Equal(System.Net.WebSockets.WebSocketCloseStatus.NormalClosure, client.WebSocket.CloseStatus);
     }
+
+    [Fact]
+    public async Task OutboundBurst_ArrivesCompleteAndInOrder()
+    {
+        // Messages sent back to back queue up on the connection, so the bridge sends them to UDP as batches.
+        await using TestBridge bridge = await StartBridgeAsync(o => o.MaxDatagramsPerSecond = 0);
+        await using BridgeClient client = await bridge.ConnectAsync();
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp) { ReceiveBufferSize = 1024 * 1024 };
+        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var destination = (IPEndPoint)peer.LocalEndPoint!;
+
+        const int count = 300;
+        for (int i = 0; i < count; i++)
+        {
+            byte[] payload = new byte[1 + (i % 7 * 150)];
+            payload[0] = (byte)i;
+            await client.SendAsync(destination, payload);
+        }
+
+        byte[] buffer = new byte[2048];
+        for (int i = 0; i < count; i++)
+        {
+            SocketReceiveFromResult result = await peer.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0)).WaitAsync(BridgeClient.Timeout);
+            Assert.Equal(1 + (i % 7 * 150), result.ReceivedBytes);
+            Assert.Equal((byte)i, buffer[0]);
+            Assert.Equal(client.Announced.Port, ((IPEndPoint)result.RemoteEndPoint).Port);
+        }
+
+        await bridge.Metrics.WaitForAsync(count, "p2pnet.bridge.datagrams", "direction=to_udp");
+        Assert.Equal(Enumerable.Range(0, count).Sum(i => 1 + (i % 7 * 150)), bridge.Metrics.Total("p2pnet.bridge.bytes", "direction=to_udp"));
+    }
+
+    [Fact]
+    public async Task OutboundBurst_ToRefusedDestinationsInBetween_RelaysOnlyTheAllowedOnes()
+    {
+        await using TestBridge bridge = await StartBridgeAsync(o => o.MaxDatagramsPerSecond = 0);
+        await using BridgeClient client = await bridge.ConnectAsync();
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        var refused = new IPEndPoint(IPAddress.Parse("10.1.2.3"), 9);
+
+        for (int i = 0; i < 40; i++)
+        {
+            await client.SendAsync(i % 2 == 0 ? (IPEndPoint)peer.LocalEndPoint! : refused, [(byte)i]);
+        }
+
+        byte[] buffer = new byte[16];
+        for (int i = 0; i < 40; i += 2)
+        {
+            int n = await peer.ReceiveAsync(buffer.AsMemory()).AsTask().WaitAsync(BridgeClient.Timeout);
+            Assert.Equal(1, n);
+            Assert.Equal((byte)i, buffer[0]);
+        }
+
+        await bridge.Metrics.WaitForAsync(20, "p2pnet.bridge.drops", "reason=destination_refused", "direction=to_udp");
+        await bridge.Metrics.WaitForAsync(20, "p2pnet.bridge.datagrams", "direction=to_udp");
+    }
+
+    [Fact]
+    public async Task MalformedMessage_AfterABurst_StillRelaysTheBurstThenCloses()
+    {
+        await using TestBridge bridge = await StartBridgeAsync(o => o.MaxDatagramsPerSecond = 0);
+        await using BridgeClient client = await bridge.ConnectAsync();
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+
+        for (int i = 0; i < 20; i++)
+        {
+            await client.SendAsync((IPEndPoint)peer.LocalEndPoint!, [(byte)i]);
+        }
+
+        await client.SendRawAsync([9]);
+        (System.Net.WebSockets.WebSocketCloseStatus? status, _) = await client.ReceiveCloseAsync();
+        Assert.Equal((System.Net.WebSockets.WebSocketCloseStatus)1007, status);
+
+        byte[] buffer = new byte[16];
+        for (int i = 0; i < 20; i++)
+        {
+            await peer.ReceiveAsync(buffer.AsMemory()).AsTask().WaitAsync(BridgeClient.Timeout);
+            Assert.Equal((byte)i, buffer[0]);
+        }
+    }
+
+    [Fact]
+    public async Task InboundBurst_WithOversizeDatagramsInBetween_DropsOnlyThose()
+    {
+        await using TestBridge bridge = await StartBridgeAsync(o =>
+        {
+            o.MaxDatagramsPerSecond = 0;
+            o.MaxDatagramSize = 100;
+        });
+        await using BridgeClient client = await bridge.ConnectAsync();
+        using var peer = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        peer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+
+        for (int i = 0; i < 60; i++)
+        {
+            byte[] payload = new byte[i % 3 == 1 ? 101 : 100];
+            payload[0] = (byte)i;
+            await peer.SendToAsync(payload, client.Announced).WaitAsync(BridgeClient.Timeout);
+        }
+
+        for (int i = 0; i < 60; i++)
+        {
+            if (i % 3 == 1)
+            {
+                continue;
+            }
+
+            (_, byte[] payload) = await client.ReceiveAsync();
+            Assert.Equal(100, payload.Length);
+            Assert.Equal((byte)i, payload[0]);
+        }
+
+        await bridge.Metrics.WaitForAsync(20, "p2pnet.bridge.drops", "reason=oversize", "direction=to_websocket");
+        Assert.Equal(40, bridge.Metrics.Total("p2pnet.bridge.datagrams", "direction=to_websocket"));
+    }
+}
+
+/// <summary>The relay tests with sendmmsg/recvmmsg batching (a managed call per datagram where unsupported).</summary>
+public sealed class BatchedUdpBridgeRelayTests : UdpBridgeRelayTests
+{
+    protected override bool UseBatchedSystemCalls => true;
+}
+
+/// <summary>The relay tests with the managed fallback: one socket call per datagram.</summary>
+public sealed class ManagedUdpBridgeRelayTests : UdpBridgeRelayTests
+{
+    protected override bool UseBatchedSystemCalls => false;
 }

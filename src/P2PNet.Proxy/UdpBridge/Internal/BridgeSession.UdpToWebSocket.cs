@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Net.WebSockets;
@@ -12,77 +11,70 @@ internal sealed partial class BridgeSession
     private async Task RunUdpToWebSocketAsync()
     {
         CancellationToken closing = _closing.Token;
-        int maxDatagram = _bridge.MaxDatagramSize;
         try
         {
+            // A full batch means more datagrams may be queued: receive again before flushing or waiting.
             bool queued = false;
             while (true)
             {
-                if (!queued && _transport is not null)
+                if (!queued)
                 {
-                    // Nothing more waiting: send what a burst left buffered before waiting.
-                    _transport.DeferFlush = false;
-                    await _transport.FlushDeferredAsync(CancellationToken.None).ConfigureAwait(false);
-                }
-
-                try
-                {
-                    // Zero-byte peek: wait for a datagram without holding a buffer (MSG_PEEK leaves it queued).
-                    // Skipped while datagrams are known to be queued, which saves a system call per datagram under load.
-                    if (!queued)
+                    // Nothing more waiting: hold no buffer, and send what the burst left buffered, before waiting.
+                    _fromUdp?.Release();
+                    if (_transport is not null)
                     {
-                        await _udp.ReceiveFromAsync(Memory<byte>.Empty, SocketFlags.Peek, _receiveAddress, closing)
-                            .ConfigureAwait(false);
+                        _transport.DeferFlush = false;
+                        await _transport.FlushDeferredAsync(CancellationToken.None).ConfigureAwait(false);
                     }
-                }
-                catch (SocketException e) when (e.SocketErrorCode is SocketError.MessageSize or SocketError.ConnectionReset)
-                {
-                    // MessageSize: some platforms report a peek into no buffer as truncation; the datagram is there.
-                    // ConnectionReset: an ICMP error for an earlier send (Windows); nothing to relay, keep waiting.
-                    if (e.SocketErrorCode == SocketError.ConnectionReset)
-                    {
-                        continue;
-                    }
-                }
 
-                // One byte of headroom past the maximum tells an oversize datagram from a maximal one.
-                byte[] buffer = ArrayPool<byte>.Shared.Rent(UdpBridgeFrame.MaxHeaderLength + maxDatagram + 1);
-                try
-                {
-                    int received;
                     try
                     {
-                        received = await _udp.ReceiveFromAsync(
-                                buffer.AsMemory(UdpBridgeFrame.MaxHeaderLength, maxDatagram + 1), SocketFlags.None, _receiveAddress, closing)
-                            .ConfigureAwait(false);
+                        // Zero-byte peek: wait for a datagram without holding a buffer (MSG_PEEK leaves it queued).
+                        await _udp.ReceiveFromAsync(Memory<byte>.Empty, SocketFlags.Peek, _peekAddress, closing).ConfigureAwait(false);
                     }
                     catch (SocketException e) when (e.SocketErrorCode is SocketError.MessageSize or SocketError.ConnectionReset)
                     {
-                        Drop(RelayDirection.ToWebSocket, e.SocketErrorCode == SocketError.MessageSize ? DropReason.Oversize : DropReason.SendFailed);
-                        queued = false;
-                        continue;
-                    }
-
-                    // Another datagram already waiting means this frame need not be flushed on its own.
-                    queued = _udp.Available > 0;
-                    int frameStart = PrepareFrame(buffer, received);
-                    if (frameStart >= 0)
-                    {
-                        if (_transport is not null)
+                        // MessageSize: some platforms report a peek into no buffer as truncation; the datagram is there.
+                        // ConnectionReset: an ICMP error for an earlier send (Windows); nothing to relay, keep waiting.
+                        if (e.SocketErrorCode == SocketError.ConnectionReset)
                         {
-                            _transport.DeferFlush = queued;
+                            continue;
                         }
-
-                        int frameLength = UdpBridgeFrame.MaxHeaderLength + received - frameStart;
-                        await _webSocket.SendAsync(
-                                buffer.AsMemory(frameStart, frameLength), WebSocketMessageType.Binary, WebSocketMessageFlags.EndOfMessage, CancellationToken.None)
-                            .ConfigureAwait(false);
-                        _bridge.Metrics.Relayed(RelayDirection.ToWebSocket, received);
                     }
                 }
-                finally
+
+                UdpReceiveBatch batch = _fromUdp ??= new UdpReceiveBatch(_udp, _bridge.MaxDatagramSize, _bridge.UseBatchedSystemCalls);
+                int received = await batch.ReceiveAsync(closing).ConfigureAwait(false);
+                // The managed path's receive waits when nothing is queued, so it only goes round again when the socket
+                // says more is there: a full last batch must still be flushed (recvmmsg just returns zero).
+                queued = received == batch.Slots && (batch.UsesSystemCalls || _udp.Available > 0);
+                if (_transport is not null)
                 {
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    // Every frame of the batch goes into the pipe unflushed; one flush sends them all before the wait.
+                    _transport.DeferFlush = true;
+                }
+
+                int frames = 0;
+                long bytes = 0;
+                for (int slot = 0; slot < received; slot++)
+                {
+                    int length = batch.Length(slot);
+                    int payloadOffset = batch.PayloadOffset(slot);
+                    int frameStart = PrepareFrame(batch.Buffer, payloadOffset, length, batch.Source(slot));
+                    if (frameStart >= 0)
+                    {
+                        await _webSocket.SendAsync(
+                                batch.Buffer.AsMemory(frameStart, payloadOffset + length - frameStart), WebSocketMessageType.Binary,
+                                WebSocketMessageFlags.EndOfMessage, CancellationToken.None)
+                            .ConfigureAwait(false);
+                        frames++;
+                        bytes += length;
+                    }
+                }
+
+                if (frames > 0)
+                {
+                    _bridge.Metrics.Relayed(RelayDirection.ToWebSocket, frames, bytes);
                 }
             }
         }
@@ -98,28 +90,39 @@ internal sealed partial class BridgeSession
         catch (Exception e) when (IsConnectionFailure(e))
         {
             // The websocket broke while sending; the reader will see it too.
+            _fromUdp?.Release();
             Abort();
             return;
         }
 
+        _fromUdp?.Release();
         await SendCloseAsync().ConfigureAwait(false);
     }
 
     /// <summary>
     /// Checks an inbound datagram (size, source policy, rate) and writes the frame header in front of its payload.
     /// </summary>
+    /// <param name="buffer">The receive buffer; <see cref="UdpBridgeFrame.MaxHeaderLength"/> bytes before the payload are free.</param>
+    /// <param name="payloadOffset">Where the payload starts.</param>
+    /// <param name="received">The payload length, <see cref="UdpReceiveBatch.Reset"/> for an ICMP error report.</param>
+    /// <param name="source">The source socket address (the layout of <see cref="System.Net.SocketAddress.Buffer"/>).</param>
     /// <returns>The offset where the frame starts, or -1 when the datagram is dropped.</returns>
-    private int PrepareFrame(byte[] buffer, int received)
+    private int PrepareFrame(byte[] buffer, int payloadOffset, int received, ReadOnlySpan<byte> source)
     {
+        if (received == UdpReceiveBatch.Reset)
+        {
+            Drop(RelayDirection.ToWebSocket, DropReason.SendFailed);
+            return -1;
+        }
+
         if (received > _bridge.MaxDatagramSize)
         {
             Drop(RelayDirection.ToWebSocket, DropReason.Oversize);
             return -1;
         }
 
-        ReadOnlySpan<byte> raw = _receiveAddress.Buffer.Span;
-        ushort port = BinaryPrimitives.ReadUInt16BigEndian(raw.Slice(2, 2));
-        ReadOnlySpan<byte> address = _receiveAddress.Family == AddressFamily.InterNetwork ? raw.Slice(4, 4) : raw.Slice(8, 16);
+        ushort port = BinaryPrimitives.ReadUInt16BigEndian(source.Slice(2, 2));
+        ReadOnlySpan<byte> address = _udp.AddressFamily == AddressFamily.InterNetwork ? source.Slice(4, 4) : source.Slice(8, 16);
         if (IsIPv4Mapped(address))
         {
             // An IPv4 peer reaching the dual-mode socket: the browser sees it as the IPv4 address it is.
@@ -141,7 +144,7 @@ internal sealed partial class BridgeSession
 
         Touch(now);
         int headerLength = UdpBridgeFrame.GetHeaderLength(address.Length);
-        int frameStart = UdpBridgeFrame.MaxHeaderLength - headerLength;
+        int frameStart = payloadOffset - headerLength;
         UdpBridgeFrame.WriteHeader(buffer.AsSpan(frameStart, headerLength), address, port);
         return frameStart;
     }

@@ -14,7 +14,9 @@ namespace P2PNet.Proxy.UdpBridge.Internal;
 /// (<see cref="RunWebSocketToUdpAsync"/>) is the only caller of <c>ReceiveAsync</c>, the writer
 /// (<see cref="RunUdpToWebSocketAsync"/>) the only caller of <c>SendAsync</c> and <c>CloseOutputAsync</c>.
 /// An idle session holds no buffer: both loops wait with zero-byte reads and rent from
-/// <see cref="System.Buffers.ArrayPool{T}"/> only while a datagram is in hand.
+/// <see cref="System.Buffers.ArrayPool{T}"/> only while datagrams are in hand. Both loops batch: the reader sends
+/// every message already buffered on the websocket in one <see cref="UdpSendBatch"/>, the writer drains every queued
+/// datagram in one <see cref="UdpReceiveBatch"/> and flushes the websocket once.
 /// Closing is one-way and may be requested from any thread (<see cref="RequestClose"/>): it stops the UDP wait, the
 /// writer sends the close frame and the reader drains until the browser answers; the bridge's sweeper aborts a
 /// session whose browser does not answer within <see cref="UdpBridgeOptions.CloseTimeout"/>.
@@ -28,8 +30,12 @@ internal sealed partial class BridgeSession : IDisposable
     // The standalone server's transport, whose flushes the writer batches; null on the in-app HTTP path.
     private readonly DuplexPipeStream? _transport;
     private readonly CancellationTokenSource _closing = new();
-    private readonly SocketAddress _receiveAddress;
-    private SocketAddress? _sendAddress;
+    private readonly SocketAddress _peekAddress;
+
+    // Created on the first datagram each way, so a client that never relays holds neither; their buffers are rented
+    // only while a burst is in hand.
+    private UdpSendBatch? _toUdp;
+    private UdpReceiveBatch? _fromUdp;
 
     // Each bucket is touched by one loop only: the reader spends the to-UDP pair, the writer the to-WebSocket pair.
     private TokenBucket _toUdpDatagrams;
@@ -51,7 +57,7 @@ internal sealed partial class BridgeSession : IDisposable
         _bridge = bridge;
         _webSocket = webSocket;
         _udp = udp;
-        _receiveAddress = new SocketAddress(udp.AddressFamily);
+        _peekAddress = new SocketAddress(udp.AddressFamily);
         long now = bridge.TimeProvider.GetTimestamp();
         _lastActivity = now;
         _toUdpDatagrams = new TokenBucket(now, bridge.MaxDatagramsPerSecond);

@@ -125,7 +125,12 @@ internal sealed class DuplexPipeStream(IDuplexPipe pipe) : Stream
     public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
         WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
 
-    public override Task FlushAsync(CancellationToken cancellationToken) => FlushDeferredAsync(cancellationToken).AsTask();
+    /// <summary>
+    /// The websocket flushes after every frame it writes; while <see cref="DeferFlush"/> is set that flush is
+    /// deferred too, and <see cref="FlushDeferredAsync"/> sends the burst.
+    /// </summary>
+    public override Task FlushAsync(CancellationToken cancellationToken) =>
+        DeferFlush ? Task.CompletedTask : FlushDeferredAsync(cancellationToken).AsTask();
 
     public override void Flush() => throw new NotSupportedException("Synchronous I/O is not supported.");
 

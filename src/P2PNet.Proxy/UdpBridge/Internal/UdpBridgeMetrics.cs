@@ -77,10 +77,13 @@ internal sealed class UdpBridgeMetrics
 
     public void Rejected(string reason) => _rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
-    public void Relayed(RelayDirection direction, int payloadBytes)
+    public void Relayed(RelayDirection direction, int payloadBytes) => Relayed(direction, 1, payloadBytes);
+
+    /// <summary>Counts a batch of relayed datagrams at once (one update per instrument, not one per datagram).</summary>
+    public void Relayed(RelayDirection direction, int datagrams, long payloadBytes)
     {
         KeyValuePair<string, object?> tag = direction == RelayDirection.ToUdp ? ToUdpTag : ToWebSocketTag;
-        _datagrams.Add(1, tag);
+        _datagrams.Add(datagrams, tag);
         _bytes.Add(payloadBytes, tag);
     }
 

@@ -44,6 +44,7 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
         MaxDatagramSize = Options.MaxDatagramSize;
         MaxDatagramsPerSecond = Options.MaxDatagramsPerSecond;
         MaxBytesPerSecond = Options.MaxBytesPerSecond;
+        UseBatchedSystemCalls = Options.UseBatchedSystemCalls;
         _tokenBytes = Options.BearerToken is { Length: > 0 } token ? Encoding.UTF8.GetBytes(token) : null;
         _udpBindAddress = Options.UdpBindAddress.AddressFamily == AddressFamily.InterNetworkV6 && !Socket.OSSupportsIPv6
             ? IPAddress.Any
@@ -66,6 +67,9 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
     public int MaxDatagramsPerSecond { get; }
 
     public int MaxBytesPerSecond { get; }
+
+    /// <summary>Whether sessions batch datagrams with <c>sendmmsg</c>/<c>recvmmsg</c> where supported.</summary>
+    public bool UseBatchedSystemCalls { get; }
 
     /// <summary>Clients connected now.</summary>
     public int ClientCount => Volatile.Read(ref _clientCount);
