@@ -1,57 +1,53 @@
 using System.Security.Cryptography;
-using Org.BouncyCastle.Math.EC.Rfc8032;
+using P2PNet.Crypto.Internal;
 
 namespace P2PNet.Crypto;
 
 internal sealed class Ed25519PublicKey : PublicKey
 {
-    public const int Length = 32;
+    public const int Length = Curve25519Backend.KeyLength;
     private readonly byte[] _key;
+    private readonly Curve25519Backend _backend;
 
-    public Ed25519PublicKey(byte[] data) : base(data)
+    public Ed25519PublicKey(byte[] data, Curve25519Backend? backend = null) : base(data)
     {
         if (data.Length != Length)
         {
             throw new WireFormatException($"An Ed25519 public key is {Length} bytes, not {data.Length}.");
         }
         _key = data;
+        _backend = backend ?? Curve25519Backend.Default;
     }
 
     public override KeyType Type => KeyType.Ed25519;
 
-    public override bool Verify(ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature)
-    {
-        if (signature.Length != Ed25519.SignatureSize)
-        {
-            return false;
-        }
-        byte[] sig = signature.ToArray();
-        byte[] message = data.ToArray();
-        return Ed25519.Verify(sig, 0, _key, 0, message, 0, message.Length);
-    }
+    public override bool Verify(ReadOnlySpan<byte> data, ReadOnlySpan<byte> signature) =>
+        _backend.Ed25519Verify(_key, data, signature);
 }
 
 internal sealed class Ed25519PrivateKey : PrivateKey
 {
     private readonly byte[] _seed;
+    private readonly Ed25519Secret _secret;
     private readonly Ed25519PublicKey _public;
 
-    private Ed25519PrivateKey(byte[] seed)
+    private Ed25519PrivateKey(byte[] seed, Curve25519Backend? backend)
     {
+        backend ??= Curve25519Backend.Default;
         _seed = seed;
-        var pub = new byte[Ed25519.PublicKeySize];
-        Ed25519.GeneratePublicKey(_seed, 0, pub, 0);
-        _public = new Ed25519PublicKey(pub);
+        _secret = backend.CreateEd25519(seed);
+        _public = new Ed25519PublicKey(_secret.PublicKey.ToArray(), backend);
     }
 
     public override KeyType Type => KeyType.Ed25519;
 
     public override PublicKey PublicKey => _public;
 
-    public static Ed25519PrivateKey Generate() => new(RandomNumberGenerator.GetBytes(Ed25519.SecretKeySize));
+    public static Ed25519PrivateKey Generate(Curve25519Backend? backend = null) =>
+        new(RandomNumberGenerator.GetBytes(Curve25519Backend.KeyLength), backend);
 
     /// <summary>libp2p stores seed || public key (64 bytes); old go keys append the public key again (96 bytes).</summary>
-    public static Ed25519PrivateKey FromData(ReadOnlySpan<byte> data)
+    public static Ed25519PrivateKey FromData(ReadOnlySpan<byte> data, Curve25519Backend? backend = null)
     {
         if (data.Length is not (64 or 96))
         {
@@ -62,7 +58,7 @@ internal sealed class Ed25519PrivateKey : PrivateKey
             // peer-ids.md: the legacy form repeats the public key; two different copies make the key invalid.
             throw new WireFormatException("The 96-byte Ed25519 private key carries two different public keys.");
         }
-        var key = new Ed25519PrivateKey(data[..32].ToArray());
+        var key = new Ed25519PrivateKey(data[..32].ToArray(), backend);
         if (!data.Slice(32, 32).SequenceEqual(key._public.Data))
         {
             key.Dispose();
@@ -73,9 +69,8 @@ internal sealed class Ed25519PrivateKey : PrivateKey
 
     public override byte[] Sign(ReadOnlySpan<byte> data)
     {
-        byte[] message = data.ToArray();
-        var signature = new byte[Ed25519.SignatureSize];
-        Ed25519.Sign(_seed, 0, message, 0, message.Length, signature, 0);
+        var signature = new byte[Curve25519Backend.SignatureLength];
+        _secret.Sign(data, signature);
         return signature;
     }
 
@@ -90,6 +85,10 @@ internal sealed class Ed25519PrivateKey : PrivateKey
     protected override void Dispose(bool disposing)
     {
         CryptographicOperations.ZeroMemory(_seed);
+        if (disposing)
+        {
+            _secret.Dispose();
+        }
         base.Dispose(disposing);
     }
 }

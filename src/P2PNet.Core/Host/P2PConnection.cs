@@ -139,14 +139,18 @@ public sealed class P2PConnection : IAsyncDisposable
         await Task.Yield();
         while (true)
         {
-            MuxedStream muxed;
+            MuxedStream? muxed;
             try
             {
-                muxed = await _session.AcceptStreamAsync(_closing.Token).ConfigureAwait(false);
+                muxed = await _session.TryAcceptStreamAsync(_closing.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is MuxerClosedException or OperationCanceledException or ObjectDisposedException or IOException)
             {
                 return;
+            }
+            if (muxed is null)
+            {
+                return; // the session ended
             }
             Touch();
             _handlers.Track(HandleInboundAsync(muxed));

@@ -182,14 +182,14 @@ public sealed partial class P2PHost
             if (outbound)
             {
                 await MultistreamSelect.SelectAsync(raw, [NoiseProtocolId], timeout.Token).ConfigureAwait(false);
-                channel = await NoiseHandshake.SecureOutboundAsync(raw, _identity, expectedPeer, Options.Noise,
+                channel = await NoiseHandshake.SecureOutboundAsync(raw, NoiseIdentity, expectedPeer, Options.Noise,
                     _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
                 await MultistreamSelect.SelectAsync(channel, [YamuxProtocolId], timeout.Token).ConfigureAwait(false);
             }
             else
             {
                 await MultistreamSelect.ListenAsync(raw, p => p == NoiseProtocolId, timeout.Token).ConfigureAwait(false);
-                channel = await NoiseHandshake.SecureInboundAsync(raw, _identity, Options.Noise,
+                channel = await NoiseHandshake.SecureInboundAsync(raw, NoiseIdentity, Options.Noise,
                     _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
                 await MultistreamSelect.ListenAsync(channel, p => p == YamuxProtocolId, timeout.Token).ConfigureAwait(false);
             }

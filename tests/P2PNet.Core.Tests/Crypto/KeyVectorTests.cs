@@ -158,17 +158,40 @@ public sealed class KeyVectorTests
         Assert.False(key.Verify(TlsSignedMessage, Bytes(TlsInvalidEcdsaSignature)));
     }
 
-    [Theory]
-    [InlineData(Rfc8032Test1Seed, Rfc8032Test1Public, Rfc8032Test1Message, Rfc8032Test1Signature)]
-    [InlineData(Rfc8032Test2Seed, Rfc8032Test2Public, Rfc8032Test2Message, Rfc8032Test2Signature)]
-    public void Ed25519_Rfc8032Vector_DerivesThePublicKeyAndSignsExactly(string seed, string publicHex, string messageHex, string signatureHex)
+    public static TheoryData<string, string, string, string, string> Rfc8032Vectors
     {
-        using var key = PrivateKey.FromProtobuf(Bytes("08011240" + seed + publicHex));
+        get
+        {
+            var data = new TheoryData<string, string, string, string, string>();
+            foreach (string backend in Curve25519Backends.All)
+            {
+                data.Add(backend, Rfc8032Test1Seed, Rfc8032Test1Public, Rfc8032Test1Message, Rfc8032Test1Signature);
+                data.Add(backend, Rfc8032Test2Seed, Rfc8032Test2Public, Rfc8032Test2Message, Rfc8032Test2Signature);
+                data.Add(backend, Rfc8032Test3Seed, Rfc8032Test3Public, Rfc8032Test3Message, Rfc8032Test3Signature);
+            }
+            return data;
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Rfc8032Vectors))]
+    public void Ed25519_Rfc8032Vector_DerivesThePublicKeyAndSignsExactly(string backend, string seed, string publicHex, string messageHex, string signatureHex)
+    {
+        var b = Curve25519Backends.Get(backend);
+        using var key = Ed25519PrivateKey.FromData(Bytes(seed + publicHex), b);
         Assert.Equal(publicHex, Convert.ToHexStringLower(key.PublicKey.Data));
         Assert.Equal(signatureHex, Convert.ToHexStringLower(key.Sign(Bytes(messageHex))));
 
-        var publicKey = PublicKey.Create(KeyType.Ed25519, Bytes(publicHex));
+        var publicKey = new Ed25519PublicKey(Bytes(publicHex), b);
         Assert.True(publicKey.Verify(Bytes(messageHex), Bytes(signatureHex)));
         Assert.False(publicKey.Verify([.. Bytes(messageHex), 0x00], Bytes(signatureHex)));
+    }
+
+    [Fact]
+    public void Ed25519_Rfc8032Vector_ThroughTheProtobufEnvelope()
+    {
+        using var key = PrivateKey.FromProtobuf(Bytes("08011240" + Rfc8032Test2Seed + Rfc8032Test2Public));
+        Assert.Equal(Rfc8032Test2Signature, Convert.ToHexStringLower(key.Sign(Bytes(Rfc8032Test2Message))));
+        Assert.True(PublicKey.Create(KeyType.Ed25519, Bytes(Rfc8032Test2Public)).Verify(Bytes(Rfc8032Test2Message), Bytes(Rfc8032Test2Signature)));
     }
 }

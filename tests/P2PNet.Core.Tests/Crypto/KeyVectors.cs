@@ -242,7 +242,7 @@ internal static class KeyVectors
     public const string TlsEcdsaPeerId = "QmfXbAwNjJLXfesgztEHe8HwgVDCMMpZ9Eax1HYq6hn9uE";
     public const string TlsSecp256k1PeerId = "16Uiu2HAkutTMoTzDw1tCvSRtu6YoixJwS46S1ZFxW8hSx9fWHiPs";
 
-    // ---- RFC 8032 section 7.1, TEST 1 and TEST 2: raw Ed25519 seed, public key, message and signature.
+    // ---- RFC 8032 section 7.1, TESTs 1 to 3: raw Ed25519 seed, public key, message and signature.
 
     public const string Rfc8032Test1Seed = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
     public const string Rfc8032Test1Public = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
@@ -254,6 +254,12 @@ internal static class KeyVectors
     public const string Rfc8032Test2Message = "72";
     public const string Rfc8032Test2Signature =
         "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00";
+
+    public const string Rfc8032Test3Seed = "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7";
+    public const string Rfc8032Test3Public = "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025";
+    public const string Rfc8032Test3Message = "af82";
+    public const string Rfc8032Test3Signature =
+        "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a";
 
     public static byte[] Bytes(string hex) => Convert.FromHexString(hex);
 }

@@ -114,7 +114,12 @@ internal sealed partial class YamuxSession
 
             while (true)
             {
-                await Task.Delay(interval, Time, cancellationToken).ConfigureAwait(false);
+                // Without throwing: every session's end cancels this wait.
+                await Task.Delay(interval, Time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    return;
+                }
                 if (!await ProbeAsync(closeOnTimeout: true, cancellationToken).ConfigureAwait(false))
                 {
                     return;
@@ -138,38 +143,47 @@ internal sealed partial class YamuxSession
         }
     }
 
-    /// <returns><see langword="false"/> when the session was closed for want of an answer.</returns>
+    /// <returns><see langword="false"/> when the session was closed for want of an answer, or has ended, or
+    /// <paramref name="cancellationToken"/> stopped the wait.</returns>
+    /// <remarks>Waits without throwing: most sessions end while their first probe is outstanding or cancelled.</remarks>
     private async Task<bool> ProbeAsync(bool closeOnTimeout, CancellationToken cancellationToken)
     {
         long framesSeen = Volatile.Read(ref _framesReceived);
         Task<TimeSpan> ping = StartPing();
         while (true)
         {
-            try
+            Task<TimeSpan> wait = ping.WaitAsync(Options.KeepAliveTimeout, Time, cancellationToken);
+            await ((Task)wait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (wait.IsCompletedSuccessfully)
             {
-                await ping.WaitAsync(Options.KeepAliveTimeout, Time, cancellationToken).ConfigureAwait(false);
                 return true;
             }
-            catch (TimeoutException) when (!closeOnTimeout)
+            if (wait.IsCanceled || wait.Exception?.InnerException is MuxerClosedException)
+            {
+                return false; // shutting down, or the session ended
+            }
+            if (wait.Exception?.InnerException is not TimeoutException)
+            {
+                await wait.ConfigureAwait(false); // rethrows the unexpected failure for the loop to report
+            }
+            if (!closeOnTimeout)
             {
                 return true; // only measuring the round trip: give up quietly, a late answer still sets it
             }
-            catch (TimeoutException)
-            {
-                long frames = Volatile.Read(ref _framesReceived);
-                if (frames != framesSeen)
-                {
-                    // The peer is alive, its answer is just queued behind other data: keep waiting.
-                    framesSeen = frames;
-                    continue;
-                }
 
-                YamuxLog.KeepAliveTimeout(Logger, Options.KeepAliveTimeout);
-                RequestStop(
-                    new TimeoutException($"The peer did not answer a yamux keep-alive ping within {Options.KeepAliveTimeout}."),
-                    goAway: null);
-                return false;
+            long frames = Volatile.Read(ref _framesReceived);
+            if (frames != framesSeen)
+            {
+                // The peer is alive, its answer is just queued behind other data: keep waiting.
+                framesSeen = frames;
+                continue;
             }
+
+            YamuxLog.KeepAliveTimeout(Logger, Options.KeepAliveTimeout);
+            RequestStop(
+                new TimeoutException($"The peer did not answer a yamux keep-alive ping within {Options.KeepAliveTimeout}."),
+                goAway: null);
+            return false;
         }
     }
 

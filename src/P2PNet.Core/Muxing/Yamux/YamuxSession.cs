@@ -204,8 +204,14 @@ internal sealed partial class YamuxSession : IAsyncDisposable
 
     /// <summary>Waits for the next stream opened by the peer.</summary>
     /// <exception cref="MuxerClosedException">The session ended.</exception>
+    public async ValueTask<MuxedStream> AcceptStreamAsync(CancellationToken cancellationToken = default) =>
+        await TryAcceptStreamAsync(cancellationToken).ConfigureAwait(false)
+        ?? throw new MuxerClosedException("The yamux session closed; it accepts no more streams.", _closeReason);
+
+    /// <summary>Waits for the next stream opened by the peer; <see langword="null"/> once the session has ended.</summary>
+    /// <remarks>For accept loops: every connection's end would otherwise throw (and rethrow) an exception.</remarks>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    public async ValueTask<MuxedStream> AcceptStreamAsync(CancellationToken cancellationToken = default)
+    internal async ValueTask<MuxedStream?> TryAcceptStreamAsync(CancellationToken cancellationToken = default)
     {
         ChannelReader<YamuxStream> queue = _acceptQueue.Reader;
         while (await queue.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
@@ -232,7 +238,7 @@ internal sealed partial class YamuxSession : IAsyncDisposable
             }
         }
 
-        throw new MuxerClosedException("The yamux session closed; it accepts no more streams.", _closeReason);
+        return null;
     }
 
     /// <summary>

@@ -23,12 +23,13 @@ internal static partial class NoiseHandshake
         return data;
     }
 
-    private static byte[] CreatePayload(PrivateKey identity, ReadOnlySpan<byte> staticPublicKey, NoiseOptions options)
+    private static byte[] CreatePayload(NoiseIdentity identity, NoiseOptions options)
     {
+        // ByteString is immutable: the cached key and signature are shared, not copied.
         var payload = new NoiseHandshakePayload
         {
-            IdentityKey = ByteString.CopyFrom(identity.PublicKey.ToProtobuf()),
-            IdentitySig = ByteString.CopyFrom(identity.Sign(SignedData(staticPublicKey))),
+            IdentityKey = identity.EncodedPublicKey,
+            IdentitySig = identity.StaticKeySignature,
         };
         if (options.StreamMuxers.Count > 0)
         {

@@ -20,7 +20,9 @@ namespace P2PNet.Security.Noise;
 /// the caller's own cancellation.</para>
 /// <para>Reads consume exactly the handshake frames: transport data the remote pipelined behind message 3 stays in
 /// the transport for the channel.</para>
-/// <para>A fresh static X25519 key is generated per handshake (the spec allows it) and wiped with the ephemeral keys.</para>
+/// <para>The static X25519 key and the identity's signature over it come from the caller's <see cref="NoiseIdentity"/>,
+/// made once per host and shared by all its handshakes (the spec allows it); only the ephemeral key is generated per
+/// handshake, and wiped with the handshake state. The remote's signature is checked on every handshake.</para>
 /// </remarks>
 internal static partial class NoiseHandshake
 {
@@ -29,22 +31,22 @@ internal static partial class NoiseHandshake
 
     /// <summary>Secures an outbound (dialed) connection; we are the Noise initiator.</summary>
     /// <param name="transport">The raw connection.</param>
-    /// <param name="identity">Our identity key; signs our Noise static key.</param>
+    /// <param name="identity">Our identity key, static key and signature over it.</param>
     /// <param name="expectedRemote">The peer we dialed, or <see langword="null"/> to accept any peer.</param>
     /// <param name="options">Timeout and announced muxers.</param>
     /// <param name="logger">Where handshake events go.</param>
     /// <param name="cancellationToken">Cancels the handshake (and drops the connection).</param>
     /// <exception cref="NoiseHandshakeException">The handshake failed; the connection was dropped.</exception>
-    public static ValueTask<NoiseSecureChannel> SecureOutboundAsync(IDuplexPipe transport, PrivateKey identity, PeerId? expectedRemote, NoiseOptions options, ILogger logger, CancellationToken cancellationToken) =>
+    public static ValueTask<NoiseSecureChannel> SecureOutboundAsync(IDuplexPipe transport, NoiseIdentity identity, PeerId? expectedRemote, NoiseOptions options, ILogger logger, CancellationToken cancellationToken) =>
         RunAsync(initiator: true, transport, identity, expectedRemote, options, logger, cancellationToken);
 
     /// <summary>Secures an inbound (accepted) connection; we are the Noise responder.</summary>
     /// <inheritdoc cref="SecureOutboundAsync" path="/param"/>
     /// <exception cref="NoiseHandshakeException">The handshake failed; the connection was dropped.</exception>
-    public static ValueTask<NoiseSecureChannel> SecureInboundAsync(IDuplexPipe transport, PrivateKey identity, NoiseOptions options, ILogger logger, CancellationToken cancellationToken) =>
+    public static ValueTask<NoiseSecureChannel> SecureInboundAsync(IDuplexPipe transport, NoiseIdentity identity, NoiseOptions options, ILogger logger, CancellationToken cancellationToken) =>
         RunAsync(initiator: false, transport, identity, expectedRemote: null, options, logger, cancellationToken);
 
-    private static async ValueTask<NoiseSecureChannel> RunAsync(bool initiator, IDuplexPipe transport, PrivateKey identity, PeerId? expectedRemote, NoiseOptions options, ILogger logger, CancellationToken cancellationToken)
+    private static async ValueTask<NoiseSecureChannel> RunAsync(bool initiator, IDuplexPipe transport, NoiseIdentity identity, PeerId? expectedRemote, NoiseOptions options, ILogger logger, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(transport);
         ArgumentNullException.ThrowIfNull(identity);
@@ -61,9 +63,8 @@ internal static partial class NoiseHandshake
         }
         try
         {
-            using var staticKey = X25519KeyPair.Generate();
-            using var state = new HandshakeState(initiator, prologue: [], staticKey);
-            byte[] payload = CreatePayload(identity, staticKey.PublicKey, options);
+            using var state = new HandshakeState(initiator, prologue: [], identity.StaticKey);
+            byte[] payload = CreatePayload(identity, options);
             RemoteIdentity remote;
             if (initiator)
             {

@@ -14,18 +14,28 @@ public sealed class NoiseHandshakeTests : IDisposable
     private static readonly TimeSpan Timeout = NoiseTestHarness.Timeout;
     private readonly PrivateKey _initiatorKey = PrivateKey.GenerateEd25519();
     private readonly PrivateKey _responderKey = PrivateKey.GenerateEd25519();
+    private readonly NoiseIdentity _initiator;
+    private readonly NoiseIdentity _responder;
+
+    public NoiseHandshakeTests()
+    {
+        _initiator = new NoiseIdentity(_initiatorKey);
+        _responder = new NoiseIdentity(_responderKey);
+    }
 
     public void Dispose()
     {
+        _initiator.Dispose();
+        _responder.Dispose();
         _initiatorKey.Dispose();
         _responderKey.Dispose();
     }
 
     private Task<NoiseSecureChannel> SecureOutbound(IDuplexPipe transport, NoiseOptions? options = null, P2PNet.Peers.PeerId? expected = null, CancellationToken cancellationToken = default) =>
-        NoiseHandshake.SecureOutboundAsync(transport, _initiatorKey, expected ?? _responderKey.PublicKey.ToPeerId(), options ?? new NoiseOptions(), NullLogger.Instance, cancellationToken).AsTask();
+        NoiseHandshake.SecureOutboundAsync(transport, _initiator, expected ?? _responderKey.PublicKey.ToPeerId(), options ?? new NoiseOptions(), NullLogger.Instance, cancellationToken).AsTask();
 
     private Task<NoiseSecureChannel> SecureInbound(IDuplexPipe transport, NoiseOptions? options = null) =>
-        NoiseHandshake.SecureInboundAsync(transport, _responderKey, options ?? new NoiseOptions(), NullLogger.Instance, CancellationToken.None).AsTask();
+        NoiseHandshake.SecureInboundAsync(transport, _responder, options ?? new NoiseOptions(), NullLogger.Instance, CancellationToken.None).AsTask();
 
     private static async Task<byte[]> ReadFrameAsync(PipeReader reader)
     {
@@ -82,6 +92,34 @@ public sealed class NoiseHandshakeTests : IDisposable
             await SendAndReceiveAsync(initiator, responder, "ping"u8.ToArray());
             await SendAndReceiveAsync(responder, initiator, "pong"u8.ToArray());
         }
+    }
+
+    [Fact]
+    public async Task Handshake_ManyAtOnceWithOneNoiseIdentity_AllSucceedSigningTheOneStaticKey()
+    {
+        // The host shares one NoiseIdentity across concurrent handshakes: every payload carries the same signature,
+        // over the shared static key, and every remote still checks it.
+        var signatures = new System.Collections.Concurrent.ConcurrentBag<byte[]>();
+        var responderOptions = new NoiseOptions { PayloadInterceptor = payload => signatures.Add(payload.IdentitySig.ToByteArray()) };
+        var pairs = Enumerable.Range(0, 16).Select(_ => TestPipes.CreatePair()).ToArray();
+        var channels = await Task.WhenAll(pairs.Select(async pair =>
+        {
+            var responding = SecureInbound(pair.Item2, responderOptions);
+            var initiating = SecureOutbound(pair.Item1);
+            await Task.WhenAll(responding, initiating).WaitAsync(Timeout);
+            return (Initiator: await initiating, Responder: await responding);
+        }));
+        foreach (var (initiator, responder) in channels)
+        {
+            Assert.Equal(_responderKey.PublicKey.ToPeerId(), initiator.RemotePeer);
+            Assert.Equal(_initiatorKey.PublicKey.ToPeerId(), responder.RemotePeer);
+            await SendAndReceiveAsync(initiator, responder, "ping"u8.ToArray());
+            await initiator.DisposeAsync();
+            await responder.DisposeAsync();
+        }
+        Assert.Equal(16, signatures.Count);
+        Assert.All(signatures, signature => Assert.Equal(_responder.StaticKeySignature.ToByteArray(), signature));
+        Assert.True(_responderKey.PublicKey.Verify(NoiseHandshake.SignedData(_responder.StaticKey.PublicKey), _responder.StaticKeySignature.Span));
     }
 
     [Fact]

@@ -25,8 +25,11 @@ internal static class NoiseTestHarness
         NoiseOptions? responderOptions = null,
         PeerId? expectedResponder = null)
     {
-        var responding = NoiseHandshake.SecureInboundAsync(responderTransport, responderKey, responderOptions ?? new NoiseOptions(), NullLogger.Instance, CancellationToken.None).AsTask();
-        var initiating = NoiseHandshake.SecureOutboundAsync(initiatorTransport, initiatorKey, expectedResponder ?? responderKey.PublicKey.ToPeerId(), initiatorOptions ?? new NoiseOptions(), NullLogger.Instance, CancellationToken.None).AsTask();
+        // The static keys are only used during the handshake; the channels do not need them afterwards.
+        using var responder = new NoiseIdentity(responderKey);
+        using var initiator = new NoiseIdentity(initiatorKey);
+        var responding = NoiseHandshake.SecureInboundAsync(responderTransport, responder, responderOptions ?? new NoiseOptions(), NullLogger.Instance, CancellationToken.None).AsTask();
+        var initiating = NoiseHandshake.SecureOutboundAsync(initiatorTransport, initiator, expectedResponder ?? responderKey.PublicKey.ToPeerId(), initiatorOptions ?? new NoiseOptions(), NullLogger.Instance, CancellationToken.None).AsTask();
         await Task.WhenAll(responding, initiating).WaitAsync(Timeout);
         return (await initiating, await responding);
     }
