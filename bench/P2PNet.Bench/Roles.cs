@@ -48,7 +48,7 @@ internal static class Roles
             {
                 GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
                 GC.WaitForPendingFinalizers();
-                Console.WriteLine($"OK {host.Connections.Count} {GC.GetTotalMemory(forceFullCollection: true)}");
+                Console.WriteLine($"OK {host.Connections.Count} {GC.GetTotalMemory(forceFullCollection: true)} {GC.GetGCMemoryInfo().TotalCommittedBytes}");
             }
         }
         return 0;
