@@ -111,7 +111,12 @@ internal static class VpnCommands
             }
             await Console.Out.FlushAsync(ct);
             using var stopCommands = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            var commands = isCoordinator ? ReadCommandsAsync(network, stopCommands.Token) : Task.CompletedTask;
+            // Console.In's ReadLineAsync blocks its caller (a synchronized reader): read commands on a thread of their own,
+            // or a SIGTERM would wait for the next line or the end of stdin.
+            var commands = isCoordinator
+                ? Task.Factory.StartNew(() => ReadCommandsAsync(network, stopCommands.Token), CancellationToken.None,
+                    TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap()
+                : Task.CompletedTask;
             await shutdown;
             await stopCommands.CancelAsync();
             // A console read blocked in the kernel cannot be cancelled: give it a moment, then exit regardless.
