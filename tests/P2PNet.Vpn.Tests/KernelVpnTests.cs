@@ -9,6 +9,7 @@ namespace P2PNet.Vpn.Tests;
 /// The real thing: TUN devices in network namespaces joined by veth pairs to a bridge, one `p2pnet vpn up` process per
 /// namespace. Needs root (CI and the dev machine run as root); without it these tests fail and say so.
 /// </summary>
+[Collection(KernelTestGroup.Name)]
 public class KernelVpnTests
 {
     [Fact]
@@ -127,6 +128,33 @@ public class KernelVpnTests
     }
 }
 
+/// <summary>The kernel tests move a lot of data between processes: they run alone, after the in-process tests, so their
+/// load does not eat the in-process tests' time budgets (and they do not compete with each other).</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class KernelTestGroup
+{
+    public const string Name = "Kernel (namespaces, TUN, VPN processes)";
+}
+
+/// <summary>What the kernel tests need; each fails (never skips) with what to install when something is missing.</summary>
+internal static class KernelTestRequirements
+{
+    public static async Task CheckAsync()
+    {
+        if (!string.Equals((await NamespaceLab.RunProcessAsync(null, CancellationToken.None, "id", "-u")).Trim(), "0", StringComparison.Ordinal))
+        {
+            Assert.Fail("The kernel VPN tests need root (network namespaces, veth, TUN devices with CAP_NET_ADMIN). Run them as root, as CI does.");
+        }
+        foreach (string tool in new[] { "ip", "iperf3", "ping" })
+        {
+            if ((await NamespaceLab.RunProcessAsync(null, CancellationToken.None, "sh", "-c", $"command -v {tool} || true")).Trim().Length == 0)
+            {
+                Assert.Fail($"The kernel VPN tests need '{tool}' (apt-get install iproute2 iperf3 iputils-ping).");
+            }
+        }
+    }
+}
+
 /// <summary>
 /// Uniquely named network namespaces, each joined by a veth pair to a bridge in a hub namespace (underlay
 /// 192.168.<i>x</i>.<i>n</i>/24), plus the processes run in them. Everything is removed in <see cref="DisposeAsync"/>.
@@ -156,17 +184,7 @@ internal sealed class NamespaceLab : IAsyncDisposable
 
     public static async Task<NamespaceLab> CreateAsync(int count)
     {
-        if (!string.Equals((await RunProcessAsync(null, CancellationToken.None, "id", "-u")).Trim(), "0", StringComparison.Ordinal))
-        {
-            Assert.Fail("The kernel VPN tests need root (network namespaces, veth, TUN devices with CAP_NET_ADMIN). Run them as root, as CI does.");
-        }
-        foreach (string tool in new[] { "ip", "iperf3", "ping" })
-        {
-            if ((await RunProcessAsync(null, CancellationToken.None, "sh", "-c", $"command -v {tool} || true")).Trim().Length == 0)
-            {
-                Assert.Fail($"The kernel VPN tests need '{tool}' (apt-get install iproute2 iperf3 iputils-ping).");
-            }
-        }
+        await KernelTestRequirements.CheckAsync();
         var lab = new NamespaceLab();
         try
         {

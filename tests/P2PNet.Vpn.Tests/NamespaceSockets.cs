@@ -20,9 +20,16 @@ internal static partial class NamespaceSockets
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int Close(int fd);
 
-    public static Socket Create(string ns)
+    public static Socket Create(string ns, SocketType type = SocketType.Stream, ProtocolType protocol = ProtocolType.Tcp) =>
+        RunIn(ns, () => new Socket(AddressFamily.InterNetwork, type, protocol));
+
+    /// <summary>Runs <paramref name="create"/> on a thread inside network namespace <paramref name="ns"/> (sockets and TUN
+    /// devices it creates belong to that namespace).</summary>
+    public static T RunIn<T>(string ns, Func<T> create)
+        where T : class
     {
-        Socket? socket = null;
+        T? created = null;
+        Exception? failure = null;
         string? error = null;
         var thread = new Thread(() =>
         {
@@ -35,7 +42,16 @@ internal static partial class NamespaceSockets
                     error = $"cannot enter network namespace {ns}: errno {Marshal.GetLastPInvokeError()}";
                     return;
                 }
-                socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                try
+                {
+                    created = create();
+                }
+#pragma warning disable CA1031 // rethrown on the calling thread
+                catch (Exception e)
+#pragma warning restore CA1031
+                {
+                    failure = e;
+                }
                 if (SetNs(own, CloneNewNet) != 0)
                 {
                     error = "cannot return to the test's network namespace";
@@ -49,12 +65,16 @@ internal static partial class NamespaceSockets
         });
         thread.Start();
         thread.Join();
+        if (failure is not null)
+        {
+            throw new InvalidOperationException($"Failed inside network namespace {ns}: {failure.Message}", failure);
+        }
         if (error is not null)
         {
-            socket?.Dispose();
+            (created as IDisposable)?.Dispose();
             throw new InvalidOperationException(error);
         }
-        return socket!;
+        return created!;
     }
 
     /// <summary>Sends <paramref name="length"/> pseudo-random bytes over TCP from namespace <paramref name="fromNs"/> to

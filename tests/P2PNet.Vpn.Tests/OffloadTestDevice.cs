@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Threading.Channels;
 using P2PNet.Vpn.Internal;
@@ -35,7 +36,7 @@ internal sealed class OffloadTestDevice : IPacketDevice, IOffloadPacketDevice
         return new OffloadedPacket(item.Packet.Length, item.Offload);
     }
 
-    public ValueTask WriteOffloadedAsync(ReadOnlyMemory<byte> packet, PacketOffload offload, CancellationToken cancellationToken) =>
+    public ValueTask WriteOffloadedAsync(ReadOnlySequence<byte> packet, PacketOffload offload, CancellationToken cancellationToken) =>
         _fromVpn.Writer.WriteAsync((packet.ToArray(), offload), cancellationToken);
 
     public ValueTask DisposeAsync()

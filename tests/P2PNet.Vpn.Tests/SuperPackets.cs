@@ -37,14 +37,15 @@ internal static class SuperPackets
     }
 
     /// <summary>A UDP/IPv4 super-packet (UDP_SEGMENT) and its offload.</summary>
-    public static (byte[] Packet, PacketOffload Offload) Udp(ReadOnlySpan<byte> payload, ushort segmentSize, ushort id = 9, int ipOptionWords = 0)
+    public static (byte[] Packet, PacketOffload Offload) Udp(ReadOnlySpan<byte> payload, ushort segmentSize, ushort id = 9, int ipOptionWords = 0,
+        IPAddress? source = null, IPAddress? destination = null, ushort sourcePort = 4000, ushort destinationPort = 53)
     {
         int ipHeader = 20 + ipOptionWords * 4;
         var packet = new byte[ipHeader + 8 + payload.Length];
-        WriteIp(packet, ipHeader, 17, id, dontFragment: false, null, null);
+        WriteIp(packet, ipHeader, 17, id, dontFragment: false, source, destination);
         var udp = packet.AsSpan(ipHeader);
-        BinaryPrimitives.WriteUInt16BigEndian(udp, 4000);
-        BinaryPrimitives.WriteUInt16BigEndian(udp[2..], 53);
+        BinaryPrimitives.WriteUInt16BigEndian(udp, sourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[2..], destinationPort);
         BinaryPrimitives.WriteUInt16BigEndian(udp[4..], (ushort)udp.Length);
         payload.CopyTo(udp[8..]);
         BinaryPrimitives.WriteUInt16BigEndian(udp[6..], PartialChecksum(packet, 17, udp.Length));

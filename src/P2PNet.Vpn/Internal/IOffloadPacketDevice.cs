@@ -1,3 +1,5 @@
+using System.Buffers;
+
 namespace P2PNet.Vpn.Internal;
 
 /// <summary>
@@ -14,8 +16,9 @@ internal interface IOffloadPacketDevice
     /// <summary>Reads the next (super-)packet into <paramref name="buffer"/> (64 KiB holds any); length 0 when the device is closed.</summary>
     ValueTask<OffloadedPacket> ReadOffloadedAsync(Memory<byte> buffer, CancellationToken cancellationToken);
 
-    /// <summary>Delivers a (super-)packet whose <paramref name="offload"/> passed <see cref="PacketOffload.IsValidFor"/>.</summary>
-    ValueTask WriteOffloadedAsync(ReadOnlyMemory<byte> packet, PacketOffload offload, CancellationToken cancellationToken);
+    /// <summary>Delivers a (super-)packet whose <paramref name="offload"/> passed <see cref="PacketOffload.IsValidFor(ReadOnlySpan{byte})"/>.
+    /// The packet may lie in several buffers (as a stream delivered it); they are reused once the call completes.</summary>
+    ValueTask WriteOffloadedAsync(ReadOnlySequence<byte> packet, PacketOffload offload, CancellationToken cancellationToken);
 }
 
 /// <summary>A read from an <see cref="IOffloadPacketDevice"/>: the packet's length and what is left to do to it.</summary>

@@ -36,6 +36,9 @@ internal readonly record struct PacketOffload(bool ChecksumPartial, ushort Check
     /// peer cannot make one small frame into thousands of packets.</summary>
     public const int MaxSegments = 1024;
 
+    /// <summary>The longest IPv4 plus TCP headers (60 + 60 bytes): all <see cref="IsValidFor(ReadOnlySpan{byte}, int)"/> reads.</summary>
+    public const int MaxHeadersLength = 120;
+
     private const byte NeedsChecksumFlag = 1; // VIRTIO_NET_HDR_F_NEEDS_CSUM
     private const int TcpChecksumOffset = 16;
     private const int UdpChecksumOffset = 6;
@@ -67,7 +70,7 @@ internal readonly record struct PacketOffload(bool ChecksumPartial, ushort Check
     }
 
     /// <summary>Writes the <c>struct virtio_net_hdr</c> for <paramref name="packet"/> (host byte order); the packet must
-    /// have passed <see cref="IsValidFor"/>.</summary>
+    /// have passed <see cref="IsValidFor(ReadOnlySpan{byte})"/>.</summary>
     public void WriteVirtioHeader(ReadOnlySpan<byte> packet, Span<byte> header)
     {
         header[..VirtioHeaderSize].Clear();
@@ -92,18 +95,23 @@ internal readonly record struct PacketOffload(bool ChecksumPartial, ushort Check
     /// where that protocol has it, a consistent total length, complete headers and at most <see cref="MaxSegments"/>
     /// segments. What a hostile peer sends is checked here before a kernel or <see cref="Segmenter"/> sees it.
     /// </summary>
-    public bool IsValidFor(ReadOnlySpan<byte> packet)
+    public bool IsValidFor(ReadOnlySpan<byte> packet) => IsValidFor(packet, packet.Length);
+
+    /// <summary>As <see cref="IsValidFor(ReadOnlySpan{byte})"/>, for a packet of <paramref name="length"/> bytes of which
+    /// <paramref name="prefix"/> holds the first <see cref="MaxHeadersLength"/> (or all when shorter).</summary>
+    public bool IsValidFor(ReadOnlySpan<byte> prefix, int length)
     {
         if (IsComplete)
         {
             return true;
         }
-        if (!ChecksumPartial || packet.Length < 20 || packet[0] >> 4 != 4)
+        var packet = prefix;
+        if (!ChecksumPartial || length < 20 || packet.Length < Math.Min(length, MaxHeadersLength) || packet[0] >> 4 != 4)
         {
             return false;
         }
         int ipHeader = (packet[0] & 0xF) * 4;
-        if (ipHeader < 20 || ChecksumStart < ipHeader || ChecksumStart + ChecksumOffset + 2 > packet.Length)
+        if (ipHeader < 20 || ChecksumStart < ipHeader || ChecksumStart + ChecksumOffset + 2 > length)
         {
             return false;
         }
@@ -111,7 +119,7 @@ internal readonly record struct PacketOffload(bool ChecksumPartial, ushort Check
         {
             return true;
         }
-        if (SegmentSize == 0 || BinaryPrimitives.ReadUInt16BigEndian(packet[2..]) != packet.Length
+        if (SegmentSize == 0 || BinaryPrimitives.ReadUInt16BigEndian(packet[2..]) != length
             || (BinaryPrimitives.ReadUInt16BigEndian(packet[6..]) & 0x3FFF) != 0 || ChecksumStart != ipHeader)
         {
             return false; // fragments (MF or an offset) are never segmented
@@ -124,24 +132,26 @@ internal readonly record struct PacketOffload(bool ChecksumPartial, ushort Check
             default:
                 return false;
         }
-        int headers = HeadersLength(packet);
-        if (headers < 0 || headers > packet.Length)
+        int headers = HeadersLength(packet, length);
+        if (headers < 0 || headers > length)
         {
             return false;
         }
-        int payload = packet.Length - headers;
+        int payload = length - headers;
         return (payload + SegmentSize - 1) / SegmentSize <= MaxSegments;
     }
 
     /// <summary>The IP plus transport header length of a segmented packet; -1 when the TCP data offset is impossible.</summary>
-    public int HeadersLength(ReadOnlySpan<byte> packet)
+    public int HeadersLength(ReadOnlySpan<byte> packet) => HeadersLength(packet, packet.Length);
+
+    private int HeadersLength(ReadOnlySpan<byte> packet, int length)
     {
         int ipHeader = (packet[0] & 0xF) * 4;
         if (Segmentation == SegmentationKind.Udp)
         {
             return ipHeader + 8;
         }
-        if (packet.Length < ipHeader + 20)
+        if (length < ipHeader + 20)
         {
             return -1;
         }

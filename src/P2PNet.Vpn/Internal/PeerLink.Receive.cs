@@ -31,6 +31,18 @@ internal sealed partial class PeerLink
                     {
                         break;
                     }
+                    if (!Accept(framed, offload))
+                    {
+                        continue;
+                    }
+                    packets++;
+                    bytes += framed.Length;
+                    if (deviceTakesOffload)
+                    {
+                        // Straight from the stream's buffers to the kernel (writev), however many pieces the packet is in.
+                        await offloadDevice!.WriteOffloadedAsync(framed, offload, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
                     ReadOnlyMemory<byte> packet;
                     if (framed.IsSingleSegment)
                     {
@@ -42,15 +54,7 @@ internal sealed partial class PeerLink
                         framed.CopyTo(scratch);
                         packet = scratch.AsMemory(0, (int)framed.Length);
                     }
-                    if (!Accept(packet.Span, offload))
-                    {
-                        continue;
-                    }
-                    if (deviceTakesOffload)
-                    {
-                        await offloadDevice!.WriteOffloadedAsync(packet, offload, cancellationToken).ConfigureAwait(false);
-                    }
-                    else if (offload.IsComplete)
+                    if (offload.IsComplete)
                     {
                         await _owner.Device.WritePacketAsync(packet, cancellationToken).ConfigureAwait(false);
                     }
@@ -65,8 +69,6 @@ internal sealed partial class PeerLink
                             await _owner.Device.WritePacketAsync(segments.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
                         }
                     }
-                    packets++;
-                    bytes += packet.Length;
                 }
                 input.AdvanceTo(buffer.Start, buffer.End);
                 if (packets > 0)
@@ -95,7 +97,22 @@ internal sealed partial class PeerLink
     }
 
     /// <summary>Anti-spoofing and routing on the (super-)packet's IPv4 header, then the offload state against the packet.</summary>
-    private bool Accept(ReadOnlySpan<byte> packet, in PacketOffload offload)
+    private bool Accept(in ReadOnlySequence<byte> framed, in PacketOffload offload)
+    {
+        // Everything checked lies in the first 120 bytes (IPv4 and TCP headers at their longest).
+        int length = (int)framed.Length;
+        int needed = Math.Min(length, PacketOffload.MaxHeadersLength);
+        var packet = framed.FirstSpan;
+        if (packet.Length < needed)
+        {
+            Span<byte> prefix = stackalloc byte[PacketOffload.MaxHeadersLength];
+            framed.Slice(0, needed).CopyTo(prefix);
+            return Accept(prefix[..needed], length, offload);
+        }
+        return Accept(packet, length, offload);
+    }
+
+    private bool Accept(ReadOnlySpan<byte> packet, int length, in PacketOffload offload)
     {
         if (!IPv4Header.TryRead(packet, out uint source, out uint destination))
         {
@@ -112,7 +129,7 @@ internal sealed partial class PeerLink
             _owner.Metrics.Dropped(VpnDropReason.Unroutable);
             return false;
         }
-        if (!offload.IsValidFor(packet))
+        if (!offload.IsValidFor(packet, length))
         {
             _owner.Metrics.Dropped(VpnDropReason.Malformed);
             return false;

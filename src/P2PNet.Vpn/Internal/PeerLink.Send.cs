@@ -9,7 +9,7 @@ namespace P2PNet.Vpn.Internal;
 internal sealed partial class PeerLink
 {
     // Flush at least this often while a backlog drains, so one busy peer cannot hold a huge unflushed buffer.
-    private const int MaxBatchBytes = 512 * 1024;
+    private const int MaxBatchBytes = 256 * 1024;
 
     // How many times a non-empty batch waits for more packets before it is flushed.
     private const int CoalescingPasses = 4;

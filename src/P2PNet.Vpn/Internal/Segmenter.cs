@@ -10,7 +10,7 @@ namespace P2PNet.Vpn.Internal;
 /// every segment gets the headers with the IPv4 total length, an incremented identification and a fresh header checksum
 /// (RFC 791 §3.1); TCP segments advance the sequence number, keep FIN and PSH for the last segment and CWR for the first
 /// (RFC 9293 §3.1, RFC 3168 §6.1.2); UDP segments get their own length (RFC 768); transport checksums are computed in full.
-/// Pure: reads a span, writes a span, no allocation. Callers check <see cref="PacketOffload.IsValidFor"/> first.
+/// Pure: reads a span, writes a span, no allocation. Callers check <see cref="PacketOffload.IsValidFor(ReadOnlySpan{byte})"/> first.
 /// </summary>
 internal static class Segmenter
 {

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Diagnostics;
 using System.Net;
 using System.Runtime.InteropServices;
@@ -26,6 +27,13 @@ public sealed class TunDevice : IPacketDevice, IOffloadPacketDevice
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
 
     private const int MaxSuperPacket = ushort.MaxValue;
+
+    // A 64 KiB packet in a stream's 16 KiB blocks is 5 or 6 pieces; more pieces are copied into one buffer first.
+    private const int MaxWriteVectors = 16;
+
+    // Pins of one writev(2); writes are synchronous, so one set per writing thread suffices.
+    [ThreadStatic]
+    private static MemoryHandle[]? t_pins;
 
     private int _fd;
 
@@ -268,32 +276,74 @@ public sealed class TunDevice : IPacketDevice, IOffloadPacketDevice
 
     /// <inheritdoc />
     public ValueTask WritePacketAsync(ReadOnlyMemory<byte> packet, CancellationToken cancellationToken = default) =>
-        Write(packet, default);
+        Write(new ReadOnlySequence<byte>(packet), default);
 
-    ValueTask IOffloadPacketDevice.WriteOffloadedAsync(ReadOnlyMemory<byte> packet, PacketOffload offload, CancellationToken cancellationToken) =>
+    ValueTask IOffloadPacketDevice.WriteOffloadedAsync(ReadOnlySequence<byte> packet, PacketOffload offload, CancellationToken cancellationToken) =>
         Write(packet, offload);
 
-    private unsafe ValueTask Write(ReadOnlyMemory<byte> packet, PacketOffload offload)
+    /// <summary>One write(2), or one writev(2) of the virtio-net header and the packet's buffers as they are (no copy).</summary>
+    private unsafe ValueTask Write(ReadOnlySequence<byte> packet, PacketOffload offload)
     {
         int fd = Volatile.Read(ref _fd);
         if (fd < 0)
         {
             return ValueTask.CompletedTask;
         }
-        using var pin = packet.Pin();
         nint n;
-        if (Offload)
+        if (!Offload && packet.IsSingleSegment)
         {
-            byte* header = stackalloc byte[PacketOffload.VirtioHeaderSize];
-            offload.WriteVirtioHeader(packet.Span, new Span<byte>(header, PacketOffload.VirtioHeaderSize));
-            var vectors = stackalloc LinuxTun.IoVec[2];
-            vectors[0] = new LinuxTun.IoVec { Base = header, Length = PacketOffload.VirtioHeaderSize };
-            vectors[1] = new LinuxTun.IoVec { Base = (byte*)pin.Pointer, Length = (nuint)packet.Length };
-            n = LinuxTun.WriteV(fd, vectors, 2);
+            using var pin = packet.First.Pin();
+            n = LinuxTun.Write(fd, (byte*)pin.Pointer, (nuint)packet.Length);
         }
         else
         {
-            n = LinuxTun.Write(fd, (byte*)pin.Pointer, (nuint)packet.Length);
+            Span<byte> header = stackalloc byte[PacketOffload.VirtioHeaderSize];
+            Span<byte> prefix = stackalloc byte[PacketOffload.MaxHeadersLength];
+            scoped ReadOnlySpan<byte> first = packet.FirstSpan;
+            if (first.Length < Math.Min(packet.Length, PacketOffload.MaxHeadersLength))
+            {
+                packet.Slice(0, Math.Min(packet.Length, PacketOffload.MaxHeadersLength)).CopyTo(prefix);
+                first = prefix;
+            }
+            offload.WriteVirtioHeader(first, header);
+            int count = 0;
+            foreach (var _ in packet)
+            {
+                count++;
+            }
+            if (count > MaxWriteVectors)
+            {
+                byte[] copy = packet.ToArray(); // a packet in more pieces than a stream's blocks make: not worth a vector array
+                return Write(new ReadOnlySequence<byte>(copy), offload);
+            }
+            var pins = t_pins ??= new MemoryHandle[MaxWriteVectors];
+            var vectors = stackalloc LinuxTun.IoVec[MaxWriteVectors + 1];
+            fixed (byte* headerPointer = header)
+            {
+                int used = 0;
+                try
+                {
+                    if (Offload)
+                    {
+                        vectors[used++] = new LinuxTun.IoVec { Base = headerPointer, Length = PacketOffload.VirtioHeaderSize };
+                    }
+                    int piece = 0;
+                    foreach (var memory in packet)
+                    {
+                        pins[piece] = memory.Pin();
+                        vectors[used++] = new LinuxTun.IoVec { Base = (byte*)pins[piece++].Pointer, Length = (nuint)memory.Length };
+                    }
+                    n = LinuxTun.WriteV(fd, vectors, used);
+                }
+                finally
+                {
+                    for (int i = 0; i < count; i++)
+                    {
+                        pins[i].Dispose();
+                        pins[i] = default;
+                    }
+                }
+            }
         }
         if (n < 0)
         {
