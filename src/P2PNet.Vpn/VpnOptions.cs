@@ -22,7 +22,7 @@ public sealed class VpnOptions
     public int PeerQueueCapacity { get; set; } = 1024;
 
     /// <summary>Bytes of packet buffers queued per peer (a 64 KiB super-packet counts as 64 KiB); more are dropped and
-    /// counted. Default 2 MiB.</summary>
+    /// counted. At least 64 KiB (one super-packet). Default 2 MiB.</summary>
     public int PeerQueueBytes { get; set; } = 2 * 1024 * 1024;
 
     /// <summary>The first wait before redialing a lost peer; doubles up to <see cref="RedialMaxDelay"/>. Default 100 ms.</summary>
