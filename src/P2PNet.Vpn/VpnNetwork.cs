@@ -11,13 +11,15 @@ namespace P2PNet.Vpn;
 
 /// <summary>
 /// A VPN over libp2p: every member gets a private IPv4 address, and IP packets travel directly between members on one
-/// long-lived <c>/p2pnet/vpn/ip/1.0.0</c> stream per pair. One member, the coordinator (whoever calls
+/// long-lived <c>/p2pnet/vpn/ip/2.0.0</c> (or, with older peers, <c>/p2pnet/vpn/ip/1.0.0</c>) stream per pair. One member, the coordinator (whoever calls
 /// <see cref="StartAsync"/>), allocates addresses and pushes a signed, versioned routing table to every member over
 /// <c>/p2pnet/vpn/control/1.0.0</c>; the others join it with <see cref="JoinAsync"/> and accept tables only from it.
 /// </summary>
 /// <remarks>
 /// The data plane drops (and counts, see <see cref="GetStatistics"/>) packets whose source is not the sender's assigned
-/// address, packets to addresses not in the table, and packets over a slow or absent peer's bounded queue.
+/// address, packets to addresses not in the table, and packets over a slow or absent peer's bounded queue. With a TUN
+/// device opened with offload (<see cref="Tun.TunDevice.Offload"/>) it moves TCP/UDP super-packets of up to 64 KiB and
+/// leaves segmentation and checksums to the receiving kernel; a receiver that cannot take them segments in software.
 /// Control methods (<see cref="StartAsync"/>, <see cref="AddPeerAsync"/>, <see cref="RemovePeerAsync"/>,
 /// <see cref="JoinAsync"/>, <see cref="StopAsync"/>) are thread-safe and serialised.
 /// </remarks>
@@ -26,8 +28,20 @@ public sealed partial class VpnNetwork : IAsyncDisposable
     /// <summary>The control protocol: joins and signed routing tables.</summary>
     public const string ControlProtocolId = "/p2pnet/vpn/control/1.0.0";
 
-    /// <summary>The data protocol: IP packets, each preceded by a 2-byte big-endian length.</summary>
+    /// <summary>The first data protocol: finished IP packets, each preceded by a 2-byte big-endian length. Spoken with
+    /// peers that do not offer <see cref="OffloadIpProtocolId"/>.</summary>
     public const string IpProtocolId = "/p2pnet/vpn/ip/1.0.0";
+
+    /// <summary>The data protocol with offloads: IP packets that may be TCP/UDP super-packets of up to 64 KiB whose
+    /// segmentation and transport checksum are left to the receiver (its kernel, or software); see docs/vpn.md.</summary>
+    public const string OffloadIpProtocolId = "/p2pnet/vpn/ip/2.0.0";
+
+    // Read buffers of offloading devices: any super-packet fits (an IPv4 total length is 16 bits).
+    private const int SuperPacketBufferSize = 64 * 1024;
+
+    // A packet read into a super-packet buffer up to this size is copied into a buffer of its own size, so a queue of
+    // small packets (ACKs, pings) does not pin 64 KiB each.
+    private const int SmallPacketSize = 2048;
 
     private readonly SemaphoreSlim _lock = new(1, 1);
     private readonly ILogger _logger;
@@ -96,6 +110,9 @@ public sealed partial class VpnNetwork : IAsyncDisposable
 
     internal uint LocalAddressValue => Volatile.Read(ref _localAddress);
 
+    /// <summary>The data protocols this endpoint offers and accepts, preferred first.</summary>
+    internal IReadOnlyList<string> DataProtocols => Options.LegacyFramingOnly ? [IpProtocolId] : [OffloadIpProtocolId, IpProtocolId];
+
     /// <summary>A snapshot of per-peer traffic and drop counters.</summary>
     public VpnStatistics GetStatistics()
     {
@@ -122,7 +139,10 @@ public sealed partial class VpnNetwork : IAsyncDisposable
             if (_started)
             {
                 Host.RemoveStreamHandler(ControlProtocolId);
-                Host.RemoveStreamHandler(IpProtocolId);
+                foreach (string protocol in DataProtocols)
+                {
+                    Host.RemoveStreamHandler(protocol);
+                }
             }
             await _stopping.CancelAsync().ConfigureAwait(false);
             Dictionary<PeerId, PeerLink> links;
@@ -164,7 +184,10 @@ public sealed partial class VpnNetwork : IAsyncDisposable
         }
         _started = true;
         Host.SetStreamHandler(ControlProtocolId, HandleControlAsync);
-        Host.SetStreamHandler(IpProtocolId, HandleIpAsync);
+        foreach (string protocol in DataProtocols)
+        {
+            Host.SetStreamHandler(protocol, HandleIpAsync);
+        }
     }
 
     private async Task HandleIpAsync(P2PStream stream, CancellationToken cancellationToken)
@@ -248,31 +271,15 @@ public sealed partial class VpnNetwork : IAsyncDisposable
     /// <summary>Reads packets from the device and queues each one to the member that owns its destination.</summary>
     private async Task DeviceLoopAsync(CancellationToken cancellationToken)
     {
-        int size = Math.Max(Options.Mtu, 1500);
         try
         {
-            while (!cancellationToken.IsCancellationRequested)
+            if (Device is IOffloadPacketDevice { OffloadEnabled: true } offloading)
             {
-                byte[] buffer = ArrayPool<byte>.Shared.Rent(size);
-                int length;
-                try
-                {
-                    length = await Device.ReadPacketAsync(buffer, cancellationToken).ConfigureAwait(false);
-                }
-                catch
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    throw;
-                }
-                if (length <= 0)
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                    return;
-                }
-                if (!Route(buffer, length))
-                {
-                    ArrayPool<byte>.Shared.Return(buffer);
-                }
+                await ReadSuperPacketsAsync(offloading, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await ReadPacketsAsync(cancellationToken).ConfigureAwait(false);
             }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -286,10 +293,79 @@ public sealed partial class VpnNetwork : IAsyncDisposable
         }
     }
 
-    /// <summary>Queues one outbound packet; false (dropped and counted) when it cannot be sent.</summary>
-    private bool Route(byte[] buffer, int length)
+    private async Task ReadPacketsAsync(CancellationToken cancellationToken)
     {
-        if (length > PacketFraming.MaxPacketSize || !IPv4Header.TryRead(buffer.AsSpan(0, length), out uint source, out uint destination))
+        int size = Math.Max(Options.Mtu, 1500);
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            byte[] buffer = ArrayPool<byte>.Shared.Rent(size);
+            int length;
+            try
+            {
+                length = await Device.ReadPacketAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                throw;
+            }
+            if (length <= 0)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+                return;
+            }
+            if (!Route(buffer, length, default))
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    /// <summary>One read per super-packet, straight into the pooled buffer that is queued (and then written into the stream).</summary>
+    private async Task ReadSuperPacketsAsync(IOffloadPacketDevice device, CancellationToken cancellationToken)
+    {
+        byte[]? large = null;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                large ??= ArrayPool<byte>.Shared.Rent(SuperPacketBufferSize);
+                var read = await device.ReadOffloadedAsync(large, cancellationToken).ConfigureAwait(false);
+                if (read.Length <= 0)
+                {
+                    return;
+                }
+                byte[] buffer;
+                if (read.Length <= SmallPacketSize)
+                {
+                    buffer = ArrayPool<byte>.Shared.Rent(read.Length);
+                    large.AsSpan(0, read.Length).CopyTo(buffer);
+                }
+                else
+                {
+                    buffer = large;
+                    large = null;
+                }
+                if (!Route(buffer, read.Length, read.Offload))
+                {
+                    ArrayPool<byte>.Shared.Return(buffer);
+                }
+            }
+        }
+        finally
+        {
+            if (large is not null)
+            {
+                ArrayPool<byte>.Shared.Return(large);
+            }
+        }
+    }
+
+    /// <summary>Queues one outbound (super-)packet; false (dropped and counted) when it cannot be sent.</summary>
+    private bool Route(byte[] buffer, int length, PacketOffload offload)
+    {
+        var packet = buffer.AsSpan(0, length);
+        if (length > PacketFraming.MaxPacketSize || !IPv4Header.TryRead(packet, out uint source, out uint destination) || !offload.IsValidFor(packet))
         {
             Metrics.Dropped(VpnDropReason.Malformed);
             return false;
@@ -304,7 +380,7 @@ public sealed partial class VpnNetwork : IAsyncDisposable
             Metrics.Dropped(VpnDropReason.Unroutable);
             return false;
         }
-        if (!link.TryEnqueue(buffer, length))
+        if (!link.TryEnqueue(buffer, length, offload))
         {
             Metrics.Dropped(VpnDropReason.QueueFull);
             return false;

@@ -5,6 +5,9 @@ namespace P2PNet.Vpn;
 /// <summary>Settings of a <see cref="VpnNetwork"/>. Every limit has a documented default.</summary>
 public sealed class VpnOptions
 {
+    // The queue must hold at least one super-packet buffer.
+    private const int SuperPacketBytes = 64 * 1024;
+
     /// <summary>The network's IPv4 range (coordinator only; members learn it from the table). Default 10.86.0.0/24.</summary>
     public IPNetwork Network { get; set; } = IPNetwork.Parse("10.86.0.0/24");
 
@@ -18,6 +21,10 @@ public sealed class VpnOptions
     /// <summary>Packets queued per peer while its stream is slow or away; more are dropped and counted. Default 1024.</summary>
     public int PeerQueueCapacity { get; set; } = 1024;
 
+    /// <summary>Bytes of packet buffers queued per peer (a 64 KiB super-packet counts as 64 KiB); more are dropped and
+    /// counted. At least 64 KiB (one super-packet). Default 2 MiB.</summary>
+    public int PeerQueueBytes { get; set; } = 2 * 1024 * 1024;
+
     /// <summary>The first wait before redialing a lost peer; doubles up to <see cref="RedialMaxDelay"/>. Default 100 ms.</summary>
     public TimeSpan RedialInitialDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
@@ -30,6 +37,9 @@ public sealed class VpnOptions
     /// <summary>The largest control message accepted, in bytes. Default 1 MiB.</summary>
     public int MaxControlMessageSize { get; set; } = 1024 * 1024;
 
+    /// <summary>Offer and accept only /p2pnet/vpn/ip/1.0.0, as a peer from before 2.0.0 does (tests).</summary>
+    internal bool LegacyFramingOnly { get; set; }
+
     internal void Validate()
     {
         if (Network.BaseAddress.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || Network.PrefixLength is < 8 or > 30)
@@ -39,5 +49,6 @@ public sealed class VpnOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(Mtu, 576);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(Mtu, 65535);
         ArgumentOutOfRangeException.ThrowIfLessThan(PeerQueueCapacity, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(PeerQueueBytes, SuperPacketBytes);
     }
 }

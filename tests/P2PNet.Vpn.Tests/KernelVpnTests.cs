@@ -1,5 +1,7 @@
 using System.Diagnostics;
+using System.Net;
 using System.Text;
+using System.Text.Json;
 
 namespace P2PNet.Vpn.Tests;
 
@@ -7,6 +9,7 @@ namespace P2PNet.Vpn.Tests;
 /// The real thing: TUN devices in network namespaces joined by veth pairs to a bridge, one `p2pnet vpn up` process per
 /// namespace. Needs root (CI and the dev machine run as root); without it these tests fail and say so.
 /// </summary>
+[Collection(KernelTestGroup.Name)]
 public class KernelVpnTests
 {
     [Fact]
@@ -64,6 +67,92 @@ public class KernelVpnTests
         // The others still talk.
         await lab.RunInAsync(1, cts.Token, "ping", "-c", "1", "-W", "3", "10.66.0.1");
     }
+
+    [Fact]
+    public async Task TunVpn_LargeTcpTransfers_ArriveIntact_BetweenOffloadingMembers_AndWithAMemberWithoutOffload()
+    {
+        await using var lab = await NamespaceLab.CreateAsync(3);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(150));
+        var ids = new string[3];
+        for (int i = 0; i < 3; i++)
+        {
+            ids[i] = (await lab.RunAsync(null, cts.Token, "dotnet", lab.Cli, "key", "new", "--out", lab.KeyFile(i))).Trim();
+        }
+        // A and B open their TUN devices with IFF_VNET_HDR and TSO (the default); C without (--no-offload), so what B
+        // sends C arrives as super-packets that C segments and checksums in software.
+        var a = lab.Start(0, "vpn", "up", "--key", lab.KeyFile(0), "--listen", $"/ip4/{lab.Underlay(0)}/tcp/4001", "--cidr", "10.67.0.0/24",
+            "--ip", "10.67.0.1", "--coordinator", "--allow", $"{ids[1]}=10.67.0.2", "--allow", $"{ids[2]}=10.67.0.3", "--tun", "p2vpn0");
+        await a.WaitForLineAsync("VPN UP", cts.Token);
+        string join = $"/ip4/{lab.Underlay(0)}/tcp/4001/p2p/{ids[0]}";
+        var b = lab.Start(1, "vpn", "up", "--key", lab.KeyFile(1), "--listen", $"/ip4/{lab.Underlay(1)}/tcp/4001", "--join", join, "--tun", "p2vpn0");
+        await b.WaitForLineAsync("VPN UP", cts.Token);
+        var c = lab.Start(2, "vpn", "up", "--key", lab.KeyFile(2), "--listen", $"/ip4/{lab.Underlay(2)}/tcp/4001", "--join", join,
+            "--tun", "p2vpn0", "--no-offload");
+        await c.WaitForLineAsync("VPN UP", cts.Token);
+        await lab.RunInAsync(1, cts.Token, "ping", "-c", "1", "-W", "3", "10.67.0.1");
+        await lab.RunInAsync(1, cts.Token, "ping", "-c", "1", "-W", "3", "10.67.0.3");
+
+        const long Size = 48L * 1024 * 1024;
+        var a1 = IPAddress.Parse("10.67.0.1");
+        var b2 = IPAddress.Parse("10.67.0.2");
+        var c3 = IPAddress.Parse("10.67.0.3");
+        // Both directions at once on each pair: data one way shares the stream with the other flow's ACKs.
+        var transfers = await Task.WhenAll(
+            NamespaceSockets.TransferAsync(lab.Namespace(1), lab.Namespace(0), a1, 5401, Size, 1, cts.Token),
+            NamespaceSockets.TransferAsync(lab.Namespace(0), lab.Namespace(1), b2, 5402, Size, 2, cts.Token));
+        transfers = [.. transfers, .. await Task.WhenAll(
+            NamespaceSockets.TransferAsync(lab.Namespace(1), lab.Namespace(2), c3, 5403, Size, 3, cts.Token),
+            NamespaceSockets.TransferAsync(lab.Namespace(2), lab.Namespace(1), b2, 5404, Size, 4, cts.Token))];
+        foreach (var (sent, received, bytes) in transfers)
+        {
+            Assert.Equal(Size, bytes);
+            Assert.Equal(sent, received);
+        }
+
+        // Super-packets really crossed: what A and C received from B averages far above one 1420-byte packet.
+        foreach (var (process, name) in new[] { (a, "A"), (c, "C") })
+        {
+            var peers = ParseStats(await process.StopAsync());
+            var fromB = peers.GetProperty(ids[1]);
+            double average = fromB.GetProperty("BytesReceived").GetDouble() / fromB.GetProperty("PacketsReceived").GetDouble();
+            Assert.True(average > 4000, $"{name} received {average:F0} bytes per packet from B: super-packets were not carried.");
+        }
+    }
+
+    private static JsonElement ParseStats(string stderr)
+    {
+        string line = stderr.Split('\n').LastOrDefault(l => l.StartsWith("VPN STATS ", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException("The VPN printed no statistics on exit: " + stderr);
+        using var document = JsonDocument.Parse(line["VPN STATS ".Length..]);
+        return document.RootElement.GetProperty("peers").Clone();
+    }
+}
+
+/// <summary>The kernel tests move a lot of data between processes: they run alone, after the in-process tests, so their
+/// load does not eat the in-process tests' time budgets (and they do not compete with each other).</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class KernelTestGroup
+{
+    public const string Name = "Kernel (namespaces, TUN, VPN processes)";
+}
+
+/// <summary>What the kernel tests need; each fails (never skips) with what to install when something is missing.</summary>
+internal static class KernelTestRequirements
+{
+    public static async Task CheckAsync()
+    {
+        if (!string.Equals((await NamespaceLab.RunProcessAsync(null, CancellationToken.None, "id", "-u")).Trim(), "0", StringComparison.Ordinal))
+        {
+            Assert.Fail("The kernel VPN tests need root (network namespaces, veth, TUN devices with CAP_NET_ADMIN). Run them as root, as CI does.");
+        }
+        foreach (string tool in new[] { "ip", "iperf3", "ping" })
+        {
+            if ((await NamespaceLab.RunProcessAsync(null, CancellationToken.None, "sh", "-c", $"command -v {tool} || true")).Trim().Length == 0)
+            {
+                Assert.Fail($"The kernel VPN tests need '{tool}' (apt-get install iproute2 iperf3 iputils-ping).");
+            }
+        }
+    }
 }
 
 /// <summary>
@@ -95,17 +184,7 @@ internal sealed class NamespaceLab : IAsyncDisposable
 
     public static async Task<NamespaceLab> CreateAsync(int count)
     {
-        if (!string.Equals((await RunProcessAsync(null, CancellationToken.None, "id", "-u")).Trim(), "0", StringComparison.Ordinal))
-        {
-            Assert.Fail("The kernel VPN tests need root (network namespaces, veth, TUN devices with CAP_NET_ADMIN). Run them as root, as CI does.");
-        }
-        foreach (string tool in new[] { "ip", "iperf3", "ping" })
-        {
-            if ((await RunProcessAsync(null, CancellationToken.None, "sh", "-c", $"command -v {tool} || true")).Trim().Length == 0)
-            {
-                Assert.Fail($"The kernel VPN tests need '{tool}' (apt-get install iproute2 iperf3 iputils-ping).");
-            }
-        }
+        await KernelTestRequirements.CheckAsync();
         var lab = new NamespaceLab();
         try
         {
@@ -279,7 +358,25 @@ internal sealed class CliProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the process with SIGTERM (the CLI prints its statistics) and returns everything it wrote to stderr.</summary>
+    public async Task<string> StopAsync()
+    {
+        await TerminateAsync();
+        _process.WaitForExit(); // drains the asynchronous stderr reader
+        lock (_stderr)
+        {
+            return _stderr.ToString();
+        }
+    }
+
     public async ValueTask DisposeAsync()
+    {
+        await TerminateAsync();
+        _process.Dispose();
+        _changed.Dispose();
+    }
+
+    private async Task TerminateAsync()
     {
         if (!_process.HasExited)
         {
@@ -298,7 +395,5 @@ internal sealed class CliProcess : IAsyncDisposable
                 _process.Kill(entireProcessTree: true);
             }
         }
-        _process.Dispose();
-        _changed.Dispose();
     }
 }

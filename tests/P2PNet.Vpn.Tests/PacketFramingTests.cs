@@ -75,7 +75,7 @@ public class PacketFramingTests
         Assert.Throws<ArgumentException>(() => PacketFraming.Write(new ArrayBufferWriter<byte>(), new byte[70_000]));
     }
 
-    private sealed class Segments : ReadOnlySequenceSegment<byte>
+    internal sealed class Segments : ReadOnlySequenceSegment<byte>
     {
         private Segments(ReadOnlyMemory<byte> memory, long index)
         {

@@ -14,32 +14,40 @@ internal sealed class VpnCluster : IAsyncDisposable
 
     private readonly PrivateKey[] _keys;
 
-    private VpnCluster(InProcessSwarm swarm, PrivateKey[] keys, VpnNetwork[] vpns, UserSpacePacketDevice[] devices)
+    private VpnCluster(InProcessSwarm swarm, PrivateKey[] keys, VpnNetwork[] vpns, UserSpacePacketDevice[] devices, IPacketDevice[] attached)
     {
         Swarm = swarm;
         _keys = keys;
         Vpns = vpns;
         Devices = devices;
+        Attached = attached;
     }
 
     public InProcessSwarm Swarm { get; }
 
     public VpnNetwork[] Vpns { get; }
 
+    /// <summary>The user-space device of each member (unused for members given a device of their own).</summary>
     public UserSpacePacketDevice[] Devices { get; }
 
-    public static async Task<VpnCluster> CreateAsync(int count, SwarmKey? psk = null, Action<VpnOptions>? configure = null)
+    /// <summary>The device each member's VPN actually uses.</summary>
+    public IPacketDevice[] Attached { get; }
+
+    public static async Task<VpnCluster> CreateAsync(int count, SwarmKey? psk = null, Action<VpnOptions>? configure = null,
+        Func<int, IPacketDevice?>? device = null, Action<int, VpnOptions>? configureEach = null)
     {
         var keys = Enumerable.Range(0, count).Select(_ => PrivateKey.GenerateEd25519()).ToArray();
         var swarm = await InProcessSwarm.StartAsync(count, (i, o) => { o.Identity = keys[i]; o.PrivateNetworkKey = psk; });
         var devices = Enumerable.Range(0, count).Select(_ => new UserSpacePacketDevice()).ToArray();
+        var attached = Enumerable.Range(0, count).Select(i => device?.Invoke(i) ?? devices[i]).ToArray();
         var vpns = Enumerable.Range(0, count).Select(i =>
         {
             var options = new VpnOptions { Network = IPNetwork.Parse("10.50.0.0/24"), Address = IPAddress.Parse("10.50.0.1") };
             configure?.Invoke(options);
-            return new VpnNetwork(swarm[i], devices[i], options);
+            configureEach?.Invoke(i, options);
+            return new VpnNetwork(swarm[i], attached[i], options);
         }).ToArray();
-        return new VpnCluster(swarm, keys, vpns, devices);
+        return new VpnCluster(swarm, keys, vpns, devices, attached);
     }
 
     public P2PNet.Multiformats.Multiaddr CoordinatorAddress => Swarm[0].ListenAddresses[0].WithPeerId(Swarm[0].PeerId);
@@ -71,7 +79,7 @@ internal sealed class VpnCluster : IAsyncDisposable
         {
             await vpn.DisposeAsync();
         }
-        foreach (var device in Devices)
+        foreach (var device in Devices.Concat(Attached).Distinct())
         {
             await device.DisposeAsync();
         }

@@ -31,9 +31,10 @@ internal static class VpnCommands
         var join = new Option<string?>("--join") { Description = "The coordinator's multiaddr (ending in /p2p/<id>) to join." };
         var tun = new Option<string>("--tun") { Description = "TUN device name.", DefaultValueFactory = _ => "p2pnet%d" };
         var mtu = new Option<int>("--mtu") { Description = "MTU of the VPN.", DefaultValueFactory = _ => 1420 };
+        var noOffload = new Option<bool>("--no-offload") { Description = "Open the TUN device without IFF_VNET_HDR segmentation/checksum offload: one MTU-sized packet per read and write (slower; for kernels or setups where offload misbehaves)." };
         var psk = new Option<string?>("--psk") { Description = "Swarm key file: run inside that private network (libp2p PSK v1)." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug details to stderr." };
-        foreach (var option in new Option[] { key, listen, cidr, ip, coordinator, allow, join, tun, mtu, psk, verbose })
+        foreach (var option in new Option[] { key, listen, cidr, ip, coordinator, allow, join, tun, mtu, noOffload, psk, verbose })
         {
             up.Options.Add(option);
         }
@@ -88,7 +89,7 @@ internal static class VpnCommands
             {
                 await host.ListenAsync(a, ct);
             }
-            await using var device = TunDevice.Create(parse.GetValue(tun)!);
+            await using var device = TunDevice.Create(parse.GetValue(tun)!, offload: !parse.GetValue(noOffload));
             await using var network = new VpnNetwork(host, device, options, logging);
             VpnRoutingTable table;
             if (isCoordinator)
@@ -110,7 +111,12 @@ internal static class VpnCommands
             }
             await Console.Out.FlushAsync(ct);
             using var stopCommands = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            var commands = isCoordinator ? ReadCommandsAsync(network, stopCommands.Token) : Task.CompletedTask;
+            // Console.In's ReadLineAsync blocks its caller (a synchronized reader): read commands on a thread of their own,
+            // or a SIGTERM would wait for the next line or the end of stdin.
+            var commands = isCoordinator
+                ? Task.Factory.StartNew(() => ReadCommandsAsync(network, stopCommands.Token), CancellationToken.None,
+                    TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap()
+                : Task.CompletedTask;
             await shutdown;
             await stopCommands.CancelAsync();
             // A console read blocked in the kernel cannot be cancelled: give it a moment, then exit regardless.

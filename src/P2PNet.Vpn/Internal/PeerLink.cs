@@ -10,16 +10,12 @@ namespace P2PNet.Vpn.Internal;
 /// <summary>
 /// The data plane towards one member: a bounded packet queue, and the single long-lived /p2pnet/vpn/ip/1.0.0 stream of
 /// the pair. The member with the lower peer id opens the stream (and redials with backoff when it is lost); the other
-/// accepts it. Either way both directions share the stream.
+/// accepts it. Either way both directions share the stream. The dialer offers /p2pnet/vpn/ip/2.0.0 (super-packets with
+/// their offload state) before /p2pnet/vpn/ip/1.0.0 (finished packets, for peers from before 2.0.0); the stream's
+/// protocol decides the framing in both directions. Sending is in <c>PeerLink.Send.cs</c>, receiving in <c>PeerLink.Receive.cs</c>.
 /// </summary>
-internal sealed class PeerLink : IAsyncDisposable
+internal sealed partial class PeerLink : IAsyncDisposable
 {
-    // Flush at least this often while a backlog drains, so one busy peer cannot hold a huge unflushed buffer.
-    private const int MaxBatchBytes = 256 * 1024;
-
-    // How many times a non-empty batch waits for more packets before it is flushed.
-    private const int CoalescingPasses = 4;
-
     private readonly VpnNetwork _owner;
     private readonly Channel<OutboundPacket> _queue;
     private readonly Channel<Attachment> _inbound = Channel.CreateBounded<Attachment>(new BoundedChannelOptions(4) { FullMode = BoundedChannelFullMode.DropOldest });
@@ -72,9 +68,6 @@ internal sealed class PeerLink : IAsyncDisposable
         }
     }
 
-    /// <summary>Queues a packet (taking ownership of the pooled buffer); false when the queue is full.</summary>
-    public bool TryEnqueue(byte[] buffer, int length) => _queue.Writer.TryWrite(new OutboundPacket(buffer, length));
-
     /// <summary>Serves an inbound data stream for its lifetime: receives from it, and sends on it when this side accepts.</summary>
     public async Task RunInboundAsync(P2PStream stream, CancellationToken cancellationToken)
     {
@@ -109,7 +102,7 @@ internal sealed class PeerLink : IAsyncDisposable
                 P2PStream stream;
                 try
                 {
-                    stream = await _owner.Host.OpenStreamAsync(Peer, VpnNetwork.IpProtocolId, stop).ConfigureAwait(false);
+                    stream = await _owner.Host.OpenStreamAsync(Peer, _owner.DataProtocols, stop).ConfigureAwait(false);
                 }
 #pragma warning disable CA1031 // any dial failure means: wait and redial
                 catch (Exception e) when (!stop.IsCancellationRequested)
@@ -149,7 +142,7 @@ internal sealed class PeerLink : IAsyncDisposable
             string reason = "stream ended";
             try
             {
-                await PumpAsync(attachment.Stream.Output, attachment.Lifetime).ConfigureAwait(false);
+                await PumpAsync(attachment.Stream, attachment.Lifetime).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
@@ -213,125 +206,6 @@ internal sealed class PeerLink : IAsyncDisposable
         }
     }
 
-    /// <summary>Writes queued packets, many per flush: one flush per drained batch.</summary>
-    private async Task PumpAsync(PipeWriter output, CancellationToken cancellationToken)
-    {
-        var reader = _queue.Reader;
-        while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            long packets = 0, bytes = 0;
-            for (int pass = 0; pass < CoalescingPasses && bytes < MaxBatchBytes; pass++)
-            {
-                if (pass > 0)
-                {
-                    // A flush costs a Yamux frame, a Noise seal and a send: while packets keep arriving (a TCP window
-                    // in flight), give the device loop a moment to queue more so one flush carries many.
-                    await Task.Yield();
-                }
-                long before = packets;
-                while (bytes < MaxBatchBytes && reader.TryRead(out var packet))
-                {
-                    try
-                    {
-                        PacketFraming.Write(output, packet.Buffer.AsSpan(0, packet.Length));
-                    }
-                    finally
-                    {
-                        ArrayPool<byte>.Shared.Return(packet.Buffer);
-                    }
-                    packets++;
-                    bytes += packet.Length;
-                }
-                if (packets == before)
-                {
-                    break; // nothing more arrived: send now (a lone ping costs one yield, microseconds)
-                }
-            }
-            var flushed = await output.FlushAsync(cancellationToken).ConfigureAwait(false);
-            Interlocked.Add(ref _packetsSent, packets);
-            Interlocked.Add(ref _bytesSent, bytes);
-            _owner.Metrics.Sent(_peerText, packets, bytes);
-            if (flushed.IsCompleted || flushed.IsCanceled)
-            {
-                throw new IOException("The data stream was closed by the peer.");
-            }
-        }
-    }
-
-    /// <summary>Parses framed packets however the stream splits them, checks each one, and delivers it to the device.</summary>
-    private async Task ReceiveAsync(P2PStream stream, CancellationToken cancellationToken)
-    {
-        var input = stream.Input;
-        byte[]? scratch = null;
-        try
-        {
-            while (true)
-            {
-                var result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
-                var buffer = result.Buffer;
-                long packets = 0, bytes = 0;
-                while (PacketFraming.TryRead(ref buffer, out var framed))
-                {
-                    ReadOnlyMemory<byte> packet;
-                    if (framed.IsSingleSegment)
-                    {
-                        packet = framed.First;
-                    }
-                    else
-                    {
-                        scratch ??= ArrayPool<byte>.Shared.Rent(PacketFraming.MaxPacketSize);
-                        framed.CopyTo(scratch);
-                        packet = scratch.AsMemory(0, (int)framed.Length);
-                    }
-                    if (Accept(packet.Span))
-                    {
-                        await _owner.Device.WritePacketAsync(packet, cancellationToken).ConfigureAwait(false);
-                        packets++;
-                        bytes += packet.Length;
-                    }
-                }
-                input.AdvanceTo(buffer.Start, buffer.End);
-                if (packets > 0)
-                {
-                    Interlocked.Add(ref _packetsReceived, packets);
-                    Interlocked.Add(ref _bytesReceived, bytes);
-                    _owner.Metrics.Received(_peerText, packets, bytes);
-                }
-                if (result.IsCompleted || result.IsCanceled)
-                {
-                    return;
-                }
-            }
-        }
-        finally
-        {
-            if (scratch is not null)
-            {
-                ArrayPool<byte>.Shared.Return(scratch);
-            }
-        }
-    }
-
-    private bool Accept(ReadOnlySpan<byte> packet)
-    {
-        if (!IPv4Header.TryRead(packet, out uint source, out uint destination))
-        {
-            _owner.Metrics.Dropped(VpnDropReason.Malformed);
-            return false;
-        }
-        if (source != Address)
-        {
-            _owner.Metrics.Dropped(VpnDropReason.Spoofed);
-            return false;
-        }
-        if (destination != _owner.LocalAddressValue)
-        {
-            _owner.Metrics.Dropped(VpnDropReason.Unroutable);
-            return false;
-        }
-        return true;
-    }
-
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync().ConfigureAwait(false);
@@ -344,12 +218,12 @@ internal sealed class PeerLink : IAsyncDisposable
         _queue.Writer.TryComplete();
         while (_queue.Reader.TryRead(out var packet))
         {
-            ArrayPool<byte>.Shared.Return(packet.Buffer);
+            Release(packet);
         }
         _stop.Dispose();
     }
 
-    private readonly record struct OutboundPacket(byte[] Buffer, int Length);
+    private readonly record struct OutboundPacket(byte[] Buffer, int Length, PacketOffload Offload);
 
     private sealed record Attachment(P2PStream Stream, CancellationToken Lifetime);
 }
