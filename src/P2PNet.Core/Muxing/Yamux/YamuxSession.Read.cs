@@ -20,6 +20,7 @@ internal sealed partial class YamuxSession
 
     private async Task ReadLoopAsync(CancellationToken cancellationToken)
     {
+        await default(ThreadPoolYield);
         PipeReader input = _transport.Input;
         bool processing = false;
         try
