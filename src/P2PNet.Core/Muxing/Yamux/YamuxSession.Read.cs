@@ -286,7 +286,7 @@ internal sealed partial class YamuxSession
         }
 
         YamuxLog.InboundStream(Logger, id);
-        _acceptQueue.Writer.TryWrite(stream!);
+        _acceptQueue.TryWrite(stream!);
         return stream;
     }
 

@@ -1,6 +1,5 @@
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
 namespace P2PNet.Muxing.Yamux;
@@ -40,8 +39,7 @@ internal sealed partial class YamuxSession : IAsyncDisposable
     private readonly CancellationTokenSource _shutdown = new();
     private readonly Lock _sync = new();
     private readonly Dictionary<uint, YamuxStream> _streams = [];
-    private readonly Channel<YamuxStream> _acceptQueue =
-        Channel.CreateUnbounded<YamuxStream>(new UnboundedChannelOptions { SingleWriter = true });
+    private readonly YamuxAcceptQueue _acceptQueue = new();
     private readonly TaskCompletionSource<StopRequest> _stopRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -229,7 +227,7 @@ internal sealed partial class YamuxSession : IAsyncDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal async ValueTask<MuxedStream?> TryAcceptStreamAsync(CancellationToken cancellationToken = default)
     {
-        ChannelReader<YamuxStream> queue = _acceptQueue.Reader;
+        YamuxAcceptQueue queue = _acceptQueue;
         while (await queue.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
             while (queue.TryRead(out YamuxStream? stream))
@@ -378,7 +376,7 @@ internal sealed partial class YamuxSession : IAsyncDisposable
             _outboundCount = _inboundCount = _outboundUnacknowledged = _acceptBacklog = 0;
         }
 
-        _acceptQueue.Writer.TryComplete();
+        _acceptQueue.TryComplete();
         string message = reason is null ? "The yamux session closed." : $"The yamux session ended: {reason.Message}";
         foreach (YamuxStream stream in open)
         {
