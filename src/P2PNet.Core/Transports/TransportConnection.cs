@@ -8,6 +8,10 @@ namespace P2PNet.Transports;
 /// <see cref="DisposeAsync"/> closes both directions and releases the socket.</remarks>
 public abstract class TransportConnection : IDuplexPipe, IAsyncDisposable
 {
+    private const int MaxCachedPipeOptions = 8;
+
+    private static volatile PipeOptions[] s_pipeOptions = [];
+
     private long _bytesReceived;
     private long _bytesSent;
 
@@ -18,12 +22,32 @@ public abstract class TransportConnection : IDuplexPipe, IAsyncDisposable
     public virtual long BytesSent => Interlocked.Read(ref _bytesSent);
 
     /// <summary>A pipe that pauses its writer at <paramref name="maxBuffered"/> bytes and resumes at half (backpressure).</summary>
-    protected static Pipe CreateBoundedPipe(int maxBuffered, int minimumSegmentSize = -1) =>
-        new(new PipeOptions(
+    /// <remarks>Pipes with the same limits share one <see cref="PipeOptions"/>: every connection has two such pipes, and
+    /// an idle connection should not carry its own copies.</remarks>
+    protected static Pipe CreateBoundedPipe(int maxBuffered, int minimumSegmentSize = -1)
+    {
+        PipeOptions[] cache = s_pipeOptions;
+        foreach (PipeOptions cached in cache)
+        {
+            if (cached.PauseWriterThreshold == maxBuffered && (minimumSegmentSize < 0 ? cached.MinimumSegmentSize == PipeOptions.Default.MinimumSegmentSize : cached.MinimumSegmentSize == minimumSegmentSize))
+            {
+                return new Pipe(cached);
+            }
+        }
+
+        var options = new PipeOptions(
             pauseWriterThreshold: maxBuffered,
             resumeWriterThreshold: maxBuffered / 2,
             minimumSegmentSize: minimumSegmentSize,
-            useSynchronizationContext: false));
+            useSynchronizationContext: false);
+        if (cache.Length < MaxCachedPipeOptions)
+        {
+            // A lost race only drops one cached entry; the next pipe adds it again.
+            s_pipeOptions = [.. cache, options];
+        }
+
+        return new Pipe(options);
+    }
 
     /// <summary>Implementations call this for every read from the network.</summary>
     protected void CountReceived(long bytes) => Interlocked.Add(ref _bytesReceived, bytes);

@@ -103,6 +103,7 @@ internal sealed partial class YamuxSession
     /// </summary>
     private async Task KeepAliveLoopAsync(CancellationToken cancellationToken)
     {
+        await default(ThreadPoolYield);
         TimeSpan interval = Options.KeepAliveInterval;
         bool keepAlive = interval > TimeSpan.Zero;
         try

@@ -20,6 +20,7 @@ internal sealed partial class YamuxSession
 
     private async Task ReadLoopAsync(CancellationToken cancellationToken)
     {
+        await default(ThreadPoolYield);
         PipeReader input = _transport.Input;
         bool processing = false;
         try
@@ -285,7 +286,7 @@ internal sealed partial class YamuxSession
         }
 
         YamuxLog.InboundStream(Logger, id);
-        _acceptQueue.Writer.TryWrite(stream!);
+        _acceptQueue.TryWrite(stream!);
         return stream;
     }
 

@@ -1,6 +1,5 @@
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 
 namespace P2PNet.Muxing.Yamux;
 
@@ -15,13 +14,13 @@ internal sealed partial class YamuxSession
     /// <summary>Flush at least this often within a long batch, so the transport can start sending.</summary>
     private const int FlushThreshold = 256 * 1024;
 
-    private readonly Channel<WriteItem> _writeQueue;
+    private readonly SingleReaderQueue<WriteItem> _writeQueue = new();
     private readonly SemaphoreSlim _replyBudget;
 
     /// <summary>Queues <paramref name="stream"/> for a write turn unless it is already queued.</summary>
     internal void Schedule(YamuxStream stream)
     {
-        if (stream.TryMarkQueued() && !_writeQueue.Writer.TryWrite(new WriteItem(stream, default, null, false)))
+        if (stream.TryMarkQueued() && !_writeQueue.TryWrite(new WriteItem(stream, default, null, false)))
         {
             stream.ClearQueued(); // the session is over; nothing will be sent
         }
@@ -33,7 +32,7 @@ internal sealed partial class YamuxSession
     /// <param name="budgeted">Whether the frame holds a slot of <see cref="_replyBudget"/>, returned once written.</param>
     private void EnqueueReply(YamuxFrameHeader frame, TaskCompletionSource? flushed, bool budgeted = false)
     {
-        if (!_writeQueue.Writer.TryWrite(new WriteItem(null, frame, flushed, budgeted)) && budgeted)
+        if (!_writeQueue.TryWrite(new WriteItem(null, frame, flushed, budgeted)) && budgeted)
         {
             _replyBudget.Release();
         }
@@ -41,14 +40,15 @@ internal sealed partial class YamuxSession
 
     private async Task WriteLoopAsync(CancellationToken cancellationToken)
     {
+        await default(ThreadPoolYield);
         PipeWriter output = _transport.Output;
-        ChannelReader<WriteItem> queue = _writeQueue.Reader;
+        SingleReaderQueue<WriteItem> queue = _writeQueue;
         int maxFrameSize = Options.MaxFrameWriteSize;
         List<TaskCompletionSource> flushWaiters = [];
         try
         {
-            // No token here: a cancellable wait allocates per call. Shutdown completes the queue, which ends the wait.
-            while (!cancellationToken.IsCancellationRequested && await queue.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
+            // Shutdown completes the queue, which ends the wait.
+            while (!cancellationToken.IsCancellationRequested && await queue.WaitToReadAsync().ConfigureAwait(false))
             {
                 long unflushed = 0;
                 while (queue.TryRead(out WriteItem item))

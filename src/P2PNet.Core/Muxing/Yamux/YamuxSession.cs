@@ -1,6 +1,5 @@
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 
 namespace P2PNet.Muxing.Yamux;
@@ -33,13 +32,14 @@ namespace P2PNet.Muxing.Yamux;
 /// </remarks>
 internal sealed partial class YamuxSession : IAsyncDisposable
 {
+    private static volatile PipeOptions? s_sendPipeOptions;
+
     private readonly IDuplexPipe _transport;
     private readonly bool _isClient;
     private readonly CancellationTokenSource _shutdown = new();
     private readonly Lock _sync = new();
     private readonly Dictionary<uint, YamuxStream> _streams = [];
-    private readonly Channel<YamuxStream> _acceptQueue =
-        Channel.CreateUnbounded<YamuxStream>(new UnboundedChannelOptions { SingleWriter = true });
+    private readonly YamuxAcceptQueue _acceptQueue = new();
     private readonly TaskCompletionSource<StopRequest> _stopRequested = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -84,15 +84,7 @@ internal sealed partial class YamuxSession : IAsyncDisposable
         Logger = logger;
         Time = timeProvider ?? TimeProvider.System;
         _nextStreamId = isClient ? 1 : 2;
-        SendPipeOptions = new PipeOptions(
-            pool: YamuxBlockPool.Instance,
-            readerScheduler: PipeScheduler.Inline,
-            writerScheduler: PipeScheduler.ThreadPool,
-            pauseWriterThreshold: options.StreamSendBufferSize,
-            resumeWriterThreshold: options.StreamSendBufferSize / 2,
-            minimumSegmentSize: YamuxBlockPool.BlockSize,
-            useSynchronizationContext: false);
-        _writeQueue = Channel.CreateUnbounded<WriteItem>(new UnboundedChannelOptions { SingleReader = true });
+        SendPipeOptions = GetSendPipeOptions(options.StreamSendBufferSize);
         _replyBudget = new SemaphoreSlim(MaxPendingReplies, MaxPendingReplies);
     }
 
@@ -126,6 +118,27 @@ internal sealed partial class YamuxSession : IAsyncDisposable
     /// <summary>How far open streams' receive windows have grown in total (for tests and metrics).</summary>
     internal long WindowGrowth => Interlocked.Read(ref _windowGrowth);
 
+    /// <summary>The streams' send-pipe options: shared by every session with the same buffer size (an idle connection
+    /// should not carry its own copy).</summary>
+    private static PipeOptions GetSendPipeOptions(int streamSendBufferSize)
+    {
+        PipeOptions? shared = s_sendPipeOptions;
+        if (shared is null || shared.PauseWriterThreshold != streamSendBufferSize)
+        {
+            shared = new PipeOptions(
+                pool: YamuxBlockPool.Instance,
+                readerScheduler: PipeScheduler.Inline,
+                writerScheduler: PipeScheduler.ThreadPool,
+                pauseWriterThreshold: streamSendBufferSize,
+                resumeWriterThreshold: streamSendBufferSize / 2,
+                minimumSegmentSize: YamuxBlockPool.BlockSize,
+                useSynchronizationContext: false);
+            s_sendPipeOptions = shared;
+        }
+
+        return shared;
+    }
+
     /// <summary>Starts the read, write and keep-alive loops.</summary>
     /// <exception cref="InvalidOperationException">The session was already started.</exception>
     /// <exception cref="ObjectDisposedException">The session was disposed.</exception>
@@ -140,9 +153,10 @@ internal sealed partial class YamuxSession : IAsyncDisposable
         }
 
         CancellationToken cancellationToken = _shutdown.Token;
-        _readLoop = Task.Run(() => ReadLoopAsync(cancellationToken), CancellationToken.None);
-        _writeLoop = Task.Run(() => WriteLoopAsync(cancellationToken), CancellationToken.None);
-        _keepAliveLoop = Task.Run(() => KeepAliveLoopAsync(cancellationToken), CancellationToken.None);
+        // Each loop yields to the thread pool first, so none runs on the caller's thread (no Task.Run wrappers to keep).
+        _readLoop = ReadLoopAsync(cancellationToken);
+        _writeLoop = WriteLoopAsync(cancellationToken);
+        _keepAliveLoop = KeepAliveLoopAsync(cancellationToken);
         _lifetime = RunAsync();
         YamuxLog.SessionStarted(Logger, _isClient);
     }
@@ -213,7 +227,7 @@ internal sealed partial class YamuxSession : IAsyncDisposable
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     internal async ValueTask<MuxedStream?> TryAcceptStreamAsync(CancellationToken cancellationToken = default)
     {
-        ChannelReader<YamuxStream> queue = _acceptQueue.Reader;
+        YamuxAcceptQueue queue = _acceptQueue;
         while (await queue.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
             while (queue.TryRead(out YamuxStream? stream))
@@ -310,7 +324,7 @@ internal sealed partial class YamuxSession : IAsyncDisposable
         }
 
         await _shutdown.CancelAsync().ConfigureAwait(false);
-        _writeQueue.Writer.TryComplete();
+        _writeQueue.TryComplete();
         await Task.WhenAll(_readLoop, _writeLoop, _keepAliveLoop).ConfigureAwait(false); // they catch their own errors
         await CompleteQuietlyAsync(static transport => transport.Output.CompleteAsync()).ConfigureAwait(false);
         await CompleteQuietlyAsync(static transport => transport.Input.CompleteAsync()).ConfigureAwait(false);
@@ -362,7 +376,7 @@ internal sealed partial class YamuxSession : IAsyncDisposable
             _outboundCount = _inboundCount = _outboundUnacknowledged = _acceptBacklog = 0;
         }
 
-        _acceptQueue.Writer.TryComplete();
+        _acceptQueue.TryComplete();
         string message = reason is null ? "The yamux session closed." : $"The yamux session ended: {reason.Message}";
         foreach (YamuxStream stream in open)
         {

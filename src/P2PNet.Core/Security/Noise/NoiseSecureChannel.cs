@@ -32,6 +32,18 @@ internal sealed partial class NoiseSecureChannel : IDuplexPipe, IAsyncDisposable
     /// <summary>Unread bytes at which a paused writer resumes.</summary>
     internal const long ResumeThreshold = 512 * 1024;
 
+    private static readonly PipeOptions s_inboundOptions = new(
+        pauseWriterThreshold: PauseThreshold,
+        resumeWriterThreshold: ResumeThreshold,
+        useSynchronizationContext: false);
+
+    // Large segments: an application write then spans few segments, so most frames encrypt straight from one.
+    private static readonly PipeOptions s_outboundOptions = new(
+        pauseWriterThreshold: PauseThreshold,
+        resumeWriterThreshold: ResumeThreshold,
+        minimumSegmentSize: 64 * 1024,
+        useSynchronizationContext: false);
+
     private readonly IDuplexPipe _transport;
     private readonly CipherState _send;
     private readonly CipherState _receive;
@@ -53,16 +65,8 @@ internal sealed partial class NoiseSecureChannel : IDuplexPipe, IAsyncDisposable
         RemotePeer = remotePeer;
         RemoteMuxers = remoteMuxers;
         _logger = logger;
-        _inbound = new Pipe(new PipeOptions(
-            pauseWriterThreshold: PauseThreshold,
-            resumeWriterThreshold: ResumeThreshold,
-            useSynchronizationContext: false));
-        // Large segments: an application write then spans few segments, so most frames encrypt straight from one.
-        _outbound = new Pipe(new PipeOptions(
-            pauseWriterThreshold: PauseThreshold,
-            resumeWriterThreshold: ResumeThreshold,
-            minimumSegmentSize: 64 * 1024,
-            useSynchronizationContext: false));
+        _inbound = new Pipe(s_inboundOptions);
+        _outbound = new Pipe(s_outboundOptions);
         Completion = Task.CompletedTask;
     }
 
