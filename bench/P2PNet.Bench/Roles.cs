@@ -74,8 +74,9 @@ internal static class Roles
         // Without the /p2p suffix every dial makes a new connection instead of reusing one.
         var address = Multiaddr.Parse(args.Positional(0)).WithoutPeerId();
         int count = (int)args.GetLong("count", 200);
-        // Warm-up: tiered JIT must first optimise the managed X25519/Ed25519 code (BouncyCastle) a long-running node runs.
-        int warmup = Math.Max(20, count / 2);
+        // Warm-up: a long-running node has its handshake code through tiered JIT (tier 0, instrumented, tier 1); a fresh
+        // client process has not, and its first few hundred dials measure the JIT rather than the handshake.
+        int warmup = (int)args.GetLong("warmup", 1000);
         var samples = new List<double>(count);
         for (int i = 0; i < warmup + count; i++)
         {
@@ -112,7 +113,9 @@ internal static class Roles
                 await connection.DisposeAsync();
             }
         }
-        await Task.WhenAll(Enumerable.Range(0, 2 * concurrency).Select(_ => Task.Run(WorkerAsync))); // warm up
+        // Warm up until tiered JIT has settled (see LatencyAsync), then measure.
+        remaining = (int)args.GetLong("warmup", 5 * count);
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(WorkerAsync)));
         remaining = count;
         long start = Stopwatch.GetTimestamp();
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(WorkerAsync)));

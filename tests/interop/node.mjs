@@ -7,7 +7,7 @@
 //   node.mjs ping     MA [--count N] [--interval-ms MS] [--libp2p-ping] [--psk FILE] [--key FILE]
 //   node.mjs echo     MA --bytes N [--streams K] [--psk FILE] [--key FILE]
 //   node.mjs perf     MA --upload BYTES --download BYTES [--psk FILE] [--key FILE]
-//   node.mjs identify MA [--psk FILE] [--key FILE]
+//   node.mjs identify MA [--linger-ms N] [--psk FILE] [--key FILE]   (linger: stay connected N ms after printing, so the remote's identify of us completes)
 //   node.mjs dial     MA [--psk FILE] [--key FILE]
 //   node.mjs keygen   FILE [--type ed25519|secp256k1|ecdsa|rsa]
 //   node.mjs peerid   FILE
@@ -111,6 +111,7 @@ function parseCli (argv) {
         download: { type: 'string' },
         type: { type: 'string' },
         'timeout-ms': { type: 'string' },
+        'linger-ms': { type: 'string' },
         help: { type: 'boolean', short: 'h' }
       }
     })
@@ -583,6 +584,8 @@ async function cmdIdentify (values, ma, signal) {
     })
     const result = await Promise.race([fromEvent, fallback])
     out(`IDENTIFY ${identifyJson(result)}`)
+    const linger = intOption(values, 'linger-ms', 0)
+    if (linger > 0) await new Promise(resolve => setTimeout(resolve, linger))
   })
 }
 

@@ -184,14 +184,20 @@ public sealed partial class P2PHost
                 await MultistreamSelect.SelectAsync(raw, [NoiseProtocolId], timeout.Token).ConfigureAwait(false);
                 channel = await NoiseHandshake.SecureOutboundAsync(raw, NoiseIdentity, expectedPeer, Options.Noise,
                     _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
-                await MultistreamSelect.SelectAsync(channel, [YamuxProtocolId], timeout.Token).ConfigureAwait(false);
+                if (!InlinedMuxer(channel, Options.Noise.StreamMuxers, initiator: true))
+                {
+                    await MultistreamSelect.SelectAsync(channel, [YamuxProtocolId], timeout.Token).ConfigureAwait(false);
+                }
             }
             else
             {
                 await MultistreamSelect.ListenAsync(raw, p => p == NoiseProtocolId, timeout.Token).ConfigureAwait(false);
                 channel = await NoiseHandshake.SecureInboundAsync(raw, NoiseIdentity, Options.Noise,
                     _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
-                await MultistreamSelect.ListenAsync(channel, p => p == YamuxProtocolId, timeout.Token).ConfigureAwait(false);
+                if (!InlinedMuxer(channel, Options.Noise.StreamMuxers, initiator: false))
+                {
+                    await MultistreamSelect.ListenAsync(channel, p => p == YamuxProtocolId, timeout.Token).ConfigureAwait(false);
+                }
             }
             if (Options.ConnectionGater is { } gater && !gater.AllowSecured(direction, channel.RemotePeer, raw.RemoteAddress))
             {
@@ -315,5 +321,33 @@ public sealed partial class P2PHost
         {
             Events.Publish(new PeerConnectednessChanged(connection.RemotePeer, Connectedness.NotConnected));
         }
+    }
+
+    /// <summary>
+    /// The muxer chosen inside the Noise handshake (libp2p/specs connections/inlined-muxer-negotiation.md): when both
+    /// sides announced a list, the first of the initiator's list the responder also announced. Returns false when either
+    /// list is empty (negotiate with multistream-select instead).
+    /// </summary>
+    /// <exception cref="NoiseHandshakeException">Both announced muxers and none is common, or the common one is not Yamux.</exception>
+    internal static bool InlinedMuxer(NoiseSecureChannel channel, IList<string> local, bool initiator)
+    {
+        IReadOnlyList<string> remote = channel.RemoteMuxers;
+        if (local.Count == 0 || remote.Count == 0)
+        {
+            return false;
+        }
+        IEnumerable<string> initiatorList = initiator ? local : remote;
+        IEnumerable<string> responderList = initiator ? remote : local;
+        string? chosen = initiatorList.FirstOrDefault(m => responderList.Contains(m, StringComparer.Ordinal));
+        if (chosen is null)
+        {
+            throw new NoiseHandshakeException(
+                $"No common stream muxer: we announced {string.Join(", ", local)}, {channel.RemotePeer} announced {string.Join(", ", remote)}.");
+        }
+        if (!string.Equals(chosen, YamuxProtocolId, StringComparison.Ordinal))
+        {
+            throw new NoiseHandshakeException($"The stream muxer agreed in the handshake, {chosen}, is not supported (only {YamuxProtocolId}).");
+        }
+        return true;
     }
 }

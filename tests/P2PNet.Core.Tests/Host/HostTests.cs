@@ -46,6 +46,48 @@ public sealed class HostTests(ITestOutputHelper output)
         Assert.All(rtts, r => Assert.True(r > TimeSpan.Zero));
     }
 
+    [Theory]
+    [InlineData(new string[0], new[] { "/yamux/1.0.0" })] // the dialer does not announce: multistream-select picks Yamux
+    [InlineData(new[] { "/yamux/1.0.0" }, new string[0])] // the listener does not announce
+    [InlineData(new[] { "/yamux/1.0.0" }, new[] { "/yamux/1.0.0" })] // both announce: chosen in the handshake, no multistream round
+    [InlineData(new[] { "/mplex/6.7.0", "/yamux/1.0.0" }, new[] { "/yamux/1.0.0" })] // the first of the dialer's list that both support
+    [InlineData(new[] { "/yamux/1.0.0" }, new[] { "/mplex/6.7.0", "/yamux/1.0.0" })]
+    public async Task InlinedMuxerNegotiation_AgreesOnYamux_OrFallsBackToMultistream(string[] dialerMuxers, string[] listenerMuxers)
+    {
+        await using var swarm = await StartAsync(2, (i, options) =>
+        {
+            options.Noise.StreamMuxers.Clear();
+            foreach (var muxer in i == 0 ? dialerMuxers : listenerMuxers)
+            {
+                options.Noise.StreamMuxers.Add(muxer);
+            }
+        });
+        var connection = await swarm[0].DialAsync(swarm[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+        await foreach (var _ in PingProtocol.PingAsync(connection, 2).WithCancellation(new CancellationTokenSource(Timeout).Token))
+        {
+        }
+        Assert.Single(swarm[1].Connections);
+    }
+
+    [Theory]
+    [InlineData(new[] { "/mplex/6.7.0" }, new[] { "/yamux/1.0.0" })]
+    [InlineData(new[] { "/yamux/1.0.0" }, new[] { "/mplex/6.7.0" })]
+    [InlineData(new[] { "/mplex/6.7.0" }, new[] { "/mplex/6.7.0" })] // agreed, but not a muxer the host has
+    public async Task InlinedMuxerNegotiation_WithoutAUsableCommonMuxer_FailsTheDialClearly(string[] dialerMuxers, string[] listenerMuxers)
+    {
+        await using var swarm = await StartAsync(2, (i, options) =>
+        {
+            options.Noise.StreamMuxers.Clear();
+            foreach (var muxer in i == 0 ? dialerMuxers : listenerMuxers)
+            {
+                options.Noise.StreamMuxers.Add(muxer);
+            }
+        });
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => swarm[0].DialAsync(swarm[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout));
+        Assert.Matches("No common stream muxer|is not supported", error.ToString());
+        Assert.Empty(swarm[0].Connections);
+    }
+
     [Fact]
     public async Task Dial_WithWrongPeerId_IsRefused()
     {

@@ -53,7 +53,8 @@ public sealed class JsInteropTests(ITestOutputHelper output)
         var identified = new TaskCompletionSource<PeerIdentificationCompleted>(TaskCreationOptions.RunContinuationsAsynchronously);
         host.Events.Subscribe<PeerIdentificationCompleted>(e => identified.TrySetResult(e));
 
-        var result = (await JsLibp2p.RunAsync(["identify", host.ListenAddresses[0].ToString()], Run).WaitAsync(Run)).EnsureSuccess();
+        // --linger-ms: the js node stays connected after its own identify, so ours of it is not cut off by its exit.
+        var result = (await JsLibp2p.RunAsync(["identify", host.ListenAddresses[0].ToString(), "--linger-ms", "3000"], Run).WaitAsync(Run)).EnsureSuccess();
         var line = result.StdoutLines.Single(l => l.StartsWith("IDENTIFY ", StringComparison.Ordinal));
         var json = JsLibp2p.ParseJson(line);
         Assert.Equal(host.PeerId.ToString(), json.GetProperty("peer").GetString());

@@ -13,9 +13,12 @@ public sealed class NoiseOptions
 
     /// <summary>
     /// Stream muxer protocol ids to announce in the handshake payload, most preferred first
-    /// (libp2p/specs connections/inlined-muxer-negotiation.md). Default: empty, announce nothing.
+    /// (libp2p/specs connections/inlined-muxer-negotiation.md). Default: <c>/yamux/1.0.0</c>. When the remote announces
+    /// a list too, the muxer is the first of the initiator's list that both support and the multistream-select round
+    /// for it is skipped (one round trip less per connection); no overlap fails the handshake. Clear the list to always
+    /// pick the muxer with multistream-select. The host supports only <c>/yamux/1.0.0</c>.
     /// </summary>
-    public IList<string> StreamMuxers { get; } = new List<string>();
+    public IList<string> StreamMuxers { get; } = new List<string> { "/yamux/1.0.0" };
 
     /// <summary>Test hook: sees (and may alter) our handshake payload just before it is encrypted and sent.</summary>
     internal Action<NoiseHandshakePayload>? PayloadInterceptor { get; set; }

@@ -88,7 +88,7 @@ public sealed class NoiseHandshakeTests : IDisposable
             Assert.Equal(_initiatorKey.PublicKey.ToPeerId(), responder.RemotePeer);
             Assert.Equal(_responderKey.PublicKey, initiator.RemotePublicKey);
             Assert.Equal(_initiatorKey.PublicKey, responder.RemotePublicKey);
-            Assert.Empty(initiator.RemoteMuxers);
+            Assert.Equal(["/yamux/1.0.0"], initiator.RemoteMuxers); // the default announcement
             await SendAndReceiveAsync(initiator, responder, "ping"u8.ToArray());
             await SendAndReceiveAsync(responder, initiator, "pong"u8.ToArray());
         }
@@ -294,8 +294,9 @@ public sealed class NoiseHandshakeTests : IDisposable
     [Fact]
     public async Task Handshake_ExchangesAnnouncedStreamMuxers()
     {
-        var initiatorOptions = new NoiseOptions { StreamMuxers = { "/yamux/1.0.0" } };
-        var responderOptions = new NoiseOptions { StreamMuxers = { "/mplex/6.7.0", "/yamux/1.0.0" } };
+        var initiatorOptions = new NoiseOptions();
+        var responderOptions = new NoiseOptions();
+        responderOptions.StreamMuxers.Insert(0, "/mplex/6.7.0");
         var (left, right) = TestPipes.CreatePair();
         var (initiator, responder) = await NoiseTestHarness.HandshakeAsync(left, right, _initiatorKey, _responderKey, initiatorOptions, responderOptions);
         await using (initiator)
