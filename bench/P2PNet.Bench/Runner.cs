@@ -254,7 +254,8 @@ internal sealed class Runner
             using var doc = JsonDocument.Parse(await c.ReadLineAsync("{", TimeSpan.FromMinutes(5)));
             row.P50 = doc.RootElement.GetProperty("p50_ms").GetDouble();
             row.P99 = doc.RootElement.GetProperty("p99_ms").GetDouble();
-            Log($"{name}: latency p50 {row.P50:F2} p99 {row.P99:F2} ms");
+            string connect = doc.RootElement.TryGetProperty("connect_p50_ms", out var c50) ? $" (connect alone p50 {c50.GetDouble():F2})" : "";
+            Log($"{name}: latency p50 {row.P50:F2} p99 {row.P99:F2} ms{connect}");
         });
         await Measure(row, async () =>
         {
