@@ -117,7 +117,9 @@ public sealed partial class P2PHost
     {
         try
         {
-            if (ConnectionCount >= Options.MaxConnections)
+            // Inbound connections still in their handshake hold a slot too (this one is among them): otherwise a burst of
+            // dials all pass the check before any of them is registered and the limit is exceeded.
+            if (ConnectionCount + Volatile.Read(ref _pendingInbound) - 1 >= Options.MaxConnections)
             {
                 HostLog.InboundRefused(_logger, raw.RemoteAddress, $"the limit of {Options.MaxConnections} connections is reached");
                 raw.Abort();

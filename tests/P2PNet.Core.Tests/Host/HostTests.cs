@@ -340,8 +340,39 @@ public sealed class HostTests(ITestOutputHelper output)
     {
         await using var swarm = await StartAsync(3, (i, o) => o.MaxConnections = i == 2 ? 1 : 1024);
         await swarm[0].DialAsync(swarm[2].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+        await WaitForConnectionCountAsync(swarm[2], 1); // the dialer can finish its side of the handshake first
         await Assert.ThrowsAnyAsync<Exception>(() => swarm[1].DialAsync(swarm[2].ListenAddresses[0]).AsTask().WaitAsync(Timeout));
         Assert.Single(swarm[2].Connections);
+    }
+
+    /// <summary>Waits until <paramref name="host"/> has registered <paramref name="count"/> connections (fails after <see cref="Timeout"/>).</summary>
+    private static async Task WaitForConnectionCountAsync(P2PHost host, int count)
+    {
+        using var deadline = new CancellationTokenSource(Timeout);
+        while (host.Connections.Count != count)
+        {
+            await Task.Delay(20, deadline.Token);
+        }
+    }
+
+    [Fact]
+    public async Task MaxConnections_HoldsUnderABurstOfConcurrentInboundDials()
+    {
+        // Connections still in their handshake count against the limit: a burst cannot all pass the check at once.
+        await using var swarm = await StartAsync(7, (i, o) => o.MaxConnections = i == 6 ? 2 : 1024);
+        var dials = Enumerable.Range(0, 6).Select(i => swarm[i].DialAsync(swarm[6].ListenAddresses[0]).AsTask().WaitAsync(Timeout)).ToArray();
+        try
+        {
+            await Task.WhenAll(dials);
+        }
+        catch (Exception)
+        {
+            // refusals are expected
+        }
+        // A refused dial fails at the dialer (the listener drops it before multistream), so successes are the connections.
+        int succeeded = dials.Count(d => d.IsCompletedSuccessfully);
+        Assert.InRange(succeeded, 1, 2);
+        await WaitForConnectionCountAsync(swarm[6], succeeded); // the listener registers each as its side of the handshake ends
     }
 
     [Fact]
