@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # TCP throughput and ping RTT between two network namespaces: raw veth path vs. the P2PNet VPN over the same veth.
-# Needs root, iproute2 and iperf3. Prints a Markdown table. Usage: bench/vpn.sh [seconds] (default 5).
+# Needs root, iproute2 and iperf3. Prints a Markdown table. Usage: bench/vpn.sh [seconds] (default 10, iperf3's own default: long enough for the inner TCP and the Yamux window to ramp up).
 set -euo pipefail
-SECS=${1:-5}
+SECS=${1:-10}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DLL=${P2PNET_DLL:-$ROOT/samples/P2PNet.Cli/bin/Release/net10.0/p2pnet.dll}
 [ -f "$DLL" ] || dotnet build "$ROOT/samples/P2PNet.Cli" -c Release >/dev/null
