@@ -1,3 +1,4 @@
+using P2PNet.Testing;
 using Xunit.Abstractions;
 
 namespace P2PNet.Swarm.Tests;
@@ -11,7 +12,7 @@ public sealed class ManualClockTests(ITestOutputHelper output)
     public async Task GracePeriod_EndsExactlyWhenTheInjectedClockReachesIt()
     {
         await using var nodes = new SwarmTestNodes(output);
-        var clock = new ManualClock();
+        var clock = WholeMillisecondClock();
         var options = new SwarmOptions { RotationGracePeriod = TimeSpan.FromMinutes(10) };
         var ownerNode = await nodes.StartAsync();
         var store = SwarmStore.Open(Path.Combine(nodes.Directory, "owner.db"));
@@ -41,7 +42,7 @@ public sealed class ManualClockTests(ITestOutputHelper output)
     public async Task Freshness_FollowsTheOwnersInjectedClock()
     {
         await using var nodes = new SwarmTestNodes(output);
-        var clock = new ManualClock();
+        var clock = WholeMillisecondClock();
         var ownerNode = await nodes.StartAsync();
         var member = await nodes.StartAsync();
         var store = SwarmStore.Open(Path.Combine(nodes.Directory, "owner.db"));
@@ -58,4 +59,8 @@ public sealed class ManualClockTests(ITestOutputHelper output)
         clock.Advance(TimeSpan.FromSeconds(61));
         Assert.Equal(Protos.KeyExchangeStatusCode.Stale, owner.Evaluate(Request(), member.Host.PeerId).Status);
     }
+
+    /// <summary>A manual clock starting now, in whole milliseconds (the precision the store keeps).</summary>
+    private static ManualTimeProvider WholeMillisecondClock() =>
+        new(DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()));
 }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using P2PNet.Muxing;
 using P2PNet.Muxing.Yamux;
+using P2PNet.Testing;
 
 namespace P2PNet.Core.Tests.Muxing;
 

@@ -2,6 +2,7 @@ using System.IO.Pipelines;
 using Microsoft.Extensions.Logging;
 using P2PNet.Muxing;
 using P2PNet.Muxing.Yamux;
+using P2PNet.Testing;
 
 namespace P2PNet.Core.Tests.Muxing;
 

@@ -1,8 +1,13 @@
-namespace P2PNet.Core.Tests.Muxing;
+namespace P2PNet.Testing;
 
-/// <summary>A clock that moves only when the test calls <see cref="Advance"/>; timers fire then, in due order.</summary>
-internal sealed class ManualTimeProvider : TimeProvider
+/// <summary>
+/// A clock that moves only when the test calls <see cref="Advance"/>; timers (one-shot and periodic) fire then, in due
+/// order, each with the clock at its due time.
+/// </summary>
+/// <param name="start">The wall-clock time at tick 0 (<see cref="GetUtcNow"/>); default 2026-01-01 UTC.</param>
+public sealed class ManualTimeProvider(DateTimeOffset? start = null) : TimeProvider
 {
+    private readonly DateTimeOffset _start = start ?? new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private readonly Lock _lock = new();
     private readonly List<ManualTimer> _timers = [];
     private long _ticks;
@@ -17,7 +22,7 @@ internal sealed class ManualTimeProvider : TimeProvider
         }
     }
 
-    public override DateTimeOffset GetUtcNow() => new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero).AddTicks(GetTimestamp());
+    public override DateTimeOffset GetUtcNow() => _start.AddTicks(GetTimestamp());
 
     /// <summary>Timers currently armed.</summary>
     public int ArmedTimers
