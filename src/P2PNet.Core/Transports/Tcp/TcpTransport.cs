@@ -67,7 +67,12 @@ public sealed class TcpTransport : ITransport
         }
     }
 
-    private static async ValueTask<IPEndPoint> ResolveAsync(Multiaddr address, CancellationToken cancellationToken)
+    /// <summary>
+    /// The end point of an address that starts <c>/ip4|ip6|dns|dns4|dns6/…/tcp/N</c> (anything may follow, e.g.
+    /// <c>/ws</c>): the IP itself, or the first address the name resolves to in the family <c>dns4</c>/<c>dns6</c> ask for.
+    /// </summary>
+    /// <exception cref="IOException">The name does not resolve, or resolves to no address of that family.</exception>
+    internal static async ValueTask<IPEndPoint> ResolveAsync(Multiaddr address, CancellationToken cancellationToken)
     {
         if (address.TryGetTcpEndPoint(out var endPoint))
         {

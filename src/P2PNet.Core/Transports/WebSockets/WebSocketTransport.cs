@@ -59,8 +59,6 @@ public sealed class WebSocketTransport : ITransport
         int port = int.Parse(c[1].ValueText, CultureInfo.InvariantCulture);
         string authority = c[0].Protocol == MultiaddrProtocol.Ip6 ? $"[{host}]" : host;
         var uri = new Uri($"{(secure ? "wss" : "ws")}://{authority}:{port}/");
-        AddressFamily family = c[0].Protocol == MultiaddrProtocol.Dns4 ? AddressFamily.InterNetwork
-            : c[0].Protocol == MultiaddrProtocol.Dns6 ? AddressFamily.InterNetworkV6 : AddressFamily.Unspecified;
 
         Socket? connected = null;
         var handler = new SocketsHttpHandler
@@ -68,17 +66,11 @@ public sealed class WebSocketTransport : ITransport
             ConnectTimeout = _options.ConnectTimeout,
             ConnectCallback = async (context, ct) =>
             {
-                var endPoints = c[0].Protocol == MultiaddrProtocol.Ip4 || c[0].Protocol == MultiaddrProtocol.Ip6
-                    ? [new IPEndPoint(IPAddress.Parse(host), port)]
-                    : (await Dns.GetHostAddressesAsync(host, family, ct).ConfigureAwait(false)).Select(a => new IPEndPoint(a, port)).ToArray();
-                if (endPoints.Length == 0)
-                {
-                    throw new IOException($"'{host}' in {address} resolved to no address.");
-                }
-                var socket = new Socket(endPoints[0].AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+                IPEndPoint endPoint = await TcpTransport.ResolveAsync(address, ct).ConfigureAwait(false);
+                var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
                 try
                 {
-                    await socket.ConnectAsync(endPoints[0], ct).ConfigureAwait(false);
+                    await socket.ConnectAsync(endPoint, ct).ConfigureAwait(false);
                 }
                 catch
                 {
