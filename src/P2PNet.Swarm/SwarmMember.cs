@@ -332,19 +332,7 @@ public sealed partial class SwarmMember : IAsyncDisposable
         _store.SetBootstrap(bootstrap);
     }
 
-    private void Raise(SwarmEvent swarmEvent)
-    {
-        try
-        {
-            Changed?.Invoke(this, swarmEvent);
-        }
-#pragma warning disable CA1031 // a subscriber's bug must not break the swarm
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            _logger.LogWarning(e, "A handler of {Event} threw.", swarmEvent.GetType().Name);
-        }
-    }
+    private void Raise(SwarmEvent swarmEvent) => SwarmEventDispatch.Raise(Changed, this, swarmEvent, _logger);
 
     /// <summary>Removes the handler and waits for background work. The host and store stay open.</summary>
     public async ValueTask DisposeAsync()

@@ -250,19 +250,7 @@ public sealed partial class SwarmOwner : IAsyncDisposable
         return (current, [.. keys.Where(k => !k.IsCurrent && k.GraceUntil > now).Select(k => k.Key)]);
     }
 
-    private void Raise(SwarmEvent swarmEvent)
-    {
-        try
-        {
-            Changed?.Invoke(this, swarmEvent);
-        }
-#pragma warning disable CA1031 // a subscriber's bug must not break the swarm
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            _logger.LogWarning(e, "A handler of {Event} threw.", swarmEvent.GetType().Name);
-        }
-    }
+    private void Raise(SwarmEvent swarmEvent) => SwarmEventDispatch.Raise(Changed, this, swarmEvent, _logger);
 
     /// <summary>Removes the handlers and waits for background work (notifications, grace timers). The host and store stay open.</summary>
     public async ValueTask DisposeAsync()
