@@ -7,9 +7,13 @@ namespace P2PNet.Proxy.UdpBridge;
 /// the public internet; bind through <c>services.AddUdpBridge(options => …)</c>.
 /// </summary>
 /// <remarks>
-/// Rate limits apply per client and per direction (browser → UDP and UDP → browser, each with its own buckets).
+/// <para>Clients are also limited per address: an IPv4 address, or an IPv6 /64 (what one subscriber usually holds),
+/// counts as one address for <see cref="MaxClientsPerAddress"/>, <see cref="MaxPendingHandshakesPerAddress"/> and the
+/// per-address rates, so one host cannot take every client slot or multiply the per-client rate by opening more
+/// websockets.</para>
+/// <para>Rate limits apply per client and per direction (browser → UDP and UDP → browser, each with its own buckets).
 /// A datagram over a limit, or to or from a refused address, is dropped and counted in the
-/// <c>p2pnet.bridge.drops</c> metric; the websocket stays open, as a UDP path that loses packets would.
+/// <c>p2pnet.bridge.drops</c> metric; the websocket stays open, as a UDP path that loses packets would.</para>
 /// </remarks>
 public sealed class UdpBridgeOptions
 {
@@ -21,6 +25,45 @@ public sealed class UdpBridgeOptions
     /// Each client holds two file descriptors (its TCP connection and its UDP socket). Default 10,000.
     /// </summary>
     public int MaxClients { get; set; } = 10_000;
+
+    /// <summary>
+    /// Most concurrent clients from one address (an IPv4 address or an IPv6 /64); one more is accepted and closed at
+    /// once with close code 1013. Sized for a household or office behind one NAT. Default 64.
+    /// </summary>
+    public int MaxClientsPerAddress { get; set; } = 64;
+
+    /// <summary>
+    /// Datagrams per second from all clients of one address together (IPv4 address or IPv6 /64), browser → UDP, with a
+    /// burst of one second's worth; 0 for no limit. Caps what one host can send at any target however many websockets
+    /// it opens. Default 4,000.
+    /// </summary>
+    public int MaxDatagramsPerSecondPerAddress { get; set; } = 4_000;
+
+    /// <summary>
+    /// Payload bytes per second from all clients of one address together, browser → UDP, with a burst of one second's
+    /// worth; 0 for no limit. Must be at least <see cref="MaxDatagramSize"/> when set. Default 4 MiB.
+    /// </summary>
+    public int MaxBytesPerSecondPerAddress { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>
+    /// Most connections of the standalone <see cref="UdpBridgeServer"/> still in their WebSocket opening handshake
+    /// (connected, upgrade not yet answered); one more gets HTTP 503 without its request being read. Default 1,000.
+    /// </summary>
+    /// <remarks>Inside an ASP.NET Core application Kestrel runs the HTTP handshake; bound it with Kestrel's own limits
+    /// (<c>MaxConcurrentConnections</c>, <c>RequestHeadersTimeout</c>).</remarks>
+    public int MaxPendingHandshakes { get; set; } = 1_000;
+
+    /// <summary>
+    /// Most connections from one address (IPv4 address or IPv6 /64) in their opening handshake at once; one more gets
+    /// HTTP 503 without its request being read. Default 8.
+    /// </summary>
+    public int MaxPendingHandshakesPerAddress { get; set; } = 8;
+
+    /// <summary>
+    /// Deadline for the standalone server's opening handshake, from connection to the 101 response: a client that has
+    /// not sent its whole request head by then gets HTTP 408 and is disconnected (slow-loris protection). Default 10 seconds.
+    /// </summary>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
     /// Largest datagram payload in bytes, either direction; 1 to <see cref="MaxUdpPayload"/>.
@@ -63,8 +106,13 @@ public sealed class UdpBridgeOptions
     public IList<string> AllowedOrigins { get; } = [];
 
     /// <summary>
-    /// When set, a client must present this token as <c>Authorization: Bearer TOKEN</c> or, since browsers cannot set
-    /// headers on a websocket, as the query parameter <c>access_token=TOKEN</c>; otherwise HTTP 401. Default none.
+    /// When set, a client must present this token, otherwise HTTP 401. Default none. Three forms are accepted:
+    /// the header <c>Authorization: Bearer TOKEN</c>; since browsers cannot set headers on a websocket, a
+    /// <c>Sec-WebSocket-Protocol</c> entry <c>p2pnet.token.TOKEN</c> offered beside the protocol <c>p2pnet.udp</c>
+    /// (<c>new WebSocket(url, ["p2pnet.udp", "p2pnet.token." + token])</c>; the bridge selects <c>p2pnet.udp</c>, never
+    /// the token entry, and the token must then consist of HTTP token characters); or the query parameter
+    /// <c>access_token=TOKEN</c>, which the bridge redacts from the request but proxies and the host's request log may
+    /// still record.
     /// </summary>
     public string? BearerToken { get; set; }
 
@@ -99,4 +147,7 @@ public sealed class UdpBridgeOptions
     /// every datagram takes a managed socket call. Internal: the tests run both paths.
     /// </summary>
     internal bool UseBatchedSystemCalls { get; set; } = true;
+
+    /// <summary>The clock of timeouts and rate limits; <see langword="null"/> for the one in DI. Internal: for tests.</summary>
+    internal TimeProvider? TimeProvider { get; set; }
 }

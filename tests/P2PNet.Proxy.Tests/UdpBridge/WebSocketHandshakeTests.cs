@@ -53,11 +53,11 @@ public sealed class WebSocketHandshakeTests
         Assert.Equal("s3pPLMBiTxaQ9kYGzzhZRbK+xOo=", WebSocketHandshake.ComputeAccept("dGhlIHNhbXBsZSBub25jZQ=="));
 
     [Fact]
-    public void TryParse_HeadTooLong_ThrowsWireFormatException()
+    public void TryParse_HeadTooLong_ThrowsRequestHeadTooLargeException()
     {
         byte[] bytes = Encoding.ASCII.GetBytes("GET /udp HTTP/1.1\r\nX: " + new string('a', WebSocketHandshake.MaxHeadLength));
 
-        Assert.Throws<WireFormatException>(() => WebSocketHandshake.TryParse(new ReadOnlySequence<byte>(bytes), out _, out _));
+        Assert.Throws<RequestHeadTooLargeException>(() => WebSocketHandshake.TryParse(new ReadOnlySequence<byte>(bytes), out _, out _));
     }
 
     [Fact]
@@ -115,7 +115,7 @@ public sealed class WebSocketHandshakeTests
     }
 
     [Fact]
-    public async Task StandaloneBridge_RequestHeadTooLarge_IsRefusedAndClosed()
+    public async Task StandaloneBridge_RequestHeadTooLarge_IsRefusedWith431AndClosed()
     {
         await using TestBridge bridge = await TestBridge.StartAsync();
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -124,10 +124,21 @@ public sealed class WebSocketHandshakeTests
         await socket.SendAsync(Encoding.ASCII.GetBytes("GET /udp HTTP/1.1\r\nX: " + new string('a', 10_000))).WaitAsync(BridgeClient.Timeout);
         string response = await ReadToEndAsync(socket);
 
-        Assert.StartsWith("HTTP/1.1 400 ", response, StringComparison.Ordinal);
+        Assert.StartsWith("HTTP/1.1 431 ", response, StringComparison.Ordinal);
+        Assert.Equal(1, bridge.Metrics.Total("p2pnet.bridge.connections.rejected", "reason=headers_too_large"));
     }
 
-    private static async Task<string> ReadToEndAsync(Socket socket)
+    [Fact]
+    public void TryParse_SubProtocolHeaders_AreSplitIntoEntries()
+    {
+        byte[] bytes = Encoding.ASCII.GetBytes("GET /udp HTTP/1.1\r\nSec-WebSocket-Protocol: p2pnet.udp, p2pnet.token.abc\r\n"
+            + "sec-websocket-protocol: other\r\n\r\n");
+
+        Assert.True(WebSocketHandshake.TryParse(new ReadOnlySequence<byte>(bytes), out WebSocketHandshake? request, out _));
+        Assert.Equal(["p2pnet.udp", "p2pnet.token.abc", "other"], request!.SubProtocols);
+    }
+
+    internal static async Task<string> ReadToEndAsync(Socket socket)
     {
         var received = new MemoryStream();
         var buffer = new byte[4096];

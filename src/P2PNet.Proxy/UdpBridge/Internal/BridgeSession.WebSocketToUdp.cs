@@ -152,6 +152,14 @@ internal sealed partial class BridgeSession
             return;
         }
 
+        // The address's share, after the client's own: one host cannot multiply its rate by opening more websockets.
+        if (!_address.TryTake(payloadLength, _bridge.Options.MaxDatagramsPerSecondPerAddress, _bridge.Options.MaxBytesPerSecondPerAddress,
+                now, _bridge.TimeProvider.TimestampFrequency))
+        {
+            Drop(RelayDirection.ToUdp, DropReason.AddressRateLimited);
+            return;
+        }
+
         Touch(now);
         if (!WriteDestination(batch.NextAddress(), frame.Address, frame.Port))
         {

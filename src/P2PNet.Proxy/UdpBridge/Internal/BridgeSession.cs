@@ -27,6 +27,9 @@ internal sealed partial class BridgeSession : IDisposable
     private readonly WebSocket _webSocket;
     private readonly Socket _udp;
 
+    // The client's address group, whose browser → UDP buckets every client of the address shares.
+    private readonly ClientAddress _address;
+
     // The standalone server's transport, whose flushes the writer batches; null on the in-app HTTP path.
     private readonly DuplexPipeStream? _transport;
     private readonly CancellationTokenSource _closing = new();
@@ -50,9 +53,10 @@ internal sealed partial class BridgeSession : IDisposable
     private string _closeDescription = string.Empty;
     private string _closeReason = "connection_lost";
 
-    public BridgeSession(long id, UdpBridgeService bridge, WebSocket webSocket, Socket udp, DuplexPipeStream? transport)
+    public BridgeSession(long id, UdpBridgeService bridge, WebSocket webSocket, Socket udp, ClientAddress address, DuplexPipeStream? transport)
     {
         Id = id;
+        _address = address;
         _transport = transport;
         _bridge = bridge;
         _webSocket = webSocket;

@@ -16,11 +16,8 @@ internal static partial class UdpBridgeLog
     [LoggerMessage(3, LogLevel.Information, "Bridge client {SessionId} sent a malformed message and is closed: {Description}")]
     public static partial void Malformed(this ILogger logger, long sessionId, string description);
 
-    [LoggerMessage(4, LogLevel.Debug, "Bridge request from {Remote} refused ({Reason})")]
-    public static partial void Rejected(this ILogger logger, string? remote, string reason);
-
-    [LoggerMessage(5, LogLevel.Warning, "Bridge is full ({MaxClients} clients); a client from {Remote} was turned away")]
-    public static partial void Full(this ILogger logger, int maxClients, string? remote);
+    [LoggerMessage(4, LogLevel.Information, "Bridge refused a connection from {Remote} ({Reason}); {Suppressed} more refusals were not logged")]
+    public static partial void Rejected(this ILogger logger, string? remote, string reason, long suppressed);
 
     [LoggerMessage(6, LogLevel.Warning, "Bridge client {SessionId}: the UDP socket failed")]
     public static partial void UdpFailed(this ILogger logger, long sessionId, Exception exception);

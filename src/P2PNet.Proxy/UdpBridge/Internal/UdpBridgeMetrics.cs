@@ -18,6 +18,9 @@ internal enum DropReason
     /// <summary>Over the client's datagram or byte rate (<c>rate_limited</c>).</summary>
     RateLimited,
 
+    /// <summary>Over the rate shared by every client of the same address (<c>address_rate_limited</c>).</summary>
+    AddressRateLimited,
+
     /// <summary>The address policy refused the destination (<c>destination_refused</c>).</summary>
     DestinationRefused,
 
@@ -36,7 +39,7 @@ internal enum DropReason
 
 /// <summary>
 /// The bridge's instruments, on the meter <c>P2PNet.Proxy.UdpBridge</c>: <c>p2pnet.bridge.clients</c>,
-/// <c>p2pnet.bridge.connections.rejected</c>, <c>p2pnet.bridge.datagrams</c>, <c>p2pnet.bridge.bytes</c>,
+/// <c>p2pnet.bridge.connections.rejected</c>, <c>p2pnet.bridge.handshakes</c>, <c>p2pnet.bridge.datagrams</c>, <c>p2pnet.bridge.bytes</c>,
 /// <c>p2pnet.bridge.drops</c> and <c>p2pnet.bridge.closes</c>. Tags are low-cardinality enums only.
 /// </summary>
 internal sealed class UdpBridgeMetrics
@@ -49,6 +52,7 @@ internal sealed class UdpBridgeMetrics
 
     private readonly UpDownCounter<long> _clients;
     private readonly Counter<long> _rejected;
+    private readonly UpDownCounter<long> _handshakes;
     private readonly Counter<long> _datagrams;
     private readonly Counter<long> _bytes;
     private readonly Counter<long> _drops;
@@ -60,7 +64,10 @@ internal sealed class UdpBridgeMetrics
         Meter meter = meterFactory.Create(MeterName);
         _clients = meter.CreateUpDownCounter<long>("p2pnet.bridge.clients", "{client}", "Clients connected now.");
         _rejected = meter.CreateCounter<long>("p2pnet.bridge.connections.rejected", "{connection}",
-            "WebSocket requests refused, by reason (max_clients, unauthorized, origin, not_websocket, not_found, shutting_down).");
+            "WebSocket requests refused, by reason (max_clients, max_clients_per_address, handshakes, handshakes_per_address, "
+            + "handshake_timeout, headers_too_large, unauthorized, origin, not_websocket, not_found, shutting_down).");
+        _handshakes = meter.CreateUpDownCounter<long>("p2pnet.bridge.handshakes", "{connection}",
+            "Connections of the standalone server in their opening handshake now.");
         _datagrams = meter.CreateCounter<long>("p2pnet.bridge.datagrams", "{datagram}", "Datagrams relayed, by direction.");
         _bytes = meter.CreateCounter<long>("p2pnet.bridge.bytes", "By", "Datagram payload bytes relayed, by direction.");
         _drops = meter.CreateCounter<long>("p2pnet.bridge.drops", "{datagram}", "Datagrams dropped, by direction and reason.");
@@ -74,6 +81,10 @@ internal sealed class UdpBridgeMetrics
         _clients.Add(-1);
         _closes.Add(1, new KeyValuePair<string, object?>("reason", reason));
     }
+
+    public void HandshakeStarted() => _handshakes.Add(1);
+
+    public void HandshakeEnded() => _handshakes.Add(-1);
 
     public void Rejected(string reason) => _rejected.Add(1, new KeyValuePair<string, object?>("reason", reason));
 
@@ -98,6 +109,7 @@ internal sealed class UdpBridgeMetrics
     private static string ReasonTag(DropReason reason) => reason switch
     {
         DropReason.RateLimited => "rate_limited",
+        DropReason.AddressRateLimited => "address_rate_limited",
         DropReason.DestinationRefused => "destination_refused",
         DropReason.SourceRefused => "source_refused",
         DropReason.Oversize => "oversize",

@@ -15,6 +15,32 @@ internal sealed class UdpBridgeOptionsValidator : IValidateOptions<UdpBridgeOpti
             failures.Add($"MaxClients must be at least 1 (was {options.MaxClients}).");
         }
 
+        if (options.MaxClientsPerAddress < 1)
+        {
+            failures.Add($"MaxClientsPerAddress must be at least 1 (was {options.MaxClientsPerAddress}).");
+        }
+
+        if (options.MaxPendingHandshakes < 1 || options.MaxPendingHandshakesPerAddress < 1)
+        {
+            failures.Add("MaxPendingHandshakes and MaxPendingHandshakesPerAddress must be at least 1.");
+        }
+
+        if (options.HandshakeTimeout <= TimeSpan.Zero)
+        {
+            failures.Add("HandshakeTimeout must be positive.");
+        }
+
+        if (options.MaxDatagramsPerSecondPerAddress < 0)
+        {
+            failures.Add("MaxDatagramsPerSecondPerAddress must be 0 (no limit) or positive.");
+        }
+
+        if (options.MaxBytesPerSecondPerAddress < 0
+            || (options.MaxBytesPerSecondPerAddress > 0 && options.MaxBytesPerSecondPerAddress < options.MaxDatagramSize))
+        {
+            failures.Add($"MaxBytesPerSecondPerAddress must be 0 (no limit) or at least MaxDatagramSize ({options.MaxDatagramSize}).");
+        }
+
         if (options.MaxDatagramSize is < 1 or > UdpBridgeOptions.MaxUdpPayload)
         {
             failures.Add($"MaxDatagramSize must be between 1 and {UdpBridgeOptions.MaxUdpPayload} (was {options.MaxDatagramSize}).");

@@ -23,8 +23,21 @@ namespace P2PNet.Proxy.UdpBridge.Internal;
 /// </remarks>
 internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDisposable
 {
+    /// <summary>The subprotocol a client may offer, and the bridge then selects: <c>p2pnet.udp</c>.</summary>
+    internal const string SubProtocol = "p2pnet.udp";
+
+    /// <summary>A <c>Sec-WebSocket-Protocol</c> entry starting so carries the bearer token; never selected.</summary>
+    internal const string TokenSubProtocolPrefix = "p2pnet.token.";
+
+    /// <summary>The query parameter carrying the bearer token, and its value once redacted.</summary>
+    internal const string AccessTokenParameter = "access_token";
+
+    private const string Redacted = "redacted";
+
     private readonly ConcurrentDictionary<long, BridgeSession> _sessions = new();
-    private readonly byte[]? _tokenBytes;
+
+    // SHA-256 of the token: comparing hashes takes the same time whatever the length of the guess.
+    private readonly byte[]? _tokenHash;
     private readonly IPAddress _udpBindAddress;
     private readonly Lock _timerLock = new();
     private ITimer? _sweeper;
@@ -37,15 +50,17 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
     {
         ArgumentNullException.ThrowIfNull(options);
         Options = options.Value;
-        TimeProvider = timeProvider;
+        TimeProvider = Options.TimeProvider ?? timeProvider;
         Logger = logger;
+        Addresses = new ClientAddressTable(Options, TimeProvider);
+        Refusals = new RefusalLog(logger, TimeProvider);
         Metrics = new UdpBridgeMetrics(meterFactory);
         Policy = new AddressPolicy(Options.AllowedNetworks, Options.DeniedNetworks);
         MaxDatagramSize = Options.MaxDatagramSize;
         MaxDatagramsPerSecond = Options.MaxDatagramsPerSecond;
         MaxBytesPerSecond = Options.MaxBytesPerSecond;
         UseBatchedSystemCalls = Options.UseBatchedSystemCalls;
-        _tokenBytes = Options.BearerToken is { Length: > 0 } token ? Encoding.UTF8.GetBytes(token) : null;
+        _tokenHash = Options.BearerToken is { Length: > 0 } token ? SHA256.HashData(Encoding.UTF8.GetBytes(token)) : null;
         _udpBindAddress = Options.UdpBindAddress.AddressFamily == AddressFamily.InterNetworkV6 && !Socket.OSSupportsIPv6
             ? IPAddress.Any
             : Options.UdpBindAddress;
@@ -60,6 +75,12 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
     public UdpBridgeMetrics Metrics { get; }
 
     public AddressPolicy Policy { get; }
+
+    /// <summary>Per-address handshakes, clients and shared rate limits.</summary>
+    public ClientAddressTable Addresses { get; }
+
+    /// <summary>Refusals, logged at a bounded rate.</summary>
+    public RefusalLog Refusals { get; }
 
     // Copies of the hot option values, read per datagram.
     public int MaxDatagramSize { get; }
@@ -87,10 +108,18 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
             return;
         }
 
-        context.Request.Query.TryGetValue("access_token", out StringValues accessToken);
+        context.Request.Query.TryGetValue(AccessTokenParameter, out StringValues accessToken);
+        if (accessToken.Count > 0)
+        {
+            // Whatever logs the request from here on (the host's "request finished" line, later middleware) sees no token.
+            context.Request.QueryString = new QueryString(RedactAccessToken(context.Request.QueryString.Value));
+        }
+
+        IList<string> protocols = context.WebSockets.WebSocketRequestedProtocols;
         Refusal? refusal = Admit(
             context.Request.Headers.Origin.Count == 1 ? context.Request.Headers.Origin[0] : null,
             context.Request.Headers.Authorization.Count == 1 ? context.Request.Headers.Authorization[0] : null,
+            protocols,
             accessToken.Count == 1 ? accessToken[0] : null);
         if (refusal is not null)
         {
@@ -103,23 +132,25 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
             DangerousEnableCompression = false,
             KeepAliveInterval = Options.KeepAliveInterval,
             KeepAliveTimeout = KeepAliveTimeout,
+            SubProtocol = SelectSubProtocol(protocols),
         };
 
-        if (!TryEnterClient(remote))
+        ClientAddress? address = TryEnterClient(context.Connection.RemoteIpAddress, out string turnAway);
+        if (address is null)
         {
             using WebSocket turnedAway = await context.WebSockets.AcceptWebSocketAsync(acceptContext).ConfigureAwait(false);
-            await TurnAwayAsync(turnedAway).ConfigureAwait(false);
+            await TurnAwayAsync(turnedAway, turnAway).ConfigureAwait(false);
             return;
         }
 
         try
         {
             WebSocket webSocket = await context.WebSockets.AcceptWebSocketAsync(acceptContext).ConfigureAwait(false);
-            await RunSessionAsync(webSocket, context.Connection.LocalIpAddress, remote).ConfigureAwait(false);
+            await RunSessionAsync(webSocket, context.Connection.LocalIpAddress, remote, address).ConfigureAwait(false);
         }
         finally
         {
-            ExitClient();
+            ExitClient(address);
         }
     }
 
@@ -127,42 +158,99 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
     internal TimeSpan KeepAliveTimeout => Options.KeepAliveInterval > TimeSpan.Zero ? Options.KeepAliveInterval : Timeout.InfiniteTimeSpan;
 
     /// <summary>
-    /// The admission checks every request passes before its upgrade: origin, token, shutdown. Counts and logs a refusal.
+    /// The admission checks every request passes before its upgrade: origin, token, shutdown.
     /// </summary>
+    /// <param name="origin">The Origin header, if one.</param>
+    /// <param name="authorization">The Authorization header, if one.</param>
+    /// <param name="protocols">The offered subprotocols (<c>Sec-WebSocket-Protocol</c> entries).</param>
+    /// <param name="accessToken">The <c>access_token</c> query parameter, if one.</param>
     /// <returns>Why the request is refused, or <see langword="null"/> to admit it.</returns>
-    internal Refusal? Admit(string? origin, string? authorization, string? accessToken)
+    internal Refusal? Admit(string? origin, string? authorization, IEnumerable<string> protocols, string? accessToken)
     {
         Refusal? refusal =
             !IsOriginAllowed(origin) ? new Refusal(StatusCodes.Status403Forbidden, "origin", "This origin may not use the bridge.")
-            : !IsAuthorized(authorization, accessToken) ? new Refusal(StatusCodes.Status401Unauthorized, "unauthorized", "A valid bearer token is required.")
+            : !IsAuthorized(authorization, protocols, accessToken) ? new Refusal(StatusCodes.Status401Unauthorized, "unauthorized", "A valid bearer token is required.")
             : _stopping ? new Refusal(StatusCodes.Status503ServiceUnavailable, "shutting_down", "The bridge is shutting down.")
             : null;
         return refusal;
     }
 
     /// <summary>Records a refusal in metrics and logs.</summary>
-    internal void CountRefusal(Refusal refusal, string? remote)
+    internal void CountRefusal(Refusal refusal, string? remote) => CountRefusal(refusal.Reason, remote);
+
+    /// <summary>Records a refusal with metric tag <paramref name="reason"/>; logged at a bounded rate.</summary>
+    internal void CountRefusal(string reason, string? remote)
     {
-        Metrics.Rejected(refusal.Reason);
-        Logger.Rejected(remote, refusal.Reason);
+        Metrics.Rejected(reason);
+        Refusals.Refused(remote, reason);
     }
 
-    /// <summary>Takes a client slot; <see langword="false"/> (counted and logged) when the bridge is full.</summary>
-    internal bool TryEnterClient(string? remote)
+    /// <summary>
+    /// Takes a client slot, in total and for the client's address; <see langword="null"/> (counted and logged) when
+    /// either is full.
+    /// </summary>
+    /// <param name="remote">The client's address.</param>
+    /// <param name="turnAway">When refused, the close reason telling the browser why.</param>
+    /// <returns>The address's entry, to give back to <see cref="ExitClient"/>.</returns>
+    internal ClientAddress? TryEnterClient(IPAddress? remote, out string turnAway)
     {
-        if (Interlocked.Increment(ref _clientCount) <= Options.MaxClients)
+        turnAway = string.Empty;
+        if (Interlocked.Increment(ref _clientCount) > Options.MaxClients)
         {
-            return true;
+            Interlocked.Decrement(ref _clientCount);
+            CountRefusal("max_clients", remote?.ToString());
+            turnAway = $"bridge is full ({Options.MaxClients} clients); try again later";
+            return null;
         }
 
-        Interlocked.Decrement(ref _clientCount);
-        Metrics.Rejected("max_clients");
-        Logger.Full(Options.MaxClients, remote);
-        return false;
+        ClientAddress? address = Addresses.TryAddClient(remote);
+        if (address is null)
+        {
+            ExitClientCount();
+            CountRefusal("max_clients_per_address", remote?.ToString());
+            turnAway = $"too many clients from your address ({Options.MaxClientsPerAddress}); try again later";
+        }
+
+        return address;
     }
 
-    /// <summary>Releases a slot taken by <see cref="TryEnterClient"/>.</summary>
-    internal void ExitClient()
+    /// <summary>Releases the slots taken by <see cref="TryEnterClient"/>.</summary>
+    internal void ExitClient(ClientAddress address)
+    {
+        Addresses.RemoveClient(address);
+        ExitClientCount();
+    }
+
+    /// <summary>
+    /// The subprotocol to select: <see cref="SubProtocol"/> when offered, else none. A token entry is never echoed back.
+    /// </summary>
+    internal static string? SelectSubProtocol(IEnumerable<string> offered) =>
+        offered.Any(p => string.Equals(p.Trim(), SubProtocol, StringComparison.Ordinal)) ? SubProtocol : null;
+
+    /// <summary>A raw query string (<c>?a=b&amp;access_token=T</c>) with the token's value replaced.</summary>
+    internal static string RedactAccessToken(string? query)
+    {
+        if (string.IsNullOrEmpty(query))
+        {
+            return string.Empty;
+        }
+
+        bool leading = query[0] == '?';
+        string[] pairs = (leading ? query[1..] : query).Split('&');
+        for (int i = 0; i < pairs.Length; i++)
+        {
+            int equals = pairs[i].IndexOf('=', StringComparison.Ordinal);
+            string key = equals < 0 ? pairs[i] : pairs[i][..equals];
+            if (string.Equals(Uri.UnescapeDataString(key), AccessTokenParameter, StringComparison.Ordinal))
+            {
+                pairs[i] = AccessTokenParameter + "=" + Redacted;
+            }
+        }
+
+        return (leading ? "?" : string.Empty) + string.Join('&', pairs);
+    }
+
+    private void ExitClientCount()
     {
         if (Interlocked.Decrement(ref _clientCount) == 0 && _stopping)
         {
@@ -171,7 +259,7 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
     }
 
     /// <summary>Binds the client's UDP socket and runs its session until it ends; disposes <paramref name="webSocket"/>.</summary>
-    internal async Task RunSessionAsync(WebSocket webSocket, IPAddress? localAddress, string? remote, DuplexPipeStream? transport = null)
+    internal async Task RunSessionAsync(WebSocket webSocket, IPAddress? localAddress, string? remote, ClientAddress address, DuplexPipeStream? transport = null)
     {
         Socket udp;
         try
@@ -187,7 +275,7 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
         }
 
         long id = Interlocked.Increment(ref _nextSessionId);
-        var session = new BridgeSession(id, this, webSocket, udp, transport);
+        var session = new BridgeSession(id, this, webSocket, udp, address, transport);
         _sessions[id] = session;
         Metrics.ClientOpened();
         try
@@ -217,8 +305,8 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
     /// A full bridge still completes the upgrade so the browser learns why: a failed handshake reaches a web page as
     /// a bare error, a close frame with 1013 and a reason does not.
     /// </summary>
-    internal Task TurnAwayAsync(WebSocket webSocket) =>
-        CloseQuicklyAsync(webSocket, UdpBridgeCloseStatus.Full, $"bridge is full ({Options.MaxClients} clients); try again later");
+    internal Task TurnAwayAsync(WebSocket webSocket, string description) =>
+        CloseQuicklyAsync(webSocket, UdpBridgeCloseStatus.Full, description);
 
     private Socket OpenUdpSocket()
     {
@@ -270,25 +358,37 @@ internal sealed partial class UdpBridgeService : IHostedLifecycleService, IDispo
         return false;
     }
 
-    private bool IsAuthorized(string? authorization, string? accessToken)
+    private bool IsAuthorized(string? authorization, IEnumerable<string> protocols, string? accessToken)
     {
-        if (_tokenBytes is null)
+        if (_tokenHash is null)
         {
             return true;
         }
 
         string? presented = authorization is not null && authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase)
             ? authorization["Bearer ".Length..].Trim()
-            : accessToken;
-        if (presented is null)
+            : protocols.Select(p => p.Trim()).FirstOrDefault(p => p.StartsWith(TokenSubProtocolPrefix, StringComparison.Ordinal))?[TokenSubProtocolPrefix.Length..]
+                ?? accessToken;
+        return presented is not null && TokenMatches(presented);
+    }
+
+    /// <summary>
+    /// Compares <paramref name="presented"/> with the token in constant time, whatever the lengths: both sides are
+    /// SHA-256 hashes of the same length, so timing reveals neither how much of a guess was right nor the token's length.
+    /// </summary>
+    internal bool TokenMatches(string presented)
+    {
+        if (_tokenHash is null)
         {
-            return false;
+            return true;
         }
 
-        // Constant-time comparison, so response timing does not reveal how much of a guess was right.
         byte[] presentedBytes = Encoding.UTF8.GetBytes(presented);
-        bool equal = CryptographicOperations.FixedTimeEquals(presentedBytes, _tokenBytes);
+        Span<byte> presentedHash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(presentedBytes, presentedHash);
+        bool equal = CryptographicOperations.FixedTimeEquals(presentedHash, _tokenHash);
         CryptographicOperations.ZeroMemory(presentedBytes);
+        CryptographicOperations.ZeroMemory(presentedHash);
         return equal;
     }
 

@@ -44,6 +44,9 @@ internal sealed class WebSocketHandshake
 
     public string? Authorization { get; private set; }
 
+    /// <summary>The offered subprotocols: every <c>Sec-WebSocket-Protocol</c> entry, trimmed, in order.</summary>
+    public IReadOnlyList<string> SubProtocols { get; private set; } = [];
+
     /// <summary>Whether this is a WebSocket upgrade: GET with <c>Upgrade: websocket</c> and <c>Connection: upgrade</c>.</summary>
     public bool IsWebSocketRequest =>
         Method == "GET"
@@ -87,7 +90,8 @@ internal sealed class WebSocketHandshake
     /// <param name="handshake">The request, when complete.</param>
     /// <param name="consumed">The position after the head's blank line; bytes after it belong to the websocket.</param>
     /// <returns><see langword="false"/> when more bytes are needed.</returns>
-    /// <exception cref="WireFormatException">Not an HTTP/1.1 request head, or longer than <see cref="MaxHeadLength"/>.</exception>
+    /// <exception cref="RequestHeadTooLargeException">The head is longer than <see cref="MaxHeadLength"/> (answer 431).</exception>
+    /// <exception cref="WireFormatException">Not an HTTP/1.1 request head.</exception>
     public static bool TryParse(ReadOnlySequence<byte> buffer, out WebSocketHandshake? handshake, out SequencePosition consumed)
     {
         handshake = null;
@@ -97,7 +101,7 @@ internal sealed class WebSocketHandshake
         {
             if (buffer.Length > MaxHeadLength)
             {
-                throw new WireFormatException($"The request head exceeds {MaxHeadLength} bytes.");
+                throw new RequestHeadTooLargeException($"The request head exceeds {MaxHeadLength} bytes.");
             }
 
             return false;
@@ -105,7 +109,7 @@ internal sealed class WebSocketHandshake
 
         if (head.Length > MaxHeadLength)
         {
-            throw new WireFormatException($"The request head exceeds {MaxHeadLength} bytes.");
+            throw new RequestHeadTooLargeException($"The request head exceeds {MaxHeadLength} bytes.");
         }
 
         string text = Encoding.Latin1.GetString(head);
@@ -137,6 +141,9 @@ internal sealed class WebSocketHandshake
                 case "SEC-WEBSOCKET-VERSION": parsed.Version = value; break;
                 case "ORIGIN": parsed.Origin = value; break;
                 case "AUTHORIZATION": parsed.Authorization = value; break;
+                case "SEC-WEBSOCKET-PROTOCOL":
+                    parsed.SubProtocols = [.. parsed.SubProtocols, .. value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
+                    break;
                 default: break;
             }
         }
@@ -156,9 +163,10 @@ internal sealed class WebSocketHandshake
         return Convert.ToBase64String(hash);
     }
 
-    /// <summary>Writes the 101 response that completes the upgrade.</summary>
-    public static void WriteAccept(IBufferWriter<byte> writer, string key) =>
-        Write(writer, $"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {ComputeAccept(key)}\r\n\r\n");
+    /// <summary>Writes the 101 response that completes the upgrade, naming <paramref name="subProtocol"/> if one is selected.</summary>
+    public static void WriteAccept(IBufferWriter<byte> writer, string key, string? subProtocol = null) =>
+        Write(writer, $"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {ComputeAccept(key)}\r\n"
+            + (subProtocol is null ? string.Empty : $"Sec-WebSocket-Protocol: {subProtocol}\r\n") + "\r\n");
 
     /// <summary>Writes a refusal: status, a plain-text reason, and <c>Connection: close</c>.</summary>
     public static void WriteRefusal(IBufferWriter<byte> writer, int statusCode, string reasonPhrase, string message, string? extraHeader = null)

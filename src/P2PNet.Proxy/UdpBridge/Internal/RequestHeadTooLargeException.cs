@@ -1,0 +1,7 @@
+namespace P2PNet.Proxy.UdpBridge.Internal;
+
+/// <summary>
+/// A WebSocket request head longer than <see cref="WebSocketHandshake.MaxHeadLength"/>: the standalone server answers
+/// 431 (Request Header Fields Too Large, RFC 6585 §5) and closes the connection.
+/// </summary>
+internal sealed class RequestHeadTooLargeException(string message) : WireFormatException(message);
