@@ -18,7 +18,7 @@ public sealed class UdpDatagramBatchTests
         using Socket socket = DualModeSocket();
         using Socket peer = LoopbackSocket();
         var batch = new UdpReceiveBatch(socket, 1000, useSystemCalls);
-        Assert.Equal(useSystemCalls && LinuxDatagrams.IsSupported, batch.UsesSystemCalls);
+        AssertPath(useSystemCalls, batch.UsesSystemCalls);
         var target = new IPEndPoint(IPAddress.Loopback, ((IPEndPoint)socket.LocalEndPoint!).Port);
 
         const int count = 50;
@@ -55,6 +55,10 @@ public sealed class UdpDatagramBatchTests
 
             batch.Release();
         }
+
+        // The path asked for is the one that ran.
+        Assert.Equal(useSystemCalls, batch.SystemCallReceives > 0);
+        Assert.Equal(!useSystemCalls, batch.ManagedReceives > 0);
     }
 
     [Theory]
@@ -65,6 +69,7 @@ public sealed class UdpDatagramBatchTests
         using Socket socket = DualModeSocket();
         using Socket peer = LoopbackSocket();
         var batch = new UdpReceiveBatch(socket, 100, useSystemCalls);
+        AssertPath(useSystemCalls, batch.UsesSystemCalls);
         var target = new IPEndPoint(IPAddress.Loopback, ((IPEndPoint)socket.LocalEndPoint!).Port);
         await peer.SendToAsync(new byte[500], target).WaitAsync(BridgeClient.Timeout);
         await peer.SendToAsync(new byte[100], target).WaitAsync(BridgeClient.Timeout);
@@ -95,7 +100,7 @@ public sealed class UdpDatagramBatchTests
         using Socket second = LoopbackSocket();
         const int limit = 200;
         var batch = new UdpSendBatch(socket, limit, useSystemCalls);
-        Assert.Equal(useSystemCalls && LinuxDatagrams.IsSupported, batch.UsesSystemCalls);
+        AssertPath(useSystemCalls, batch.UsesSystemCalls);
 
         const int count = 20;
         for (int i = 0; i < count; i++)
@@ -130,6 +135,8 @@ public sealed class UdpDatagramBatchTests
 
         batch.Clear(release: true);
         Assert.Equal(Enumerable.Range(1, count).Sum(), sentBytes);
+        Assert.Equal(useSystemCalls ? count : 0, batch.SystemCallSends);
+        Assert.Equal(useSystemCalls ? 0 : count, batch.ManagedSends);
 
         byte[] buffer = new byte[limit];
         for (int i = 0; i < count; i++)
@@ -159,6 +166,16 @@ public sealed class UdpDatagramBatchTests
         Assert.False(batch.IsFull);
         Assert.Equal(0, batch.Pending);
     }
+
+    /// <summary>
+    /// The batched case must run the batched path: on a platform without sendmmsg/recvmmsg it fails rather than
+    /// passing silently on the managed fallback.
+    /// </summary>
+    internal static void AssertPath(bool useSystemCalls, bool usesSystemCalls) =>
+        Assert.True(useSystemCalls == usesSystemCalls,
+            useSystemCalls
+                ? $"The batched path was asked for but the managed fallback runs (sendmmsg/recvmmsg supported: {LinuxDatagrams.IsSupported})."
+                : "The managed path was asked for but the batched one runs.");
 
     private static Socket DualModeSocket()
     {

@@ -51,6 +51,12 @@ internal sealed class UdpReceiveBatch
     /// <summary>Whether <see cref="ReceiveAsync"/> drains with <c>recvmmsg</c>.</summary>
     public bool UsesSystemCalls { get; }
 
+    /// <summary>Receives made with <c>recvmmsg</c>; with <see cref="ManagedReceives"/>, says which path ran (for tests).</summary>
+    public long SystemCallReceives { get; private set; }
+
+    /// <summary>Receives made through the managed socket.</summary>
+    public long ManagedReceives { get; private set; }
+
     /// <summary>The buffer holding the slots; valid until <see cref="Release"/>.</summary>
     public byte[] Buffer => _buffer!;
 
@@ -63,7 +69,14 @@ internal sealed class UdpReceiveBatch
     {
         _buffer ??= ArrayPool<byte>.Shared.Rent(Slots * _slotSize);
         _lengths ??= ArrayPool<int>.Shared.Rent(Slots);
-        return UsesSystemCalls ? new ValueTask<int>(ReceiveQueued()) : ReceiveManagedAsync(cancellationToken);
+        if (UsesSystemCalls)
+        {
+            SystemCallReceives++;
+            return new ValueTask<int>(ReceiveQueued());
+        }
+
+        ManagedReceives++;
+        return ReceiveManagedAsync(cancellationToken);
     }
 
     /// <summary>The source socket address of slot <paramref name="slot"/> (the layout of <see cref="SocketAddress.Buffer"/>).</summary>

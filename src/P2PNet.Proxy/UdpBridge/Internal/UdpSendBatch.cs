@@ -48,6 +48,12 @@ internal sealed class UdpSendBatch
     /// <summary>Whether <see cref="TrySend"/> batches with <c>sendmmsg</c>.</summary>
     public bool UsesSystemCalls { get; }
 
+    /// <summary>Datagrams sent with <c>sendmmsg</c>; with <see cref="ManagedSends"/>, says which path ran (for tests).</summary>
+    public long SystemCallSends { get; private set; }
+
+    /// <summary>Datagrams sent through the managed socket.</summary>
+    public long ManagedSends { get; private set; }
+
     /// <summary>Datagrams added and not yet sent.</summary>
     public int Pending => _count - _head;
 
@@ -135,6 +141,7 @@ internal sealed class UdpSendBatch
         }
 
         _head += sent;
+        SystemCallSends += sent;
         error = SocketError.Success;
         return sent;
     }
@@ -145,6 +152,7 @@ internal sealed class UdpSendBatch
     public async ValueTask<int> SendFirstAsync()
     {
         Entry entry = _entries![_head++];
+        ManagedSends++;
         _buffer.AsSpan(entry.AddressOffset, _address.Size).CopyTo(_address.Buffer.Span);
         await _socket.SendToAsync(_buffer.AsMemory(entry.PayloadOffset, entry.PayloadLength), SocketFlags.None, _address, CancellationToken.None)
             .ConfigureAwait(false);
