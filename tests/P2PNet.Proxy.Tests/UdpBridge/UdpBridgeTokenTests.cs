@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
@@ -177,40 +176,6 @@ public sealed class UdpBridgeTokenTests
         {
             await app.StopAsync().WaitAsync(BridgeClient.Timeout);
             await app.DisposeAsync().AsTask().WaitAsync(BridgeClient.Timeout);
-        }
-    }
-
-    /// <summary>Every formatted log line, kept for assertions.</summary>
-    private sealed class CapturedLogs : ILoggerProvider
-    {
-        private readonly ConcurrentQueue<string> _lines = new();
-
-        public IReadOnlyCollection<string> Lines => [.. _lines];
-
-        public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-        public async Task WaitForAsync(Func<string, bool> condition)
-        {
-            DateTime deadline = DateTime.UtcNow + BridgeClient.Timeout;
-            while (!_lines.Any(condition))
-            {
-                Assert.True(DateTime.UtcNow < deadline, "The expected log line never came:\n" + string.Join('\n', _lines));
-                await Task.Delay(10).WaitAsync(BridgeClient.Timeout);
-            }
-        }
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Logger(CapturedLogs owner, string category) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                owner._lines.Enqueue($"{category}: {formatter(state, exception)}");
         }
     }
 }
