@@ -40,7 +40,8 @@ internal static class BridgeCommands
         };
         var token = new Option<string?>("--token")
         {
-            Description = "Require this bearer token (header 'Authorization: Bearer T' or query '?access_token=T').",
+            Description = "Require this bearer token: header 'Authorization: Bearer T', subprotocol entry 'p2pnet.token.T' beside "
+                + "'p2pnet.udp', or query '?access_token=T'.",
         };
         var origins = new Option<string[]>("--origin")
         {
@@ -57,6 +58,12 @@ internal static class BridgeCommands
             DefaultValueFactory = _ => new UdpBridgeOptions().MaxClients,
         };
 
+        var maxClientsPerAddress = new Option<int>("--max-clients-per-address")
+        {
+            Description = "Most concurrent clients from one IPv4 address or IPv6 /64.",
+            DefaultValueFactory = _ => new UdpBridgeOptions().MaxClientsPerAddress,
+        };
+
         var command = new Command("ws-udp",
             "Bridge WebSocket clients (browsers) to UDP: each client gets its own UDP socket. Prints 'BRIDGE ws://HOST:PORT/PATH' "
             + "when ready and runs until SIGINT/SIGTERM. Wire format: docs/bridge.md.");
@@ -68,6 +75,7 @@ internal static class BridgeCommands
         command.Options.Add(origins);
         command.Options.Add(externalAddress);
         command.Options.Add(maxClients);
+        command.Options.Add(maxClientsPerAddress);
 
         command.SetAction(async (parseResult, cancellationToken) =>
         {
@@ -123,6 +131,7 @@ internal static class BridgeCommands
                 options.BearerToken = parseResult.GetValue(token);
                 options.ExternalAddress = external;
                 options.MaxClients = parseResult.GetValue(maxClients);
+                options.MaxClientsPerAddress = parseResult.GetValue(maxClientsPerAddress);
 
                 // The command line gives a terminating process about two seconds; browsers answer a close at once.
                 options.CloseTimeout = TimeSpan.FromSeconds(1);

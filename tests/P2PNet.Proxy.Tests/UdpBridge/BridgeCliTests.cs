@@ -54,6 +54,36 @@ public sealed partial class BridgeCliTests
             await Assert.ThrowsAsync<WebSocketException>(() => refused.ConnectAsync(url, CancellationToken.None).WaitAsync(BridgeClient.Timeout));
             await using BridgeClient accepted = await BridgeClient.ConnectAsync(new Uri(url + "?access_token=t0ken"));
             Assert.NotEqual(0, accepted.Announced.Port);
+            await using BridgeClient byProtocol = await BridgeClient.ConnectAsync(url, o =>
+            {
+                o.AddSubProtocol("p2pnet.udp");
+                o.AddSubProtocol("p2pnet.token.t0ken");
+            });
+            Assert.Equal("p2pnet.udp", byProtocol.WebSocket.SubProtocol);
+        }
+        finally
+        {
+            StopIfRunning(cli);
+        }
+    }
+
+    [Fact]
+    public async Task BridgeWsUdp_WithMaxClientsPerAddress_TurnsTheNextClientOfTheAddressAway()
+    {
+        using Process cli = StartCli("bridge", "ws-udp", "--listen", "127.0.0.1:0", "--max-clients-per-address", "1");
+        try
+        {
+            Uri url = await ReadBridgeUrlAsync(cli);
+            await using BridgeClient first = await BridgeClient.ConnectAsync(url);
+
+            using var second = new ClientWebSocket();
+            await second.ConnectAsync(url, CancellationToken.None).WaitAsync(BridgeClient.Timeout);
+            ValueWebSocketReceiveResult result = await second.ReceiveAsync(new byte[256].AsMemory(), CancellationToken.None)
+                .AsTask().WaitAsync(BridgeClient.Timeout);
+
+            Assert.Equal(WebSocketMessageType.Close, result.MessageType);
+            Assert.Equal(1013, (int)second.CloseStatus!.Value);
+            Assert.Contains("too many clients from your address", second.CloseStatusDescription, StringComparison.Ordinal);
         }
         finally
         {

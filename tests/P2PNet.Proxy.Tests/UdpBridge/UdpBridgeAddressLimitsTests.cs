@@ -2,6 +2,10 @@ using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using P2PNet.Proxy.UdpBridge;
 using P2PNet.Proxy.UdpBridge.Internal;
 using P2PNet.Testing;
 
@@ -125,6 +129,32 @@ public sealed class UdpBridgeAddressLimitsTests
         Assert.StartsWith("HTTP/1.1 408 ", response, StringComparison.Ordinal);
         Assert.Equal(1, bridge.Metrics.Total("p2pnet.bridge.connections.rejected", "reason=handshake_timeout"));
         await WaitForPendingHandshakesAsync(bridge, 0);
+    }
+
+    [Fact]
+    public async Task InApp_ClientsPerAddress_OverTheLimit_AreTurnedAwayWith1013()
+    {
+        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        builder.Services.AddUdpBridge(o => o.MaxClientsPerAddress = 1);
+        await using WebApplication app = builder.Build();
+        app.MapUdpBridge("/udp");
+        await app.StartAsync().WaitAsync(BridgeClient.Timeout);
+        var url = new Uri($"ws://127.0.0.1:{new Uri(app.Urls.First()).Port}/udp");
+
+        await using (BridgeClient first = await BridgeClient.ConnectAsync(url))
+        {
+            using var second = new ClientWebSocket();
+            await second.ConnectAsync(url, CancellationToken.None).WaitAsync(BridgeClient.Timeout);
+            ValueWebSocketReceiveResult result = await second.ReceiveAsync(new byte[256].AsMemory(), CancellationToken.None)
+                .AsTask().WaitAsync(BridgeClient.Timeout);
+
+            Assert.Equal(WebSocketMessageType.Close, result.MessageType);
+            Assert.Equal(1013, (int)second.CloseStatus!.Value);
+            Assert.Contains("too many clients from your address", second.CloseStatusDescription, StringComparison.Ordinal);
+        }
+
+        await app.StopAsync().WaitAsync(BridgeClient.Timeout);
     }
 
     [Theory]
