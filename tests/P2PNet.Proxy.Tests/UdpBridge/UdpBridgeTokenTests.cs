@@ -133,6 +133,25 @@ public sealed class UdpBridgeTokenTests
     }
 
     [Theory]
+    [InlineData(Token, true)]
+    [InlineData("s3cret-t0ken-43", false)]      // same length, last character wrong
+    [InlineData("s3cret-t0ken-4", false)]       // a prefix
+    [InlineData(Token + "2", false)]            // longer
+    [InlineData("", false)]
+    [InlineData("s3cret-t0ken-42\u00e9", false)]
+    public void TokenMatches_OnlyTheExactToken(string presented, bool expected)
+    {
+        using ServiceProvider services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        using var bridge = new UdpBridgeService(
+            Microsoft.Extensions.Options.Options.Create(new UdpBridgeOptions { BearerToken = Token }),
+            TimeProvider.System,
+            services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<UdpBridgeService>.Instance);
+
+        Assert.Equal(expected, bridge.TokenMatches(presented));
+    }
+
+    [Theory]
     [InlineData("?access_token=abc", "?access_token=redacted")]
     [InlineData("?a=1&access_token=abc&b=2", "?a=1&access_token=redacted&b=2")]
     [InlineData("?access%5Ftoken=abc", "?access_token=redacted")]
