@@ -16,9 +16,11 @@ public static class JsLibp2p
     public static readonly TimeSpan DefaultStartTimeout = TimeSpan.FromSeconds(30);
 
     private static readonly Lazy<Paths> LazyPaths = new(FindPaths, LazyThreadSafetyMode.ExecutionAndPublication);
+    private static readonly Lazy<string?> LazyRoot = new(FindRepoRoot, LazyThreadSafetyMode.ExecutionAndPublication);
 
-    /// <summary>The repository root (the folder holding P2PNet.sln).</summary>
-    public static string RepoRoot => LazyPaths.Value.RepoRoot;
+    /// <summary>The repository root (the folder holding P2PNet.sln); needs no js-libp2p install.</summary>
+    public static string RepoRoot => LazyRoot.Value ?? throw new DirectoryNotFoundException(
+        $"cannot find the repository root (a folder with P2PNet.sln) above {AppContext.BaseDirectory}");
 
     /// <summary>tests/interop.</summary>
     public static string InteropDirectory => LazyPaths.Value.InteropDirectory;
@@ -230,18 +232,21 @@ public static class JsLibp2p
         }
     }
 
-    private static Paths FindPaths()
+    private static string? FindRepoRoot()
     {
-        string? root = null;
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
         {
             if (File.Exists(Path.Combine(dir.FullName, "P2PNet.sln")))
             {
-                root = dir.FullName;
-                break;
+                return dir.FullName;
             }
         }
+        return null;
+    }
 
+    private static Paths FindPaths()
+    {
+        string? root = LazyRoot.Value;
         if (root == null)
         {
             throw new JsLibp2pNotInstalledException(
