@@ -140,7 +140,10 @@ public sealed partial class P2PHost
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            HostLog.InboundUpgradeFailed(_logger, raw.RemoteAddress, e.Message);
+            if (_resources.LogLimiter.TryAcquire("host.inbound-handshake-failed", out long suppressed))
+            {
+                HostLog.InboundUpgradeFailed(_logger, raw.RemoteAddress, e.Message, suppressed);
+            }
         }
     }
 

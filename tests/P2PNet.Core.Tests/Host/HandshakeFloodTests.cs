@@ -38,6 +38,8 @@ public sealed class HandshakeFloodTests(ITestOutputHelper output)
         listener.Start();
 
         using ILoggerFactory logs = XunitLoggerProvider.CreateFactory(output, LogLevel.Information);
+        var refusalLines = new ConcurrentQueue<string>();
+        logs.AddProvider(new CapturingProvider(refusalLines));
         await using var flooded = NewHost(logs, meters);
         await using var dialer = NewHost(logs, meters);
         await using var dialedOut = NewHost(logs, meters);
@@ -95,6 +97,10 @@ public sealed class HandshakeFloodTests(ITestOutputHelper output)
                 && HasTag(r.Tags, "direction", "inbound")).Sum(r => r.Value);
             Assert.True(ipRefusals >= FloodSize - perIp);
             Assert.All(refusals, r => Assert.All(r.Tags, t => Assert.Contains(t.Key, new[] { "scope", "resource", "direction" })));
+
+            // 132 refusals, a handful of log lines: at most 5 per 10 s (twice that if the flood straddled an interval).
+            var lines = refusalLines.Where(l => l.StartsWith("Refused an inbound connection", StringComparison.Ordinal)).ToArray();
+            Assert.InRange(lines.Length, 1, 2 * flooded.Options.Resources.RefusalLogLines);
         }
         finally
         {
@@ -138,6 +144,31 @@ public sealed class HandshakeFloodTests(ITestOutputHelper output)
         while (!condition())
         {
             await Task.Delay(20, timeout.Token);
+        }
+    }
+
+    /// <summary>Keeps every warning the resource manager writes.</summary>
+    private sealed class CapturingProvider(ConcurrentQueue<string> lines) : ILoggerProvider
+    {
+        public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, lines);
+
+        public void Dispose()
+        {
+        }
+
+        private sealed class CapturingLogger(string category, ConcurrentQueue<string> lines) : ILogger
+        {
+            public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+            public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+            {
+                if (category.EndsWith("ResourceManager", StringComparison.Ordinal))
+                {
+                    lines.Enqueue(formatter(state, exception));
+                }
+            }
         }
     }
 

@@ -15,8 +15,8 @@ internal static partial class HostLog
     [LoggerMessage(3, LogLevel.Debug, "Connection {Id} to {Peer} ended: {Reason}")]
     public static partial void ConnectionEnded(ILogger logger, string id, PeerId peer, string reason);
 
-    [LoggerMessage(4, LogLevel.Information, "Inbound connection from {Address} failed its handshake: {Reason}")]
-    public static partial void InboundUpgradeFailed(ILogger logger, Multiaddr address, string reason);
+    [LoggerMessage(4, LogLevel.Information, "Inbound connection from {Address} failed its handshake: {Reason} ({Suppressed} similar lines not logged)")]
+    public static partial void InboundUpgradeFailed(ILogger logger, Multiaddr address, string reason, long suppressed);
 
     [LoggerMessage(5, LogLevel.Debug, "Inbound stream {Protocol} from {Peer} failed: {Reason}")]
     public static partial void InboundStreamFailed(ILogger logger, string protocol, PeerId peer, string reason);
