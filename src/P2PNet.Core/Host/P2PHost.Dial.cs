@@ -238,6 +238,7 @@ public sealed partial class P2PHost
         }
         catch (Exception e)
         {
+            resources.Dispose(); // first: whatever fails below, the budget is given back
             Metrics.HandshakeFailed(direction);
             if (session is not null)
             {
@@ -247,7 +248,6 @@ public sealed partial class P2PHost
             {
                 await channel.DisposeAsync().ConfigureAwait(false);
             }
-            resources.Dispose();
             raw.Abort();
             await raw.DisposeAsync().ConfigureAwait(false);
             if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)

@@ -222,6 +222,19 @@ public sealed class ResourceLimitTests(ITestOutputHelper output)
         Assert.Equal(0, swarm[1].GetResourceUsage().Refused);
     }
 
+    [Fact]
+    public async Task NetworkStatus_ShowsTheResourceUsage()
+    {
+        await using var network = new P2PNet.Networking.Libp2pNetwork(XunitLoggerProvider.CreateFactory(output, LogLevel.Information));
+        var config = new P2PNet.Networking.NetworkConfig();
+        config.Host.ListenAddresses.Add(P2PNet.Multiformats.Multiaddr.Parse("/ip4/127.0.0.1/tcp/0"));
+        network.Config(config);
+        await network.InitAsync().AsTask().WaitAsync(Timeout);
+        await using var swarm = await StartAsync(1, (_, _) => { });
+        await swarm[0].DialAsync(network.Host.ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+        await WaitUntilAsync(() => network.Status().Resources is { System.InboundConnections: 1, TrackedPeers: 1 });
+    }
+
     private static async Task WaitIdentifiedAsync(P2PHost a, P2PHost b)
     {
         // Identify runs a stream each way at connect; wait until both finished so they do not count below.
