@@ -26,6 +26,14 @@ internal static class Roles
         options.Yamux.MaxConcurrentStreams = 20_000;
         options.Yamux.MaxUnacknowledgedOutboundStreams = 20_000;
         options.Yamux.MaxUnacknowledgedInboundStreams = 20_000;
+        // The benchmarks load one host from one address on purpose: lift the resource manager's public-node budgets.
+        var limits = options.Resources;
+        limits.AllowedNetworks.Add(System.Net.IPNetwork.Parse("127.0.0.0/8"));
+        limits.MaxInboundConnections = limits.MaxOutboundConnections = 100_000;
+        limits.MaxInboundStreams = limits.MaxOutboundStreams = 100_000;
+        limits.MaxInboundStreamsPerConnection = limits.MaxOutboundStreamsPerConnection = 20_000;
+        limits.MaxInboundStreamsPerProtocol = limits.MaxOutboundStreamsPerProtocol = 100_000;
+        limits.MaxMemory = limits.MaxMemoryPerConnection = long.MaxValue / 4;
         if (args.Get("psk") is string psk)
         {
             options.PrivateNetworkKey = SwarmKey.ReadFile(psk);

@@ -87,6 +87,9 @@ public sealed class P2PConnection : IAsyncDisposable
 
     internal long LastActivity => Volatile.Read(ref _lastActivity);
 
+    /// <summary>The connection's resource budget (given back by the host when the connection closes).</summary>
+    internal Resources.Internal.ConnectionResources? Resources => _session.Resources;
+
     internal void Start()
     {
         _acceptLoop = AcceptLoopAsync();
@@ -120,6 +123,7 @@ public sealed class P2PConnection : IAsyncDisposable
             {
                 throw new TimeoutException($"{RemotePeer} did not negotiate {string.Join(", ", protocols)} within {_host.Options.NegotiationTimeout.TotalSeconds:0.#} s.");
             }
+            _session.AttachProtocol(muxed, protocol); // the protocol's stream budget; throws ResourceLimitExceededException
             _host.Metrics.StreamOpened(protocol, outbound: true);
             return new P2PStream(muxed, protocol, this, s => Touch());
         }
@@ -173,6 +177,7 @@ public sealed class P2PConnection : IAsyncDisposable
                 muxed.Abort(); // removed while negotiating
                 return;
             }
+            _session.AttachProtocol(muxed, protocol); // over the protocol's budget: throws, and the stream is reset below
             _host.Metrics.StreamOpened(protocol, outbound: false);
             var stream = new P2PStream(muxed, protocol, this, s => Touch());
             try

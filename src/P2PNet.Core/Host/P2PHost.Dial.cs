@@ -5,6 +5,7 @@ using P2PNet.Multiformats;
 using P2PNet.Multistream;
 using P2PNet.Muxing.Yamux;
 using P2PNet.Peers;
+using P2PNet.Resources.Internal;
 using P2PNet.Security.Noise;
 using P2PNet.Security.Pnet;
 using P2PNet.Transports;
@@ -148,12 +149,23 @@ public sealed partial class P2PHost
         {
             throw new IOException($"Cannot dial {address}: the limit of {Options.MaxConnections} connections is reached.");
         }
+        // An outbound slot (host and, for an IP address, per IP): never one of the inbound handshake budget.
+        ConnectionResources resources = _resources.OpenOutbound(address.TryGetTcpEndPoint(out var endPoint) ? endPoint.Address : null);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
         timeout.CancelAfter(Options.DialTimeout);
         try
         {
-            TransportConnection raw = await transport.DialAsync(address, timeout.Token).ConfigureAwait(false);
-            var connection = await UpgradeAsync(raw, ConnectionDirection.Outbound, expected, timeout.Token).ConfigureAwait(false);
+            TransportConnection raw;
+            try
+            {
+                raw = await transport.DialAsync(address, timeout.Token).ConfigureAwait(false);
+            }
+            catch
+            {
+                resources.Dispose();
+                throw;
+            }
+            var connection = await UpgradeAsync(raw, ConnectionDirection.Outbound, expected, resources, timeout.Token).ConfigureAwait(false);
             PeerStore.AddAddresses(connection.RemotePeer, [address]);
             return connection;
         }
@@ -163,8 +175,10 @@ public sealed partial class P2PHost
         }
     }
 
-    /// <summary>raw → multistream(/noise) → Noise XX → multistream(/yamux/1.0.0) → Yamux; the raw connection is closed on any failure.</summary>
-    private async Task<P2PConnection> UpgradeAsync(TransportConnection raw, ConnectionDirection direction, PeerId? expectedPeer, CancellationToken cancellationToken)
+    /// <summary>raw → multistream(/noise) → Noise XX → multistream(/yamux/1.0.0) → Yamux; the raw connection is closed and
+    /// <paramref name="resources"/> given back on any failure, or handed to the connection on success.</summary>
+    private async Task<P2PConnection> UpgradeAsync(TransportConnection raw, ConnectionDirection direction, PeerId? expectedPeer,
+        ConnectionResources resources, CancellationToken cancellationToken)
     {
         long started = Stopwatch.GetTimestamp();
         bool outbound = direction == ConnectionDirection.Outbound;
@@ -203,12 +217,17 @@ public sealed partial class P2PHost
             {
                 throw new ConnectionGatedException($"The connection gater refused {channel.RemotePeer} at {raw.RemoteAddress}.");
             }
-            session = new YamuxSession(channel, isClient: outbound, Options.Yamux, _loggerFactory.CreateLogger<YamuxSession>(), TimeProvider);
+            resources.SetPeer(channel.RemotePeer); // the peer's connection budget; throws when it is full
+            session = new YamuxSession(channel, isClient: outbound, Options.Yamux, _loggerFactory.CreateLogger<YamuxSession>(), TimeProvider)
+            {
+                Resources = resources,
+            };
             var connection = new P2PConnection(this, raw, channel, session, direction, _logger);
             if (!TryAddConnection(connection, out string? refusal))
             {
                 throw new IOException(refusal);
             }
+            resources.CompleteHandshake();
             session.Start();
             connection.Start();
             Metrics.ConnectionOpened(direction, Stopwatch.GetElapsedTime(started));
@@ -219,6 +238,7 @@ public sealed partial class P2PHost
         }
         catch (Exception e)
         {
+            resources.Dispose(); // first: whatever fails below, the budget is given back
             Metrics.HandshakeFailed(direction);
             if (session is not null)
             {
@@ -313,6 +333,7 @@ public sealed partial class P2PHost
                 last = true;
             }
         }
+        connection.Resources?.Dispose(); // whatever its streams still hold, once
         if (removed)
         {
             Metrics.ConnectionClosed(connection);

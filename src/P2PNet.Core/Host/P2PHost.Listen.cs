@@ -3,6 +3,8 @@ using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
+using P2PNet.Resources;
+using P2PNet.Resources.Internal;
 using P2PNet.Transports;
 
 namespace P2PNet.Host;
@@ -96,47 +98,61 @@ public sealed partial class P2PHost
             }
             if (Options.ConnectionGater is { } gater && !gater.AllowAccept(raw.RemoteAddress))
             {
-                HostLog.InboundRefused(_logger, raw.RemoteAddress, "refused by the connection gater");
+                LogInboundRefused(raw.RemoteAddress, "refused by the connection gater");
                 raw.Abort();
                 await raw.DisposeAsync().ConfigureAwait(false);
                 continue;
             }
-            if (Interlocked.Increment(ref _pendingInbound) > Options.MaxPendingInboundConnections)
+            ConnectionResources resources;
+            try
             {
-                Interlocked.Decrement(ref _pendingInbound);
-                HostLog.InboundRefused(_logger, raw.RemoteAddress, "too many connections in their handshake");
-                raw.Abort();
+                // A handshake slot of the remote's IP and of the host: one address flooding us with silent connections
+                // fills only its own share, and outbound dials never take from these budgets.
+                resources = _resources.OpenInbound(raw.RemoteAddress.TryGetTcpEndPoint(out var endPoint) ? endPoint.Address : null);
+            }
+            catch (ResourceLimitExceededException)
+            {
+                raw.Abort(); // counted and logged (at a bounded rate) by the resource manager
                 await raw.DisposeAsync().ConfigureAwait(false);
                 continue;
             }
-            _background.Track(AcceptOneAsync(raw));
+            _background.Track(AcceptOneAsync(raw, resources));
         }
     }
 
-    private async Task AcceptOneAsync(TransportConnection raw)
+    private async Task AcceptOneAsync(TransportConnection raw, ConnectionResources resources)
     {
         try
         {
             // Inbound connections still in their handshake hold a slot too (this one is among them): otherwise a burst of
             // dials all pass the check before any of them is registered and the limit is exceeded.
-            if (ConnectionCount + Volatile.Read(ref _pendingInbound) - 1 >= Options.MaxConnections)
+            if (ConnectionCount + _resources.PendingInbound - 1 >= Options.MaxConnections)
             {
-                HostLog.InboundRefused(_logger, raw.RemoteAddress, $"the limit of {Options.MaxConnections} connections is reached");
+                LogInboundRefused(raw.RemoteAddress, $"the limit of {Options.MaxConnections} connections is reached");
+                resources.Dispose();
                 raw.Abort();
                 await raw.DisposeAsync().ConfigureAwait(false);
                 return;
             }
-            await UpgradeAsync(raw, ConnectionDirection.Inbound, expectedPeer: null, _stopping.Token).ConfigureAwait(false);
+            await UpgradeAsync(raw, ConnectionDirection.Inbound, expectedPeer: null, resources, _stopping.Token).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // a failed inbound handshake is logged and affects nobody else
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            HostLog.InboundUpgradeFailed(_logger, raw.RemoteAddress, e.Message);
+            if (_resources.LogLimiter.TryAcquire("host.inbound-handshake-failed", out long suppressed))
+            {
+                HostLog.InboundUpgradeFailed(_logger, raw.RemoteAddress, e.Message, suppressed);
+            }
         }
-        finally
+    }
+
+    /// <summary>Refusals are peer-triggered: bounded lines per interval, with a count of those left out.</summary>
+    private void LogInboundRefused(Multiaddr address, string reason)
+    {
+        if (_resources.LogLimiter.TryAcquire("host.inbound-refused", out long suppressed))
         {
-            Interlocked.Decrement(ref _pendingInbound);
+            HostLog.InboundRefused(_logger, address, reason, suppressed);
         }
     }
 

@@ -12,6 +12,8 @@ using P2PNet.Peers.Internal;
 using P2PNet.Protocols.Identify;
 using P2PNet.Protocols.Perf;
 using P2PNet.Protocols.Ping;
+using P2PNet.Resources;
+using P2PNet.Resources.Internal;
 using P2PNet.Security.Noise;
 using P2PNet.Transports;
 using P2PNet.Transports.Tcp;
@@ -53,7 +55,7 @@ public sealed partial class P2PHost : IAsyncDisposable
     private IDisposable? _mdnsAnnouncer;
     private Security.Pnet.SwarmKey? _privateKey;
     private IReadOnlyList<Security.Pnet.SwarmKey> _acceptedKeys = [];
-    private int _pendingInbound;
+    private readonly ResourceManager _resources;
     private int _state; // 0 created, 1 started, 2 stopping, 3 stopped
 
     /// <summary>Creates a host. Nothing listens or dials until <see cref="StartAsync"/> or <see cref="ListenAsync"/>.</summary>
@@ -75,6 +77,7 @@ public sealed partial class P2PHost : IAsyncDisposable
         // One Noise static key and signature for every handshake, made at the first one.
         _noiseIdentity = new Lazy<NoiseIdentity>(() => new NoiseIdentity(_identity));
         Metrics = new HostMetrics(meterFactory, () => Connections);
+        _resources = new ResourceManager(Options.Resources, _loggerFactory.CreateLogger<ResourceManager>(), Metrics.Meter, TimeProvider);
         _transports = transports?.ToList() ?? [new TcpTransport(Options.Tcp), new WebSocketTransport(Options.WebSockets)];
         PeerStore = new PeerStore(TimeProvider);
         Events = new EventBus(_loggerFactory.CreateLogger<EventBus>());
@@ -120,6 +123,26 @@ public sealed partial class P2PHost : IAsyncDisposable
     internal TimeProvider TimeProvider { get; }
 
     internal HostMetrics Metrics { get; }
+
+    internal ResourceManager Resources => _resources;
+
+    /// <summary>What the host holds now of its resource budgets (<see cref="P2PHostOptions.Resources"/>), and how many
+    /// requests it refused.</summary>
+    public ResourceUsage GetResourceUsage() => _resources.Snapshot();
+
+    /// <summary>What the connections of <paramref name="peer"/> hold now; <see langword="null"/> when it has none.</summary>
+    public ScopeUsage? GetResourceUsage(PeerId peer)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        return _resources.PeerUsage(peer);
+    }
+
+    /// <summary>Streams open now on <paramref name="protocol"/>, all peers (empty if none ever was).</summary>
+    public ScopeUsage GetResourceUsage(string protocol)
+    {
+        ArgumentNullException.ThrowIfNull(protocol);
+        return _resources.ProtocolUsage(protocol);
+    }
 
     internal PrivateKey Identity => _identity;
 

@@ -7,6 +7,7 @@ using P2PNet.Transports.Tcp;
 using P2PNet.Transports.WebSockets;
 using P2PNet.Discovery;
 using P2PNet.Peers;
+using P2PNet.Resources;
 
 namespace P2PNet.Host;
 
@@ -40,8 +41,17 @@ public sealed class P2PHostOptions
     /// <summary>Most connections to one peer. Default 4.</summary>
     public int MaxConnectionsPerPeer { get; set; } = 4;
 
-    /// <summary>Most inbound connections still in their handshake. Default 128.</summary>
-    public int MaxPendingInboundConnections { get; set; } = 128;
+    /// <summary>Most inbound connections still in their handshake. Default 128. The same setting as
+    /// <see cref="ResourceLimits.MaxInboundHandshakes"/> of <see cref="Resources"/>.</summary>
+    public int MaxPendingInboundConnections
+    {
+        get => Resources.MaxInboundHandshakes;
+        set => Resources.MaxInboundHandshakes = value;
+    }
+
+    /// <summary>Budgets for connections, handshakes, streams and buffer memory per host, remote IP, peer, protocol and
+    /// connection, with an allow list. Defaults suit a node on a public address; see <see cref="ResourceLimits"/>.</summary>
+    public ResourceLimits Resources { get; set; } = new();
 
     /// <summary>A connection with no open stream for this long is closed. Default 5 minutes; <see cref="TimeSpan.Zero"/> never.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);

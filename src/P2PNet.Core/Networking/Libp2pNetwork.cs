@@ -113,7 +113,10 @@ public sealed class Libp2pNetwork : INetwork
             return new ConnectedPeer(g.Key, [.. g.Select(c => c.RemoteAddress)], record?.Protocols ?? [], record?.AgentVersion, g.Count());
         }).ToArray();
         return new NetworkStatus(host.PeerId, !_stopped, host.ListenAddresses, [.. host.Protocols], peers,
-            connections.Count, connections.Sum(c => c.StreamCount), Reachability.Unknown);
+            connections.Count, connections.Sum(c => c.StreamCount), Reachability.Unknown)
+        {
+            Resources = host.GetResourceUsage(),
+        };
     }
 
     /// <inheritdoc />

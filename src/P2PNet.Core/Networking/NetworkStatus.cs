@@ -21,7 +21,12 @@ public sealed record NetworkStatus(
     IReadOnlyList<ConnectedPeer> Peers,
     int ConnectionCount,
     int StreamCount,
-    Reachability Reachability);
+    Reachability Reachability)
+{
+    /// <summary>What the host holds of its resource budgets (connections, handshakes, streams, buffer memory) and how
+    /// many requests it refused; see <see cref="Resources.ResourceLimits"/>.</summary>
+    public Resources.ResourceUsage? Resources { get; init; }
+}
 
 /// <summary>One connected peer in a <see cref="NetworkStatus"/>.</summary>
 /// <param name="PeerId">The peer.</param>

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using P2PNet.Discovery.Internal;
 using P2PNet.Discovery.Mdns.Internal;
 using P2PNet.Host;
 using P2PNet.Multiformats;
@@ -36,6 +37,7 @@ internal sealed class MdnsDiscovery : IAsyncDisposable
     private readonly ConcurrentDictionary<PeerId, HashSet<Multiaddr>> _seen = new();
     private readonly ConcurrentDictionary<PeerId, byte> _dialing = new();
     private long _lastAnswer;
+    private readonly DialThrottle _dials;
 
     public MdnsDiscovery(P2PHost host, MdnsOptions options, ILogger logger)
     {
@@ -44,6 +46,7 @@ internal sealed class MdnsDiscovery : IAsyncDisposable
         _logger = logger;
         ServiceName = options.ServiceName ?? ServiceNameFor(host.PrivateNetworkKeys.Key);
         PeerName = CreatePeerName();
+        _dials = new DialThrottle(options.MaxConcurrentDials, options.MaxDialsPerInterval, options.DialRateInterval, host.TimeProvider);
     }
 
     /// <summary>The DNS-SD service we query and answer.</summary>
@@ -330,9 +333,25 @@ internal sealed class MdnsDiscovery : IAsyncDisposable
             }
             _host.PublishEvent(new PeerDiscovered(peer, addresses, Source));
         }
-        if (_options.AutoDial && _host.GetConnections(peer).Count == 0 && _dialing.TryAdd(peer, 0))
+        if (_options.AutoDial && _host.GetConnections(peer).Count == 0 && !_dialing.ContainsKey(peer))
         {
-            _host.TrackBackground(DialAsync(peer));
+            if (!_dials.TryStart())
+            {
+                // Offered again by its next announcement; nothing queues meanwhile.
+                if (_host.Resources.LogLimiter.TryAcquire("mdns.dial-deferred", out long suppressed))
+                {
+                    MdnsLog.DialDeferred(_logger, peer, suppressed);
+                }
+                return;
+            }
+            if (_dialing.TryAdd(peer, 0))
+            {
+                _host.TrackBackground(DialAsync(peer));
+            }
+            else
+            {
+                _dials.Complete();
+            }
         }
     }
 
@@ -349,6 +368,7 @@ internal sealed class MdnsDiscovery : IAsyncDisposable
         finally
         {
             _dialing.TryRemove(peer, out _);
+            _dials.Complete();
         }
     }
 

@@ -28,6 +28,16 @@ public sealed class MdnsOptions
     /// <summary>Whether to dial discovered peers we are not connected to. Default true.</summary>
     public bool AutoDial { get; set; } = true;
 
+    /// <summary>Most dials to discovered peers in flight at once. Default 8. A peer over the cap is dialed when it is
+    /// announced again (every <see cref="QueryInterval"/>), so a link full of announcements cannot make us dial without bound.</summary>
+    public int MaxConcurrentDials { get; set; } = 8;
+
+    /// <summary>Most dials to discovered peers started per <see cref="DialRateInterval"/>. Default 16.</summary>
+    public int MaxDialsPerInterval { get; set; } = 16;
+
+    /// <summary>The interval of <see cref="MaxDialsPerInterval"/>. Default 10 s.</summary>
+    public TimeSpan DialRateInterval { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Whether to use IPv4 multicast (224.0.0.251:5353). Default true.</summary>
     public bool UseIPv4 { get; set; } = true;
 

@@ -15,8 +15,8 @@ internal static partial class HostLog
     [LoggerMessage(3, LogLevel.Debug, "Connection {Id} to {Peer} ended: {Reason}")]
     public static partial void ConnectionEnded(ILogger logger, string id, PeerId peer, string reason);
 
-    [LoggerMessage(4, LogLevel.Information, "Inbound connection from {Address} failed its handshake: {Reason}")]
-    public static partial void InboundUpgradeFailed(ILogger logger, Multiaddr address, string reason);
+    [LoggerMessage(4, LogLevel.Information, "Inbound connection from {Address} failed its handshake: {Reason} ({Suppressed} similar lines not logged)")]
+    public static partial void InboundUpgradeFailed(ILogger logger, Multiaddr address, string reason, long suppressed);
 
     [LoggerMessage(5, LogLevel.Debug, "Inbound stream {Protocol} from {Peer} failed: {Reason}")]
     public static partial void InboundStreamFailed(ILogger logger, string protocol, PeerId peer, string reason);
@@ -24,8 +24,8 @@ internal static partial class HostLog
     [LoggerMessage(6, LogLevel.Debug, "Graceful close of connection {Id} failed: {Reason}")]
     public static partial void GracefulCloseFailed(ILogger logger, string id, string reason);
 
-    [LoggerMessage(7, LogLevel.Warning, "Refused inbound connection from {Address}: {Reason}")]
-    public static partial void InboundRefused(ILogger logger, Multiaddr address, string reason);
+    [LoggerMessage(7, LogLevel.Warning, "Refused inbound connection from {Address}: {Reason} ({Suppressed} similar lines not logged)")]
+    public static partial void InboundRefused(ILogger logger, Multiaddr address, string reason, long suppressed);
 
     [LoggerMessage(8, LogLevel.Debug, "Identify with {Peer} failed: {Reason}")]
     public static partial void IdentifyFailed(ILogger logger, PeerId peer, string reason);
@@ -39,8 +39,8 @@ internal static partial class HostLog
     [LoggerMessage(11, LogLevel.Debug, "Identify push to {Peer} failed: {Reason}")]
     public static partial void IdentifyPushFailed(ILogger logger, PeerId peer, string reason);
 
-    [LoggerMessage(12, LogLevel.Warning, "Identify from {Peer} carried a public key that does not match its peer id; ignored")]
-    public static partial void IdentifyKeyMismatch(ILogger logger, PeerId peer);
+    [LoggerMessage(12, LogLevel.Warning, "Identify from {Peer} carried a public key that does not match its peer id; ignored ({Suppressed} similar lines not logged)")]
+    public static partial void IdentifyKeyMismatch(ILogger logger, PeerId peer, long suppressed);
 
     [LoggerMessage(40, LogLevel.Debug, "Reconnecting to stored peer {Peer} failed: {Reason}")]
     public static partial void ReconnectFailed(ILogger logger, PeerId peer, string reason);

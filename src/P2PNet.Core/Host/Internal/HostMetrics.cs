@@ -35,6 +35,9 @@ internal sealed class HostMetrics : IDisposable
             () => Interlocked.Read(ref _closedBytesSent) + connections().Sum(c => c.BytesSent), "By", "Bytes sent on transports.");
     }
 
+    /// <summary>The host's meter, for instruments kept elsewhere (the resource manager's).</summary>
+    public Meter Meter => _meter;
+
     public void ConnectionOpened(ConnectionDirection direction, TimeSpan handshake)
     {
         var tag = new KeyValuePair<string, object?>("direction", direction == ConnectionDirection.Inbound ? "inbound" : "outbound");

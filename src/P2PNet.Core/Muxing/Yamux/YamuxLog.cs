@@ -13,8 +13,8 @@ internal static partial class YamuxLog
     [LoggerMessage(1101, LogLevel.Debug, "Yamux session ended: {Reason}.")]
     public static partial void SessionEnded(ILogger logger, string reason);
 
-    [LoggerMessage(1102, LogLevel.Warning, "Closing the yamux session: the peer violated the protocol.")]
-    public static partial void ProtocolViolation(ILogger logger, Exception exception);
+    [LoggerMessage(1102, LogLevel.Warning, "Closing the yamux session: the peer violated the protocol ({Suppressed} similar lines not logged).")]
+    public static partial void ProtocolViolation(ILogger logger, Exception exception, long suppressed);
 
     [LoggerMessage(1103, LogLevel.Debug, "Yamux session transport failed.")]
     public static partial void TransportFailed(ILogger logger, Exception exception);
@@ -46,8 +46,8 @@ internal static partial class YamuxLog
     [LoggerMessage(1121, LogLevel.Trace, "The peer opened yamux stream {StreamId}.")]
     public static partial void InboundStream(ILogger logger, uint streamId);
 
-    [LoggerMessage(1122, LogLevel.Debug, "Refused yamux stream {StreamId} opened by the peer: {Reason}.")]
-    public static partial void InboundStreamRefused(ILogger logger, uint streamId, string reason);
+    [LoggerMessage(1122, LogLevel.Debug, "Refused yamux stream {StreamId} opened by the peer: {Reason} ({Suppressed} similar lines not logged).")]
+    public static partial void InboundStreamRefused(ILogger logger, uint streamId, string reason, long suppressed);
 
     [LoggerMessage(1123, LogLevel.Debug, "Yamux stream {StreamId} was reset (by the peer: {IsRemote}).")]
     public static partial void StreamReset(ILogger logger, uint streamId, bool isRemote);

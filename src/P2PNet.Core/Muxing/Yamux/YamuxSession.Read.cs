@@ -75,7 +75,11 @@ internal sealed partial class YamuxSession
         }
         catch (WireFormatException ex)
         {
-            YamuxLog.ProtocolViolation(Logger, ex);
+            if (LogLimiter.TryAcquire("yamux.protocol-violation", out long suppressed))
+            {
+                YamuxLog.ProtocolViolation(Logger, ex, suppressed);
+            }
+
             RequestStop(ex, YamuxGoAwayCode.ProtocolError);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
@@ -268,6 +272,10 @@ internal sealed partial class YamuxSession
             {
                 refusal = $"{_acceptBacklog} inbound streams wait to be accepted, the most allowed";
             }
+            else if (!TryReserveStream(outbound: false, out P2PNet.Resources.ResourceLimitExceededException? overBudget))
+            {
+                refusal = overBudget!.Message;
+            }
 
             if (refusal is null)
             {
@@ -280,7 +288,11 @@ internal sealed partial class YamuxSession
 
         if (refusal is not null)
         {
-            YamuxLog.InboundStreamRefused(Logger, id, refusal);
+            if (Logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Debug) && LogLimiter.TryAcquire("yamux.stream-refused", out long suppressed))
+            {
+                YamuxLog.InboundStreamRefused(Logger, id, refusal, suppressed);
+            }
+
             reply = new YamuxFrameHeader(YamuxFrameType.WindowUpdate, YamuxFrameFlags.Rst, id, 0);
             return null;
         }

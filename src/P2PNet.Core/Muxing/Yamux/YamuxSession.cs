@@ -166,6 +166,7 @@ internal sealed partial class YamuxSession : IAsyncDisposable
     /// </summary>
     /// <param name="cancellationToken">Cancels waiting for a free stream slot (see the remarks on <see cref="YamuxSession"/>).</param>
     /// <exception cref="MuxerClosedException">The session is closed or closing, or the peer sent GoAway.</exception>
+    /// <exception cref="P2PNet.Resources.ResourceLimitExceededException">A stream or memory budget of the host is full.</exception>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<MuxedStream> OpenStreamAsync(CancellationToken cancellationToken = default)
     {
@@ -181,6 +182,11 @@ internal sealed partial class YamuxSession : IAsyncDisposable
                     if (_nextStreamId > uint.MaxValue)
                     {
                         throw new MuxerClosedException("The yamux session has used up its stream ids; open a new connection.");
+                    }
+
+                    if (!TryReserveStream(outbound: true, out P2PNet.Resources.ResourceLimitExceededException? refusal))
+                    {
+                        throw refusal!;
                     }
 
                     uint id = (uint)_nextStreamId;
@@ -436,7 +442,7 @@ internal sealed partial class YamuxSession : IAsyncDisposable
     /// <returns><see langword="false"/> if the budget does not allow it; the window then stays as it is.</returns>
     internal bool TryReserveWindowGrowth(long bytes)
     {
-        if (Interlocked.Add(ref _windowGrowth, bytes) <= Options.MaxSessionWindowGrowth)
+        if (Interlocked.Add(ref _windowGrowth, bytes) <= Options.MaxSessionWindowGrowth && TryReserveGrowthFromBudget(bytes))
         {
             return true;
         }
@@ -467,6 +473,7 @@ internal sealed partial class YamuxSession : IAsyncDisposable
 
     private void RaiseStreamClosed(YamuxStream stream)
     {
+        ReleaseStream(stream); // every stream that entered the table passes here exactly once
         try
         {
             StreamClosed?.Invoke(stream);

@@ -150,7 +150,11 @@ internal sealed class IdentifyService(P2PHost host, ILogger logger)
             key = PublicKey.FromProtobuf(message.PublicKey.Span);
             if (!connection.RemotePeer.Matches(key))
             {
-                HostLog.IdentifyKeyMismatch(logger, connection.RemotePeer);
+                if (host.Resources.LogLimiter.TryAcquire("identify.key-mismatch", out long suppressed))
+                {
+                    HostLog.IdentifyKeyMismatch(logger, connection.RemotePeer, suppressed);
+                }
+
                 return null;
             }
         }

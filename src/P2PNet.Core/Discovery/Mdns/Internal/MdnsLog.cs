@@ -21,6 +21,9 @@ internal static partial class MdnsLog
     [LoggerMessage(5, LogLevel.Debug, "Dialing mDNS peer {Peer} failed: {Reason}")]
     public static partial void DialFailed(ILogger logger, PeerId peer, string reason);
 
+    [LoggerMessage(7, LogLevel.Debug, "Not dialing mDNS peer {Peer} now: the discovery dial cap is reached ({Suppressed} similar lines not logged)")]
+    public static partial void DialDeferred(ILogger logger, PeerId peer, long suppressed);
+
     [LoggerMessage(6, LogLevel.Debug, "Sending mDNS packet failed: {Reason}")]
     public static partial void SendFailed(ILogger logger, string reason);
 }
