@@ -78,6 +78,7 @@ public sealed partial class VpnNetwork : IAsyncDisposable
         _logger = _loggerFactory.CreateLogger<VpnNetwork>();
         Metrics = new VpnMetrics(meterFactory);
         TimeProvider = timeProvider ?? TimeProvider.System;
+        OpenDataStream = (peer, protocols, ct) => Host.OpenStreamAsync(peer, protocols, ct);
     }
 
     /// <summary>Raised after a routing table has been applied (on the thread that applied it).</summary>
@@ -107,6 +108,10 @@ public sealed partial class VpnNetwork : IAsyncDisposable
     internal VpnMetrics Metrics { get; }
 
     internal TimeProvider TimeProvider { get; }
+
+    /// <summary>Opens a data stream to a member: <see cref="P2PHost.OpenStreamAsync(PeerId, IReadOnlyList{string}, CancellationToken)"/>;
+    /// tests replace it to make the peer fail at a chosen moment.</summary>
+    internal Func<PeerId, IReadOnlyList<string>, CancellationToken, ValueTask<P2PStream>> OpenDataStream { get; set; }
 
     internal uint LocalAddressValue => Volatile.Read(ref _localAddress);
 

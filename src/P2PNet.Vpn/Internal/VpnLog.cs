@@ -28,4 +28,7 @@ internal static partial class VpnLog
 
     [LoggerMessage(EventId = 7007, Level = LogLevel.Error, Message = "VPN device loop failed: {Reason}")]
     public static partial void DeviceLoopFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 7008, Level = LogLevel.Warning, Message = "VPN data link to {Peer} stopped: {Reason}")]
+    public static partial void LinkFailed(ILogger logger, PeerId peer, string reason);
 }
