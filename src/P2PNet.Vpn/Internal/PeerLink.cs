@@ -86,6 +86,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
             _inbound.Writer.TryWrite(attachment);
         }
         VpnLog.LinkUp(_logger, Peer, "inbound");
+        _owner.OnLinkUp(Peer);
         try
         {
             await ReceiveAsync(stream, linked.Token).ConfigureAwait(false);
@@ -132,6 +133,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
                 owned = CancellationTokenSource.CreateLinkedTokenSource(stop);
                 attachment = new Attachment(stream, owned.Token);
                 VpnLog.LinkUp(_logger, Peer, "outbound");
+                _owner.OnLinkUp(Peer);
                 receive = ReceiveUntilEndAsync(stream, owned);
             }
             else
