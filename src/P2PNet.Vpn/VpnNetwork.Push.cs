@@ -133,6 +133,18 @@ public sealed partial class VpnNetwork
     private async Task RetryPushesAsync(PeerId peer, bool immediately, CancellationToken stopping)
     {
         await Task.Yield(); // run outside the caller's lock
+        try
+        {
+            await RetryPushesCoreAsync(peer, immediately, stopping).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            // StopAsync awaits this loop and must not throw because a push was in flight.
+        }
+    }
+
+    private async Task RetryPushesCoreAsync(PeerId peer, bool immediately, CancellationToken stopping)
+    {
         var delay = Options.PushRetryInitialDelay;
         while (true)
         {
