@@ -19,6 +19,7 @@ public sealed partial class VpnNetwork
     private PrivateKey? _signingKey;
     private ulong _version;
     private ulong _epoch;
+    private bool _joined;
 
     /// <summary>
     /// Starts a network with this member as coordinator: takes <see cref="VpnOptions.Address"/> (or the lowest free
@@ -138,6 +139,7 @@ public sealed partial class VpnNetwork
     /// Joins the network coordinated by the peer at <paramref name="coordinator"/> (a multiaddr ending in
     /// <c>/p2p/&lt;id&gt;</c>), asking for <paramref name="requestedAddress"/>. Returns once the first table is applied and
     /// the device configured; afterwards only tables signed by that coordinator, with higher versions, are accepted.
+    /// A join that failed (the coordinator unreachable, or not started yet) may be called again.
     /// </summary>
     /// <exception cref="VpnJoinRejectedException">The coordinator refused (not on its allow list, or full).</exception>
     public async Task<VpnRoutingTable> JoinAsync(Multiaddr coordinator, IPAddress? requestedAddress = null, CancellationToken cancellationToken = default)
@@ -150,7 +152,11 @@ public sealed partial class VpnNetwork
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            RegisterHandlers();
+            // A join that failed (coordinator unreachable or not started yet) may be tried again; a successful one not.
+            if (!_started || IsCoordinator || _joined)
+            {
+                RegisterHandlers();
+            }
             var connection = await Host.DialAsync(coordinator, cancellationToken).ConfigureAwait(false);
             Coordinator = connection.RemotePeer;
             var request = new JoinRequest();
@@ -187,6 +193,7 @@ public sealed partial class VpnNetwork
                 throw new WireFormatException("The coordinator accepted the join but its table does not list this peer.");
             }
             await ApplyTableAsync(table, cancellationToken).ConfigureAwait(false);
+            _joined = true;
             return table;
         }
         finally

@@ -174,4 +174,19 @@ public class VpnConvergenceTests
         Assert.True(answer!.JoinResponse.Accepted);
         await VpnCluster.WaitUntilAsync(() => cluster.Vpns[1].RoutingTable!.Version == version + 1);
     }
+
+    [Fact]
+    public async Task Join_AfterAFailedAttempt_CanBeTriedAgain()
+    {
+        await using var cluster = await VpnCluster.CreateAsync(2);
+        using var cts = new CancellationTokenSource(Timeout);
+        // The coordinator's host is up but its VPN has not started: the first join fails.
+        await Assert.ThrowsAnyAsync<Exception>(() => cluster.Vpns[1].JoinAsync(cluster.CoordinatorAddress, null, cts.Token));
+        await cluster.Vpns[0].StartAsync([new VpnMemberRequest(cluster.Swarm[1].PeerId)], cts.Token);
+
+        var table = await cluster.Vpns[1].JoinAsync(cluster.CoordinatorAddress, null, cts.Token);
+
+        Assert.Equal(2, table.Members.Count);
+        await Assert.ThrowsAsync<InvalidOperationException>(() => cluster.Vpns[1].JoinAsync(cluster.CoordinatorAddress, null, cts.Token));
+    }
 }
