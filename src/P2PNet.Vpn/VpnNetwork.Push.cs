@@ -24,8 +24,8 @@ public sealed partial class VpnNetwork
     // Members that take part (joined, acknowledged a table, or have a data stream up): only these get retries.
     private readonly HashSet<PeerId> _pushTargets = [];
 
-    // Members with a retry loop running.
-    private readonly HashSet<PeerId> _retrying = [];
+    // Members with a retry loop running, each with the signal that ends its current wait early (its data stream came up).
+    private readonly Dictionary<PeerId, TaskCompletionSource> _retrying = [];
 
     private PublishedTable? _published;
 
@@ -102,6 +102,11 @@ public sealed partial class VpnNetwork
             {
                 return;
             }
+            if (_retrying.TryGetValue(peer, out var wake))
+            {
+                wake.TrySetResult(); // the member is back: push now rather than after the backoff
+                return;
+            }
         }
         EnsureRetry(peer, immediately: true);
     }
@@ -122,7 +127,8 @@ public sealed partial class VpnNetwork
         {
             // Checked and tracked under the lock: StopAsync passes through it after cancelling, so every loop started
             // before is in _background when it collects them.
-            if (_stopping.IsCancellationRequested || !_pushTargets.Contains(peer) || !_retrying.Add(peer))
+            if (_stopping.IsCancellationRequested || !_pushTargets.Contains(peer)
+                || !_retrying.TryAdd(peer, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)))
             {
                 return;
             }
@@ -148,15 +154,28 @@ public sealed partial class VpnNetwork
         var delay = Options.PushRetryInitialDelay;
         while (true)
         {
-            if (!immediately && !await DelayAsync(delay, stopping).ConfigureAwait(false))
+            if (!immediately)
             {
-                return;
+                TaskCompletionSource wake;
+                lock (_pushLock)
+                {
+                    wake = _retrying[peer];
+                }
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+                var delayed = Task.Delay(delay, TimeProvider, wait.Token);
+                await Task.WhenAny(delayed, wake.Task).ConfigureAwait(false);
+                await wait.CancelAsync().ConfigureAwait(false); // ends the timer when woken early
+                stopping.ThrowIfCancellationRequested();
             }
             immediately = false;
             PublishedTable published;
             lock (_pushLock)
             {
                 published = _published!;
+                if (_retrying[peer].Task.IsCompleted)
+                {
+                    _retrying[peer] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
                 if (stopping.IsCancellationRequested || !_pushTargets.Contains(peer)
                     || (_settled.TryGetValue(peer, out ulong version) && version >= published.Table.Version))
                 {
@@ -218,19 +237,6 @@ public sealed partial class VpnNetwork
             }
         }
         return true;
-    }
-
-    private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await Task.Delay(delay, TimeProvider, cancellationToken).ConfigureAwait(false);
-            return true;
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
     }
 
     /// <summary>The current table with its signed form and the control message that carries it.</summary>

@@ -189,4 +189,30 @@ public class VpnConvergenceTests
         Assert.Equal(2, table.Members.Count);
         await Assert.ThrowsAsync<InvalidOperationException>(() => cluster.Vpns[1].JoinAsync(cluster.CoordinatorAddress, null, cts.Token));
     }
+
+    [Fact]
+    public async Task MemberWhoseDataStreamComesBack_GetsTheMissedTableWithoutWaitingForTheBackoff()
+    {
+        // Retries so slow that only the reconnection can deliver the table within the test's timeout.
+        await using var cluster = await VpnCluster.CreateAsync(3, configure: o =>
+        {
+            o.PushRetryInitialDelay = TimeSpan.FromMinutes(10);
+            o.PushRetryMaxDelay = TimeSpan.FromMinutes(10);
+            o.RedialInitialDelay = TimeSpan.FromMilliseconds(20);
+        });
+        await cluster.StartAllAsync();
+        using var cts = new CancellationTokenSource(Timeout);
+        var coordinator = cluster.Vpns[0];
+        var refused = VpnControlTestPeer.RefuseControlStreams(cluster.Vpns[2], refusals: 1);
+        using var ghost = PrivateKey.GenerateEd25519();
+        await coordinator.AddPeerAsync(ghost.PublicKey.ToPeerId(), null, cts.Token);
+        Assert.Equal(1, refused.Value);
+        Assert.NotEqual(coordinator.RoutingTable!.Version, cluster.Vpns[2].RoutingTable!.Version);
+
+        // The member drops off and comes back: its data stream to the coordinator is redialed.
+        await cluster.Swarm[2].DisconnectAsync(cluster.Swarm[0].PeerId);
+
+        await VpnCluster.WaitUntilAsync(() => cluster.Vpns[2].RoutingTable!.Version == coordinator.RoutingTable!.Version);
+        Assert.Equal(4, cluster.Vpns[2].RoutingTable!.Members.Count);
+    }
 }
