@@ -215,10 +215,14 @@ public sealed partial class VpnNetwork
             }
         }
 #pragma warning disable CA1031 // an unreachable member is retried; the others must not wait on it
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
 #pragma warning restore CA1031
         {
-            VpnLog.PushFailed(_logger, peer, e.Message);
+            // While stopping, whatever the member does to the stream (reset, close) is expected and not worth a warning.
+            if (!cancellationToken.IsCancellationRequested)
+            {
+                VpnLog.PushFailed(_logger, peer, e.Message);
+            }
             return false;
         }
         bool holds = ack.Epoch == table.Epoch && ack.Version >= table.Version;
