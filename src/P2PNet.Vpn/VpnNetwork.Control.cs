@@ -18,6 +18,8 @@ public sealed partial class VpnNetwork
     private AddressPool? _pool;
     private PrivateKey? _signingKey;
     private ulong _version;
+    private ulong _epoch;
+    private bool _joined;
 
     /// <summary>
     /// Starts a network with this member as coordinator: takes <see cref="VpnOptions.Address"/> (or the lowest free
@@ -36,13 +38,16 @@ public sealed partial class VpnNetwork
             RegisterHandlers();
             IsCoordinator = true;
             Coordinator = Host.PeerId;
+            // Versions restart at 1 in every run; the run's start time orders the runs, so members take a restarted
+            // coordinator's tables (docs/vpn.md, "Table versions").
+            _epoch = (ulong)Math.Max(1, TimeProvider.GetUtcNow().ToUnixTimeMilliseconds());
             _pool = new AddressPool(Options.Network);
             if (Options.Address is { } own && !_pool.IsUsable(own))
             {
                 throw new ArgumentException($"The coordinator's address {own} is not a host address of {Options.Network}.");
             }
             var self = _pool.Allocate(Options.Address) ?? throw new InvalidOperationException($"{Options.Network} has no free address.");
-            _members[Host.PeerId] = new CoordinatedMember(self, [.. Host.ListenAddresses], Joined: true);
+            _members[Host.PeerId] = new CoordinatedMember(self, OwnAddresses(), Joined: true);
             foreach (var request in initialMembers)
             {
                 Admit(request.Peer, request.RequestedAddress);
@@ -134,6 +139,7 @@ public sealed partial class VpnNetwork
     /// Joins the network coordinated by the peer at <paramref name="coordinator"/> (a multiaddr ending in
     /// <c>/p2p/&lt;id&gt;</c>), asking for <paramref name="requestedAddress"/>. Returns once the first table is applied and
     /// the device configured; afterwards only tables signed by that coordinator, with higher versions, are accepted.
+    /// A join that failed (the coordinator unreachable, or not started yet) may be called again.
     /// </summary>
     /// <exception cref="VpnJoinRejectedException">The coordinator refused (not on its allow list, or full).</exception>
     public async Task<VpnRoutingTable> JoinAsync(Multiaddr coordinator, IPAddress? requestedAddress = null, CancellationToken cancellationToken = default)
@@ -146,7 +152,11 @@ public sealed partial class VpnNetwork
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            RegisterHandlers();
+            // A join that failed (coordinator unreachable or not started yet) may be tried again; a successful one not.
+            if (!_started || IsCoordinator || _joined)
+            {
+                RegisterHandlers();
+            }
             var connection = await Host.DialAsync(coordinator, cancellationToken).ConfigureAwait(false);
             Coordinator = connection.RemotePeer;
             var request = new JoinRequest();
@@ -167,7 +177,7 @@ public sealed partial class VpnNetwork
                 await LengthPrefixed.WriteAsync(stream.Output, new ControlMessage { Join = request }.ToByteArray(), timeout.Token).ConfigureAwait(false);
                 byte[] bytes = await LengthPrefixed.ReadAsync(stream.Input, Options.MaxControlMessageSize, timeout.Token).ConfigureAwait(false)
                     ?? throw new VpnJoinRejectedException("The coordinator closed the control stream without answering.");
-                reply = Parse(bytes);
+                reply = ControlCodec.Parse(bytes);
             }
             if (reply.BodyCase != ControlMessage.BodyOneofCase.JoinResponse)
             {
@@ -183,6 +193,7 @@ public sealed partial class VpnNetwork
                 throw new WireFormatException("The coordinator accepted the join but its table does not list this peer.");
             }
             await ApplyTableAsync(table, cancellationToken).ConfigureAwait(false);
+            _joined = true;
             return table;
         }
         finally
@@ -191,16 +202,28 @@ public sealed partial class VpnNetwork
         }
     }
 
-    private async Task HandleControlAsync(P2PStream stream, CancellationToken cancellationToken)
+    /// <summary>Serves one control stream: a join (coordinator) or a pushed table (member). Malformed or unexpected
+    /// messages are refused (logged, stream reset); they never end the network.</summary>
+    internal async Task HandleControlAsync(P2PStream stream, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
         timeout.CancelAfter(Options.ControlTimeout * 2);
-        byte[]? bytes = await LengthPrefixed.ReadAsync(stream.Input, Options.MaxControlMessageSize, timeout.Token).ConfigureAwait(false);
-        if (bytes is null)
+        ControlMessage message;
+        try
         {
+            byte[]? bytes = await LengthPrefixed.ReadAsync(stream.Input, Options.MaxControlMessageSize, timeout.Token).ConfigureAwait(false);
+            if (bytes is null)
+            {
+                return;
+            }
+            message = ControlCodec.Parse(bytes);
+        }
+        catch (WireFormatException e)
+        {
+            VpnLog.ControlRefused(_logger, stream.RemotePeer, e.Message);
+            stream.Abort();
             return;
         }
-        var message = Parse(bytes);
         switch (message.BodyCase)
         {
             case ControlMessage.BodyOneofCase.Join when IsCoordinator:
@@ -209,24 +232,26 @@ public sealed partial class VpnNetwork
                 await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
                 break;
             case ControlMessage.BodyOneofCase.Table when !IsCoordinator && stream.RemotePeer == Coordinator:
-                await AcceptTableAsync(message.Table, timeout.Token).ConfigureAwait(false);
+                var ack = await AcceptTableAsync(message.Table, timeout.Token).ConfigureAwait(false);
+                await LengthPrefixed.WriteAsync(stream.Output, new ControlMessage { TableAck = ack }.ToByteArray(), timeout.Token).ConfigureAwait(false);
                 await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
                 break;
             default:
-                VpnLog.TableRejected(_logger, stream.RemotePeer, $"unexpected {message.BodyCase} message on the control protocol");
+                VpnLog.ControlRefused(_logger, stream.RemotePeer, $"unexpected {message.BodyCase} message on the control protocol");
                 stream.Abort();
                 break;
         }
     }
 
-    private async Task AcceptTableAsync(SignedRoutingTable signed, CancellationToken cancellationToken)
+    /// <summary>Verifies and applies a pushed table; the answer says which table this member now holds.</summary>
+    private async Task<TableAck> AcceptTableAsync(SignedRoutingTable signed, CancellationToken cancellationToken)
     {
         await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             if (_stopped || Coordinator is null)
             {
-                return;
+                return Ack(accepted: false, "this member has stopped");
             }
             VpnRoutingTable table;
             try
@@ -235,21 +260,27 @@ public sealed partial class VpnNetwork
             }
             catch (WireFormatException e)
             {
+                // VpnTableRejectedException included: the previous table stays.
                 VpnLog.TableRejected(_logger, Coordinator, e.Message);
-                return;
+                return Ack(accepted: false, e.Message);
             }
-            if (_table is { } current && table.Version <= current.Version)
+            if (_table is { } current && !table.IsNewerThan(current))
             {
-                VpnLog.TableRejected(_logger, Coordinator, $"version {table.Version} is not newer than {current.Version}");
-                return;
+                VpnLog.TableRejected(_logger, Coordinator,
+                    $"version {table.Epoch}.{table.Version} is not newer than {current.Epoch}.{current.Version}");
+                return Ack(accepted: false, "not newer than the current table");
             }
             await ApplyTableAsync(table, cancellationToken).ConfigureAwait(false);
+            return Ack(accepted: true, "");
         }
         finally
         {
             _lock.Release();
         }
     }
+
+    private TableAck Ack(bool accepted, string reason) =>
+        new() { Epoch = _table?.Epoch ?? 0, Version = _table?.Version ?? 0, Accepted = accepted, Reason = reason };
 
     private async Task<JoinResponse> HandleJoinAsync(P2PStream stream, JoinRequest request, CancellationToken cancellationToken)
     {
@@ -264,6 +295,14 @@ public sealed partial class VpnNetwork
             }
             if (_members.TryGetValue(peer, out var member))
             {
+                if (member.Joined && _published is { } current && SameAddresses(member.Addresses, addresses))
+                {
+                    // A repeated join (a retry, a restarted member) changes nothing: answer with the current table and
+                    // leave everyone else alone.
+                    MarkDelivered(peer, current.Table);
+                    VpnLog.JoinHandled(_logger, peer, $"already a member as {member.Address}; table unchanged");
+                    return new JoinResponse { Accepted = true, Table = current.Signed };
+                }
                 _members[peer] = member with { Addresses = addresses, Joined = true };
             }
             else
@@ -292,7 +331,9 @@ public sealed partial class VpnNetwork
             // Everyone else learns of the newcomer before it learns of them, so its first dials are accepted.
             await PublishAsync(except: peer, extra: null, cancellationToken).ConfigureAwait(false);
             VpnLog.JoinHandled(_logger, peer, $"admitted as {_members[peer].Address}");
-            return new JoinResponse { Accepted = true, Table = TableCodec.Sign(_table!, _signingKey!) };
+            var published = _published!;
+            MarkDelivered(peer, published.Table);
+            return new JoinResponse { Accepted = true, Table = published.Signed };
         }
         finally
         {
@@ -300,98 +341,36 @@ public sealed partial class VpnNetwork
         }
     }
 
+    /// <summary>The joiner's advertised addresses that are worth dialing (<see cref="DialAddressFilter"/>).</summary>
     private static List<Multiaddr> Advertised(JoinRequest request, Multiaddr observed)
     {
-        // A member listening on 0.0.0.0 advertises that; substitute the address we see it from, keeping its port.
-        observed.TryGetValue(MultiaddrProtocol.Ip4, out string? observedIp);
-        var result = new List<Multiaddr>();
-        foreach (var bytes in request.Addresses.Take(16))
+        var parsed = new List<Multiaddr>();
+        // Bounded work per join, whatever the joiner sends (the message itself is bounded by MaxControlMessageSize).
+        foreach (var bytes in request.Addresses.Take(DialAddressFilter.MaxAddresses * 4))
         {
-            Multiaddr address;
             try
             {
-                address = Multiaddr.FromBytes(bytes.Span);
+                parsed.Add(Multiaddr.FromBytes(bytes.Span));
             }
             catch (WireFormatException)
             {
-                continue;
             }
-            if (address.TryGetValue(MultiaddrProtocol.Ip4, out string? ip) && ip == "0.0.0.0" && observedIp is not null)
-            {
-                address = Multiaddr.Parse(address.ToString().Replace("/ip4/0.0.0.0/", $"/ip4/{observedIp}/", StringComparison.Ordinal));
-            }
-            result.Add(address);
         }
-        return result;
+        return DialAddressFilter.Filter(parsed, observed);
     }
+
+    private static bool SameAddresses(List<Multiaddr> a, List<Multiaddr> b) =>
+        a.Select(x => x.ToString()).SequenceEqual(b.Select(x => x.ToString()), StringComparer.Ordinal);
+
+    /// <summary>The coordinator's own listen addresses without the never-dialable ones; loopback stays (each member keeps
+    /// it only when it reaches the coordinator over loopback).</summary>
+    private List<Multiaddr> OwnAddresses() => DialAddressFilter.Filter(Host.ListenAddresses, seen: null, loopbackAllowed: true);
 
     private IPAddress Admit(PeerId peer, IPAddress? requested, List<Multiaddr>? addresses = null, bool joined = false)
     {
         var address = _pool!.Allocate(requested) ?? throw new InvalidOperationException($"The VPN network {_pool.Network} has no free address.");
         _members[peer] = new CoordinatedMember(address, addresses ?? [], joined);
         return address;
-    }
-
-    /// <summary>Bumps the version, signs, applies locally and pushes to every joined member but <paramref name="except"/>
-    /// (plus <paramref name="extra"/>, a member just removed). Holds <see cref="_lock"/>.</summary>
-    private async Task<VpnRoutingTable> PublishAsync(PeerId? except, PeerId? extra, CancellationToken cancellationToken)
-    {
-        _members[Host.PeerId] = _members[Host.PeerId] with { Addresses = [.. Host.ListenAddresses] };
-        var members = _members.OrderBy(m => AddressPool.ToUInt32(m.Value.Address))
-            .Select(m => new VpnMember(m.Key, m.Value.Address, m.Value.Addresses)).ToList();
-        var table = new VpnRoutingTable(++_version, Options.Network, Options.Mtu, Host.PeerId, members);
-        await ApplyTableAsync(table, cancellationToken).ConfigureAwait(false);
-        var message = new ControlMessage { Table = TableCodec.Sign(table, _signingKey!) }.ToByteArray();
-        var targets = _members.Where(m => m.Value.Joined && m.Key != Host.PeerId && m.Key != except).Select(m => m.Key).ToList();
-        if (extra is not null)
-        {
-            targets.Add(extra);
-        }
-        await Task.WhenAll(targets.Select(t => PushAsync(t, message, cancellationToken))).ConfigureAwait(false);
-        return table;
-    }
-
-    private async Task PushAsync(PeerId peer, byte[] message, CancellationToken cancellationToken)
-    {
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(Options.ControlTimeout);
-            var stream = await Host.OpenStreamAsync(peer, ControlProtocolId, timeout.Token).ConfigureAwait(false);
-            await using (stream.ConfigureAwait(false))
-            {
-                await LengthPrefixed.WriteAsync(stream.Output, message, timeout.Token).ConfigureAwait(false);
-                await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
-                // The member completes its side once the table is applied.
-                while (true)
-                {
-                    var result = await stream.Input.ReadAsync(timeout.Token).ConfigureAwait(false);
-                    stream.Input.AdvanceTo(result.Buffer.End);
-                    if (result.IsCompleted || result.IsCanceled)
-                    {
-                        break;
-                    }
-                }
-            }
-        }
-#pragma warning disable CA1031 // an unreachable member gets the table when it rejoins; the others must not wait on it
-        catch (Exception e) when (!cancellationToken.IsCancellationRequested)
-#pragma warning restore CA1031
-        {
-            VpnLog.PushFailed(_logger, peer, e.Message);
-        }
-    }
-
-    private static ControlMessage Parse(byte[] bytes)
-    {
-        try
-        {
-            return ControlMessage.Parser.ParseFrom(bytes);
-        }
-        catch (InvalidProtocolBufferException e)
-        {
-            throw new WireFormatException("Malformed VPN control message.", e);
-        }
     }
 
     private void EnsureCoordinator()

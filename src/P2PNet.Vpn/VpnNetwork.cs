@@ -78,6 +78,7 @@ public sealed partial class VpnNetwork : IAsyncDisposable
         _logger = _loggerFactory.CreateLogger<VpnNetwork>();
         Metrics = new VpnMetrics(meterFactory);
         TimeProvider = timeProvider ?? TimeProvider.System;
+        OpenDataStream = (peer, protocols, ct) => Host.OpenStreamAsync(peer, protocols, ct);
     }
 
     /// <summary>Raised after a routing table has been applied (on the thread that applied it).</summary>
@@ -107,6 +108,10 @@ public sealed partial class VpnNetwork : IAsyncDisposable
     internal VpnMetrics Metrics { get; }
 
     internal TimeProvider TimeProvider { get; }
+
+    /// <summary>Opens a data stream to a member: <see cref="P2PHost.OpenStreamAsync(PeerId, IReadOnlyList{string}, CancellationToken)"/>;
+    /// tests replace it to make the peer fail at a chosen moment.</summary>
+    internal Func<PeerId, IReadOnlyList<string>, CancellationToken, ValueTask<P2PStream>> OpenDataStream { get; set; }
 
     internal uint LocalAddressValue => Volatile.Read(ref _localAddress);
 
@@ -145,6 +150,10 @@ public sealed partial class VpnNetwork : IAsyncDisposable
                 }
             }
             await _stopping.CancelAsync().ConfigureAwait(false);
+            lock (_pushLock)
+            {
+                // A barrier: a push retry loop registered before the cancellation is in _background now (EnsureRetry).
+            }
             Dictionary<PeerId, PeerLink> links;
             lock (_linksLock)
             {
@@ -220,6 +229,9 @@ public sealed partial class VpnNetwork : IAsyncDisposable
         }
         Volatile.Write(ref _localAddress, self is null ? 0 : AddressPool.ToUInt32(self.Address));
 
+        // Only dialable addresses go to the peer store (DialAddressFilter): loopback only when the coordinator itself is
+        // reached over loopback (it observed every member's address; the coordinator trusts its own observations).
+        bool loopbackAllowed = IsCoordinator || ReachesCoordinatorOverLoopback();
         var removed = new List<PeerLink>();
         lock (_linksLock)
         {
@@ -233,9 +245,10 @@ public sealed partial class VpnNetwork : IAsyncDisposable
                     {
                         continue;
                     }
-                    if (member.Addresses.Count > 0)
+                    var dialable = DialAddressFilter.Filter(member.Addresses, seen: null, loopbackAllowed);
+                    if (dialable.Count > 0)
                     {
-                        Host.PeerStore.AddAddresses(member.Peer, member.Addresses);
+                        Host.PeerStore.AddAddresses(member.Peer, dialable);
                     }
                     uint address = AddressPool.ToUInt32(member.Address);
                     if (_links.TryGetValue(member.Peer, out var link))
@@ -266,6 +279,18 @@ public sealed partial class VpnNetwork : IAsyncDisposable
                 TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
         }
         RoutingTableChanged?.Invoke(this, table);
+    }
+
+    private bool ReachesCoordinatorOverLoopback()
+    {
+        if (Coordinator is not { } coordinator)
+        {
+            return false;
+        }
+        return Host.GetConnections(coordinator).Any(c =>
+            (c.RemoteAddress.TryGetValue(Multiformats.MultiaddrProtocol.Ip4, out string? ip)
+                || c.RemoteAddress.TryGetValue(Multiformats.MultiaddrProtocol.Ip6, out ip))
+            && IPAddress.TryParse(ip, out var address) && IPAddress.IsLoopback(address));
     }
 
     /// <summary>Reads packets from the device and queues each one to the member that owns its destination.</summary>

@@ -34,6 +34,14 @@ public sealed class VpnOptions
     /// <summary>The time a control exchange (join, table push) may take. Default 10 s.</summary>
     public TimeSpan ControlTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>The first wait before a table push that failed (member unreachable, stream refused, no acknowledgement
+    /// within <see cref="ControlTimeout"/>) is tried again; doubles up to <see cref="PushRetryMaxDelay"/>. Pushes to a
+    /// member are retried until it acknowledges the current table or is removed. Default 200 ms.</summary>
+    public TimeSpan PushRetryInitialDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>The longest wait between retries of a table push. Default 5 s.</summary>
+    public TimeSpan PushRetryMaxDelay { get; set; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The largest control message accepted, in bytes. Default 1 MiB.</summary>
     public int MaxControlMessageSize { get; set; } = 1024 * 1024;
 
@@ -50,5 +58,7 @@ public sealed class VpnOptions
         ArgumentOutOfRangeException.ThrowIfGreaterThan(Mtu, 65535);
         ArgumentOutOfRangeException.ThrowIfLessThan(PeerQueueCapacity, 1);
         ArgumentOutOfRangeException.ThrowIfLessThan(PeerQueueBytes, SuperPacketBytes);
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(PushRetryInitialDelay, TimeSpan.Zero);
+        ArgumentOutOfRangeException.ThrowIfLessThan(PushRetryMaxDelay, PushRetryInitialDelay);
     }
 }

@@ -50,7 +50,7 @@ public class KernelVpnTests
 
         // A TCP transfer B → C through the VPN.
         await lab.RunInAsync(2, cts.Token, "iperf3", "-s", "-D", "-1", "-p", "5301");
-        await Task.Delay(300, cts.Token);
+        await lab.WaitForTcpListenerAsync(2, 5301, cts.Token); // -D returns before the daemon listens
         string report = await lab.RunInAsync(1, cts.Token, "iperf3", "-c", "10.66.0.30", "-p", "5301", "-t", "2", "-J");
         Assert.Contains("\"sum_received\"", report, StringComparison.Ordinal);
 
@@ -174,9 +174,9 @@ internal sealed class NamespaceLab : IAsyncDisposable
 
     public string Cli { get; }
 
-    private string Hub => $"p2v{_id}-hub";
+    private string Hub => $"vpn-{_id}-hub";
 
-    public string Namespace(int i) => $"p2v{_id}-{i}";
+    public string Namespace(int i) => $"vpn-{_id}-{i}";
 
     public string Underlay(int i) => $"192.168.{_subnet}.{i + 1}";
 
@@ -224,6 +224,16 @@ internal sealed class NamespaceLab : IAsyncDisposable
         ns is null ? RunProcessAsync(null, ct, command) : RunProcessAsync(Namespace(ns.Value), ct, command);
 
     public Task<string> RunInAsync(int ns, CancellationToken ct, params string[] command) => RunProcessAsync(Namespace(ns), ct, command);
+
+    /// <summary>Waits until something listens on TCP <paramref name="port"/> in namespace <paramref name="ns"/>
+    /// (polls <c>ss</c>; the caller's token bounds the wait).</summary>
+    public async Task WaitForTcpListenerAsync(int ns, int port, CancellationToken ct)
+    {
+        while ((await RunInAsync(ns, ct, "ss", "-Hltn", $"sport = :{port}")).Trim().Length == 0)
+        {
+            await Task.Delay(50, ct);
+        }
+    }
 
     private Task<string> IpAsync(CancellationToken ct, params string[] arguments) => RunProcessAsync(null, ct, ["ip", .. arguments]);
 

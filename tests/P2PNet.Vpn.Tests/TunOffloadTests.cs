@@ -28,7 +28,7 @@ public class TunOffloadTests
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await KernelTestRequirements.CheckAsync();
-        string ns = $"p2vt{Random.Shared.Next(0x10000):x4}";
+        string ns = $"vpn-t{Random.Shared.Next(0x10000):x4}";
         await NamespaceLab.RunProcessAsync(null, cts.Token, "ip", "netns", "add", ns);
         try
         {

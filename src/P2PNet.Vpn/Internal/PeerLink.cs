@@ -63,8 +63,16 @@ internal sealed partial class PeerLink : IAsyncDisposable
         {
             await SendLoopAsync(stop).ConfigureAwait(false);
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+#pragma warning disable CA1031 // the loop belongs to DisposeAsync, which must not throw because a peer went away
+        catch (Exception e)
+#pragma warning restore CA1031
         {
+            // During shutdown anything the peer does (reset the stream, close the connection) is expected; otherwise the
+            // link stops carrying traffic until the next table, and says why.
+            if (!stop.IsCancellationRequested)
+            {
+                VpnLog.LinkFailed(_logger, Peer, e.Message);
+            }
         }
     }
 
@@ -78,6 +86,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
             _inbound.Writer.TryWrite(attachment);
         }
         VpnLog.LinkUp(_logger, Peer, "inbound");
+        _owner.OnLinkUp(Peer);
         try
         {
             await ReceiveAsync(stream, linked.Token).ConfigureAwait(false);
@@ -102,12 +111,16 @@ internal sealed partial class PeerLink : IAsyncDisposable
                 P2PStream stream;
                 try
                 {
-                    stream = await _owner.Host.OpenStreamAsync(Peer, _owner.DataProtocols, stop).ConfigureAwait(false);
+                    stream = await _owner.OpenDataStream(Peer, _owner.DataProtocols, stop).ConfigureAwait(false);
                 }
 #pragma warning disable CA1031 // any dial failure means: wait and redial
-                catch (Exception e) when (!stop.IsCancellationRequested)
+                catch (Exception e)
 #pragma warning restore CA1031
                 {
+                    if (stop.IsCancellationRequested)
+                    {
+                        return; // shutting down: a reset or closed connection from the peer is the expected end
+                    }
                     VpnLog.LinkLost(_logger, Peer, e.Message, delay.TotalMilliseconds);
                     if (!await DelayAsync(delay, stop).ConfigureAwait(false))
                     {
@@ -120,6 +133,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
                 owned = CancellationTokenSource.CreateLinkedTokenSource(stop);
                 attachment = new Attachment(stream, owned.Token);
                 VpnLog.LinkUp(_logger, Peer, "outbound");
+                _owner.OnLinkUp(Peer);
                 receive = ReceiveUntilEndAsync(stream, owned);
             }
             else

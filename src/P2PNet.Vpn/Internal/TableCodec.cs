@@ -1,4 +1,5 @@
 using System.Net;
+using System.Security.Cryptography;
 using Google.Protobuf;
 using P2PNet.Crypto;
 using P2PNet.Multiformats;
@@ -17,6 +18,7 @@ internal static class TableCodec
         var raw = new RoutingTable
         {
             Version = table.Version,
+            Epoch = table.Epoch,
             Network = ByteString.CopyFrom(table.Network.BaseAddress.GetAddressBytes()),
             PrefixLength = (uint)table.Network.PrefixLength,
             Mtu = (uint)table.Mtu,
@@ -40,11 +42,22 @@ internal static class TableCodec
         };
     }
 
-    /// <summary>Verifies that <paramref name="coordinator"/> signed the table and decodes it.</summary>
-    /// <exception cref="WireFormatException">The signature, signer or content is invalid (the message says which).</exception>
+    /// <summary>Verifies that <paramref name="coordinator"/> signed the table, decodes it and checks its members.</summary>
+    /// <exception cref="WireFormatException">The signature, signer or encoding is invalid (the message says which).</exception>
+    /// <exception cref="VpnTableRejectedException">Correctly signed but inconsistent: a member address outside the network
+    /// or not a host address of it, or a duplicate address or peer.</exception>
     public static VpnRoutingTable Verify(SignedRoutingTable signed, PeerId coordinator)
     {
-        PublicKey key = PublicKey.FromProtobuf(signed.PublicKey.Span);
+        ArgumentNullException.ThrowIfNull(signed);
+        PublicKey key;
+        try
+        {
+            key = PublicKey.FromProtobuf(signed.PublicKey.Span);
+        }
+        catch (Exception e) when (e is not WireFormatException and (ArgumentException or FormatException or NotSupportedException or CryptographicException))
+        {
+            throw new WireFormatException("The table's public key is malformed.", e);
+        }
         if (!coordinator.Matches(key))
         {
             throw new WireFormatException($"The table is signed by {key.ToPeerId()}, not by the coordinator {coordinator}.");
@@ -63,30 +76,69 @@ internal static class TableCodec
         {
             throw new WireFormatException("The table is not a valid RoutingTable message.", e);
         }
+        var table = Decode(raw, coordinator);
+        CheckMembers(table);
+        return table;
+    }
+
+    private static VpnRoutingTable Decode(RoutingTable raw, PeerId coordinator)
+    {
         if (raw.Network.Length != 4 || raw.PrefixLength is < 8 or > 30 || raw.Mtu is < 576 or > 65535)
         {
             throw new WireFormatException("The table's network or MTU is invalid.");
         }
-        if (PeerId.FromBytes(raw.Coordinator.Span) != coordinator)
+        try
         {
-            throw new WireFormatException("The table names another coordinator.");
+            if (PeerId.FromBytes(raw.Coordinator.Span) != coordinator)
+            {
+                throw new WireFormatException("The table names another coordinator.");
+            }
+            // IPNetwork refuses a base address with host bits set: such a table is malformed, not a crash.
+            var network = new IPNetwork(new IPAddress(raw.Network.Span), (int)raw.PrefixLength);
+            var members = new List<VpnMember>(raw.Members.Count);
+            foreach (var m in raw.Members)
+            {
+                if (m.Ip.Length != 4)
+                {
+                    throw new WireFormatException("A member's address is not IPv4.");
+                }
+                var addresses = new List<Multiaddr>();
+                foreach (var a in m.Addresses)
+                {
+                    addresses.Add(Multiaddr.FromBytes(a.Span));
+                }
+                members.Add(new VpnMember(PeerId.FromBytes(m.PeerId.Span), new IPAddress(m.Ip.Span), addresses));
+            }
+            return new VpnRoutingTable(raw.Version, network, (int)raw.Mtu, coordinator, members) { Epoch = raw.Epoch };
         }
-        var network = new IPNetwork(new IPAddress(raw.Network.Span), (int)raw.PrefixLength);
-        var members = new List<VpnMember>(raw.Members.Count);
-        foreach (var m in raw.Members)
+        catch (Exception e) when (e is not WireFormatException and (ArgumentException or FormatException or NotSupportedException or OverflowException))
         {
-            if (m.Ip.Length != 4)
-            {
-                throw new WireFormatException("A member's address is not IPv4.");
-            }
-            var addresses = new List<Multiaddr>();
-            foreach (var a in m.Addresses)
-            {
-                addresses.Add(Multiaddr.FromBytes(a.Span));
-            }
-            members.Add(new VpnMember(PeerId.FromBytes(m.PeerId.Span), new IPAddress(m.Ip.Span), addresses));
+            throw new WireFormatException($"The table is malformed: {e.Message}", e);
         }
-        return new VpnRoutingTable(raw.Version, network, (int)raw.Mtu, coordinator, members);
+    }
+
+    /// <summary>Every member address is a host address of the network (as <see cref="AddressPool"/> hands them out),
+    /// and no address or peer appears twice: otherwise packets would be routed to the wrong member.</summary>
+    private static void CheckMembers(VpnRoutingTable table)
+    {
+        var pool = new AddressPool(table.Network);
+        var addresses = new HashSet<uint>();
+        var peers = new HashSet<PeerId>();
+        foreach (var member in table.Members)
+        {
+            if (!pool.IsUsable(member.Address))
+            {
+                throw new VpnTableRejectedException($"The member {member.Peer} has the address {member.Address}, which is not a host address of {table.Network}.");
+            }
+            if (!addresses.Add(AddressPool.ToUInt32(member.Address)))
+            {
+                throw new VpnTableRejectedException($"The address {member.Address} is assigned to more than one member.");
+            }
+            if (!peers.Add(member.Peer))
+            {
+                throw new VpnTableRejectedException($"The peer {member.Peer} is listed more than once.");
+            }
+        }
     }
 
     private static byte[] Signed(byte[] table) => [.. Domain, .. table];

@@ -28,4 +28,13 @@ internal static partial class VpnLog
 
     [LoggerMessage(EventId = 7007, Level = LogLevel.Error, Message = "VPN device loop failed: {Reason}")]
     public static partial void DeviceLoopFailed(ILogger logger, string reason);
+
+    [LoggerMessage(EventId = 7008, Level = LogLevel.Warning, Message = "VPN data link to {Peer} stopped: {Reason}")]
+    public static partial void LinkFailed(ILogger logger, PeerId peer, string reason);
+
+    [LoggerMessage(EventId = 7009, Level = LogLevel.Warning, Message = "VPN member {Peer} refused table version {Version}: {Reason}")]
+    public static partial void PushRefused(ILogger logger, PeerId peer, ulong version, string reason);
+
+    [LoggerMessage(EventId = 7010, Level = LogLevel.Warning, Message = "VPN control message from {Peer} refused: {Reason}")]
+    public static partial void ControlRefused(ILogger logger, PeerId peer, string reason);
 }
