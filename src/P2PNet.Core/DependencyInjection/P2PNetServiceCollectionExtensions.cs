@@ -29,7 +29,7 @@ public static class P2PNetServiceCollectionExtensions
     public static IServiceCollection AddP2PNet(this IServiceCollection services, Action<P2PHostOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);
-        AddCore(services, null);
+        AddCore(services, null, null);
         if (configure is not null)
         {
             services.Configure(configure);
@@ -52,7 +52,7 @@ public static class P2PNetServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
-        AddCore(services, (configuration as IConfigurationSection)?.Path);
+        AddCore(services, (configuration as IConfigurationSection)?.Path ?? "", configuration);
         services.AddOptions<P2PHostOptions>().Bind(configuration);
         if (configure is not null)
         {
@@ -72,7 +72,7 @@ public static class P2PNetServiceCollectionExtensions
         return services;
     }
 
-    private static void AddCore(IServiceCollection services, string? sectionPath)
+    private static void AddCore(IServiceCollection services, string? sectionPath, IConfiguration? configuration)
     {
         services.AddOptions<P2PHostOptions>().ValidateOnStart();
         // The key prefix of messages: the bound section's path, else the options type. A later AddP2PNet(section)
@@ -80,9 +80,9 @@ public static class P2PNetServiceCollectionExtensions
         var existing = services.FirstOrDefault(d => d.ImplementationInstance is P2PHostOptionsValidator);
         if (existing is null || sectionPath is not null)
         {
-            string prefix = sectionPath ?? nameof(P2PHostOptions);
+            string prefix = string.IsNullOrEmpty(sectionPath) ? nameof(P2PHostOptions) : sectionPath;
             services.RemoveAll(d => d.ImplementationInstance is P2PHostOptionsValidator or P2PHostKeyFiles);
-            services.AddSingleton<IValidateOptions<P2PHostOptions>>(new P2PHostOptionsValidator(prefix));
+            services.AddSingleton<IValidateOptions<P2PHostOptions>>(new P2PHostOptionsValidator(prefix, configuration));
             services.AddSingleton<IPostConfigureOptions<P2PHostOptions>>(new P2PHostKeyFiles(prefix));
         }
         services.TryAddSingleton(sp => new P2PHost(

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
+using P2PNet.Multiformats;
 using P2PNet.Host;
 
 namespace P2PNet.Hosting;
@@ -7,7 +9,9 @@ namespace P2PNet.Hosting;
 /// Checks every <see cref="P2PHostOptions"/> limit when the application starts (<c>ValidateOnStart</c>), so a bad
 /// setting fails with a message naming its key (<c>P2PNet:MaxConnections: …</c>) instead of at the first connection.
 /// </summary>
-internal sealed class P2PHostOptionsValidator(string prefix) : IValidateOptions<P2PHostOptions>
+/// <remarks>The configuration binder skips a list element it cannot convert without a word, so the multiaddr lists are
+/// also checked against the raw <paramref name="configuration"/> they were bound from.</remarks>
+internal sealed class P2PHostOptionsValidator(string prefix, IConfiguration? configuration = null) : IValidateOptions<P2PHostOptions>
 {
     public string Prefix { get; } = prefix;
 
@@ -33,6 +37,25 @@ internal sealed class P2PHostOptionsValidator(string prefix) : IValidateOptions<
         for (int i = 0; i < options.ListenAddresses.Count; i++)
         {
             check.That(options.ListenAddresses[i] is { IsEmpty: false }, $"{nameof(options.ListenAddresses)}:{i}", "must be a multiaddr such as /ip4/0.0.0.0/tcp/4001.");
+        }
+        if (configuration is not null)
+        {
+            foreach (string list in (string[])[nameof(options.ListenAddresses), nameof(options.BootstrapPeers)])
+            {
+                foreach (var item in configuration.GetSection(list).GetChildren())
+                {
+                    string error = "";
+                    try
+                    {
+                        _ = Multiaddr.Parse(item.Value ?? "");
+                    }
+                    catch (WireFormatException e)
+                    {
+                        error = e.Message;
+                    }
+                    check.That(error.Length == 0, $"{list}:{item.Key}", $"'{item.Value}' is not a multiaddr: {error}");
+                }
+            }
         }
         check.Throwing(nameof(options.Yamux), options.Yamux.Validate)
             .Positive(options.Noise.HandshakeTimeout, "Noise:HandshakeTimeout")
