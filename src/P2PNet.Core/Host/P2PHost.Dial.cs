@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using P2PNet.Diagnostics;
 using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
 using P2PNet.Multistream;
@@ -148,6 +149,8 @@ public sealed partial class P2PHost
         {
             throw new IOException($"Cannot dial {address}: the limit of {Options.MaxConnections} connections is reached.");
         }
+        using var span = P2PNetTelemetry.Source.StartActivity("p2pnet.dial", ActivityKind.Client);
+        span?.SetTag("p2pnet.multiaddr", address.ToString()).SetTag("p2pnet.peer.id", expected?.ToString());
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
         timeout.CancelAfter(Options.DialTimeout);
         try
@@ -156,6 +159,10 @@ public sealed partial class P2PHost
             var connection = await UpgradeAsync(raw, ConnectionDirection.Outbound, expected, timeout.Token).ConfigureAwait(false);
             PeerStore.AddAddresses(connection.RemotePeer, [address]);
             return connection;
+        }
+        catch (Exception e) when (P2PNetTelemetry.Failed(span, e))
+        {
+            throw; // never reached: the filter only records the failure on the span
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !_stopping.IsCancellationRequested)
         {
@@ -179,24 +186,47 @@ public sealed partial class P2PHost
             {
                 raw = await PnetConnection.ProtectAsync(raw, key, accepted, inbound: !outbound, timeout.Token).ConfigureAwait(false);
             }
-            if (outbound)
+            using (var span = StartUpgradeSpan("p2pnet.security.handshake", direction, NoiseProtocolId))
             {
-                await MultistreamSelect.SelectAsync(raw, [NoiseProtocolId], timeout.Token).ConfigureAwait(false);
-                channel = await NoiseHandshake.SecureOutboundAsync(raw, NoiseIdentity, expectedPeer, Options.Noise,
-                    _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
-                if (!InlinedMuxer(channel, Options.Noise.StreamMuxers, initiator: true))
+                try
                 {
-                    await MultistreamSelect.SelectAsync(channel, [YamuxProtocolId], timeout.Token).ConfigureAwait(false);
+                    if (outbound)
+                    {
+                        await MultistreamSelect.SelectAsync(raw, [NoiseProtocolId], timeout.Token).ConfigureAwait(false);
+                        channel = await NoiseHandshake.SecureOutboundAsync(raw, NoiseIdentity, expectedPeer, Options.Noise,
+                            _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
+                    }
+                    else
+                    {
+                        await MultistreamSelect.ListenAsync(raw, p => p == NoiseProtocolId, timeout.Token).ConfigureAwait(false);
+                        channel = await NoiseHandshake.SecureInboundAsync(raw, NoiseIdentity, Options.Noise,
+                            _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
+                    }
+                    span?.SetTag("p2pnet.peer.id", channel.RemotePeer.ToString());
+                }
+                catch (Exception e) when (P2PNetTelemetry.Failed(span, e))
+                {
+                    throw; // never reached: the filter only records the failure on the span
                 }
             }
-            else
+            using (var span = StartUpgradeSpan("p2pnet.muxer.setup", direction, YamuxProtocolId))
             {
-                await MultistreamSelect.ListenAsync(raw, p => p == NoiseProtocolId, timeout.Token).ConfigureAwait(false);
-                channel = await NoiseHandshake.SecureInboundAsync(raw, NoiseIdentity, Options.Noise,
-                    _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
-                if (!InlinedMuxer(channel, Options.Noise.StreamMuxers, initiator: false))
+                try
                 {
-                    await MultistreamSelect.ListenAsync(channel, p => p == YamuxProtocolId, timeout.Token).ConfigureAwait(false);
+                    bool inlined = InlinedMuxer(channel, Options.Noise.StreamMuxers, initiator: outbound);
+                    span?.SetTag("p2pnet.muxer.inlined", inlined);
+                    if (!inlined && outbound)
+                    {
+                        await MultistreamSelect.SelectAsync(channel, [YamuxProtocolId], timeout.Token).ConfigureAwait(false);
+                    }
+                    else if (!inlined)
+                    {
+                        await MultistreamSelect.ListenAsync(channel, p => p == YamuxProtocolId, timeout.Token).ConfigureAwait(false);
+                    }
+                }
+                catch (Exception e) when (P2PNetTelemetry.Failed(span, e))
+                {
+                    throw; // never reached: the filter only records the failure on the span
                 }
             }
             if (Options.ConnectionGater is { } gater && !gater.AllowSecured(direction, channel.RemotePeer, raw.RemoteAddress))
@@ -237,6 +267,11 @@ public sealed partial class P2PHost
             throw;
         }
     }
+
+    private static Activity? StartUpgradeSpan(string name, ConnectionDirection direction, string protocol) =>
+        P2PNetTelemetry.Source.StartActivity(name)
+            ?.SetTag("p2pnet.direction", direction == ConnectionDirection.Inbound ? "inbound" : "outbound")
+            .SetTag("p2pnet.protocol", protocol);
 
     /// <summary>The swarm key in use and the further keys accepted inbound (none: the public network).</summary>
     public (SwarmKey? Key, IReadOnlyList<SwarmKey> AlsoAccepted) PrivateNetworkKeys
