@@ -35,10 +35,10 @@ public sealed class PrivateSwarmService : IHostedService, IAsyncDisposable
         _timeProvider = timeProvider;
     }
 
-    /// <summary>The owner, once started with <see cref="SwarmRole.Owner"/>.</summary>
+    /// <summary>The owner, from start to stop with <see cref="SwarmRole.Owner"/>.</summary>
     public SwarmOwner? Owner { get; private set; }
 
-    /// <summary>The member, once started with <see cref="SwarmRole.Member"/>.</summary>
+    /// <summary>The member, from start to stop with <see cref="SwarmRole.Member"/>.</summary>
     public SwarmMember? Member { get; private set; }
 
     /// <summary>The swarm's state now, or <see langword="null"/> before the service has started.</summary>
@@ -84,12 +84,15 @@ public sealed class PrivateSwarmService : IHostedService, IAsyncDisposable
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
+        // Stopped by the host, then disposed by the container: the second call finds nothing left.
         if (Owner is { } owner)
         {
+            Owner = null;
             await owner.DisposeAsync().ConfigureAwait(false);
         }
         if (Member is { } member)
         {
+            Member = null;
             await member.DisposeAsync().ConfigureAwait(false);
         }
         _store?.Dispose();
