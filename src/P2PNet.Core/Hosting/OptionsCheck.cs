@@ -65,6 +65,36 @@ public sealed class OptionsCheck
         return this;
     }
 
+    /// <summary>
+    /// Checks each element of the list at <paramref name="key"/> in the raw <paramref name="configuration"/> with
+    /// <paramref name="parse"/>: the configuration binder drops a list element it cannot convert without a word, so
+    /// only the raw text shows it. Does nothing without a configuration (options set in code).
+    /// </summary>
+    /// <param name="configuration">The section the options were bound from, or <see langword="null"/>.</param>
+    /// <param name="key">The list's key below the section (<c>ListenAddresses</c>).</param>
+    /// <param name="what">What an element must be, for the message (<c>a multiaddr</c>).</param>
+    /// <param name="parse">Parses one element, throwing <see cref="FormatException"/> (or <see cref="WireFormatException"/>).</param>
+    public OptionsCheck EachParses(Microsoft.Extensions.Configuration.IConfiguration? configuration, string key, string what, Action<string> parse)
+    {
+        ArgumentNullException.ThrowIfNull(parse);
+        if (configuration is null)
+        {
+            return this;
+        }
+        foreach (var item in configuration.GetSection(key).GetChildren())
+        {
+            try
+            {
+                parse(item.Value ?? "");
+            }
+            catch (FormatException e)
+            {
+                _failures.Add($"{Key(key + ":" + item.Key)}: '{item.Value}' is not {what}: {e.Message}");
+            }
+        }
+        return this;
+    }
+
     /// <summary>The result for <c>IValidateOptions.Validate</c>.</summary>
     public Microsoft.Extensions.Options.ValidateOptionsResult Result() =>
         _failures.Count == 0 ? Microsoft.Extensions.Options.ValidateOptionsResult.Success

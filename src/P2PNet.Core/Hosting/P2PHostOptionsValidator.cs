@@ -38,25 +38,8 @@ internal sealed class P2PHostOptionsValidator(string prefix, IConfiguration? con
         {
             check.That(options.ListenAddresses[i] is { IsEmpty: false }, $"{nameof(options.ListenAddresses)}:{i}", "must be a multiaddr such as /ip4/0.0.0.0/tcp/4001.");
         }
-        if (configuration is not null)
-        {
-            foreach (string list in (string[])[nameof(options.ListenAddresses), nameof(options.BootstrapPeers)])
-            {
-                foreach (var item in configuration.GetSection(list).GetChildren())
-                {
-                    string error = "";
-                    try
-                    {
-                        _ = Multiaddr.Parse(item.Value ?? "");
-                    }
-                    catch (WireFormatException e)
-                    {
-                        error = e.Message;
-                    }
-                    check.That(error.Length == 0, $"{list}:{item.Key}", $"'{item.Value}' is not a multiaddr: {error}");
-                }
-            }
-        }
+        check.EachParses(configuration, nameof(options.ListenAddresses), "a multiaddr", text => Multiaddr.Parse(text))
+            .EachParses(configuration, nameof(options.BootstrapPeers), "a multiaddr", text => Multiaddr.Parse(text));
         check.Throwing(nameof(options.Yamux), options.Yamux.Validate)
             .Positive(options.Noise.HandshakeTimeout, "Noise:HandshakeTimeout")
             .Positive(options.Tcp.ConnectTimeout, "Tcp:ConnectTimeout")

@@ -23,7 +23,7 @@ public static class PrivateSwarmServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
-        AddCore(services, nameof(PrivateSwarmServiceOptions)).Configure(configure);
+        AddCore(services, nameof(PrivateSwarmServiceOptions), null).Configure(configure);
         return services;
     }
 
@@ -38,7 +38,7 @@ public static class PrivateSwarmServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
         string prefix = (configuration as IConfigurationSection)?.Path is { Length: > 0 } path ? path : nameof(PrivateSwarmServiceOptions);
-        AddCore(services, prefix).Bind(configuration);
+        AddCore(services, prefix, configuration).Bind(configuration);
         return services;
     }
 
@@ -56,7 +56,7 @@ public static class PrivateSwarmServiceCollectionExtensions
             sp => new PrivateSwarmHealthCheck(sp.GetRequiredService<PrivateSwarmService>()), failureStatus, tags));
     }
 
-    private static OptionsBuilder<PrivateSwarmServiceOptions> AddCore(IServiceCollection services, string prefix)
+    private static OptionsBuilder<PrivateSwarmServiceOptions> AddCore(IServiceCollection services, string prefix, IConfiguration? configuration)
     {
         services.AddP2PNet(); // the host's hosted service must be registered, and so start, first
         for (int i = services.Count - 1; i >= 0; i--)
@@ -66,7 +66,7 @@ public static class PrivateSwarmServiceCollectionExtensions
                 services.RemoveAt(i);
             }
         }
-        services.AddSingleton<IValidateOptions<PrivateSwarmServiceOptions>>(new PrivateSwarmServiceOptionsValidator(prefix));
+        services.AddSingleton<IValidateOptions<PrivateSwarmServiceOptions>>(new PrivateSwarmServiceOptionsValidator(prefix, configuration));
         services.TryAddSingleton<PrivateSwarmService>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, PrivateSwarmService>(sp => sp.GetRequiredService<PrivateSwarmService>()));
         return services.AddOptions<PrivateSwarmServiceOptions>().ValidateOnStart();

@@ -25,7 +25,7 @@ public static class VpnServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configure);
-        AddCore(services, nameof(VpnServiceOptions)).Configure(configure);
+        AddCore(services, nameof(VpnServiceOptions), null).Configure(configure);
         return services;
     }
 
@@ -40,7 +40,7 @@ public static class VpnServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(configuration);
         string prefix = (configuration as IConfigurationSection)?.Path is { Length: > 0 } path ? path : nameof(VpnServiceOptions);
-        AddCore(services, prefix).Bind(configuration);
+        AddCore(services, prefix, configuration).Bind(configuration);
         return services;
     }
 
@@ -58,7 +58,7 @@ public static class VpnServiceCollectionExtensions
             sp => new VpnHealthCheck(sp.GetRequiredService<VpnService>()), failureStatus, tags));
     }
 
-    private static OptionsBuilder<VpnServiceOptions> AddCore(IServiceCollection services, string prefix)
+    private static OptionsBuilder<VpnServiceOptions> AddCore(IServiceCollection services, string prefix, IConfiguration? configuration)
     {
         services.AddP2PNet(); // the host's hosted service must be registered, and so start, first
         for (int i = services.Count - 1; i >= 0; i--)
@@ -68,7 +68,7 @@ public static class VpnServiceCollectionExtensions
                 services.RemoveAt(i);
             }
         }
-        services.AddSingleton<IValidateOptions<VpnServiceOptions>>(new VpnServiceOptionsValidator(prefix));
+        services.AddSingleton<IValidateOptions<VpnServiceOptions>>(new VpnServiceOptionsValidator(prefix, configuration));
         services.TryAddSingleton<VpnService>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, VpnService>(sp => sp.GetRequiredService<VpnService>()));
         return services.AddOptions<VpnServiceOptions>().ValidateOnStart();

@@ -1,17 +1,20 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
+using P2PNet.Peers;
 using P2PNet.Hosting;
 
 namespace P2PNet.Vpn.Hosting;
 
 /// <summary>Checks <see cref="VpnServiceOptions"/> at start-up, naming the key of a bad setting.</summary>
-internal sealed class VpnServiceOptionsValidator(string prefix) : IValidateOptions<VpnServiceOptions>
+internal sealed class VpnServiceOptionsValidator(string prefix, IConfiguration? configuration = null) : IValidateOptions<VpnServiceOptions>
 {
     public ValidateOptionsResult Validate(string? name, VpnServiceOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var check = new OptionsCheck(prefix).Throwing(nameof(options.Vpn), options.Vpn.Validate);
+        var check = new OptionsCheck(prefix).Throwing(nameof(options.Vpn), options.Vpn.Validate)
+            .EachParses(configuration, nameof(options.Members), "a peer id", text => PeerId.Parse(text));
         if (!options.Coordinator)
         {
             check.That(options.CoordinatorAddress is not null, nameof(options.CoordinatorAddress), "is required for a member: the coordinator's multiaddr.")

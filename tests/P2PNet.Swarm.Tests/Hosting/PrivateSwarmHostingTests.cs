@@ -118,4 +118,49 @@ public sealed class PrivateSwarmHostingTests : IDisposable
         Assert.Contains("P2PNet:Swarm:StorePath", e.Message, StringComparison.Ordinal);
         Assert.Contains("P2PNet:Swarm:Limits:MaxMessageSize", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Bind_FromConfiguration_ReadsPeerIdsAndMultiaddrs()
+    {
+        using var ownerKey = PrivateKey.GenerateEd25519();
+        using var memberKey = PrivateKey.GenerateEd25519();
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["P2PNet:Swarm:Role"] = "Member",
+            ["P2PNet:Swarm:StorePath"] = Path.Combine(_directory, "member.db"),
+            ["P2PNet:Swarm:SwarmId"] = "configured",
+            ["P2PNet:Swarm:Owner"] = ownerKey.PublicKey.ToPeerId().ToString(),
+            ["P2PNet:Swarm:OwnerAddresses:0"] = "/ip4/192.0.2.1/tcp/4001",
+            ["P2PNet:Swarm:AuthorizedPeers:0"] = memberKey.PublicKey.ToPeerId().ToCidString(),
+            ["P2PNet:Swarm:JoinOnStart"] = "false",
+            ["P2PNet:Swarm:Limits:ExchangeTimeout"] = "00:00:05",
+        });
+        builder.Services.AddPrivateSwarm(builder.Configuration.GetSection("P2PNet:Swarm"));
+        using var app = builder.Build();
+        var options = app.Services.GetRequiredService<IOptions<PrivateSwarmServiceOptions>>().Value;
+        Assert.Equal(SwarmRole.Member, options.Role);
+        Assert.Equal("configured", options.SwarmId);
+        Assert.Equal(ownerKey.PublicKey.ToPeerId(), options.Owner);
+        Assert.Equal([Multiaddr.Parse("/ip4/192.0.2.1/tcp/4001")], options.OwnerAddresses);
+        Assert.Equal([memberKey.PublicKey.ToPeerId()], options.AuthorizedPeers);
+        Assert.False(options.JoinOnStart);
+        Assert.Equal(TimeSpan.FromSeconds(5), options.Limits.ExchangeTimeout);
+    }
+
+    [Fact]
+    public async Task Start_FromConfigurationWithAMalformedPeerIdInAList_FailsNamingTheKey()
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["P2PNet:Swarm:Role"] = "Owner",
+            ["P2PNet:Swarm:StorePath"] = Path.Combine(_directory, "owner.db"),
+            ["P2PNet:Swarm:AuthorizedPeers:0"] = "12D3KooWnot-a-peer",
+        });
+        builder.Services.AddPrivateSwarm(builder.Configuration.GetSection("P2PNet:Swarm"));
+        using var app = builder.Build();
+        var e = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync().WaitAsync(Timeout));
+        Assert.Contains("P2PNet:Swarm:AuthorizedPeers:0", e.Message, StringComparison.Ordinal);
+    }
 }
