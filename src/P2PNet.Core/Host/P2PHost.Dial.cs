@@ -179,6 +179,7 @@ public sealed partial class P2PHost
         YamuxSession? session = null;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Options.HandshakeTimeout);
+        Activity? handshakeSpan = null, muxerSpan = null;
         try
         {
             var (key, accepted) = PrivateNetworkKeys;
@@ -186,49 +187,31 @@ public sealed partial class P2PHost
             {
                 raw = await PnetConnection.ProtectAsync(raw, key, accepted, inbound: !outbound, timeout.Token).ConfigureAwait(false);
             }
-            using (var span = StartUpgradeSpan("p2pnet.security.handshake", direction, NoiseProtocolId))
+            handshakeSpan = StartUpgradeSpan("p2pnet.security.handshake", direction, NoiseProtocolId);
+            if (outbound)
             {
-                try
+                await MultistreamSelect.SelectAsync(raw, [NoiseProtocolId], timeout.Token).ConfigureAwait(false);
+                channel = await NoiseHandshake.SecureOutboundAsync(raw, NoiseIdentity, expectedPeer, Options.Noise,
+                    _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
+                muxerSpan = NextUpgradeSpan(handshakeSpan, channel, direction);
+                if (!InlinedMuxer(channel, Options.Noise.StreamMuxers, initiator: true))
                 {
-                    if (outbound)
-                    {
-                        await MultistreamSelect.SelectAsync(raw, [NoiseProtocolId], timeout.Token).ConfigureAwait(false);
-                        channel = await NoiseHandshake.SecureOutboundAsync(raw, NoiseIdentity, expectedPeer, Options.Noise,
-                            _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
-                    }
-                    else
-                    {
-                        await MultistreamSelect.ListenAsync(raw, p => p == NoiseProtocolId, timeout.Token).ConfigureAwait(false);
-                        channel = await NoiseHandshake.SecureInboundAsync(raw, NoiseIdentity, Options.Noise,
-                            _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
-                    }
-                    span?.SetTag("p2pnet.peer.id", channel.RemotePeer.ToString());
-                }
-                catch (Exception e) when (P2PNetTelemetry.Failed(span, e))
-                {
-                    throw; // never reached: the filter only records the failure on the span
+                    await MultistreamSelect.SelectAsync(channel, [YamuxProtocolId], timeout.Token).ConfigureAwait(false);
                 }
             }
-            using (var span = StartUpgradeSpan("p2pnet.muxer.setup", direction, YamuxProtocolId))
+            else
             {
-                try
+                await MultistreamSelect.ListenAsync(raw, p => p == NoiseProtocolId, timeout.Token).ConfigureAwait(false);
+                channel = await NoiseHandshake.SecureInboundAsync(raw, NoiseIdentity, Options.Noise,
+                    _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
+                muxerSpan = NextUpgradeSpan(handshakeSpan, channel, direction);
+                if (!InlinedMuxer(channel, Options.Noise.StreamMuxers, initiator: false))
                 {
-                    bool inlined = InlinedMuxer(channel, Options.Noise.StreamMuxers, initiator: outbound);
-                    span?.SetTag("p2pnet.muxer.inlined", inlined);
-                    if (!inlined && outbound)
-                    {
-                        await MultistreamSelect.SelectAsync(channel, [YamuxProtocolId], timeout.Token).ConfigureAwait(false);
-                    }
-                    else if (!inlined)
-                    {
-                        await MultistreamSelect.ListenAsync(channel, p => p == YamuxProtocolId, timeout.Token).ConfigureAwait(false);
-                    }
-                }
-                catch (Exception e) when (P2PNetTelemetry.Failed(span, e))
-                {
-                    throw; // never reached: the filter only records the failure on the span
+                    await MultistreamSelect.ListenAsync(channel, p => p == YamuxProtocolId, timeout.Token).ConfigureAwait(false);
                 }
             }
+            muxerSpan?.Dispose();
+            handshakeSpan = muxerSpan = null; // later failures (gater, limits) belong to the dial, not to these steps
             if (Options.ConnectionGater is { } gater && !gater.AllowSecured(direction, channel.RemotePeer, raw.RemoteAddress))
             {
                 throw new ConnectionGatedException($"The connection gater refused {channel.RemotePeer} at {raw.RemoteAddress}.");
@@ -249,6 +232,9 @@ public sealed partial class P2PHost
         }
         catch (Exception e)
         {
+            _ = P2PNetTelemetry.Failed(muxerSpan ?? handshakeSpan, e);
+            muxerSpan?.Dispose();
+            handshakeSpan?.Dispose();
             Metrics.HandshakeFailed(direction);
             if (session is not null)
             {
@@ -272,6 +258,14 @@ public sealed partial class P2PHost
         P2PNetTelemetry.Source.StartActivity(name)
             ?.SetTag("p2pnet.direction", direction == ConnectionDirection.Inbound ? "inbound" : "outbound")
             .SetTag("p2pnet.protocol", protocol);
+
+    /// <summary>Ends the security handshake's span (tagging the authenticated peer) and starts the muxer set-up's.</summary>
+    private static Activity? NextUpgradeSpan(Activity? handshakeSpan, NoiseSecureChannel channel, ConnectionDirection direction)
+    {
+        handshakeSpan?.SetTag("p2pnet.peer.id", channel.RemotePeer.ToString());
+        handshakeSpan?.Dispose();
+        return StartUpgradeSpan("p2pnet.muxer.setup", direction, YamuxProtocolId);
+    }
 
     /// <summary>The swarm key in use and the further keys accepted inbound (none: the public network).</summary>
     public (SwarmKey? Key, IReadOnlyList<SwarmKey> AlsoAccepted) PrivateNetworkKeys
