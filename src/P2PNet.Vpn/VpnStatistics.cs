@@ -1,6 +1,6 @@
 namespace P2PNet.Vpn;
 
-/// <summary>Why a packet was dropped (also the <c>reason</c> tag of <c>p2pnet.vpn.dropped</c>).</summary>
+/// <summary>Why a packet was dropped (also the <c>reason</c> tag of <c>p2pnet.vpn.packets.dropped</c>).</summary>
 public enum VpnDropReason
 {
     /// <summary>A peer sent a packet whose source is not its assigned address (or the local system did).</summary>

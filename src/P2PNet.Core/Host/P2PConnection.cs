@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using P2PNet.Crypto;
+using P2PNet.Diagnostics;
 using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
 using P2PNet.Multistream;
@@ -115,9 +117,15 @@ public sealed class P2PConnection : IAsyncDisposable
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closing.Token);
             timeout.CancelAfter(_host.Options.NegotiationTimeout);
             string protocol;
+            using var span = P2PNetTelemetry.Source.StartActivity("p2pnet.stream.negotiate", ActivityKind.Client);
             try
             {
                 protocol = await MultistreamSelect.SelectAsync(muxed, protocols, timeout.Token).ConfigureAwait(false);
+                span?.SetTag("p2pnet.protocol", protocol).SetTag("p2pnet.direction", "outbound");
+            }
+            catch (Exception e) when (P2PNetTelemetry.Failed(span, e))
+            {
+                throw; // never reached: the filter only records the failure on the span
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -167,9 +175,11 @@ public sealed class P2PConnection : IAsyncDisposable
         try
         {
             using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token))
+            using (var span = P2PNetTelemetry.Source.StartActivity("p2pnet.stream.negotiate", ActivityKind.Server))
             {
                 timeout.CancelAfter(_host.Options.NegotiationTimeout);
                 protocol = await MultistreamSelect.ListenAsync(muxed, _host.HasHandler, timeout.Token).ConfigureAwait(false);
+                span?.SetTag("p2pnet.protocol", protocol).SetTag("p2pnet.direction", "inbound");
             }
             StreamHandler? handler = _host.GetHandler(protocol);
             if (handler is null)

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
+using P2PNet.Diagnostics;
 using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
 using P2PNet.Multistream;
@@ -151,6 +152,8 @@ public sealed partial class P2PHost
         }
         // An outbound slot (host and, for an IP address, per IP): never one of the inbound handshake budget.
         ConnectionResources resources = _resources.OpenOutbound(address.TryGetTcpEndPoint(out var endPoint) ? endPoint.Address : null);
+        using var span = P2PNetTelemetry.Source.StartActivity("p2pnet.dial", ActivityKind.Client);
+        span?.SetTag("p2pnet.multiaddr", address.ToString()).SetTag("p2pnet.peer.id", expected?.ToString());
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
         timeout.CancelAfter(Options.DialTimeout);
         try
@@ -169,6 +172,10 @@ public sealed partial class P2PHost
             PeerStore.AddAddresses(connection.RemotePeer, [address]);
             return connection;
         }
+        catch (Exception e) when (P2PNetTelemetry.Failed(span, e))
+        {
+            throw; // never reached: the filter only records the failure on the span
+        }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !_stopping.IsCancellationRequested)
         {
             throw new TimeoutException($"Dialing {address} did not complete within {Options.DialTimeout.TotalSeconds:0.#} s.");
@@ -186,6 +193,7 @@ public sealed partial class P2PHost
         YamuxSession? session = null;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Options.HandshakeTimeout);
+        Activity? handshakeSpan = null, muxerSpan = null;
         try
         {
             var (key, accepted) = PrivateNetworkKeys;
@@ -193,11 +201,13 @@ public sealed partial class P2PHost
             {
                 raw = await PnetConnection.ProtectAsync(raw, key, accepted, inbound: !outbound, timeout.Token).ConfigureAwait(false);
             }
+            handshakeSpan = StartUpgradeSpan("p2pnet.security.handshake", direction, NoiseProtocolId);
             if (outbound)
             {
                 await MultistreamSelect.SelectAsync(raw, [NoiseProtocolId], timeout.Token).ConfigureAwait(false);
                 channel = await NoiseHandshake.SecureOutboundAsync(raw, NoiseIdentity, expectedPeer, Options.Noise,
                     _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
+                muxerSpan = NextUpgradeSpan(handshakeSpan, channel, direction);
                 if (!InlinedMuxer(channel, Options.Noise.StreamMuxers, initiator: true))
                 {
                     await MultistreamSelect.SelectAsync(channel, [YamuxProtocolId], timeout.Token).ConfigureAwait(false);
@@ -208,11 +218,14 @@ public sealed partial class P2PHost
                 await MultistreamSelect.ListenAsync(raw, p => p == NoiseProtocolId, timeout.Token).ConfigureAwait(false);
                 channel = await NoiseHandshake.SecureInboundAsync(raw, NoiseIdentity, Options.Noise,
                     _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
+                muxerSpan = NextUpgradeSpan(handshakeSpan, channel, direction);
                 if (!InlinedMuxer(channel, Options.Noise.StreamMuxers, initiator: false))
                 {
                     await MultistreamSelect.ListenAsync(channel, p => p == YamuxProtocolId, timeout.Token).ConfigureAwait(false);
                 }
             }
+            muxerSpan?.Dispose();
+            handshakeSpan = muxerSpan = null; // later failures (gater, limits) belong to the dial, not to these steps
             if (Options.ConnectionGater is { } gater && !gater.AllowSecured(direction, channel.RemotePeer, raw.RemoteAddress))
             {
                 throw new ConnectionGatedException($"The connection gater refused {channel.RemotePeer} at {raw.RemoteAddress}.");
@@ -239,6 +252,9 @@ public sealed partial class P2PHost
         catch (Exception e)
         {
             resources.Dispose(); // first: whatever fails below, the budget is given back
+            _ = P2PNetTelemetry.Failed(muxerSpan ?? handshakeSpan, e);
+            muxerSpan?.Dispose();
+            handshakeSpan?.Dispose();
             Metrics.HandshakeFailed(direction);
             if (session is not null)
             {
@@ -256,6 +272,19 @@ public sealed partial class P2PHost
             }
             throw;
         }
+    }
+
+    private static Activity? StartUpgradeSpan(string name, ConnectionDirection direction, string protocol) =>
+        P2PNetTelemetry.Source.StartActivity(name)
+            ?.SetTag("p2pnet.direction", direction == ConnectionDirection.Inbound ? "inbound" : "outbound")
+            .SetTag("p2pnet.protocol", protocol);
+
+    /// <summary>Ends the security handshake's span (tagging the authenticated peer) and starts the muxer set-up's.</summary>
+    private static Activity? NextUpgradeSpan(Activity? handshakeSpan, NoiseSecureChannel channel, ConnectionDirection direction)
+    {
+        handshakeSpan?.SetTag("p2pnet.peer.id", channel.RemotePeer.ToString());
+        handshakeSpan?.Dispose();
+        return StartUpgradeSpan("p2pnet.muxer.setup", direction, YamuxProtocolId);
     }
 
     /// <summary>The swarm key in use and the further keys accepted inbound (none: the public network).</summary>

@@ -17,6 +17,19 @@ public sealed class P2PHostOptions
     /// <summary>The node's identity. Default: a new Ed25519 key each start (set it to keep a stable peer id).</summary>
     public PrivateKey? Identity { get; set; }
 
+    /// <summary>
+    /// A libp2p private key file (protobuf, as <c>p2pnet key new</c> and go/js libp2p write) holding the node's identity.
+    /// When <see cref="Identity"/> is not set, <c>services.AddP2PNet(…)</c> reads it, or creates it with a new Ed25519 key
+    /// (file mode 0600) when it does not exist. Default: none.
+    /// </summary>
+    public string? IdentityKeyFile { get; set; }
+
+    /// <summary>
+    /// A swarm key file (<c>/key/swarm/psk/1.0.0/</c>). When <see cref="PrivateNetworkKey"/> is not set,
+    /// <c>services.AddP2PNet(…)</c> reads it; a missing or malformed file fails at start-up. Default: none.
+    /// </summary>
+    public string? PrivateNetworkKeyFile { get; set; }
+
     /// <summary>Addresses to listen on when the host starts. Default: none (call <see cref="P2PHost.ListenAsync"/>).</summary>
     public IList<Multiaddr> ListenAddresses { get; } = [];
 

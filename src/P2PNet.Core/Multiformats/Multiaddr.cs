@@ -11,6 +11,7 @@ namespace P2PNet.Multiformats;
 /// </summary>
 /// <remarks>Immutable and thread-safe, with value equality on the binary form. All parse errors are
 /// <see cref="WireFormatException"/>s that say which part was wrong.</remarks>
+[System.ComponentModel.TypeConverter(typeof(MultiaddrTypeConverter))]
 public sealed class Multiaddr : IEquatable<Multiaddr>, ISpanParsable<Multiaddr>
 {
     /// <summary>The longest binary multiaddr accepted.</summary>

@@ -11,6 +11,7 @@ namespace P2PNet.Peers;
 /// </summary>
 /// <remarks>Immutable, thread-safe, with value equality. <see cref="ToString"/> gives base58btc;
 /// <see cref="Parse(string)"/> also accepts the CIDv1 form (<c>libp2p-key</c>, multibase base32 or any other multibase).</remarks>
+[System.ComponentModel.TypeConverter(typeof(PeerIdTypeConverter))]
 public sealed class PeerId : IEquatable<PeerId>, ISpanParsable<PeerId>
 {
     /// <summary>Encoded keys up to this length are inlined with the identity multihash.</summary>

@@ -1,10 +1,11 @@
-using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using P2PNet.Proxy.UdpBridge;
 using P2PNet.Proxy.UdpBridge.Internal;
 
-namespace P2PNet.Proxy.UdpBridge;
+// In the framework's namespace, as MapGet and MapHealthChecks are: MapUdpBridge shows up without an extra using.
+namespace Microsoft.AspNetCore.Builder;
 
 /// <summary>Maps the WebSocket-to-UDP bridge into an ASP.NET Core application.</summary>
 public static class UdpBridgeEndpointRouteBuilderExtensions

@@ -13,7 +13,7 @@ namespace P2PNet.Proxy.UdpBridge;
 /// websockets.</para>
 /// <para>Rate limits apply per client and per direction (browser → UDP and UDP → browser, each with its own buckets).
 /// A datagram over a limit, or to or from a refused address, is dropped and counted in the
-/// <c>p2pnet.bridge.drops</c> metric; the websocket stays open, as a UDP path that loses packets would.</para>
+/// <c>p2pnet.bridge.datagrams.dropped</c> metric; the websocket stays open, as a UDP path that loses packets would.</para>
 /// </remarks>
 public sealed class UdpBridgeOptions
 {

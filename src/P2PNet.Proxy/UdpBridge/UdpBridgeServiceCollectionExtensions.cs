@@ -1,10 +1,12 @@
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using Microsoft.AspNetCore.Builder;
+using P2PNet.Proxy.UdpBridge;
 using P2PNet.Proxy.UdpBridge.Internal;
 
-namespace P2PNet.Proxy.UdpBridge;
+// In the framework's namespace, as AddRouting and AddHealthChecks are: AddUdpBridge shows up without an extra using.
+namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>Registers the WebSocket-to-UDP bridge with dependency injection.</summary>
 public static class UdpBridgeServiceCollectionExtensions

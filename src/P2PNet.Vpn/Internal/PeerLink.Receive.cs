@@ -75,7 +75,7 @@ internal sealed partial class PeerLink
                 {
                     Interlocked.Add(ref _packetsReceived, packets);
                     Interlocked.Add(ref _bytesReceived, bytes);
-                    _owner.Metrics.Received(_peerText, packets, bytes);
+                    _owner.Metrics.Received(packets, bytes);
                 }
                 if (result.IsCompleted || result.IsCanceled)
                 {

@@ -81,7 +81,7 @@ internal sealed partial class PeerLink
             var flushed = await output.FlushAsync(cancellationToken).ConfigureAwait(false);
             Interlocked.Add(ref _packetsSent, packets);
             Interlocked.Add(ref _bytesSent, bytes);
-            _owner.Metrics.Sent(_peerText, packets, bytes);
+            _owner.Metrics.Sent(packets, bytes);
             if (flushed.IsCompleted || flushed.IsCanceled)
             {
                 throw new IOException("The data stream was closed by the peer.");

@@ -21,7 +21,6 @@ internal sealed partial class PeerLink : IAsyncDisposable
     private readonly Channel<Attachment> _inbound = Channel.CreateBounded<Attachment>(new BoundedChannelOptions(4) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly CancellationTokenSource _stop = new();
     private readonly ILogger _logger;
-    private readonly string _peerText;
     private Task _sendLoop = Task.CompletedTask;
     private uint _address;
     private int _connected;
@@ -31,7 +30,6 @@ internal sealed partial class PeerLink : IAsyncDisposable
     {
         _owner = owner;
         Peer = peer;
-        _peerText = peer.ToString();
         _address = address;
         Dials = dials;
         _logger = logger;

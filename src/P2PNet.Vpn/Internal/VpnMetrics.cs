@@ -2,7 +2,9 @@ using System.Diagnostics.Metrics;
 
 namespace P2PNet.Vpn.Internal;
 
-/// <summary>The VPN's instruments under the meter <c>P2PNet.Vpn</c>: packets and bytes per peer and direction, drops by reason.</summary>
+/// <summary>The VPN's instruments under the meter <c>P2PNet.Vpn</c>: packets and bytes by direction, drops by reason.
+/// No peer tag: a tag per peer id would make one time series per peer, without bound (per-peer counts are in
+/// <see cref="VpnNetwork.GetStatistics"/>).</summary>
 internal sealed class VpnMetrics : IDisposable
 {
     public const string MeterName = "P2PNet.Vpn";
@@ -16,30 +18,28 @@ internal sealed class VpnMetrics : IDisposable
     public VpnMetrics(IMeterFactory? meterFactory)
     {
         _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
-        _packets = _meter.CreateCounter<long>("p2pnet.vpn.packets", "{packet}", "IP packets carried, by peer and direction (sent, received).");
-        _bytes = _meter.CreateCounter<long>("p2pnet.vpn.bytes", "By", "IP bytes carried, by peer and direction (sent, received).");
-        _drops = _meter.CreateCounter<long>("p2pnet.vpn.dropped", "{packet}", "IP packets dropped, by reason.");
+        _packets = _meter.CreateCounter<long>("p2pnet.vpn.packets.relayed", "{packet}", "IP packets carried, by direction (sent, received).");
+        _bytes = _meter.CreateCounter<long>("p2pnet.vpn.bytes.relayed", "By", "IP bytes carried, by direction (sent, received).");
+        _drops = _meter.CreateCounter<long>("p2pnet.vpn.packets.dropped", "{packet}", "IP packets dropped, by reason.");
     }
 
-    public void Sent(string peer, long packets, long bytes)
+    public void Sent(long packets, long bytes)
     {
         if (_packets.Enabled)
         {
-            var p = new KeyValuePair<string, object?>("peer", peer);
             var d = new KeyValuePair<string, object?>("direction", "sent");
-            _packets.Add(packets, p, d);
-            _bytes.Add(bytes, p, d);
+            _packets.Add(packets, d);
+            _bytes.Add(bytes, d);
         }
     }
 
-    public void Received(string peer, long packets, long bytes)
+    public void Received(long packets, long bytes)
     {
         if (_packets.Enabled)
         {
-            var p = new KeyValuePair<string, object?>("peer", peer);
             var d = new KeyValuePair<string, object?>("direction", "received");
-            _packets.Add(packets, p, d);
-            _bytes.Add(bytes, p, d);
+            _packets.Add(packets, d);
+            _bytes.Add(bytes, d);
         }
     }
 

@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using P2PNet.DependencyInjection;
 using P2PNet.Host;
 using P2PNet.Messaging;
 using P2PNet.Multiformats;

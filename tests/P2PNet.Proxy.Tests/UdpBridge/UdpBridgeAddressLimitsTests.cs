@@ -39,7 +39,7 @@ public sealed class UdpBridgeAddressLimitsTests
         Assert.Equal(1, bridge.Metrics.Total("p2pnet.bridge.connections.rejected", "reason=max_clients_per_address"));
 
         await first.DisposeAsync();
-        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.closes");
+        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.clients.closed");
         await using BridgeClient replacement = await bridge.ConnectAsync();
         Assert.NotEqual(0, replacement.Announced.Port);
     }
@@ -66,9 +66,9 @@ public sealed class UdpBridgeAddressLimitsTests
         }
 
         await bridge.Metrics.WaitForAsync(20, "p2pnet.bridge.datagrams|p2pnet.bridge.drops", "direction=to_udp");
-        Assert.Equal(10, bridge.Metrics.Total("p2pnet.bridge.datagrams", "direction=to_udp"));
-        Assert.Equal(10, bridge.Metrics.Total("p2pnet.bridge.drops", "reason=address_rate_limited", "direction=to_udp"));
-        Assert.Equal(0, bridge.Metrics.Total("p2pnet.bridge.drops", "reason=rate_limited"));
+        Assert.Equal(10, bridge.Metrics.Total("p2pnet.bridge.datagrams.relayed", "direction=to_udp"));
+        Assert.Equal(10, bridge.Metrics.Total("p2pnet.bridge.datagrams.dropped", "reason=address_rate_limited", "direction=to_udp"));
+        Assert.Equal(0, bridge.Metrics.Total("p2pnet.bridge.datagrams.dropped", "reason=rate_limited"));
     }
 
     [Fact]
@@ -77,7 +77,7 @@ public sealed class UdpBridgeAddressLimitsTests
         await using TestBridge bridge = await TestBridge.StartAsync(o => o.MaxPendingHandshakesPerAddress = 2);
         using Socket idle1 = await ConnectRawAsync(bridge);
         using Socket idle2 = await ConnectRawAsync(bridge);
-        await bridge.Metrics.WaitForAsync(2, "p2pnet.bridge.handshakes");
+        await bridge.Metrics.WaitForAsync(2, "p2pnet.bridge.handshakes.active");
 
         using (Socket third = await ConnectRawAsync(bridge))
         {
@@ -99,7 +99,7 @@ public sealed class UdpBridgeAddressLimitsTests
     {
         await using TestBridge bridge = await TestBridge.StartAsync(o => o.MaxPendingHandshakes = 1);
         using Socket idle = await ConnectRawAsync(bridge);
-        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.handshakes");
+        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.handshakes.active");
 
         using Socket second = await ConnectRawAsync(bridge);
         string response = await WebSocketHandshakeTests.ReadToEndAsync(second);
@@ -177,9 +177,9 @@ public sealed class UdpBridgeAddressLimitsTests
     private static async Task WaitForPendingHandshakesAsync(TestBridge bridge, long count)
     {
         DateTime deadline = DateTime.UtcNow + BridgeClient.Timeout;
-        while (bridge.Metrics.Total("p2pnet.bridge.handshakes") != count)
+        while (bridge.Metrics.Total("p2pnet.bridge.handshakes.active") != count)
         {
-            Assert.True(DateTime.UtcNow < deadline, $"Pending handshakes: {bridge.Metrics.Total("p2pnet.bridge.handshakes")}, expected {count}.");
+            Assert.True(DateTime.UtcNow < deadline, $"Pending handshakes: {bridge.Metrics.Total("p2pnet.bridge.handshakes.active")}, expected {count}.");
             await Task.Delay(10).WaitAsync(BridgeClient.Timeout);
         }
     }

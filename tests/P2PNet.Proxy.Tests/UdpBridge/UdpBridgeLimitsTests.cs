@@ -20,12 +20,12 @@ public sealed class UdpBridgeLimitsTests
             await client.SendAsync(echo.EndPoint, [(byte)i]);
         }
 
-        await bridge.Metrics.WaitForAsync(20, "p2pnet.bridge.datagrams|p2pnet.bridge.drops", "direction=to_udp");
-        long passed = bridge.Metrics.Total("p2pnet.bridge.datagrams", "direction=to_udp");
+        await bridge.Metrics.WaitForAsync(20, "p2pnet.bridge.datagrams.relayed|p2pnet.bridge.datagrams.dropped", "direction=to_udp");
+        long passed = bridge.Metrics.Total("p2pnet.bridge.datagrams.relayed", "direction=to_udp");
 
         // A burst of 5, plus whatever refilled at 5 tokens a second while the 20 messages went by.
         Assert.InRange(passed, 5, 5 + (long)Math.Ceiling(clock.Elapsed.TotalSeconds * 5));
-        Assert.Equal(20 - passed, bridge.Metrics.Total("p2pnet.bridge.drops", "reason=rate_limited", "direction=to_udp"));
+        Assert.Equal(20 - passed, bridge.Metrics.Total("p2pnet.bridge.datagrams.dropped", "reason=rate_limited", "direction=to_udp"));
         for (int i = 0; i < 5; i++)
         {
             Assert.Equal(new[] { (byte)i }, (await client.ReceiveAsync()).Payload);
@@ -51,12 +51,12 @@ public sealed class UdpBridgeLimitsTests
             await client.SendAsync(echo.EndPoint, new byte[400]);
         }
 
-        await bridge.Metrics.WaitForAsync(5, "p2pnet.bridge.datagrams|p2pnet.bridge.drops", "direction=to_udp");
-        long passed = bridge.Metrics.Total("p2pnet.bridge.datagrams", "direction=to_udp");
+        await bridge.Metrics.WaitForAsync(5, "p2pnet.bridge.datagrams.relayed|p2pnet.bridge.datagrams.dropped", "direction=to_udp");
+        long passed = bridge.Metrics.Total("p2pnet.bridge.datagrams.relayed", "direction=to_udp");
 
         // 1,000 bytes of burst hold two 400-byte datagrams; more only if 400 bytes refilled meanwhile.
         Assert.InRange(passed, 2, 2 + (long)(clock.Elapsed.TotalSeconds * 1000 / 400));
-        Assert.Equal(5 - passed, bridge.Metrics.Total("p2pnet.bridge.drops", "reason=rate_limited"));
+        Assert.Equal(5 - passed, bridge.Metrics.Total("p2pnet.bridge.datagrams.dropped", "reason=rate_limited"));
     }
 
     [Fact]
@@ -72,7 +72,7 @@ public sealed class UdpBridgeLimitsTests
             await peer.SendToAsync(new[] { (byte)i }, client.Announced).WaitAsync(BridgeClient.Timeout);
         }
 
-        await bridge.Metrics.WaitForAsync(5, "p2pnet.bridge.drops", "reason=rate_limited", "direction=to_websocket");
+        await bridge.Metrics.WaitForAsync(5, "p2pnet.bridge.datagrams.dropped", "reason=rate_limited", "direction=to_websocket");
         Assert.Equal(new byte[] { 0 }, (await client.ReceiveAsync()).Payload);
         Assert.Equal(new byte[] { 1 }, (await client.ReceiveAsync()).Payload);
         Assert.Equal(new byte[] { 2 }, (await client.ReceiveAsync()).Payload);
@@ -90,7 +90,7 @@ public sealed class UdpBridgeLimitsTests
         await peer.SendToAsync(new byte[100], client.Announced).WaitAsync(BridgeClient.Timeout);
 
         Assert.Equal(100, (await client.ReceiveAsync()).Payload.Length);
-        Assert.Equal(1, bridge.Metrics.Total("p2pnet.bridge.drops", "reason=oversize", "direction=to_websocket"));
+        Assert.Equal(1, bridge.Metrics.Total("p2pnet.bridge.datagrams.dropped", "reason=oversize", "direction=to_websocket"));
     }
 
     [Fact]
@@ -114,7 +114,7 @@ public sealed class UdpBridgeLimitsTests
         Assert.Equal(1, bridge.Metrics.Total("p2pnet.bridge.connections.rejected", "reason=max_clients"));
 
         await first.DisposeAsync();
-        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.closes");
+        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.clients.closed");
         await using BridgeClient replacement = await bridge.ConnectAsync();
         Assert.NotEqual(0, replacement.Announced.Port);
     }

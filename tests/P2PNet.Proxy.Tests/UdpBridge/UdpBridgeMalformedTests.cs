@@ -27,7 +27,7 @@ public sealed class UdpBridgeMalformedTests
 
         Assert.Equal(WebSocketCloseStatus.InvalidPayloadData, status);
         Assert.StartsWith(reason, description, StringComparison.Ordinal);
-        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.closes", "reason=malformed");
+        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.clients.closed", "reason=malformed");
     }
 
     [Fact]
@@ -103,7 +103,7 @@ public sealed class UdpBridgeMalformedTests
         await client.SendAsync(echo.EndPoint, "too late"u8);
         Assert.Equal(WebSocketCloseStatus.InvalidPayloadData, (await client.ReceiveCloseAsync()).Status);
 
-        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.closes");
+        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.clients.closed");
         Assert.Equal(0, echo.Received);
     }
 }

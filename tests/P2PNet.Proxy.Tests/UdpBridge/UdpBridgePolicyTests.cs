@@ -18,9 +18,9 @@ public sealed class UdpBridgePolicyTests
         byte[] mappedLoopback = [6, .. IPAddress.Loopback.MapToIPv6().GetAddressBytes(), (byte)(echo.EndPoint.Port >> 8), (byte)echo.EndPoint.Port, 1];
         await client.SendRawAsync(mappedLoopback);
 
-        await bridge.Metrics.WaitForAsync(3, "p2pnet.bridge.drops", "reason=destination_refused", "direction=to_udp");
+        await bridge.Metrics.WaitForAsync(3, "p2pnet.bridge.datagrams.dropped", "reason=destination_refused", "direction=to_udp");
         Assert.Equal(0, echo.Received);
-        Assert.Equal(0, bridge.Metrics.Total("p2pnet.bridge.datagrams"));
+        Assert.Equal(0, bridge.Metrics.Total("p2pnet.bridge.datagrams.relayed"));
     }
 
     [Theory]
@@ -47,8 +47,8 @@ public sealed class UdpBridgePolicyTests
 
         await client.SendAsync(new IPEndPoint(IPAddress.Parse(destination), 9), "x"u8);
 
-        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.drops", "reason=destination_refused");
-        Assert.Equal(0, bridge.Metrics.Total("p2pnet.bridge.datagrams"));
+        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.datagrams.dropped", "reason=destination_refused");
+        Assert.Equal(0, bridge.Metrics.Total("p2pnet.bridge.datagrams.relayed"));
     }
 
     [Fact]
@@ -59,7 +59,7 @@ public sealed class UdpBridgePolicyTests
 
         await client.SendAsync(new IPEndPoint(IPAddress.Loopback, 0), "x"u8);
 
-        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.drops", "reason=destination_refused");
+        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.datagrams.dropped", "reason=destination_refused");
     }
 
     [Fact]
@@ -76,7 +76,7 @@ public sealed class UdpBridgePolicyTests
         (IPEndPoint source, byte[] payload) = await client.ReceiveAsync();
         Assert.Equal(allowed.EndPoint, source);
         Assert.Equal("yes"u8.ToArray(), payload);
-        Assert.Equal(1, bridge.Metrics.Total("p2pnet.bridge.drops", "reason=destination_refused"));
+        Assert.Equal(1, bridge.Metrics.Total("p2pnet.bridge.datagrams.dropped", "reason=destination_refused"));
         Assert.Equal(0, denied.Received);
     }
 
@@ -91,7 +91,7 @@ public sealed class UdpBridgePolicyTests
         allowedPeer.Bind(new IPEndPoint(IPAddress.Loopback, 0));
 
         await deniedPeer.SendToAsync("denied"u8.ToArray(), client.Announced).WaitAsync(BridgeClient.Timeout);
-        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.drops", "reason=source_refused", "direction=to_websocket");
+        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.datagrams.dropped", "reason=source_refused", "direction=to_websocket");
         await allowedPeer.SendToAsync("allowed"u8.ToArray(), client.Announced).WaitAsync(BridgeClient.Timeout);
 
         // Order is kept, so the first frame the browser sees is the allowed one.

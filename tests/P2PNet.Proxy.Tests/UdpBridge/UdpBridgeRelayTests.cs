@@ -201,21 +201,21 @@ public abstract class UdpBridgeRelayTests
         await using TestBridge bridge = await StartBridgeAsync();
         await using var echo = new UdpEchoServer(IPAddress.Loopback);
         BridgeClient client = await bridge.ConnectAsync();
-        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.clients");
+        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.clients.active");
 
         await client.SendAsync(echo.EndPoint, new byte[10]);
         await client.ReceiveAsync();
         await client.SendAsync(echo.EndPoint, new byte[20]);
         await client.ReceiveAsync();
 
-        await bridge.Metrics.WaitForAsync(2, "p2pnet.bridge.datagrams", "direction=to_udp");
-        await bridge.Metrics.WaitForAsync(2, "p2pnet.bridge.datagrams", "direction=to_websocket");
-        Assert.Equal(30, bridge.Metrics.Total("p2pnet.bridge.bytes", "direction=to_udp"));
-        Assert.Equal(30, bridge.Metrics.Total("p2pnet.bridge.bytes", "direction=to_websocket"));
+        await bridge.Metrics.WaitForAsync(2, "p2pnet.bridge.datagrams.relayed", "direction=to_udp");
+        await bridge.Metrics.WaitForAsync(2, "p2pnet.bridge.datagrams.relayed", "direction=to_websocket");
+        Assert.Equal(30, bridge.Metrics.Total("p2pnet.bridge.bytes.relayed", "direction=to_udp"));
+        Assert.Equal(30, bridge.Metrics.Total("p2pnet.bridge.bytes.relayed", "direction=to_websocket"));
 
         await client.DisposeAsync();
-        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.closes", "reason=client");
-        Assert.Equal(0, bridge.Metrics.Total("p2pnet.bridge.clients"));
+        await bridge.Metrics.WaitForAsync(1, "p2pnet.bridge.clients.closed", "reason=client");
+        Assert.Equal(0, bridge.Metrics.Total("p2pnet.bridge.clients.active"));
     }
 
     [Fact]
@@ -258,8 +258,8 @@ public abstract class UdpBridgeRelayTests
             Assert.Equal(client.Announced.Port, ((IPEndPoint)result.RemoteEndPoint).Port);
         }
 
-        await bridge.Metrics.WaitForAsync(count, "p2pnet.bridge.datagrams", "direction=to_udp");
-        Assert.Equal(Enumerable.Range(0, count).Sum(i => 1 + (i % 7 * 150)), bridge.Metrics.Total("p2pnet.bridge.bytes", "direction=to_udp"));
+        await bridge.Metrics.WaitForAsync(count, "p2pnet.bridge.datagrams.relayed", "direction=to_udp");
+        Assert.Equal(Enumerable.Range(0, count).Sum(i => 1 + (i % 7 * 150)), bridge.Metrics.Total("p2pnet.bridge.bytes.relayed", "direction=to_udp"));
     }
 
     [Fact]
@@ -284,8 +284,8 @@ public abstract class UdpBridgeRelayTests
             Assert.Equal((byte)i, buffer[0]);
         }
 
-        await bridge.Metrics.WaitForAsync(20, "p2pnet.bridge.drops", "reason=destination_refused", "direction=to_udp");
-        await bridge.Metrics.WaitForAsync(20, "p2pnet.bridge.datagrams", "direction=to_udp");
+        await bridge.Metrics.WaitForAsync(20, "p2pnet.bridge.datagrams.dropped", "reason=destination_refused", "direction=to_udp");
+        await bridge.Metrics.WaitForAsync(20, "p2pnet.bridge.datagrams.relayed", "direction=to_udp");
     }
 
     [Fact]
@@ -344,8 +344,8 @@ public abstract class UdpBridgeRelayTests
             Assert.Equal((byte)i, payload[0]);
         }
 
-        await bridge.Metrics.WaitForAsync(20, "p2pnet.bridge.drops", "reason=oversize", "direction=to_websocket");
-        Assert.Equal(40, bridge.Metrics.Total("p2pnet.bridge.datagrams", "direction=to_websocket"));
+        await bridge.Metrics.WaitForAsync(20, "p2pnet.bridge.datagrams.dropped", "reason=oversize", "direction=to_websocket");
+        Assert.Equal(40, bridge.Metrics.Total("p2pnet.bridge.datagrams.relayed", "direction=to_websocket"));
     }
 }
 

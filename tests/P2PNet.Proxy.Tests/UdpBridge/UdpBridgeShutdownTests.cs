@@ -27,7 +27,7 @@ public sealed class UdpBridgeShutdownTests
             Assert.Equal("bridge shutting down", description);
         }
 
-        Assert.Equal(5, bridge.Metrics.Total("p2pnet.bridge.closes", "reason=shutdown"));
+        Assert.Equal(5, bridge.Metrics.Total("p2pnet.bridge.clients.closed", "reason=shutdown"));
         foreach (BridgeClient client in clients)
         {
             await client.DisposeAsync();
@@ -64,7 +64,7 @@ public sealed class UdpBridgeShutdownTests
         }
 
         await stop.WaitAsync(BridgeClient.Timeout);
-        Assert.Equal(1, bridge.Metrics.Total("p2pnet.bridge.closes", "reason=shutdown"));
+        Assert.Equal(1, bridge.Metrics.Total("p2pnet.bridge.clients.closed", "reason=shutdown"));
     }
 
     [Fact]

@@ -12,7 +12,7 @@ internal enum RelayDirection
     ToWebSocket,
 }
 
-/// <summary>Why a datagram was dropped, the <c>reason</c> tag of <c>p2pnet.bridge.drops</c>.</summary>
+/// <summary>Why a datagram was dropped, the <c>reason</c> tag of <c>p2pnet.bridge.datagrams.dropped</c>.</summary>
 internal enum DropReason
 {
     /// <summary>Over the client's datagram or byte rate (<c>rate_limited</c>).</summary>
@@ -38,9 +38,10 @@ internal enum DropReason
 }
 
 /// <summary>
-/// The bridge's instruments, on the meter <c>P2PNet.Proxy.UdpBridge</c>: <c>p2pnet.bridge.clients</c>,
-/// <c>p2pnet.bridge.connections.rejected</c>, <c>p2pnet.bridge.handshakes</c>, <c>p2pnet.bridge.datagrams</c>, <c>p2pnet.bridge.bytes</c>,
-/// <c>p2pnet.bridge.drops</c> and <c>p2pnet.bridge.closes</c>. Tags are low-cardinality enums only.
+/// The bridge's instruments, on the meter <c>P2PNet.Proxy.UdpBridge</c>: <c>p2pnet.bridge.clients.active</c>,
+/// <c>p2pnet.bridge.connections.rejected</c>, <c>p2pnet.bridge.handshakes.active</c>, <c>p2pnet.bridge.datagrams.relayed</c>,
+/// <c>p2pnet.bridge.bytes.relayed</c>, <c>p2pnet.bridge.datagrams.dropped</c> and <c>p2pnet.bridge.clients.closed</c>.
+/// Tags are low-cardinality enums only.
 /// </summary>
 internal sealed class UdpBridgeMetrics
 {
@@ -62,16 +63,16 @@ internal sealed class UdpBridgeMetrics
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
         Meter meter = meterFactory.Create(MeterName);
-        _clients = meter.CreateUpDownCounter<long>("p2pnet.bridge.clients", "{client}", "Clients connected now.");
+        _clients = meter.CreateUpDownCounter<long>("p2pnet.bridge.clients.active", "{client}", "Clients connected now.");
         _rejected = meter.CreateCounter<long>("p2pnet.bridge.connections.rejected", "{connection}",
             "WebSocket requests refused, by reason (max_clients, max_clients_per_address, handshakes, handshakes_per_address, "
             + "handshake_timeout, headers_too_large, unauthorized, origin, not_websocket, not_found, shutting_down).");
-        _handshakes = meter.CreateUpDownCounter<long>("p2pnet.bridge.handshakes", "{connection}",
+        _handshakes = meter.CreateUpDownCounter<long>("p2pnet.bridge.handshakes.active", "{connection}",
             "Connections of the standalone server in their opening handshake now.");
-        _datagrams = meter.CreateCounter<long>("p2pnet.bridge.datagrams", "{datagram}", "Datagrams relayed, by direction.");
-        _bytes = meter.CreateCounter<long>("p2pnet.bridge.bytes", "By", "Datagram payload bytes relayed, by direction.");
-        _drops = meter.CreateCounter<long>("p2pnet.bridge.drops", "{datagram}", "Datagrams dropped, by direction and reason.");
-        _closes = meter.CreateCounter<long>("p2pnet.bridge.closes", "{client}", "Client sessions ended, by reason.");
+        _datagrams = meter.CreateCounter<long>("p2pnet.bridge.datagrams.relayed", "{datagram}", "Datagrams relayed, by direction.");
+        _bytes = meter.CreateCounter<long>("p2pnet.bridge.bytes.relayed", "By", "Datagram payload bytes relayed, by direction.");
+        _drops = meter.CreateCounter<long>("p2pnet.bridge.datagrams.dropped", "{datagram}", "Datagrams dropped, by direction and reason.");
+        _closes = meter.CreateCounter<long>("p2pnet.bridge.clients.closed", "{client}", "Client sessions ended, by reason.");
     }
 
     public void ClientOpened() => _clients.Add(1);
