@@ -47,6 +47,11 @@ internal static class SwarmCommands
             {
                 throw new IOException($"'{path}' exists; pass --force to overwrite it.");
             }
+            if (File.Exists(path) && !OperatingSystem.IsWindows())
+            {
+                // Overwriting keeps a file's mode: restrict it before the secret goes in (0600, as for a new file).
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
             var swarmKey = SwarmKey.Generate();
             swarmKey.WriteFile(path);
             Console.Out.WriteLine(swarmKey.FingerprintHex);
