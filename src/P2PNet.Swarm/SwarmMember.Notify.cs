@@ -77,7 +77,7 @@ public sealed partial class SwarmMember
                 {
                     problem = "stale";
                 }
-                else if (_notificationNonces.TryAdd(notification.Nonce.Span, sent + _options.MaxClockSkew, now) != NonceCache.Result.Added)
+                else if (_notificationNonces.TryAdd("owner", notification.Nonce.Span, sent + _options.MaxClockSkew, now) != NonceCache.Result.Added)
                 {
                     problem = "replayed";
                 }

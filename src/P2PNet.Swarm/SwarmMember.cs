@@ -62,7 +62,7 @@ public sealed partial class SwarmMember : IAsyncDisposable
         _options.Validate();
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<SwarmMember>();
         _time = timeProvider ?? TimeProvider.System;
-        _notificationNonces = new NonceCache(1024);
+        _notificationNonces = new NonceCache(1024, 1024); // one signer: the owner
         if (store is not null)
         {
             LoadFrom(store);

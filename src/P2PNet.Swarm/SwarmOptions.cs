@@ -13,6 +13,11 @@ public sealed class SwarmOptions
     /// refused as busy. Default: 10,000.</summary>
     public int MaxRememberedNonces { get; set; } = 10_000;
 
+    /// <summary>The most request nonces remembered for one requester (within <see cref="MaxRememberedNonces"/>): a
+    /// peer over its share is refused as busy, so one authorised peer that floods requests cannot crowd the others out.
+    /// Default: 32 (a member makes a handful of requests per freshness window).</summary>
+    public int MaxRememberedNoncesPerPeer { get; set; } = 32;
+
     /// <summary>Time allowed for one key exchange or notification, each side. Default: 15 seconds.</summary>
     public TimeSpan ExchangeTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
@@ -28,6 +33,7 @@ public sealed class SwarmOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxClockSkew, TimeSpan.Zero, nameof(MaxClockSkew));
         ArgumentOutOfRangeException.ThrowIfLessThan(RotationGracePeriod, TimeSpan.Zero, nameof(RotationGracePeriod));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxRememberedNonces, 1, nameof(MaxRememberedNonces));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRememberedNoncesPerPeer, 1, nameof(MaxRememberedNoncesPerPeer));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ExchangeTimeout, TimeSpan.Zero, nameof(ExchangeTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxMessageSize, 1024, nameof(MaxMessageSize));
     }

@@ -94,7 +94,7 @@ public sealed partial class SwarmOwner
         {
             return Refuse(remotePeer, KeyExchangeStatus.Malformed, "the nonce or the X25519 key has the wrong length", request);
         }
-        switch (_nonces.TryAdd(request.Nonce.Span, timestamp + _options.MaxClockSkew, now))
+        switch (_nonces.TryAdd(signerId.ToString(), request.Nonce.Span, timestamp + _options.MaxClockSkew, now))
         {
             case NonceCache.Result.Replayed:
                 return Refuse(remotePeer, KeyExchangeStatus.Replayed, "the nonce was already used", request);
