@@ -24,23 +24,24 @@ public sealed partial class SwarmMember
             {
                 return;
             }
-            var revoked = notification.Revoked.Select(r => PeerId.FromBytes(r.Span)).ToArray();
-            lock (_lock)
-            {
-                _revoked.UnionWith(revoked);
-            }
-            foreach (var peer in revoked)
-            {
-                SwarmLog.Disconnecting(_logger, Membership.SwarmId, peer, "revoked by the owner");
-                await _host.DisconnectAsync(peer).ConfigureAwait(false);
-            }
+            await ApplyRevokedAsync(KeyExchangeClient.ParsePeers(notification.Revoked)).ConfigureAwait(false);
             if (Key is { } current && current.Fingerprint.Span.SequenceEqual(notification.NewKeyFingerprint.Span))
             {
                 return;
             }
-            var result = await KeyExchangeClient.RequestAsync(stream.Connection, _identity, Membership.SwarmId, Membership.Owner, _time.GetUtcNow(),
-                _options.MaxMessageSize, timeout.Token).ConfigureAwait(false);
-            SwitchTo(result.Key, DateTimeOffset.FromUnixTimeMilliseconds(notification.GraceUntilUnixMs), result.Bootstrap);
+            var graceUntil = DateTimeOffset.FromUnixTimeMilliseconds(notification.GraceUntilUnixMs);
+            try
+            {
+                var result = await KeyExchangeClient.RequestAsync(stream.Connection, _identity, Membership.SwarmId, Membership.Owner, _time.GetUtcNow(),
+                    _options.MaxMessageSize, timeout.Token).ConfigureAwait(false);
+                await AdoptAsync(result, graceUntil).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!_disposing.IsCancellationRequested && e is IOException or WireFormatException or OperationCanceledException)
+            {
+                // Not lost: fetched again with backoff until it works (or the owner says we are out).
+                SwarmLog.RefetchFailed(_logger, Membership.SwarmId, e.Message);
+                StartRefresh(graceUntil);
+            }
         }
         catch (Exception e) when (e is IOException or WireFormatException or OperationCanceledException)
         {
@@ -100,6 +101,11 @@ public sealed partial class SwarmMember
         SwarmKey? previous;
         lock (_lock)
         {
+            if (key.Equals(_key))
+            {
+                // Fetched twice (notification and refresh racing): the first switch counts.
+                return;
+            }
             previous = _key;
             _previousKey = previous;
             _key = key;
@@ -117,6 +123,11 @@ public sealed partial class SwarmMember
         Persist();
         SwarmLog.Rotated(_logger, Membership.SwarmId, key.FingerprintHex, graceUntil);
         Raise(new SwarmKeyRotated(Membership.SwarmId, key.FingerprintHex, previous?.FingerprintHex, graceUntil));
+        ScheduleGraceEnd(graceUntil);
+    }
+
+    private void ScheduleGraceEnd(DateTimeOffset graceUntil)
+    {
         // Replaced timers are cancelled, and disposed only with the member: the replaced task may still hold the token.
         var timer = CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
         Interlocked.Exchange(ref _graceTimer, timer)?.Cancel();
@@ -143,6 +154,12 @@ public sealed partial class SwarmMember
             _store?.DropExpiredKeys(_time.GetUtcNow());
             if (key is not null)
             {
+                if (IsJoined)
+                {
+                    // What got in under the previous key does not outlive its grace; the owner is reached again under the current one.
+                    var closed = await SwarmOwner.CloseConnectionsUnderOtherKeysAsync(_host, [key], _logger, Membership.SwarmId).ConfigureAwait(false);
+                    await ReconnectAsync(closed, timer.Token).ConfigureAwait(false);
+                }
                 SwarmLog.GraceEnded(_logger, Membership.SwarmId, key.FingerprintHex);
                 Raise(new SwarmGracePeriodEnded(Membership.SwarmId, key.FingerprintHex));
             }
@@ -152,11 +169,20 @@ public sealed partial class SwarmMember
         }
     }
 
-    /// <summary>Closes connections from peers the owner revoked.</summary>
+    /// <summary>Closes connections from peers the owner revoked; on a (re)connection to the owner, fetches the key
+    /// state (current key, grace, revoked peers) in case it changed while we were away.</summary>
     private void OnConnectednessChanged(PeerConnectednessChanged change)
     {
         if (change.Connectedness != Connectedness.Connected || _disposed != 0)
         {
+            return;
+        }
+        if (change.Peer == Membership.Owner)
+        {
+            if (IsJoined)
+            {
+                StartRefresh(null);
+            }
             return;
         }
         bool revoked;

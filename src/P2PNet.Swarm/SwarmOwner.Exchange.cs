@@ -118,6 +118,7 @@ public sealed partial class SwarmOwner
             response.Bootstrap.AddRange(BootstrapAddresses().Select(a => ByteString.CopyFrom(a.ToBytes())));
             var grace = _store.ReadKeys().Where(k => !k.IsCurrent && k.GraceUntil > now).Select(k => k.GraceUntil!.Value).DefaultIfEmpty().Max();
             response.PreviousKeyGraceUntilUnixMs = accepted.Count > 0 ? grace.ToUnixTimeMilliseconds() : 0;
+            response.Revoked.AddRange(_store.ReadRevoked().Select(r => ByteString.CopyFrom(r.Bytes)));
             SwarmLog.KeyShared(_logger, SwarmId, signerId, current.FingerprintHex);
             Raise(new SwarmKeyShared(SwarmId, signerId, current.FingerprintHex));
             return response;

@@ -13,7 +13,7 @@ namespace P2PNet.Swarm.Internal;
 /// <summary>The requester's side of <c>/p2pnet/swarm/key-exchange/1.0.0</c>.</summary>
 internal static class KeyExchangeClient
 {
-    internal sealed record Result(SwarmKey Key, IReadOnlyList<Multiaddr> Bootstrap, DateTimeOffset? PreviousKeyGraceUntil);
+    internal sealed record Result(SwarmKey Key, IReadOnlyList<Multiaddr> Bootstrap, DateTimeOffset? PreviousKeyGraceUntil, IReadOnlyList<PeerId> Revoked);
 
     /// <summary>Builds and signs a request (also used by tests to craft requests by hand).</summary>
     public static (SignedEnvelope Envelope, KeyRequest Request, Org.BouncyCastle.Crypto.Parameters.X25519PrivateKeyParameters X25519) CreateRequest(
@@ -103,7 +103,7 @@ internal static class KeyExchangeClient
                 }
             }
             DateTimeOffset? grace = response.PreviousKeyGraceUntilUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(response.PreviousKeyGraceUntilUnixMs) : null;
-            return new Result(key, bootstrap, grace);
+            return new Result(key, bootstrap, grace, ParsePeers(response.Revoked));
         }
         catch (WireFormatException e)
         {
@@ -113,5 +113,23 @@ internal static class KeyExchangeClient
         {
             CryptographicOperations.ZeroMemory(keyBytes);
         }
+    }
+
+    /// <summary>The peer ids in <paramref name="peers"/>; an entry that is not a peer id is skipped (the others still count).</summary>
+    internal static IReadOnlyList<PeerId> ParsePeers(IEnumerable<ByteString> peers)
+    {
+        var result = new List<PeerId>();
+        foreach (var bytes in peers)
+        {
+            try
+            {
+                result.Add(PeerId.FromBytes(bytes.Span));
+            }
+            catch (WireFormatException)
+            {
+                // Not a peer id: nothing to refuse.
+            }
+        }
+        return result;
     }
 }
