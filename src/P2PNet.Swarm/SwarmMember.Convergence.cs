@@ -8,6 +8,30 @@ public sealed partial class SwarmMember
     private bool _refreshing;
     private DateTimeOffset? _refreshGrace;
 
+    /// <summary>Whether a background fetch of the key state is running or waiting to retry (tests wait for it to settle).</summary>
+    internal bool IsRefreshing
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _refreshing;
+            }
+        }
+    }
+
+    /// <summary>The peers the owner revoked, as this member knows them.</summary>
+    internal IReadOnlyList<PeerId> RevokedPeers
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return [.. _revoked];
+            }
+        }
+    }
+
     private bool IsRevoked(PeerId peer)
     {
         lock (_lock)

@@ -132,7 +132,7 @@ public sealed partial class SwarmMember
         var timer = CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
         Interlocked.Exchange(ref _graceTimer, timer)?.Cancel();
         var now = _time.GetUtcNow();
-        _background.Track(EndGraceAsync(graceUntil > now ? graceUntil - now : TimeSpan.Zero, timer));
+        _background.Track(EndGraceAsync(SwarmOwner.DelayUntil(graceUntil, now), timer));
     }
 
     private async Task EndGraceAsync(TimeSpan delay, CancellationTokenSource timer)

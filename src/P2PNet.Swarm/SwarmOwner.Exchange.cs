@@ -11,7 +11,7 @@ namespace P2PNet.Swarm;
 public sealed partial class SwarmOwner
 {
     /// <summary>Serves one key request: reads the signed request, checks it, answers with a signed response.</summary>
-    private async Task HandleKeyExchangeAsync(P2PStream stream, CancellationToken cancellationToken)
+    internal async Task HandleKeyExchangeAsync(P2PStream stream, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
         timeout.CancelAfter(_options.ExchangeTimeout);

@@ -114,7 +114,7 @@ public sealed partial class SwarmOwner
     private void ScheduleGraceExpiry()
     {
         var now = _time.GetUtcNow();
-        var next = _store.ReadKeys().Where(k => !k.IsCurrent && k.GraceUntil is not null).Select(k => k.GraceUntil!.Value).DefaultIfEmpty().Min();
+        var next = _store.ReadKeys().Where(k => !k.IsCurrent && k.GraceUntil > now).Select(k => k.GraceUntil!.Value).DefaultIfEmpty().Min();
         // Timers are cancelled when replaced but disposed only with the owner: a replaced timer's task may still hold its token.
         var timer = next == default ? null : CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
         Interlocked.Exchange(ref _graceTimer, timer)?.Cancel();
@@ -122,8 +122,7 @@ public sealed partial class SwarmOwner
         {
             return;
         }
-        var delay = next > now ? next - now : TimeSpan.Zero;
-        _background.Track(ExpireGraceAsync(delay, timer));
+        _background.Track(ExpireGraceAsync(DelayUntil(next, now), timer));
     }
 
     private async Task ExpireGraceAsync(TimeSpan delay, CancellationTokenSource timer)
@@ -175,6 +174,14 @@ public sealed partial class SwarmOwner
         {
         }
     }
+
+    /// <summary>
+    /// The wait until <paramref name="until"/>, rounded up to whole milliseconds: expiries are stored in milliseconds
+    /// and <see cref="Task.Delay(TimeSpan, TimeProvider, CancellationToken)"/> truncates to milliseconds, so a
+    /// sub-millisecond wait would complete at once, before the expiry, and re-arm itself forever.
+    /// </summary>
+    internal static TimeSpan DelayUntil(DateTimeOffset until, DateTimeOffset now) =>
+        until > now ? TimeSpan.FromMilliseconds(Math.Ceiling((until - now).TotalMilliseconds)) : TimeSpan.Zero;
 
     /// <summary>Closes the private connections of <paramref name="host"/> made under a key not in <paramref name="inForce"/>.</summary>
     /// <returns>The peers whose connections were closed.</returns>
