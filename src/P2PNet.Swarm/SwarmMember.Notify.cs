@@ -55,38 +55,12 @@ public sealed partial class SwarmMember
 
     private KeyChanged? Check(byte[] raw, PeerId remotePeer)
     {
-        string? problem = null;
-        KeyChanged? notification = null;
-        try
+        var now = _time.GetUtcNow();
+        var notification = SwarmMessageCheck.VerifyKeyChanged(raw, Membership.Owner, remotePeer, Membership.SwarmId, now, _options.MaxClockSkew, out string? problem);
+        if (notification is not null
+            && _notificationNonces.TryAdd("owner", notification.Nonce.Span, DateTimeOffset.FromUnixTimeMilliseconds(notification.TimestampUnixMs) + _options.MaxClockSkew, now) != NonceCache.Result.Added)
         {
-            var envelope = SignedEnvelope.Parser.ParseFrom(raw);
-            var signer = KeyExchangeCrypto.Verify(envelope, KeyExchangeCrypto.KeyChangedDomain);
-            if (signer is null || !Membership.Owner.Matches(signer) || remotePeer != Membership.Owner)
-            {
-                problem = "not signed by the swarm owner";
-            }
-            else
-            {
-                notification = KeyChanged.Parser.ParseFrom(envelope.Body);
-                var now = _time.GetUtcNow();
-                var sent = DateTimeOffset.FromUnixTimeMilliseconds(notification.TimestampUnixMs);
-                if (notification.SwarmId != Membership.SwarmId)
-                {
-                    problem = $"for swarm '{notification.SwarmId}'";
-                }
-                else if ((now - sent).Duration() > _options.MaxClockSkew)
-                {
-                    problem = "stale";
-                }
-                else if (_notificationNonces.TryAdd("owner", notification.Nonce.Span, sent + _options.MaxClockSkew, now) != NonceCache.Result.Added)
-                {
-                    problem = "replayed";
-                }
-            }
-        }
-        catch (Exception e) when (e is InvalidProtocolBufferException or WireFormatException)
-        {
-            problem = "malformed: " + e.Message;
+            problem = "replayed";
         }
         if (problem is not null)
         {
