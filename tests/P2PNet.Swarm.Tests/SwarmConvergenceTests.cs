@@ -20,7 +20,7 @@ public sealed class SwarmConvergenceTests(ITestOutputHelper output)
     public async Task MemberOfflineDuringRevocation_ConvergesOnRestart_AndRefusesTheRevokedPeer()
     {
         await using var nodes = new SwarmTestNodes(output);
-        await using var lab = await ConvergenceLab.StartAsync(nodes, output, memberCount: 3);
+        await using var lab = await ConvergenceLab.StartAsync(nodes, memberCount: 3);
         var (offline, other, revoked) = (lab.Members[0], lab.Members[1], lab.Members[2]);
         var oldKey = lab.Owner.CurrentKey;
         await revoked.Node.Host.DialAsync(offline.Node.Address).AsTask().WaitAsync(Timeout);
@@ -56,7 +56,7 @@ public sealed class SwarmConvergenceTests(ITestOutputHelper output)
     public async Task RevokedList_SurvivesAMemberRestart_SoALeakedCurrentKeyDoesNotLetTheRevokedPeerIn()
     {
         await using var nodes = new SwarmTestNodes(output);
-        await using var lab = await ConvergenceLab.StartAsync(nodes, output, memberCount: 2);
+        await using var lab = await ConvergenceLab.StartAsync(nodes, memberCount: 2);
         var (member, revoked) = (lab.Members[0], lab.Members[1]);
         var rotated = SwarmTestNodes.NextEventAsync<SwarmKeyRotated>(h => member.Member.Changed += h);
         Assert.True(await lab.Owner.RevokeAsync(revoked.PeerId).WaitAsync(Timeout));
@@ -77,7 +77,7 @@ public sealed class SwarmConvergenceTests(ITestOutputHelper output)
     public async Task MemberRestartedDuringGrace_DropsThePreviousKeyWhenGraceEnds()
     {
         await using var nodes = new SwarmTestNodes(output);
-        await using var lab = await ConvergenceLab.StartAsync(nodes, output, memberCount: 1);
+        await using var lab = await ConvergenceLab.StartAsync(nodes, memberCount: 1);
         var member = lab.Members[0];
         var oldKey = lab.Owner.CurrentKey;
         var rotated = SwarmTestNodes.NextEventAsync<SwarmKeyRotated>(h => member.Member.Changed += h);
@@ -103,7 +103,7 @@ public sealed class SwarmConvergenceTests(ITestOutputHelper output)
     public async Task ConnectionsMadeUnderTheOldKey_AreClosedWhenGraceEnds_AndMembersReconnectUnderTheNewKey()
     {
         await using var nodes = new SwarmTestNodes(output);
-        await using var lab = await ConvergenceLab.StartAsync(nodes, output, memberCount: 2);
+        await using var lab = await ConvergenceLab.StartAsync(nodes, memberCount: 2);
         var (first, second) = (lab.Members[0], lab.Members[1]);
         await second.Node.Host.DialAsync(first.Node.Address).AsTask().WaitAsync(Timeout);
         var oldKey = lab.Owner.CurrentKey;
@@ -134,7 +134,7 @@ public sealed class SwarmConvergenceTests(ITestOutputHelper output)
         await using var nodes = new SwarmTestNodes(output);
         var options = ConvergenceLab.DefaultOptions();
         options.RefetchInitialBackoff = TimeSpan.FromSeconds(3);
-        await using var lab = await ConvergenceLab.StartAsync(nodes, output, memberCount: 1, options);
+        await using var lab = await ConvergenceLab.StartAsync(nodes, memberCount: 1, options);
         var member = lab.Members[0];
         var oldKey = lab.Owner.CurrentKey;
         await WaitUntilAsync(() => !member.Member.IsRefreshing);
@@ -179,13 +179,14 @@ internal sealed class ConvergenceLab : IAsyncDisposable
     private readonly SwarmTestNodes _nodes;
     private readonly List<LabMember> _all = [];
 
-    private ConvergenceLab(SwarmTestNodes nodes, SwarmOptions options)
+    private ConvergenceLab(SwarmTestNodes nodes, SwarmOptions options, ManualTimeProvider clock)
     {
         _nodes = nodes;
         Options = options;
+        Clock = clock;
     }
 
-    public ManualTimeProvider Clock { get; } = new(DateTimeOffset.UtcNow);
+    public ManualTimeProvider Clock { get; }
 
     public SwarmOptions Options { get; }
 
@@ -200,9 +201,8 @@ internal sealed class ConvergenceLab : IAsyncDisposable
     public static SwarmOptions DefaultOptions() => new() { RotationGracePeriod = TimeSpan.FromMinutes(10) };
 
     /// <summary>Starts the owner and <paramref name="memberCount"/> members; everyone fetches the key and joins.</summary>
-    public static async Task<ConvergenceLab> StartAsync(SwarmTestNodes nodes, ITestOutputHelper output, int memberCount, SwarmOptions? options = null)
+    public static async Task<ConvergenceLab> StartAsync(SwarmTestNodes nodes, int memberCount, SwarmOptions? options = null)
     {
-        _ = output;
         options ??= DefaultOptions();
         var identities = Enumerable.Range(0, memberCount).Select(_ => PrivateKey.GenerateEd25519()).ToArray();
         var ownerNode = await nodes.StartAsync();
@@ -228,9 +228,6 @@ internal sealed class ConvergenceLab : IAsyncDisposable
         }
         return lab;
     }
-
-    private ConvergenceLab(SwarmTestNodes nodes, SwarmOptions options, ManualTimeProvider clock)
-        : this(nodes, options) => Clock = clock;
 
     /// <summary>Starts <paramref name="member"/> again (stopping it first if needed): a new host with the same identity, the same store file, <see cref="SwarmMember.Open"/>. Does not join.</summary>
     public async Task<LabMember> RestartAsync(LabMember member)
