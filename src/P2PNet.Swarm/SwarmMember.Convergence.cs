@@ -1,4 +1,5 @@
 using P2PNet.Peers;
+using P2PNet.Security.Pnet;
 using P2PNet.Swarm.Internal;
 
 namespace P2PNet.Swarm;
@@ -154,7 +155,7 @@ public sealed partial class SwarmMember
     /// <summary>After connections under an expired key were closed: connects again, under the current key, to the
     /// members we were connected to (by the addresses the host knows for them) and to the owner (through the bootstrap
     /// nodes) when no connection to it is left. Failures are logged: the peer may be gone or not have switched yet.</summary>
-    private async Task ReconnectAsync(IReadOnlyList<PeerId> closed, CancellationToken cancellationToken)
+    private async Task ReconnectAsync(SwarmKey key, IReadOnlyList<PeerId> closed, CancellationToken cancellationToken)
     {
         foreach (var peer in closed.Where(p => p != Membership.Owner && !IsRevoked(p)))
         {
@@ -169,7 +170,9 @@ public sealed partial class SwarmMember
                 SwarmLog.BootstrapFailed(_logger, Membership.SwarmId, peer.ToString(), e.Message);
             }
         }
-        if (_host.GetConnections(Membership.Owner).Count > 0)
+        // Only a connection under the current key counts: one under the old key may still be listed while the owner,
+        // whose grace ended at the same moment, is closing it.
+        if (_host.GetConnections(Membership.Owner).Any(c => key.Equals(c.PrivateNetworkKey)))
         {
             return;
         }

@@ -132,7 +132,7 @@ public sealed partial class SwarmMember
                 {
                     // What got in under the previous key does not outlive its grace; the owner is reached again under the current one.
                     var closed = await SwarmOwner.CloseConnectionsUnderOtherKeysAsync(_host, [key], _logger, Membership.SwarmId).ConfigureAwait(false);
-                    await ReconnectAsync(closed, timer.Token).ConfigureAwait(false);
+                    await ReconnectAsync(key, closed, timer.Token).ConfigureAwait(false);
                 }
                 SwarmLog.GraceEnded(_logger, Membership.SwarmId, key.FingerprintHex);
                 Raise(new SwarmGracePeriodEnded(Membership.SwarmId, key.FingerprintHex));
