@@ -24,23 +24,24 @@ public sealed partial class SwarmMember
             {
                 return;
             }
-            var revoked = notification.Revoked.Select(r => PeerId.FromBytes(r.Span)).ToArray();
-            lock (_lock)
-            {
-                _revoked.UnionWith(revoked);
-            }
-            foreach (var peer in revoked)
-            {
-                SwarmLog.Disconnecting(_logger, Membership.SwarmId, peer, "revoked by the owner");
-                await _host.DisconnectAsync(peer).ConfigureAwait(false);
-            }
+            await ApplyRevokedAsync(KeyExchangeClient.ParsePeers(notification.Revoked)).ConfigureAwait(false);
             if (Key is { } current && current.Fingerprint.Span.SequenceEqual(notification.NewKeyFingerprint.Span))
             {
                 return;
             }
-            var result = await KeyExchangeClient.RequestAsync(stream.Connection, _identity, Membership.SwarmId, Membership.Owner, _time.GetUtcNow(),
-                _options.MaxMessageSize, timeout.Token).ConfigureAwait(false);
-            SwitchTo(result.Key, DateTimeOffset.FromUnixTimeMilliseconds(notification.GraceUntilUnixMs), result.Bootstrap);
+            var graceUntil = DateTimeOffset.FromUnixTimeMilliseconds(notification.GraceUntilUnixMs);
+            try
+            {
+                var result = await KeyExchangeClient.RequestAsync(stream.Connection, _identity, Membership.SwarmId, Membership.Owner, _time.GetUtcNow(),
+                    _options.MaxMessageSize, timeout.Token).ConfigureAwait(false);
+                await AdoptAsync(result, graceUntil).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!_disposing.IsCancellationRequested && e is IOException or WireFormatException or OperationCanceledException)
+            {
+                // Not lost: fetched again with backoff until it works (or the owner says we are out).
+                SwarmLog.RefetchFailed(_logger, Membership.SwarmId, e.Message);
+                StartRefresh(graceUntil);
+            }
         }
         catch (Exception e) when (e is IOException or WireFormatException or OperationCanceledException)
         {
@@ -54,38 +55,12 @@ public sealed partial class SwarmMember
 
     private KeyChanged? Check(byte[] raw, PeerId remotePeer)
     {
-        string? problem = null;
-        KeyChanged? notification = null;
-        try
+        var now = _time.GetUtcNow();
+        var notification = SwarmMessageCheck.VerifyKeyChanged(raw, Membership.Owner, remotePeer, Membership.SwarmId, now, _options.MaxClockSkew, out string? problem);
+        if (notification is not null
+            && _notificationNonces.TryAdd("owner", notification.Nonce.Span, DateTimeOffset.FromUnixTimeMilliseconds(notification.TimestampUnixMs) + _options.MaxClockSkew, now) != NonceCache.Result.Added)
         {
-            var envelope = SignedEnvelope.Parser.ParseFrom(raw);
-            var signer = KeyExchangeCrypto.Verify(envelope, KeyExchangeCrypto.KeyChangedDomain);
-            if (signer is null || !Membership.Owner.Matches(signer) || remotePeer != Membership.Owner)
-            {
-                problem = "not signed by the swarm owner";
-            }
-            else
-            {
-                notification = KeyChanged.Parser.ParseFrom(envelope.Body);
-                var now = _time.GetUtcNow();
-                var sent = DateTimeOffset.FromUnixTimeMilliseconds(notification.TimestampUnixMs);
-                if (notification.SwarmId != Membership.SwarmId)
-                {
-                    problem = $"for swarm '{notification.SwarmId}'";
-                }
-                else if ((now - sent).Duration() > _options.MaxClockSkew)
-                {
-                    problem = "stale";
-                }
-                else if (_notificationNonces.TryAdd(notification.Nonce.Span, sent + _options.MaxClockSkew, now) != NonceCache.Result.Added)
-                {
-                    problem = "replayed";
-                }
-            }
-        }
-        catch (Exception e) when (e is InvalidProtocolBufferException or WireFormatException)
-        {
-            problem = "malformed: " + e.Message;
+            problem = "replayed";
         }
         if (problem is not null)
         {
@@ -100,6 +75,11 @@ public sealed partial class SwarmMember
         SwarmKey? previous;
         lock (_lock)
         {
+            if (key.Equals(_key))
+            {
+                // Fetched twice (notification and refresh racing): the first switch counts.
+                return;
+            }
             previous = _key;
             _previousKey = previous;
             _key = key;
@@ -117,11 +97,16 @@ public sealed partial class SwarmMember
         Persist();
         SwarmLog.Rotated(_logger, Membership.SwarmId, key.FingerprintHex, graceUntil);
         Raise(new SwarmKeyRotated(Membership.SwarmId, key.FingerprintHex, previous?.FingerprintHex, graceUntil));
+        ScheduleGraceEnd(graceUntil);
+    }
+
+    private void ScheduleGraceEnd(DateTimeOffset graceUntil)
+    {
         // Replaced timers are cancelled, and disposed only with the member: the replaced task may still hold the token.
         var timer = CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
         Interlocked.Exchange(ref _graceTimer, timer)?.Cancel();
         var now = _time.GetUtcNow();
-        _background.Track(EndGraceAsync(graceUntil > now ? graceUntil - now : TimeSpan.Zero, timer));
+        _background.Track(EndGraceAsync(SwarmOwner.DelayUntil(graceUntil, now), timer));
     }
 
     private async Task EndGraceAsync(TimeSpan delay, CancellationTokenSource timer)
@@ -143,6 +128,12 @@ public sealed partial class SwarmMember
             _store?.DropExpiredKeys(_time.GetUtcNow());
             if (key is not null)
             {
+                if (IsJoined)
+                {
+                    // What got in under the previous key does not outlive its grace; the owner is reached again under the current one.
+                    var closed = await SwarmOwner.CloseConnectionsUnderOtherKeysAsync(_host, [key], _logger, Membership.SwarmId).ConfigureAwait(false);
+                    await ReconnectAsync(key, closed, timer.Token).ConfigureAwait(false);
+                }
                 SwarmLog.GraceEnded(_logger, Membership.SwarmId, key.FingerprintHex);
                 Raise(new SwarmGracePeriodEnded(Membership.SwarmId, key.FingerprintHex));
             }
@@ -152,11 +143,20 @@ public sealed partial class SwarmMember
         }
     }
 
-    /// <summary>Closes connections from peers the owner revoked.</summary>
+    /// <summary>Closes connections from peers the owner revoked; on a (re)connection to the owner, fetches the key
+    /// state (current key, grace, revoked peers) in case it changed while we were away.</summary>
     private void OnConnectednessChanged(PeerConnectednessChanged change)
     {
         if (change.Connectedness != Connectedness.Connected || _disposed != 0)
         {
+            return;
+        }
+        if (change.Peer == Membership.Owner)
+        {
+            if (IsJoined)
+            {
+                StartRefresh(null);
+            }
             return;
         }
         bool revoked;

@@ -30,6 +30,7 @@ public sealed partial class SwarmMember : IAsyncDisposable
     private readonly NonceCache _notificationNonces;
     private readonly HashSet<PeerId> _revoked = [];
     private readonly IDisposable _connectedSubscription;
+    private readonly RevokedPeerGater _gater;
     private readonly Lock _lock = new();
     private SwarmKey? _key;
     private SwarmKey? _previousKey;
@@ -62,11 +63,14 @@ public sealed partial class SwarmMember : IAsyncDisposable
         _options.Validate();
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<SwarmMember>();
         _time = timeProvider ?? TimeProvider.System;
-        _notificationNonces = new NonceCache(1024);
+        _notificationNonces = new NonceCache(1024, 1024); // one signer: the owner
         if (store is not null)
         {
             LoadFrom(store);
         }
+        // Revoked peers are refused by peer id, before any stream, whatever key they hold.
+        _gater = new RevokedPeerGater(host.Options.ConnectionGater, IsRevoked);
+        host.Options.ConnectionGater = _gater;
         host.SetStreamHandler(SwarmProtocols.Notify, HandleNotificationAsync);
         _connectedSubscription = host.Events.Subscribe<PeerConnectednessChanged>(OnConnectednessChanged);
     }
@@ -144,16 +148,7 @@ public sealed partial class SwarmMember : IAsyncDisposable
         var connection = await ConnectToOwnerAsync(timeout.Token).ConfigureAwait(false);
         var result = await KeyExchangeClient.RequestAsync(connection, _identity, Membership.SwarmId, Membership.Owner, _time.GetUtcNow(),
             _options.MaxMessageSize, timeout.Token).ConfigureAwait(false);
-        lock (_lock)
-        {
-            if (_key is not null && !_key.Equals(result.Key))
-            {
-                _previousKey = _key;
-            }
-            _key = result.Key;
-            _bootstrap = result.Bootstrap.Count > 0 ? result.Bootstrap : _bootstrap;
-        }
-        Persist();
+        await AdoptAsync(result, notifiedGrace: null).ConfigureAwait(false);
         Raise(new SwarmKeyReceived(Membership.SwarmId, result.Key.FingerprintHex));
         return result.Key;
     }
@@ -205,9 +200,16 @@ public sealed partial class SwarmMember : IAsyncDisposable
                 bootstrap = _bootstrap.Count > 0 ? _bootstrap : Membership.OwnerAddresses;
             }
             await PrivateNetworkSwitch.EnterAsync(_host, key, accepted, cancellationToken).ConfigureAwait(false);
+            DateTimeOffset? graceUntil;
             lock (_lock)
             {
                 _joined = true;
+                graceUntil = _graceUntil;
+            }
+            if (accepted.Count > 0 && graceUntil is { } until)
+            {
+                // Resumed inside a grace period (e.g. after a restart): the previous key is dropped when it ends.
+                ScheduleGraceEnd(until);
             }
             _store?.SetJoined(true);
             int reached = await ConnectBootstrapAsync(bootstrap, cancellationToken).ConfigureAwait(false);
@@ -307,6 +309,7 @@ public sealed partial class SwarmMember : IAsyncDisposable
         _previousKey = previous?.Key;
         _graceUntil = previous?.GraceUntil;
         _bootstrap = store.ReadBootstrap();
+        _revoked.UnionWith(store.ReadRevoked());
     }
 
     private void Persist()
@@ -343,6 +346,10 @@ public sealed partial class SwarmMember : IAsyncDisposable
         }
         _host.RemoveStreamHandler(SwarmProtocols.Notify);
         _connectedSubscription.Dispose();
+        if (ReferenceEquals(_host.Options.ConnectionGater, _gater))
+        {
+            _host.Options.ConnectionGater = _gater.Inner;
+        }
         await _disposing.CancelAsync().ConfigureAwait(false);
         await _background.WhenAllAsync(_options.ExchangeTimeout).ConfigureAwait(false);
         _graceTimer?.Dispose();

@@ -11,7 +11,7 @@ namespace P2PNet.Swarm;
 public sealed partial class SwarmOwner
 {
     /// <summary>Serves one key request: reads the signed request, checks it, answers with a signed response.</summary>
-    private async Task HandleKeyExchangeAsync(P2PStream stream, CancellationToken cancellationToken)
+    internal async Task HandleKeyExchangeAsync(P2PStream stream, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
         timeout.CancelAfter(_options.ExchangeTimeout);
@@ -94,7 +94,7 @@ public sealed partial class SwarmOwner
         {
             return Refuse(remotePeer, KeyExchangeStatus.Malformed, "the nonce or the X25519 key has the wrong length", request);
         }
-        switch (_nonces.TryAdd(request.Nonce.Span, timestamp + _options.MaxClockSkew, now))
+        switch (_nonces.TryAdd(signerId.ToString(), request.Nonce.Span, timestamp + _options.MaxClockSkew, now))
         {
             case NonceCache.Result.Replayed:
                 return Refuse(remotePeer, KeyExchangeStatus.Replayed, "the nonce was already used", request);
@@ -118,6 +118,7 @@ public sealed partial class SwarmOwner
             response.Bootstrap.AddRange(BootstrapAddresses().Select(a => ByteString.CopyFrom(a.ToBytes())));
             var grace = _store.ReadKeys().Where(k => !k.IsCurrent && k.GraceUntil > now).Select(k => k.GraceUntil!.Value).DefaultIfEmpty().Max();
             response.PreviousKeyGraceUntilUnixMs = accepted.Count > 0 ? grace.ToUnixTimeMilliseconds() : 0;
+            response.Revoked.AddRange(_store.ReadRevoked().Select(r => ByteString.CopyFrom(r.Bytes)));
             SwarmLog.KeyShared(_logger, SwarmId, signerId, current.FingerprintHex);
             Raise(new SwarmKeyShared(SwarmId, signerId, current.FingerprintHex));
             return response;

@@ -89,7 +89,8 @@ public sealed partial class SwarmOwner
             NewKeyFingerprint = ByteString.CopyFrom(key.Fingerprint.Span),
             GraceUntilUnixMs = graceUntil.ToUnixTimeMilliseconds(),
         };
-        message.Revoked.AddRange(revoked.Select(r => ByteString.CopyFrom(r.Bytes)));
+        // The whole revoked list, not only this rotation's: a member that missed an earlier notification catches up.
+        message.Revoked.AddRange(revoked.Concat(_store.ReadRevoked()).Distinct().Select(r => ByteString.CopyFrom(r.Bytes)));
         var signed = KeyExchangeCrypto.Sign(_identity, KeyExchangeCrypto.KeyChangedDomain, message);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _disposing.Token);
         timeout.CancelAfter(_options.ExchangeTimeout);
@@ -113,7 +114,7 @@ public sealed partial class SwarmOwner
     private void ScheduleGraceExpiry()
     {
         var now = _time.GetUtcNow();
-        var next = _store.ReadKeys().Where(k => !k.IsCurrent && k.GraceUntil is not null).Select(k => k.GraceUntil!.Value).DefaultIfEmpty().Min();
+        var next = _store.ReadKeys().Where(k => !k.IsCurrent && k.GraceUntil > now).Select(k => k.GraceUntil!.Value).DefaultIfEmpty().Min();
         // Timers are cancelled when replaced but disposed only with the owner: a replaced timer's task may still hold its token.
         var timer = next == default ? null : CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
         Interlocked.Exchange(ref _graceTimer, timer)?.Cancel();
@@ -121,8 +122,7 @@ public sealed partial class SwarmOwner
         {
             return;
         }
-        var delay = next > now ? next - now : TimeSpan.Zero;
-        _background.Track(ExpireGraceAsync(delay, timer));
+        _background.Track(ExpireGraceAsync(DelayUntil(next, now), timer));
     }
 
     private async Task ExpireGraceAsync(TimeSpan delay, CancellationTokenSource timer)
@@ -132,14 +132,18 @@ public sealed partial class SwarmOwner
             await Task.Delay(delay, _time, timer.Token).ConfigureAwait(false);
             await _gate.WaitAsync(timer.Token).ConfigureAwait(false);
             SwarmKey current;
+            SwarmKey[] inForce;
             int remaining;
+            bool joined;
             try
             {
                 _store.DropExpiredKeys(_time.GetUtcNow());
                 var (key, accepted) = KeysInForce();
                 current = key;
+                inForce = [key, .. accepted];
                 remaining = accepted.Count;
-                if (IsJoined)
+                joined = IsJoined;
+                if (joined)
                 {
                     _host.SetPrivateNetworkKeys(key, accepted);
                 }
@@ -147,6 +151,11 @@ public sealed partial class SwarmOwner
             finally
             {
                 _gate.Release();
+            }
+            if (joined)
+            {
+                // A key past its grace no longer gets in, and what got in under it does not stay either.
+                await CloseConnectionsUnderOtherKeysAsync(_host, inForce, _logger, SwarmId).ConfigureAwait(false);
             }
             if (remaining == 0)
             {
@@ -164,6 +173,29 @@ public sealed partial class SwarmOwner
         catch (ObjectDisposedException)
         {
         }
+    }
+
+    /// <summary>
+    /// The wait until <paramref name="until"/>, rounded up to whole milliseconds: expiries are stored in milliseconds
+    /// and <see cref="Task.Delay(TimeSpan, TimeProvider, CancellationToken)"/> truncates to milliseconds, so a
+    /// sub-millisecond wait would complete at once, before the expiry, and re-arm itself forever.
+    /// </summary>
+    internal static TimeSpan DelayUntil(DateTimeOffset until, DateTimeOffset now) =>
+        until > now ? TimeSpan.FromMilliseconds(Math.Ceiling((until - now).TotalMilliseconds)) : TimeSpan.Zero;
+
+    /// <summary>Closes the private connections of <paramref name="host"/> made under a key not in <paramref name="inForce"/>.</summary>
+    /// <returns>The peers whose connections were closed.</returns>
+    internal static async Task<IReadOnlyList<PeerId>> CloseConnectionsUnderOtherKeysAsync(P2PHost host, IReadOnlyCollection<SwarmKey> inForce,
+        Microsoft.Extensions.Logging.ILogger logger, string swarmId)
+    {
+        var stale = host.Connections.Where(c => c.PrivateNetworkKey is { } key && !inForce.Contains(key)).ToArray();
+        PeerId[] peers = [.. stale.Select(c => c.RemotePeer).Distinct()];
+        foreach (var peer in peers)
+        {
+            SwarmLog.Disconnecting(logger, swarmId, peer, "connected under a key whose grace period ended");
+        }
+        await Task.WhenAll(stale.Select(c => c.DisposeAsync().AsTask())).ConfigureAwait(false);
+        return peers;
     }
 
     /// <summary>While joined: an unauthorised peer is disconnected; an authorised one still on a previous key is told to fetch the new one.</summary>

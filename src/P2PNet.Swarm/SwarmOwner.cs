@@ -44,7 +44,7 @@ public sealed partial class SwarmOwner : IAsyncDisposable
         _options.Validate();
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<SwarmOwner>();
         _time = timeProvider ?? TimeProvider.System;
-        _nonces = new NonceCache(_options.MaxRememberedNonces);
+        _nonces = new NonceCache(_options.MaxRememberedNonces, _options.MaxRememberedNoncesPerPeer);
         host.SetStreamHandler(SwarmProtocols.KeyExchange, HandleKeyExchangeAsync);
         _connectedSubscription = host.Events.Subscribe<PeerConnectednessChanged>(OnConnectednessChanged);
         ScheduleGraceExpiry();

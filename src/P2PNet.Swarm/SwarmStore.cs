@@ -4,6 +4,7 @@ using P2PNet.Crypto;
 using P2PNet.Multiformats;
 using P2PNet.Peers;
 using P2PNet.Security.Pnet;
+using P2PNet.Swarm.Internal;
 
 namespace P2PNet.Swarm;
 
@@ -13,7 +14,7 @@ namespace P2PNet.Swarm;
 /// and the bootstrap addresses. Used by <see cref="SwarmOwner"/> (everything) and <see cref="SwarmMember"/> (its
 /// membership, keys and bootstrap addresses), so a restart loses nothing.
 /// </summary>
-/// <remarks>Thread-safe. The file holds swarm keys in clear: it is created readable by its owner only (on Unix).</remarks>
+/// <remarks>Thread-safe. The file holds swarm keys in clear: on Unix it (and its -wal and -shm files) is left readable by its owner only (0600) on every open, whatever mode it had.</remarks>
 public sealed partial class SwarmStore : IDisposable
 {
     private readonly SqliteConnection _db;
@@ -29,13 +30,9 @@ public sealed partial class SwarmStore : IDisposable
     public static SwarmStore Open(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        if (!File.Exists(path) && !OperatingSystem.IsWindows())
-        {
-            using (File.Create(path))
-            {
-            }
-            File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        }
+        // The file holds swarm keys in clear: it is 0600 whatever mode it had before (created by us, copied in, or
+        // left permissive by an older version), and so are SQLite's -wal and -shm files, which hold the same pages.
+        SecretFile.CreateOrRestrict(path);
         var builder = new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, Mode = SqliteOpenMode.ReadWriteCreate };
         var db = new SqliteConnection(builder.ToString());
         db.Open();
@@ -66,6 +63,8 @@ public sealed partial class SwarmStore : IDisposable
             CREATE TABLE IF NOT EXISTS bootstrap (
                 address TEXT PRIMARY KEY);
             """);
+        SecretFile.Restrict(path + "-wal");
+        SecretFile.Restrict(path + "-shm");
         return store;
     }
 

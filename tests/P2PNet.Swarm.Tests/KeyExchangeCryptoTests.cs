@@ -52,13 +52,13 @@ public sealed class KeyExchangeCryptoTests
     public void NonceCache_RefusesReplays_AndWhenFullOfLiveNonces()
     {
         var now = DateTimeOffset.UtcNow;
-        var cache = new NonceCache(2);
-        Assert.Equal(NonceCache.Result.Added, cache.TryAdd([1], now.AddMinutes(1), now));
-        Assert.Equal(NonceCache.Result.Replayed, cache.TryAdd([1], now.AddMinutes(1), now));
-        Assert.Equal(NonceCache.Result.Added, cache.TryAdd([2], now.AddSeconds(1), now));
-        Assert.Equal(NonceCache.Result.Full, cache.TryAdd([3], now.AddMinutes(1), now));
+        var cache = new NonceCache(2, 2);
+        Assert.Equal(NonceCache.Result.Added, cache.TryAdd("peer", [1], now.AddMinutes(1), now));
+        Assert.Equal(NonceCache.Result.Replayed, cache.TryAdd("peer", [1], now.AddMinutes(1), now));
+        Assert.Equal(NonceCache.Result.Added, cache.TryAdd("peer", [2], now.AddSeconds(1), now));
+        Assert.Equal(NonceCache.Result.Full, cache.TryAdd("peer", [3], now.AddMinutes(1), now));
         // Once nonce 2 expires its slot is reused.
-        Assert.Equal(NonceCache.Result.Added, cache.TryAdd([3], now.AddMinutes(1), now.AddSeconds(2)));
+        Assert.Equal(NonceCache.Result.Added, cache.TryAdd("peer", [3], now.AddMinutes(1), now.AddSeconds(2)));
         Assert.Equal(2, cache.Count);
     }
 }

@@ -78,7 +78,7 @@ public sealed class SwarmCliTests(ITestOutputHelper output) : IDisposable
             var joined = await aliceAgain.WaitForLineAsync(l => l.Contains("SwarmJoined", StringComparison.Ordinal), Step);
             output.WriteLine(joined);
             Assert.Contains("BootstrapConnected = 1", joined, StringComparison.Ordinal);
-            Assert.True(File.Exists(ownerDb + ".ctl"), "serve opens its control socket");
+            Assert.True(File.Exists(Path.Combine(ownerDb + ".ctl", "socket")), "serve opens its control socket");
 
             // rotate through the running owner: alice is told at once, fetches the new key over the exchange and switches.
             var rotated = Json(await RunAsync("swarm", "rotate", "--db", ownerDb, "--key", ownerKey));
@@ -103,7 +103,7 @@ public sealed class SwarmCliTests(ITestOutputHelper output) : IDisposable
             Assert.Contains("error: ", unknown.Stderr, StringComparison.Ordinal); // the owner cannot revoke itself; serve keeps running
             Assert.False(privateOwner.HasExited);
         }
-        Assert.False(File.Exists(ownerDb + ".ctl"), "serve removes its control socket on exit");
+        Assert.False(File.Exists(Path.Combine(ownerDb + ".ctl", "socket")), "serve removes its control socket on exit");
         var revoked = Json(await RunAsync("swarm", "revoke", "--db", ownerDb, "--key", ownerKey, alice));
         Assert.Equal([bob], Strings(revoked, "members"));
         Assert.DoesNotContain(revoked.GetProperty("key_fingerprint").GetString(), new[] { firstKey, secondKey });

@@ -69,16 +69,23 @@ internal sealed class SwarmTestNodes(ITestOutputHelper output) : IAsyncDisposabl
         Assert.Equal(1, count);
     }
 
-    public static async Task AssertDialRefusedFastAsync(P2PHost dialer, Multiaddr target)
+    /// <summary>
+    /// The dial (or the first stream on it, when the refusal lands just after the handshake) fails with an
+    /// <see cref="IOException"/> (the handshake, the gater or the owner closing the connection), well before
+    /// <see cref="FailFast"/>. A hang surfaces as <see cref="TimeoutException"/>, which is not a refusal and fails the test.
+    /// </summary>
+    /// <returns>The refusal, for callers that check its kind.</returns>
+    public static async Task<IOException> AssertDialRefusedFastAsync(P2PHost dialer, Multiaddr target)
     {
         var watch = Stopwatch.StartNew();
-        await Assert.ThrowsAnyAsync<Exception>(async () =>
+        var refusal = await Assert.ThrowsAnyAsync<IOException>(async () =>
         {
             var connection = await dialer.DialAsync(target).AsTask().WaitAsync(Timeout);
             // An owner closes unauthorised peers right after the handshake: a stream on it fails.
             await PingAsync(connection);
         });
         Assert.True(watch.Elapsed < FailFast, $"the refused dial took {watch.Elapsed}");
+        return refusal;
     }
 
     /// <summary>Completes with the first event of type <typeparamref name="T"/> raised by <paramref name="subscribe"/>'s source.</summary>
@@ -189,6 +196,12 @@ internal sealed record TestSwarm(TestNode OwnerNode, SwarmOwner Owner, SwarmStor
                 if (i == j)
                 {
                     continue;
+                }
+                // A dial completes on the dialer's side before the listener has registered its side: wait for both.
+                var deadline = DateTime.UtcNow + SwarmTestNodes.Timeout;
+                while (hosts[i].GetConnections(hosts[j].PeerId).Count == 0 && DateTime.UtcNow < deadline)
+                {
+                    await Task.Delay(10);
                 }
                 var connections = hosts[i].GetConnections(hosts[j].PeerId);
                 Assert.True(connections.Count > 0, $"host {i} is not connected to host {j}");

@@ -47,6 +47,11 @@ internal static class SwarmCommands
             {
                 throw new IOException($"'{path}' exists; pass --force to overwrite it.");
             }
+            if (File.Exists(path) && !OperatingSystem.IsWindows())
+            {
+                // Overwriting keeps a file's mode: restrict it before the secret goes in (0600, as for a new file).
+                File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            }
             var swarmKey = SwarmKey.Generate();
             swarmKey.WriteFile(path);
             Console.Out.WriteLine(swarmKey.FingerprintHex);
@@ -262,7 +267,7 @@ internal static class SwarmCommands
 
     private static Command CreateServe()
     {
-        var command = WithCommon(new Command("serve", "Run the owner node: serves the key exchange and is the swarm's bootstrap node. Prints LISTEN lines and one JSON line per swarm event; runs until SIGINT/SIGTERM. While it runs, 'swarm rotate|authorize|revoke|status' on the same --db act on it through the control socket DB.ctl."));
+        var command = WithCommon(new Command("serve", "Run the owner node: serves the key exchange and is the swarm's bootstrap node. Prints LISTEN lines and one JSON line per swarm event; runs until SIGINT/SIGTERM. While it runs, 'swarm rotate|authorize|revoke|status' on the same --db act on it through the control socket DB.ctl/socket (in a 0700 directory; only the same user or root may use it)."));
         var enrol = new Option<bool>("--public") { Description = "Stay on the public network so peers without the key can fetch it (enrolment); without it the node joins the private swarm." };
         var enrolListen = new Option<string[]>("--enrol") { Description = "Also listen on this public multiaddr (repeatable) for enrolment only, while the owner is inside the private swarm: peers without the key fetch it there. Printed as ENROL lines." };
         command.Options.Add(Listen);

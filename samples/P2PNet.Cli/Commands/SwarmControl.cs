@@ -8,11 +8,14 @@ using P2PNet.Swarm;
 namespace P2PNet.Cli.Commands;
 
 /// <summary>
-/// The control socket of a running <c>swarm serve</c>: a Unix domain socket at <c>DB.ctl</c> (mode 0600) through
-/// which <c>swarm rotate|authorize|revoke|status</c> in another process act on the live owner, so members are
-/// notified at once instead of when the owner restarts.
+/// The control socket of a running <c>swarm serve</c>: a Unix domain socket <c>DB.ctl/socket</c> through which
+/// <c>swarm rotate|authorize|revoke|status</c> in another process act on the live owner, so members are notified at
+/// once instead of when the owner restarts.
 /// </summary>
 /// <remarks>
+/// Two locks: the socket lives in a private directory (<c>DB.ctl</c>, mode 0700, the socket 0600), so other users
+/// cannot even reach it; and every connection's peer credentials (SO_PEERCRED) are checked before a request is read:
+/// only our own uid, or root, may act on the owner. A socket someone else bound at the old path is never trusted.
 /// One request per connection: a JSON line <c>{"command":"rotate|authorize|revoke|status","peers":[…]}</c>, answered by
 /// one JSON line: the owner's status, or <c>{"error":"…"}</c>. Requests are bounded (<see cref="MaxLineBytes"/>) and
 /// served one at a time.
@@ -24,8 +27,13 @@ internal static class SwarmControl
 
     private static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>The private directory (0700) holding the control socket of a swarm database.</summary>
+    public static string DirectoryFor(string db) => Path.GetFullPath(db) + ".ctl";
+
     /// <summary>The socket path for a swarm database.</summary>
-    public static string PathFor(string db) => Path.GetFullPath(db) + ".ctl";
+    public static string PathFor(string db) => Path.Combine(DirectoryFor(db), "socket");
+
+    private const UnixFileMode OwnerOnlyDirectory = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute;
 
     /// <summary>A request from a CLI command.</summary>
     public sealed record Request([property: JsonPropertyName("command")] string Command, [property: JsonPropertyName("peers")] string[]? Peers = null);
@@ -33,7 +41,9 @@ internal static class SwarmControl
     /// <summary>Serves requests for <paramref name="owner"/> until <paramref name="cancellationToken"/> is cancelled; removes the socket then.</summary>
     public static async Task ServeAsync(SwarmOwner owner, string db, Func<SwarmStatus, object> describe, CancellationToken cancellationToken)
     {
+        string directory = DirectoryFor(db);
         string path = PathFor(db);
+        PrepareDirectory(directory);
         if (File.Exists(path))
         {
             if (await IsLiveAsync(path, cancellationToken).ConfigureAwait(false))
@@ -54,6 +64,11 @@ internal static class SwarmControl
             while (!cancellationToken.IsCancellationRequested)
             {
                 using var client = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
+                if (!IsTrustedPeer(client, out string who))
+                {
+                    await RefuseAsync(client, who, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
                 await AnswerAsync(client, owner, describe, cancellationToken).ConfigureAwait(false);
             }
         }
@@ -64,6 +79,83 @@ internal static class SwarmControl
         finally
         {
             File.Delete(path);
+        }
+    }
+
+    /// <summary>
+    /// Creates <paramref name="directory"/> with mode 0700, or restricts it to 0700 when it exists. A plain file or a
+    /// socket there (the control socket of an older version was <c>DB.ctl</c> itself) is removed first.
+    /// </summary>
+    private static void PrepareDirectory(string directory)
+    {
+        if (File.Exists(directory))
+        {
+            File.Delete(directory);
+        }
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+            return;
+        }
+        Directory.CreateDirectory(directory, OwnerOnlyDirectory);
+        File.SetUnixFileMode(directory, OwnerOnlyDirectory); // an existing directory keeps its mode otherwise
+    }
+
+    /// <summary>
+    /// Whether the process at the other end of <paramref name="client"/> runs as our effective uid or as root, from
+    /// the kernel's SO_PEERCRED (Linux). Elsewhere the 0700 directory is the only lock.
+    /// </summary>
+    private static bool IsTrustedPeer(Socket client, out string who)
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            who = "unchecked";
+            return true;
+        }
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; }: three 32-bit integers.
+        Span<byte> credentials = stackalloc byte[12];
+        int length = client.GetRawSocketOption(SolSocket, SoPeerCred, credentials);
+        if (length < 12)
+        {
+            who = "unknown";
+            return false;
+        }
+        int pid = BitConverter.ToInt32(credentials);
+        uint uid = BitConverter.ToUInt32(credentials[4..]);
+        who = $"pid {pid}, uid {uid}";
+        return uid == 0 || uid == EffectiveUid.Value;
+    }
+
+    private const int SolSocket = 1;
+    private const int SoPeerCred = 17;
+
+    /// <summary>Our effective uid, from /proc/self/status (the "Uid:" line: real, effective, saved, filesystem).</summary>
+    private static readonly Lazy<uint> EffectiveUid = new(() =>
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+        {
+            if (line.StartsWith("Uid:", StringComparison.Ordinal))
+            {
+                return uint.Parse(line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)[2], System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+        throw new InvalidOperationException("/proc/self/status has no Uid line.");
+    });
+
+    private static async Task RefuseAsync(Socket client, string who, CancellationToken cancellationToken)
+    {
+        await Console.Error.WriteLineAsync($"swarm serve: refused a control request from {who}: not this user or root").ConfigureAwait(false);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(RequestTimeout);
+        try
+        {
+            await using var stream = new NetworkStream(client, ownsSocket: false);
+            string reply = JsonSerializer.Serialize(new { error = "refused: the control socket serves only the owner's user and root" }, CliSupport.Json);
+            await stream.WriteAsync(Encoding.UTF8.GetBytes(reply + "\n"), timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            // the requester went away
         }
     }
 
@@ -87,6 +179,10 @@ internal static class SwarmControl
         catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionRefused or SocketError.AddressNotAvailable)
         {
             return null;
+        }
+        catch (SocketException e) when (e.SocketErrorCode == SocketError.AccessDenied)
+        {
+            throw new IOException($"The control socket '{path}' belongs to another user: run the command as the user of 'swarm serve'.", e);
         }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(RequestTimeout);

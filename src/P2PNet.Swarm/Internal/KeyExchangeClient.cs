@@ -13,7 +13,7 @@ namespace P2PNet.Swarm.Internal;
 /// <summary>The requester's side of <c>/p2pnet/swarm/key-exchange/1.0.0</c>.</summary>
 internal static class KeyExchangeClient
 {
-    internal sealed record Result(SwarmKey Key, IReadOnlyList<Multiaddr> Bootstrap, DateTimeOffset? PreviousKeyGraceUntil);
+    internal sealed record Result(SwarmKey Key, IReadOnlyList<Multiaddr> Bootstrap, DateTimeOffset? PreviousKeyGraceUntil, IReadOnlyList<PeerId> Revoked);
 
     /// <summary>Builds and signs a request (also used by tests to craft requests by hand).</summary>
     public static (SignedEnvelope Envelope, KeyRequest Request, Org.BouncyCastle.Crypto.Parameters.X25519PrivateKeyParameters X25519) CreateRequest(
@@ -38,24 +38,17 @@ internal static class KeyExchangeClient
         await using var stream = await connection.OpenStreamAsync(SwarmProtocols.KeyExchange, cancellationToken).ConfigureAwait(false);
         await LengthPrefixed.WriteAsync(stream.Output, envelope.ToByteArray(), cancellationToken).ConfigureAwait(false);
         await stream.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
-        byte[] raw = await LengthPrefixed.ReadAsync(stream.Input, maxMessageSize, cancellationToken).ConfigureAwait(false)
-            ?? throw new SwarmKeyExchangeException("The owner closed the stream without answering.");
-        SignedEnvelope signed;
-        KeyResponse response;
+        byte[] raw;
         try
         {
-            signed = SignedEnvelope.Parser.ParseFrom(raw);
-            var signer = KeyExchangeCrypto.Verify(signed, KeyExchangeCrypto.ResponseDomain);
-            if (signer is null || !owner.Matches(signer))
-            {
-                throw new SwarmKeyExchangeException($"The answer is not signed by the swarm owner {owner}.");
-            }
-            response = KeyResponse.Parser.ParseFrom(signed.Body);
+            raw = await LengthPrefixed.ReadAsync(stream.Input, maxMessageSize, cancellationToken).ConfigureAwait(false)
+                ?? throw new SwarmKeyExchangeException("The owner closed the stream without answering.");
         }
-        catch (Exception e) when (e is InvalidProtocolBufferException or WireFormatException)
+        catch (WireFormatException e)
         {
-            throw new SwarmKeyExchangeException("The owner's answer is malformed: " + e.Message, e);
+            throw new SwarmKeyExchangeException($"The owner's answer is not a message of at most {maxMessageSize} bytes: " + e.Message, e);
         }
+        var response = SwarmMessageCheck.VerifyResponse(raw, owner);
         return response;
     }
 
@@ -65,11 +58,18 @@ internal static class KeyExchangeClient
     {
         var (envelope, request, x25519) = CreateRequest(identity, swarmId, owner, now);
         var response = await SendAsync(connection, envelope, owner, maxMessageSize, cancellationToken).ConfigureAwait(false);
+        return Accept(response, request, x25519, identity.PublicKey.ToPeerId(), swarmId, owner);
+    }
+
+    /// <summary>Checks a verified response against the request it answers and opens the sealed key.</summary>
+    /// <exception cref="SwarmKeyExchangeException">A refusal, an answer to another request, or a key that does not open or match.</exception>
+    public static Result Accept(KeyResponse response, KeyRequest request, Org.BouncyCastle.Crypto.Parameters.X25519PrivateKeyParameters x25519,
+        PeerId requester, string swarmId, PeerId owner)
+    {
         if (response.Status != KeyExchangeStatusCode.Ok)
         {
             throw new SwarmKeyExchangeException((KeyExchangeStatus)response.Status, $"The owner refused the key request: {response.Status} ({response.Reason}).");
         }
-        var requester = identity.PublicKey.ToPeerId();
         if (response.SwarmId != swarmId || !response.RequestNonce.Span.SequenceEqual(request.Nonce.Span) || !response.Requester.Span.SequenceEqual(requester.Bytes))
         {
             throw new SwarmKeyExchangeException("The owner's answer is for another request.");
@@ -102,8 +102,10 @@ internal static class KeyExchangeClient
                     // An address we cannot parse is skipped; the others still serve.
                 }
             }
-            DateTimeOffset? grace = response.PreviousKeyGraceUntilUnixMs > 0 ? DateTimeOffset.FromUnixTimeMilliseconds(response.PreviousKeyGraceUntilUnixMs) : null;
-            return new Result(key, bootstrap, grace);
+            DateTimeOffset? grace = response.PreviousKeyGraceUntilUnixMs > 0
+                ? DateTimeOffset.FromUnixTimeMilliseconds(Math.Min(response.PreviousKeyGraceUntilUnixMs, DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()))
+                : null;
+            return new Result(key, bootstrap, grace, ParsePeers(response.Revoked));
         }
         catch (WireFormatException e)
         {
@@ -113,5 +115,23 @@ internal static class KeyExchangeClient
         {
             CryptographicOperations.ZeroMemory(keyBytes);
         }
+    }
+
+    /// <summary>The peer ids in <paramref name="peers"/>; an entry that is not a peer id is skipped (the others still count).</summary>
+    internal static IReadOnlyList<PeerId> ParsePeers(IEnumerable<ByteString> peers)
+    {
+        var result = new List<PeerId>();
+        foreach (var bytes in peers)
+        {
+            try
+            {
+                result.Add(PeerId.FromBytes(bytes.Span));
+            }
+            catch (WireFormatException)
+            {
+                // Not a peer id: nothing to refuse.
+            }
+        }
+        return result;
     }
 }

@@ -37,4 +37,13 @@ internal static partial class SwarmLog
 
     [LoggerMessage(11, LogLevel.Warning, "Swarm {SwarmId}: fetching the new key after a notification failed: {Error}")]
     public static partial void RefetchFailed(ILogger logger, string swarmId, string error);
+
+    [LoggerMessage(12, LogLevel.Warning, "Swarm {SwarmId}: fetching the key failed (attempt {Attempt}): {Error}; retrying in {Delay}")]
+    public static partial void RefetchRetry(ILogger logger, string swarmId, int attempt, TimeSpan delay, string error);
+
+    [LoggerMessage(13, LogLevel.Warning, "Swarm {SwarmId}: the owner no longer authorises us; not fetching the key again: {Error}")]
+    public static partial void RefetchRefused(ILogger logger, string swarmId, string error);
+
+    [LoggerMessage(14, LogLevel.Information, "Swarm {SwarmId}: refused a connection with revoked peer {Peer}")]
+    public static partial void RevokedPeerRefused(ILogger logger, string swarmId, PeerId peer);
 }
