@@ -23,7 +23,8 @@ internal static class KeyCommands
             }
             using var identity = PrivateKey.GenerateEd25519();
             identity.WriteFile(path);
-            Console.Out.WriteLine(identity.PublicKey.ToPeerId());
+            string peer = identity.PublicKey.ToPeerId().ToString();
+            CliSupport.WriteLine(peer, new EventLine("key") { Peer = peer });
             return Task.FromResult(0);
         }));
         key.Subcommands.Add(@new);
@@ -38,7 +39,8 @@ internal static class KeyCommands
         id.SetAction((parse, _) => CliSupport.RunAsync(() =>
         {
             using var identity = PrivateKey.ReadFile(parse.GetValue(keyFile)!);
-            Console.Out.WriteLine(identity.PublicKey.ToPeerId());
+            string peer = identity.PublicKey.ToPeerId().ToString();
+            CliSupport.WriteLine(peer, new EventLine("id") { Peer = peer });
             return Task.FromResult(0);
         }));
         return id;
