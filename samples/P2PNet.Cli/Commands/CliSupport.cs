@@ -108,6 +108,7 @@ internal static class CliSupport
         TimeoutException => e.Message,
         FileNotFoundException f => $"file not found: {f.FileName}",
         IOException => e.Message,
+        InvalidDataException => e.Message,
         SocketException => e.Message,
         UnauthorizedAccessException => e.Message,
         ArgumentException => e.Message,
@@ -126,7 +127,20 @@ internal static class CliSupport
     }
 
     public static PrivateKey LoadOrCreateKey(string? path) =>
-        path is null ? PrivateKey.GenerateEd25519() : PrivateKey.ReadFile(path);
+        path is null ? PrivateKey.GenerateEd25519() : ReadKey(path);
+
+    /// <summary>Reads an identity key file; a malformed file is a local failure (exit 1), not a peer's protocol error.</summary>
+    public static PrivateKey ReadKey(string path)
+    {
+        try
+        {
+            return PrivateKey.ReadFile(path);
+        }
+        catch (WireFormatException e)
+        {
+            throw new InvalidDataException(e.Message, e);
+        }
+    }
 
     public static Multiaddr ParseAddress(string text)
     {

@@ -38,7 +38,7 @@ internal static class KeyCommands
         id.Options.Add(keyFile);
         id.SetAction((parse, _) => CliSupport.RunAsync(() =>
         {
-            using var identity = PrivateKey.ReadFile(parse.GetValue(keyFile)!);
+            using var identity = CliSupport.ReadKey(parse.GetValue(keyFile)!);
             string peer = identity.PublicKey.ToPeerId().ToString();
             CliSupport.WriteLine(peer, new EventLine("id") { Peer = peer });
             return Task.FromResult(0);

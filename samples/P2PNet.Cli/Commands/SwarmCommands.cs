@@ -77,7 +77,7 @@ internal static class SwarmCommands
 
         public static Session Open(ParseResult parse)
         {
-            var identity = PrivateKey.ReadFile(parse.GetValue(Key)!);
+            var identity = CliSupport.ReadKey(parse.GetValue(Key)!);
             var logging = CliSupport.CreateLoggerFactory(parse.GetValue(Verbose));
             var host = CliSupport.CreateHost(identity, logging);
             return new Session(identity, logging, host, SwarmStore.Open(parse.GetValue(Db)!));
