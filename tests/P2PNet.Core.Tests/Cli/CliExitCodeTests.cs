@@ -110,6 +110,22 @@ public sealed class CliExitCodeTests : IDisposable
     }
 
     [Fact]
+    public async Task SwarmJoin_OfAnUnauthorisedPeer_ExitsFour()
+    {
+        string ownerKey = Path.Combine(_dir, "owner.key"), strangerKey = Path.Combine(_dir, "stranger.key");
+        (await P2PNetCli.RunAsync(["key", "new", "--out", ownerKey], Run).WaitAsync(Run)).EnsureSuccess();
+        (await P2PNetCli.RunAsync(["key", "new", "--out", strangerKey], Run).WaitAsync(Run)).EnsureSuccess();
+        string ownerDb = Path.Combine(_dir, "owner.db");
+        (await P2PNetCli.RunAsync(["swarm", "init", "--db", ownerDb, "--key", ownerKey, "--id", "lab"], Run).WaitAsync(Run)).EnsureSuccess();
+        await using var owner = await P2PNetCli.StartAsync(["swarm", "serve", "--db", ownerDb, "--key", ownerKey, "--public"], Step).WaitAsync(Step);
+
+        var join = await P2PNetCli.RunAsync(["swarm", "join", "--db", Path.Combine(_dir, "stranger.db"), "--key", strangerKey,
+            "--swarm", "lab", "--owner", owner.ListenAddress()], Run).WaitAsync(Run);
+        Assert.Equal(4, join.ExitCode);
+        Assert.StartsWith("error: ", join.Stderr.Trim(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Echo_ToAHostWithoutTheProtocol_ExitsFive()
     {
         await using var host = new P2PHost();
