@@ -2,6 +2,7 @@
 # Runs every P2PNet test on this machine, doing its own set-up first:
 #   - Debian packages the real-component tests need (iproute2, iperf3, chromium) when running as root,
 #   - the pinned Node 22 + js-libp2p packages for the interop tests (tests/interop, npm ci),
+#   - the package checks (eng/package-checks.sh: pack, install and run the p2pnet tool, build tests/consumer from the packages),
 #   - then `dotnet test` over the whole solution.
 # Ends with the line "N passed, N failed[, N skipped]" counted from the test results.
 set -uo pipefail
@@ -46,13 +47,24 @@ if ! dotnet build P2PNet.sln -c Release -nologo -v quiet >"$results/build.log" 2
   exit 1
 fi
 
+# --- packages as users get them: pack, install the tool and run it, build a consumer project from the packages ---
+# Each check counts as one test in the final line (eng/package-checks.sh prints PASS/FAIL lines).
+log "package checks"
+./eng/package-checks.sh "$results" >"$results/package-checks.txt" 2>"$results/package-checks.log"
+package_passed=$(grep -c '^PASS ' "$results/package-checks.txt")
+package_failed=$(grep -c '^FAIL ' "$results/package-checks.txt")
+grep '^FAIL ' "$results/package-checks.txt" | sed 's/^/[test.sh] package check /' >&2
+if [ "$package_passed" = 0 ] && [ "$package_failed" = 0 ]; then
+  log "package checks printed no result, see $results/package-checks.log"; package_failed=1
+fi
+
 log "testing"
 dotnet test P2PNet.sln -c Release --no-build -nologo \
   --logger "trx" --results-directory "$results" \
   --blame-hang-timeout 5m "$@" 2>&1 | tee "$results/test.log" | grep -E "^\s*(Failed|Passed!|Failed!|Skipped) |error" >&2
 test_rc=${PIPESTATUS[0]}
 
-passed=0; failed=0; skipped=0; total=0
+passed=$package_passed; failed=$package_failed; skipped=0; total=0
 for trx in "$results"/*.trx; do
   [ -f "$trx" ] || continue
   line=$(grep -o '<Counters [^>]*>' "$trx" | head -1)

@@ -147,7 +147,7 @@ internal static class BridgeCommands
                 return 1;
             }
 
-            Console.Out.WriteLine($"BRIDGE {server.Url}");
+            CliSupport.WriteLine($"BRIDGE {server.Url}", new EventLine("bridge") { Url = server.Url.ToString() });
             Console.Out.Flush();
 
             await WaitForTerminationAsync(cancellationToken);

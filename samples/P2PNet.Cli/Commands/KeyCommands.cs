@@ -23,7 +23,8 @@ internal static class KeyCommands
             }
             using var identity = PrivateKey.GenerateEd25519();
             identity.WriteFile(path);
-            Console.Out.WriteLine(identity.PublicKey.ToPeerId());
+            string peer = identity.PublicKey.ToPeerId().ToString();
+            CliSupport.WriteLine(peer, new EventLine("key") { Peer = peer });
             return Task.FromResult(0);
         }));
         key.Subcommands.Add(@new);
@@ -37,8 +38,9 @@ internal static class KeyCommands
         id.Options.Add(keyFile);
         id.SetAction((parse, _) => CliSupport.RunAsync(() =>
         {
-            using var identity = PrivateKey.ReadFile(parse.GetValue(keyFile)!);
-            Console.Out.WriteLine(identity.PublicKey.ToPeerId());
+            using var identity = CliSupport.ReadKey(parse.GetValue(keyFile)!);
+            string peer = identity.PublicKey.ToPeerId().ToString();
+            CliSupport.WriteLine(peer, new EventLine("id") { Peer = peer });
             return Task.FromResult(0);
         }));
         return id;

@@ -80,7 +80,7 @@ internal static class NodeCommands
                         string line = $"DISCOVERED {e.Peer} {address}";
                         if (printed.Count < 10_000 && printed.Add(line))
                         {
-                            Console.Out.WriteLine(line);
+                            CliSupport.WriteLine(line, new EventLine("discovered") { Peer = e.Peer.ToString(), Address = address.ToString() });
                         }
                     }
                     Console.Out.Flush();
@@ -90,7 +90,8 @@ internal static class NodeCommands
             {
                 lock (output)
                 {
-                    Console.Out.WriteLine($"{(e.Connectedness == Connectedness.Connected ? "CONNECT" : "DISCONNECT")} {e.Peer}");
+                    string kind = e.Connectedness == Connectedness.Connected ? "CONNECT" : "DISCONNECT";
+                    CliSupport.WriteLine($"{kind} {e.Peer}", new EventLine(kind.ToLowerInvariant()) { Peer = e.Peer.ToString() });
                     Console.Out.Flush();
                 }
             });
@@ -102,7 +103,7 @@ internal static class NodeCommands
                 {
                     foreach (var one in bound)
                     {
-                        Console.Out.WriteLine($"LISTEN {one}");
+                        CliSupport.WriteLine($"LISTEN {one}", new EventLine("listen") { Address = one.ToString() });
                     }
                     Console.Out.Flush();
                 }
@@ -121,12 +122,14 @@ internal static class NodeCommands
         var address = new Argument<string>("multiaddr") { Description = "The peer, e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…" };
         var count = new Option<int>("--count", "-c") { Description = "Number of pings.", DefaultValueFactory = _ => 1 };
         var key = KeyOption();
+        var timeout = CliSupport.TimeoutOption();
         ping.Arguments.Add(address);
         ping.Options.Add(count);
+        ping.Options.Add(timeout);
         ping.Options.Add(key);
         ping.Options.Add(Verbose);
         ping.Options.Add(Psk);
-        ping.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
+        ping.SetAction((parse, cancel) => CliSupport.RunClientAsync(parse, timeout, async ct =>
         {
             int n = parse.GetValue(count);
             if (n <= 0)
@@ -136,27 +139,29 @@ internal static class NodeCommands
             await using var session = await ClientSession.ConnectAsync(parse, address, key, ct);
             await foreach (var rtt in PingProtocol.PingAsync(session.Connection, n, ct))
             {
-                CliSupport.WriteJson(new { rtt_ms = Math.Round(rtt.TotalMilliseconds, 3) });
+                CliSupport.WriteJson(new PingLine(Math.Round(rtt.TotalMilliseconds, 3)), CliJsonContext.Default.PingLine);
             }
             return 0;
-        }));
+        }, cancel));
         return ping;
     }
 
     private static Command CreatePerf()
     {
-        var perf = new Command("perf", "Measure throughput with /perf/1.0.0; prints one JSON line.");
+        var perf = new Command("perf", "Measure throughput with /perf/1.0.0; prints a {\"type\":\"intermediary\",…} progress line every second, then the result as one JSON line.");
         var address = new Argument<string>("multiaddr") { Description = "The peer." };
         var upload = new Option<long>("--upload") { Description = "Bytes to upload.", DefaultValueFactory = _ => 0 };
         var download = new Option<long>("--download") { Description = "Bytes to download.", DefaultValueFactory = _ => 0 };
         var key = KeyOption();
+        var timeout = CliSupport.TimeoutOption();
         perf.Arguments.Add(address);
+        perf.Options.Add(timeout);
         perf.Options.Add(upload);
         perf.Options.Add(download);
         perf.Options.Add(key);
         perf.Options.Add(Verbose);
         perf.Options.Add(Psk);
-        perf.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
+        perf.SetAction((parse, cancel) => CliSupport.RunClientAsync(parse, timeout, async ct =>
         {
             long up = parse.GetValue(upload), down = parse.GetValue(download);
             if (up < 0 || down < 0)
@@ -164,17 +169,16 @@ internal static class NodeCommands
                 throw new ArgumentException("--upload and --download must not be negative.");
             }
             await using var session = await ClientSession.ConnectAsync(parse, address, key, ct);
-            var result = await PerfProtocol.RunAsync(session.Connection, up, down, ct);
-            CliSupport.WriteJson(new
-            {
-                upload_bytes = result.UploadBytes,
-                download_bytes = result.DownloadBytes,
-                seconds = Math.Round(result.Total.TotalSeconds, 6),
-                upload_gbit_s = Gbit(result.UploadBytes, result.Upload),
-                download_gbit_s = Gbit(result.DownloadBytes, result.Download),
-            });
+            var result = await PerfProgressPrinter.RunAsync(
+                progress => PerfProtocol.RunAsync(session.Connection, up, down, progress, ct), TimeSpan.FromSeconds(1), ct);
+            CliSupport.WriteJson(new PerfLine(
+                result.UploadBytes,
+                result.DownloadBytes,
+                Math.Round(result.Total.TotalSeconds, 6),
+                Gbit(result.UploadBytes, result.Upload),
+                Gbit(result.DownloadBytes, result.Download)), CliJsonContext.Default.PerfLine);
             return 0;
-        }));
+        }, cancel));
         return perf;
     }
 
@@ -187,12 +191,14 @@ internal static class NodeCommands
         var address = new Argument<string>("multiaddr") { Description = "The peer." };
         var bytes = new Option<long>("--bytes") { Description = "Bytes to send.", DefaultValueFactory = _ => 1024 };
         var key = KeyOption();
+        var timeout = CliSupport.TimeoutOption();
         echo.Arguments.Add(address);
+        echo.Options.Add(timeout);
         echo.Options.Add(bytes);
         echo.Options.Add(key);
         echo.Options.Add(Verbose);
         echo.Options.Add(Psk);
-        echo.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
+        echo.SetAction((parse, cancel) => CliSupport.RunClientAsync(parse, timeout, async ct =>
         {
             long n = parse.GetValue(bytes);
             if (n < 0)
@@ -232,10 +238,10 @@ internal static class NodeCommands
                 {
                     throw new IOException($"echo mismatch: sent {n} bytes, received {total}{(total == n ? " with different content" : "")}.");
                 }
-                CliSupport.WriteJson(new { bytes = n, ok });
+                CliSupport.WriteJson(new EchoLine(n, ok), CliJsonContext.Default.EchoLine);
             }
             return 0;
-        }));
+        }, cancel));
         return echo;
     }
 
@@ -267,6 +273,15 @@ internal static class NodeCommands
             {
                 var connection = await host.DialAsync(target, ct);
                 return new ClientSession(identity, logging, host, connection);
+            }
+            catch (IOException e) when (e.GetType() == typeof(IOException))
+            {
+                // The host's typed failures (handshake, gater, private network) are the peer's answer; a plain
+                // IOException is the transport's: connect refused, no route, resolve failure, connect timeout.
+                await host.DisposeAsync();
+                logging.Dispose();
+                identity.Dispose();
+                throw new PeerUnreachableException(e.Message, e);
             }
             catch
             {

@@ -54,7 +54,7 @@ internal static class SwarmCommands
             }
             var swarmKey = SwarmKey.Generate();
             swarmKey.WriteFile(path);
-            Console.Out.WriteLine(swarmKey.FingerprintHex);
+            CliSupport.WriteLine(swarmKey.FingerprintHex, new EventLine("swarm_key") { Fingerprint = swarmKey.FingerprintHex });
             return Task.FromResult(0);
         }));
         key.Subcommands.Add(@new);
@@ -82,7 +82,7 @@ internal static class SwarmCommands
 
         public static Session Open(ParseResult parse)
         {
-            var identity = PrivateKey.ReadFile(parse.GetValue(Key)!);
+            var identity = CliSupport.ReadKey(parse.GetValue(Key)!);
             var logging = CliSupport.CreateLoggerFactory(parse.GetValue(Verbose));
             var host = CliSupport.CreateHost(identity, logging);
             return new Session(identity, logging, host, SwarmStore.Open(parse.GetValue(Db)!));
@@ -112,19 +112,17 @@ internal static class SwarmCommands
 
     private static void PrintStatus(SwarmStatus status) => CliSupport.WriteJson(DescribeStatus(status));
 
-    private static object DescribeStatus(SwarmStatus status) => new
-    {
-        swarm_id = status.SwarmId,
-        role = status.Role.ToString().ToLowerInvariant(),
-        owner = status.Owner.ToString(),
-        @private = status.IsPrivate,
-        key_fingerprint = status.KeyFingerprint,
-        accepted_key_fingerprints = status.AcceptedKeyFingerprints,
-        grace_until = status.GraceUntil,
-        members = status.Members.Select(p => p.ToString()),
-        connected = status.ConnectedMembers.Select(p => p.ToString()),
-        bootstrap = status.Bootstrap.Select(a => a.ToString()),
-    };
+    private static SwarmStatusLine DescribeStatus(SwarmStatus status) => new(
+        status.SwarmId,
+        status.Role.ToString().ToLowerInvariant(),
+        status.Owner.ToString(),
+        status.IsPrivate,
+        status.KeyFingerprint,
+        status.AcceptedKeyFingerprints,
+        status.GraceUntil,
+        status.Members.Select(p => p.ToString()),
+        status.ConnectedMembers.Select(p => p.ToString()),
+        status.Bootstrap.Select(a => a.ToString()));
 
     /// <summary>
     /// Runs an owner command on the live owner of a running <c>swarm serve</c> (members are notified at once) or, when
@@ -257,13 +255,13 @@ internal static class SwarmCommands
     {
         foreach (var address in host.ListenAddresses)
         {
-            Console.Out.WriteLine($"LISTEN {address}");
+            CliSupport.WriteLine($"LISTEN {address}", new EventLine("listen") { Address = address.ToString() });
         }
         Console.Out.Flush();
     }
 
     private static void PrintEvent(object? sender, SwarmEvent e) =>
-        CliSupport.WriteJson(new { @event = e.GetType().Name, detail = e.ToString() });
+        CliSupport.WriteJson(new SwarmEventLine(e.GetType().Name, e.ToString()), CliJsonContext.Default.SwarmEventLine);
 
     private static Command CreateServe()
     {
@@ -302,7 +300,7 @@ internal static class SwarmCommands
                 }
                 foreach (var address in enrolmentHost.ListenAddresses)
                 {
-                    Console.Out.WriteLine($"ENROL {address}");
+                    CliSupport.WriteLine($"ENROL {address}", new EventLine("enrol") { Address = address.ToString() });
                 }
             }
             using var stopControl = CancellationTokenSource.CreateLinkedTokenSource(ct);

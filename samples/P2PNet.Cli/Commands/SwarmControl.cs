@@ -187,7 +187,7 @@ internal static class SwarmControl
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(RequestTimeout);
         await using var stream = new NetworkStream(socket, ownsSocket: false);
-        await stream.WriteAsync(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(request, CliSupport.Json) + "\n"), timeout.Token).ConfigureAwait(false);
+        await stream.WriteAsync(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(request, CliJsonContext.Default.Request) + "\n"), timeout.Token).ConfigureAwait(false);
         string reply = await ReadLineAsync(stream, timeout.Token).ConfigureAwait(false)
             ?? throw new IOException($"The running 'swarm serve' closed its control socket '{path}' without answering.");
         using var document = JsonDocument.Parse(reply);
@@ -222,13 +222,13 @@ internal static class SwarmControl
         {
             string line = await ReadLineAsync(stream, timeout.Token).ConfigureAwait(false)
                 ?? throw new InvalidDataException("empty request");
-            var request = JsonSerializer.Deserialize<Request>(line, CliSupport.Json) ?? throw new InvalidDataException("empty request");
+            var request = JsonSerializer.Deserialize(line, CliJsonContext.Default.Request) ?? throw new InvalidDataException("empty request");
             await ExecuteAsync(owner, request, timeout.Token).ConfigureAwait(false);
-            replyJson = JsonSerializer.Serialize(describe(owner.Status), CliSupport.Json);
+            replyJson = CliSupport.ToJson(describe(owner.Status));
         }
         catch (Exception e) when (e is InvalidDataException or JsonException or ArgumentException or InvalidOperationException or SwarmKeyExchangeException)
         {
-            replyJson = JsonSerializer.Serialize(new { error = e.Message }, CliSupport.Json);
+            replyJson = JsonSerializer.Serialize(new ControlErrorLine(e.Message), CliJsonContext.Default.ControlErrorLine);
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {

@@ -104,10 +104,11 @@ internal static class VpnCommands
             {
                 table = await JoinWithRetryAsync(network, coordinatorAddress!, address, shutdown, ct);
             }
-            Console.Out.WriteLine($"VPN UP {network.Address}/{table.Network.PrefixLength} dev {device.Name}");
+            CliSupport.WriteLine($"VPN UP {network.Address}/{table.Network.PrefixLength} dev {device.Name}",
+                new EventLine("vpn_up") { Address = network.Address?.ToString(), Prefix = table.Network.PrefixLength, Device = device.Name });
             foreach (var bound in host.ListenAddresses)
             {
-                Console.Out.WriteLine($"LISTEN {bound}/p2p/{host.PeerId}");
+                CliSupport.WriteLine($"LISTEN {bound}/p2p/{host.PeerId}", new EventLine("listen") { Address = $"{bound}/p2p/{host.PeerId}" });
             }
             await Console.Out.FlushAsync(ct);
             using var stopCommands = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -123,11 +124,9 @@ internal static class VpnCommands
             await Task.WhenAny(commands, Task.Delay(200, CancellationToken.None));
             var stats = network.GetStatistics();
             await network.StopAsync(CancellationToken.None);
-            await Console.Error.WriteLineAsync("VPN STATS " + System.Text.Json.JsonSerializer.Serialize(new
-            {
-                peers = stats.Peers,
-                drops = stats.Drops.ToDictionary(d => d.Key.ToString(), d => d.Value),
-            }, CliSupport.Json));
+            await Console.Error.WriteLineAsync("VPN STATS " + System.Text.Json.JsonSerializer.Serialize(
+                new VpnStatsLine(stats.Peers, stats.Drops.ToDictionary(d => d.Key.ToString(), d => d.Value)),
+                CliJsonContext.Default.VpnStatsLine));
             await host.StopAsync(CancellationToken.None);
             return 0;
         }));
@@ -167,12 +166,14 @@ internal static class VpnCommands
                     if (words is ["remove", var id] && PeerId.TryParse(id, out var removed))
                     {
                         bool was = await network.RemovePeerAsync(removed, ct);
-                        Console.Out.WriteLine(was ? $"REMOVED {removed}" : $"NOT A MEMBER {removed}");
+                        CliSupport.WriteLine(was ? $"REMOVED {removed}" : $"NOT A MEMBER {removed}",
+                            new EventLine(was ? "removed" : "not_a_member") { Peer = removed.ToString() });
                     }
                     else if (words is ["add", var entry] && PeerId.TryParse(entry.Split('=')[0], out var added))
                     {
                         var ip = entry.Contains('=', StringComparison.Ordinal) ? ParseIp(entry.Split('=')[1], "add") : null;
-                        Console.Out.WriteLine($"ADDED {added} {await network.AddPeerAsync(added, ip, ct)}");
+                        var given = await network.AddPeerAsync(added, ip, ct);
+                        CliSupport.WriteLine($"ADDED {added} {given}", new EventLine("added") { Peer = added.ToString(), Address = given.ToString() });
                     }
                     else
                     {

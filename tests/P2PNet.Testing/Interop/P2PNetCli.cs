@@ -17,9 +17,25 @@ public static class P2PNetCli
             // …/tests/<project>/bin/<Configuration>/net10.0/ → the CLI's output of the same configuration.
             var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
             string configuration = testOutput.Parent!.Name;
-            string path = Path.Combine(JsLibp2p.RepoRoot, "samples", "P2PNet.Cli", "bin", configuration, testOutput.Name, "p2pnet.dll");
+            string path = Path.Combine(RepoRoot, "samples", "P2PNet.Cli", "bin", configuration, testOutput.Name, "p2pnet.dll");
             return File.Exists(path) ? path : throw new FileNotFoundException(
                 $"The p2pnet CLI is not built at {path}: build the solution (dotnet build P2PNet.sln -c {configuration}) first.", path);
+        }
+    }
+
+    /// <summary>The repository root (the folder holding P2PNet.sln): the CLI tests need no js-libp2p installed.</summary>
+    private static string RepoRoot
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "P2PNet.sln")))
+                {
+                    return dir.FullName;
+                }
+            }
+            throw new DirectoryNotFoundException($"No P2PNet.sln above {AppContext.BaseDirectory}.");
         }
     }
 
@@ -35,6 +51,16 @@ public static class P2PNetCli
     {
         var list = args.ToList();
         return JsLibp2p.StartNodeAsync(Start(list), "p2pnet " + string.Join(' ', list), startTimeout, cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts a long-running <c>p2pnet ARGS</c> without waiting for anything (e.g. with <c>--json</c>, which prints no
+    /// LISTEN lines): wait for its output with <see cref="NodeProcess.WaitForLineAsync(Func{string, bool}, TimeSpan, CancellationToken)"/>.
+    /// </summary>
+    public static NodeProcess StartProcess(IEnumerable<string> args)
+    {
+        var list = args.ToList();
+        return new NodeProcess(Start(list), "p2pnet " + string.Join(' ', list));
     }
 
     /// <summary>Runs <c>p2pnet ARGS</c> to completion (a non-zero exit is returned, not thrown).</summary>

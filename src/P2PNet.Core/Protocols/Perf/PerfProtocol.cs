@@ -41,7 +41,7 @@ public static class PerfProtocol
             {
                 // discard the upload
             }
-            await SendAsync(stream, toSend, buffer, cancellationToken).ConfigureAwait(false);
+            await SendAsync(stream, toSend, buffer, progress: null, start: 0, cancellationToken).ConfigureAwait(false);
             await stream.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
         }
         finally
@@ -51,7 +51,16 @@ public static class PerfProtocol
     }
 
     /// <summary>Runs perf against <paramref name="connection"/>: uploads <paramref name="uploadBytes"/>, then downloads <paramref name="downloadBytes"/>.</summary>
-    public static async Task<PerfResult> RunAsync(P2PConnection connection, long uploadBytes, long downloadBytes, CancellationToken cancellationToken = default)
+    public static Task<PerfResult> RunAsync(P2PConnection connection, long uploadBytes, long downloadBytes, CancellationToken cancellationToken = default) =>
+        RunAsync(connection, uploadBytes, downloadBytes, progress: null, cancellationToken);
+
+    /// <summary>
+    /// Runs perf against <paramref name="connection"/>: uploads <paramref name="uploadBytes"/>, then downloads
+    /// <paramref name="downloadBytes"/>, reporting the bytes moved so far to <paramref name="progress"/> after every block.
+    /// </summary>
+    /// <remarks><paramref name="progress"/> is called on the run's own task, once per block (64 KiB): keep it cheap
+    /// (e.g. store the latest value and print it from a timer).</remarks>
+    public static async Task<PerfResult> RunAsync(P2PConnection connection, long uploadBytes, long downloadBytes, IProgress<PerfProgress>? progress, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(connection);
         ArgumentOutOfRangeException.ThrowIfNegative(uploadBytes);
@@ -65,7 +74,7 @@ public static class PerfProtocol
                 long start = Stopwatch.GetTimestamp();
                 BinaryPrimitives.WriteUInt64BigEndian(buffer, (ulong)downloadBytes);
                 await stream.WriteAsync(buffer.AsMemory(0, 8), cancellationToken).ConfigureAwait(false);
-                await SendAsync(stream, (ulong)uploadBytes, buffer, cancellationToken).ConfigureAwait(false);
+                await SendAsync(stream, (ulong)uploadBytes, buffer, progress, start, cancellationToken).ConfigureAwait(false);
                 await stream.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
                 var upload = Stopwatch.GetElapsedTime(start);
                 long received = 0;
@@ -73,6 +82,7 @@ public static class PerfProtocol
                 while ((n = await stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
                 {
                     received += n;
+                    progress?.Report(new PerfProgress(uploadBytes, received, Stopwatch.GetElapsedTime(start)));
                 }
                 var total = Stopwatch.GetElapsedTime(start);
                 if (received != downloadBytes)
@@ -88,14 +98,17 @@ public static class PerfProtocol
         }
     }
 
-    private static async Task SendAsync(P2PStream stream, ulong count, byte[] buffer, CancellationToken cancellationToken)
+    private static async Task SendAsync(P2PStream stream, ulong count, byte[] buffer, IProgress<PerfProgress>? progress, long start, CancellationToken cancellationToken)
     {
         Array.Clear(buffer, 0, BlockSize);
+        long sent = 0;
         while (count > 0)
         {
             int chunk = (int)Math.Min(count, (ulong)BlockSize);
             await stream.WriteAsync(buffer.AsMemory(0, chunk), cancellationToken).ConfigureAwait(false);
             count -= (ulong)chunk;
+            sent += chunk;
+            progress?.Report(new PerfProgress(sent, 0, Stopwatch.GetElapsedTime(start)));
         }
         await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
     }
