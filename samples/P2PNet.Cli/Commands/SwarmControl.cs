@@ -150,7 +150,7 @@ internal static class SwarmControl
         try
         {
             await using var stream = new NetworkStream(client, ownsSocket: false);
-            string reply = JsonSerializer.Serialize(new { error = "refused: the control socket serves only the owner's user and root" }, CliSupport.Json);
+            string reply = JsonSerializer.Serialize(new ControlErrorLine("refused: the control socket serves only the owner's user and root"), CliJsonContext.Default.ControlErrorLine);
             await stream.WriteAsync(Encoding.UTF8.GetBytes(reply + "\n"), timeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or SocketException or OperationCanceledException && !cancellationToken.IsCancellationRequested)

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -48,6 +49,10 @@ public static class P2PNetServiceCollectionExtensions
     /// <param name="configuration">The section to bind.</param>
     /// <param name="configure">Further changes applied after binding; may be <see langword="null"/>.</param>
     /// <returns><paramref name="services"/>, for chaining.</returns>
+    /// <remarks>Binding walks the options by reflection (the source-generated binder cannot convert multiaddrs and peer
+    /// ids through their type converters), so trimmed and native-AOT applications use the <c>Action</c> overload.</remarks>
+    [RequiresUnreferencedCode("Binds P2PHostOptions from configuration by reflection; use the Action<P2PHostOptions> overload when trimming.")]
+    [RequiresDynamicCode("Binds P2PHostOptions from configuration by reflection; use the Action<P2PHostOptions> overload for native AOT.")]
     public static IServiceCollection AddP2PNet(this IServiceCollection services, IConfiguration configuration, Action<P2PHostOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(services);

@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -33,6 +34,8 @@ public static class PrivateSwarmServiceCollectionExtensions
     /// <param name="services">The service collection.</param>
     /// <param name="configuration">The section to bind.</param>
     /// <returns><paramref name="services"/>, for chaining.</returns>
+    [RequiresUnreferencedCode("Binds PrivateSwarmServiceOptions from configuration by reflection; use the Action overload when trimming.")]
+    [RequiresDynamicCode("Binds PrivateSwarmServiceOptions from configuration by reflection; use the Action overload for native AOT.")]
     public static IServiceCollection AddPrivateSwarm(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(services);
