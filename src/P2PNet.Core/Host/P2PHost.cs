@@ -76,7 +76,7 @@ public sealed partial class P2PHost : IAsyncDisposable
         // One Noise static key and signature for every handshake, made at the first one.
         _noiseIdentity = new Lazy<NoiseIdentity>(() => new NoiseIdentity(_identity));
         Metrics = new HostMetrics(meterFactory, () => Connections);
-        _transports = transports?.ToList() ?? [new TcpTransport(Options.Tcp), new WebSocketTransport(Options.WebSockets)];
+        _transports = transports?.ToList() ?? [new TcpTransport(Options.Tcp, _loggerFactory), new WebSocketTransport(Options.WebSockets, _loggerFactory)];
         PeerStore = new PeerStore(TimeProvider);
         Events = new EventBus(_loggerFactory.CreateLogger<EventBus>());
         _privateKey = Options.PrivateNetworkKey;
