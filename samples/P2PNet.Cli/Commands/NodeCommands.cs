@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using P2PNet.Host;
 using P2PNet.Multiformats;
@@ -56,7 +57,7 @@ internal static class NodeCommands
             {
                 throw new ArgumentException("--mdns-interval must be positive.");
             }
-            await using var host = CliSupport.CreateHost(identity, logging, o =>
+            var host = CliSupport.CreateHost(identity, logging, o =>
             {
                 o.EnablePerf = true;
                 o.PrivateNetworkKey = psk;
@@ -68,52 +69,88 @@ internal static class NodeCommands
                 }
                 o.PeerStore.DatabasePath = parse.GetValue(peerStore);
             });
-            host.SetStreamHandler(EchoProtocol.Id, EchoProtocol.HandleAsync);
-            var output = new Lock();
-            var printed = new HashSet<string>(StringComparer.Ordinal);
-            using var discovered = host.Events.Subscribe<PeerDiscovered>(e =>
+            bool abandoned = false;
+            try
             {
-                lock (output)
+                host.SetStreamHandler(EchoProtocol.Id, EchoProtocol.HandleAsync);
+                var output = new Lock();
+                var printed = new HashSet<string>(StringComparer.Ordinal);
+                using var discovered = host.Events.Subscribe<PeerDiscovered>(e =>
                 {
-                    foreach (var address in e.Addresses)
+                    lock (output)
                     {
-                        string line = $"DISCOVERED {e.Peer} {address}";
-                        if (printed.Count < 10_000 && printed.Add(line))
+                        foreach (var address in e.Addresses)
                         {
-                            CliSupport.WriteLine(line, new EventLine("discovered") { Peer = e.Peer.ToString(), Address = address.ToString() });
+                            string line = $"DISCOVERED {e.Peer} {address}";
+                            if (printed.Count < 10_000 && printed.Add(line))
+                            {
+                                CliSupport.WriteLine(line, new EventLine("discovered") { Peer = e.Peer.ToString(), Address = address.ToString() });
+                            }
                         }
+                        Console.Out.Flush();
                     }
-                    Console.Out.Flush();
-                }
-            });
-            using var connectedness = host.Events.Subscribe<PeerConnectednessChanged>(e =>
-            {
-                lock (output)
+                });
+                using var connectedness = host.Events.Subscribe<PeerConnectednessChanged>(e =>
                 {
-                    string kind = e.Connectedness == Connectedness.Connected ? "CONNECT" : "DISCONNECT";
-                    CliSupport.WriteLine($"{kind} {e.Peer}", new EventLine(kind.ToLowerInvariant()) { Peer = e.Peer.ToString() });
-                    Console.Out.Flush();
-                }
-            });
-            var shutdown = CliSupport.WaitForShutdownAsync(ct);
-            foreach (var address in parsed)
-            {
-                var bound = await host.ListenAsync(address, ct);
-                lock (output)
-                {
-                    foreach (var one in bound)
+                    lock (output)
                     {
-                        CliSupport.WriteLine($"LISTEN {one}", new EventLine("listen") { Address = one.ToString() });
+                        string kind = e.Connectedness == Connectedness.Connected ? "CONNECT" : "DISCONNECT";
+                        CliSupport.WriteLine($"{kind} {e.Peer}", new EventLine(kind.ToLowerInvariant()) { Peer = e.Peer.ToString() });
+                        Console.Out.Flush();
                     }
-                    Console.Out.Flush();
+                });
+                var shutdown = CliSupport.WaitForShutdownAsync(ct);
+                foreach (var address in parsed)
+                {
+                    var bound = await host.ListenAsync(address, ct);
+                    lock (output)
+                    {
+                        foreach (var one in bound)
+                        {
+                            CliSupport.WriteLine($"LISTEN {one}", new EventLine("listen") { Address = one.ToString() });
+                        }
+                        Console.Out.Flush();
+                    }
+                }
+                await host.StartAsync(ct); // mDNS and bootstrap (already running when a listen started the host)
+                await shutdown;
+                abandoned = !await StopAsync(host);
+                return 0;
+            }
+            finally
+            {
+                if (!abandoned)
+                {
+                    await host.DisposeAsync();
                 }
             }
-            await host.StartAsync(ct); // mDNS and bootstrap (already running when a listen started the host)
-            await shutdown;
-            await host.StopAsync(CancellationToken.None);
-            return 0;
         }));
         return node;
+    }
+
+    /// <summary>
+    /// Stops the node: bounded by <see cref="P2PHostOptions.ShutdownTimeout"/> (connections to peers that stopped reading
+    /// are aborted), and cut short by a second SIGINT/SIGTERM.
+    /// </summary>
+    /// <returns><see langword="false"/> if a second signal ended the wait: the host is left as it is, the process exits.</returns>
+    private static async Task<bool> StopAsync(P2PHost host)
+    {
+        var again = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        void OnSignal(PosixSignalContext context)
+        {
+            context.Cancel = true;
+            again.TrySetResult();
+        }
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        Task stopping = host.StopAsync(CancellationToken.None).AsTask();
+        if (await Task.WhenAny(stopping, again.Task) == stopping)
+        {
+            await stopping;
+            return true;
+        }
+        await Console.Error.WriteLineAsync("stopping: second signal, exiting without waiting");
+        return false;
     }
 
     private static Command CreatePing()

@@ -21,6 +21,9 @@ namespace P2PNet.Host;
 /// connection's loops and stream handlers to finish.</remarks>
 public sealed class P2PConnection : IAsyncDisposable
 {
+    /// <summary>After an abort every loop ends within moments; this only keeps a bug from hanging the close.</summary>
+    private static readonly TimeSpan AbortGrace = TimeSpan.FromSeconds(2);
+
     private static long s_nextId;
 
     private readonly P2PHost _host;
@@ -34,6 +37,8 @@ public sealed class P2PConnection : IAsyncDisposable
     private Task? _acceptLoop;
     private int _disposed;
     private long _lastActivity;
+    private volatile bool _aborted;
+    private CancellationTokenSource? _abortGrace;
 
     internal P2PConnection(P2PHost host, TransportConnection transport, NoiseSecureChannel channel, YamuxSession session,
         ConnectionDirection direction, ILogger logger)
@@ -105,11 +110,17 @@ public sealed class P2PConnection : IAsyncDisposable
 
     /// <summary>Opens a stream and negotiates the first of <paramref name="protocols"/> the peer supports.</summary>
     /// <exception cref="ProtocolNotSupportedException">The peer supports none of them.</exception>
+    /// <exception cref="MuxerClosedException">The connection is closed (by either side, or by the host): dial again.</exception>
     public async ValueTask<P2PStream> OpenStreamAsync(IReadOnlyList<string> protocols, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(protocols);
         ArgumentOutOfRangeException.ThrowIfZero(protocols.Count);
-        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (_disposed != 0)
+        {
+            // Usually the peer or the host closed it (a refusal, a revoked key, an idle timeout), not the caller: the
+            // muxer's own "closed" error, an IOException like every other way a connection can end.
+            throw new MuxerClosedException($"The connection to {RemotePeer} is closed; dial the peer again.");
+        }
         Touch();
         MuxedStream muxed = await _session.OpenStreamAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -232,11 +243,25 @@ public sealed class P2PConnection : IAsyncDisposable
 
     private void Touch() => Volatile.Write(ref _lastActivity, _host.TimeProvider.GetTimestamp());
 
-    /// <summary>Closes the connection gracefully.</summary>
+    /// <summary>Closes the connection gracefully, within <see cref="P2PHostOptions.ConnectionCloseTimeout"/>.</summary>
     public ValueTask CloseAsync() => DisposeAsync();
 
-    /// <inheritdoc />
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Closes the connection: gracefully (Yamux GoAway, queued data flushed, stream handlers ended) for at most
+    /// <see cref="P2PHostOptions.ConnectionCloseTimeout"/> (and <see cref="P2PHostOptions.ShutdownTimeout"/>), then by
+    /// aborting the transport, so the socket, the slot and the buffers are released even when the peer stopped reading.
+    /// </summary>
+    /// <remarks>Never throws because of the peer (reset, abort, I/O errors): those are logged.</remarks>
+    public ValueTask DisposeAsync() => CloseWithinAsync(CloseTimeout);
+
+    private TimeSpan CloseTimeout => _host.Options.ConnectionCloseTimeout < _host.Options.ShutdownTimeout
+        ? _host.Options.ConnectionCloseTimeout
+        : _host.Options.ShutdownTimeout;
+
+    /// <summary>Closes gracefully for at most <paramref name="timeout"/>, then aborts the transport; see <see cref="DisposeAsync"/>.</summary>
+    /// <remarks>The deadline runs on the system clock: it is a promise to whoever is shutting down (an operator's
+    /// SIGINT), not protocol timing, and must hold even when the host's clock is a test's manual one.</remarks>
+    internal async ValueTask CloseWithinAsync(TimeSpan timeout)
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
         {
@@ -245,32 +270,103 @@ public sealed class P2PConnection : IAsyncDisposable
         }
         try
         {
-            using var timeout = new CancellationTokenSource(_host.Options.ShutdownTimeout);
-            try
-            {
-                await _session.CloseAsync(timeout.Token).ConfigureAwait(false);
-            }
-#pragma warning disable CA1031 // best effort: the peer may already be gone
-            catch (Exception e)
-#pragma warning restore CA1031
-            {
-                HostLog.GracefulCloseFailed(_logger, Id, e.Message);
-            }
+            using var deadline = new CancellationTokenSource(timeout);
+            // Each step waits at most until the deadline; a step still running then is made to end by the abort, and
+            // is awaited again (bounded by AbortGrace) so that no loop outlives the connection unobserved.
+            bool graceful = await CompletesAsync(_session.CloseAsync().AsTask(), deadline.Token).ConfigureAwait(false);
             await _closing.CancelAsync().ConfigureAwait(false);
-            await _handlers.WhenAllAsync(_host.Options.ShutdownTimeout).ConfigureAwait(false);
-            await _session.DisposeAsync().ConfigureAwait(false);
+            graceful &= await CompletesAsync(_handlers.WhenAll(), deadline.Token).ConfigureAwait(false);
+            if (!graceful)
+            {
+                AbortTransport("the graceful close did not finish in time");
+            }
+            await StepAsync(_session.DisposeAsync().AsTask(), deadline.Token).ConfigureAwait(false);
             if (_acceptLoop is not null)
             {
-                await _acceptLoop.ConfigureAwait(false);
+                await StepAsync(_acceptLoop, deadline.Token).ConfigureAwait(false);
             }
-            await _channel.DisposeAsync().ConfigureAwait(false);
-            await _transport.DisposeAsync().ConfigureAwait(false);
+            // The channel flushes its last frames into the transport here; a peer that stopped reading makes this wait.
+            await StepAsync(_channel.DisposeAsync().AsTask(), deadline.Token).ConfigureAwait(false);
+            await StepAsync(_transport.DisposeAsync().AsTask(), deadline.Token).ConfigureAwait(false);
+            if (_aborted)
+            {
+                await CompletesAsync(_handlers.WhenAll(), AbortGraceToken()).ConfigureAwait(false);
+            }
+        }
+#pragma warning disable CA1031 // closing never fails because of the peer: whatever went wrong is logged
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            HostLog.GracefulCloseFailed(_logger, Id, e.Message);
+            AbortTransport(e.Message);
         }
         finally
         {
             _closing.Dispose();
+            _abortGrace?.Dispose();
             _host.OnConnectionClosed(this);
             _closed.TrySetResult();
+        }
+    }
+
+    private CancellationToken AbortGraceToken() => (_abortGrace ??= new CancellationTokenSource(AbortGrace)).Token;
+
+    /// <summary>Waits for one step of the close until the deadline; if it is not done by then, aborts the transport and
+    /// waits for it once more, at most <see cref="AbortGrace"/>.</summary>
+    private async Task StepAsync(Task step, CancellationToken deadline)
+    {
+        if (await CompletesAsync(step, deadline).ConfigureAwait(false))
+        {
+            return;
+        }
+        AbortTransport("the graceful close did not finish in time");
+        if (!await CompletesAsync(step, AbortGraceToken()).ConfigureAwait(false))
+        {
+            HostLog.CloseStepAbandoned(_logger, Id, AbortGrace);
+        }
+    }
+
+    /// <summary>Whether <paramref name="task"/> finished before <paramref name="cancellationToken"/>; its own failure
+    /// (the peer reset, the transport failed) counts as finished and is logged.</summary>
+    private async Task<bool> CompletesAsync(Task task, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && !task.IsCompleted)
+        {
+            return false;
+        }
+#pragma warning disable CA1031 // a peer-caused failure while closing is only worth a log line
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            HostLog.GracefulCloseFailed(_logger, Id, e.Message);
+            return true;
+        }
+    }
+
+    /// <summary>Drops the connection at once: pending flushes end, the socket is closed (RST), buffers are released.</summary>
+    private void AbortTransport(string reason)
+    {
+        if (_aborted)
+        {
+            return;
+        }
+        _aborted = true;
+        HostLog.ConnectionAborted(_logger, Id, RemotePeer, reason);
+        try
+        {
+            _channel.Abort(new IOException($"Connection {Id} to {RemotePeer} was aborted: {reason}."));
+            _transport.Abort();
+        }
+#pragma warning disable CA1031 // aborting is the last resort; a failure to abort a dead socket changes nothing
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            HostLog.GracefulCloseFailed(_logger, Id, e.Message);
         }
     }
 

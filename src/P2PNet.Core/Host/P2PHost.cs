@@ -46,6 +46,7 @@ public sealed partial class P2PHost : IAsyncDisposable
     private readonly List<(ITransportListener Listener, Task AcceptLoop)> _listeners = [];
     private readonly TaskTracker _background = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly IdentifyService _identify;
     private Task? _maintenance;
     private readonly SqlitePeerStorage? _storage;
@@ -78,7 +79,7 @@ public sealed partial class P2PHost : IAsyncDisposable
         _noiseIdentity = new Lazy<NoiseIdentity>(() => new NoiseIdentity(_identity));
         Metrics = new HostMetrics(meterFactory, () => Connections);
         _resources = new ResourceManager(Options.Resources, _loggerFactory.CreateLogger<ResourceManager>(), Metrics.Meter, TimeProvider);
-        _transports = transports?.ToList() ?? [new TcpTransport(Options.Tcp), new WebSocketTransport(Options.WebSockets)];
+        _transports = transports?.ToList() ?? [new TcpTransport(Options.Tcp, _loggerFactory), new WebSocketTransport(Options.WebSockets, _loggerFactory)];
         PeerStore = new PeerStore(TimeProvider);
         Events = new EventBus(_loggerFactory.CreateLogger<EventBus>());
         _privateKey = Options.PrivateNetworkKey;
@@ -315,22 +316,48 @@ public sealed partial class P2PHost : IAsyncDisposable
         }
     }
 
-    /// <summary>Closes every listener and connection gracefully, then stops.</summary>
+    /// <summary>
+    /// Closes every listener and connection and stops, within <see cref="P2PHostOptions.ShutdownTimeout"/>: connections
+    /// close gracefully for at most <see cref="P2PHostOptions.ConnectionCloseTimeout"/> and are then aborted, so a peer
+    /// that stopped reading cannot hold the host open. Concurrent and later calls wait for the same stop.
+    /// </summary>
+    /// <param name="cancellationToken">Shortens the wait: connections still closing are aborted.</param>
+    /// <remarks>Never throws because of a peer (reset, abort, I/O errors): those are logged.</remarks>
     public async ValueTask StopAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _state, 2) >= 2)
         {
+            await _stopped.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
             return;
         }
+        try
+        {
+            await StopCoreAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _state = 3;
+            _stopped.TrySetResult();
+        }
+    }
+
+    private async Task StopCoreAsync(CancellationToken cancellationToken)
+    {
+        // The system clock, as for each connection's close: the deadline is a promise to whoever stops the host.
+        long started = TimeProvider.System.GetTimestamp();
+        TimeSpan Remaining() => Options.ShutdownTimeout - TimeProvider.System.GetElapsedTime(started) is var left && left > TimeSpan.Zero ? left : TimeSpan.Zero;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(Options.ShutdownTimeout);
+
         await _stopping.CancelAsync().ConfigureAwait(false);
         _mdnsAnnouncer?.Dispose();
         if (_mdns is not null)
         {
-            await _mdns.DisposeAsync().ConfigureAwait(false);
+            await ShutdownStepAsync("mDNS", _mdns.DisposeAsync().AsTask(), deadline.Token).ConfigureAwait(false);
         }
         if (_bootstrap is not null)
         {
-            await _bootstrap.DisposeAsync().ConfigureAwait(false);
+            await ShutdownStepAsync("the bootstrap dialer", _bootstrap.DisposeAsync().AsTask(), deadline.Token).ConfigureAwait(false);
         }
         (ITransportListener Listener, Task AcceptLoop)[] listeners;
         lock (_lock)
@@ -340,21 +367,62 @@ public sealed partial class P2PHost : IAsyncDisposable
         }
         foreach (var (listener, _) in listeners)
         {
-            await listener.DisposeAsync().ConfigureAwait(false);
+            await ShutdownStepAsync("closing a listener", listener.DisposeAsync().AsTask(), deadline.Token).ConfigureAwait(false);
         }
-        await Task.WhenAll(listeners.Select(l => l.AcceptLoop)).ConfigureAwait(false);
-        await Task.WhenAll(Connections.Select(c => c.DisposeAsync().AsTask())).WaitAsync(cancellationToken).ConfigureAwait(false);
-        await _background.WhenAllAsync(Options.ShutdownTimeout).ConfigureAwait(false);
+        await ShutdownStepAsync("the accept loops", Task.WhenAll(listeners.Select(l => l.AcceptLoop)), deadline.Token).ConfigureAwait(false);
+        await CloseConnectionsAsync(Remaining(), deadline.Token).ConfigureAwait(false);
+        await _background.WhenAllAsync(Remaining()).ConfigureAwait(false);
+        // A handshake that finished while the others closed: close it too (it aborts at once if the time is up).
+        await CloseConnectionsAsync(Remaining(), deadline.Token).ConfigureAwait(false);
         if (_maintenance is not null)
         {
-            await _maintenance.ConfigureAwait(false);
+            await ShutdownStepAsync("maintenance", _maintenance, deadline.Token).ConfigureAwait(false);
         }
         PublishAddresses(listeners.Select(l => l.Listener.LocalAddress).ToArray(), removed: true);
         if (_storage is not null)
         {
+            // Local work (the last flush of the peer store), not bounded by peers: waited for in full.
             await _storage.DisposeAsync().ConfigureAwait(false);
         }
-        _state = 3;
+    }
+
+    private async Task CloseConnectionsAsync(TimeSpan remaining, CancellationToken deadline)
+    {
+        var open = Connections;
+        if (open.Count == 0)
+        {
+            return;
+        }
+        TimeSpan each = Options.ConnectionCloseTimeout < remaining ? Options.ConnectionCloseTimeout : remaining;
+        var closing = open.Select(c => c.CloseWithinAsync(each).AsTask()).ToArray();
+        if (!await ShutdownStepAsync("closing connections", Task.WhenAll(closing), deadline).ConfigureAwait(false))
+        {
+            // Each connection aborts its transport at its own deadline (at most the remaining time); wait for that.
+            await ShutdownStepAsync("aborting connections", Task.WhenAll(closing), CancellationToken.None, TimeSpan.FromSeconds(2)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits for one step of the shutdown until <paramref name="deadline"/> (or <paramref name="limit"/>);
+    /// logs and swallows its failure (peer-caused: a reset, an I/O error) and a step that is not done in time.</summary>
+    private async Task<bool> ShutdownStepAsync(string what, Task step, CancellationToken deadline, TimeSpan? limit = null)
+    {
+        try
+        {
+            await (limit is { } l ? step.WaitAsync(l, deadline) : step.WaitAsync(deadline)).ConfigureAwait(false);
+            return true;
+        }
+        catch (Exception e) when (!step.IsCompleted && e is OperationCanceledException or TimeoutException)
+        {
+            HostLog.ShutdownIncomplete(_logger, what, Options.ShutdownTimeout);
+            return false;
+        }
+#pragma warning disable CA1031 // stopping never fails because of a peer; the reason is logged
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            HostLog.ShutdownStepFailed(_logger, what, e.Message);
+            return true;
+        }
     }
 
     /// <inheritdoc />

@@ -69,8 +69,15 @@ public sealed class P2PHostOptions
     /// <summary>A connection with no open stream for this long is closed. Default 5 minutes; <see cref="TimeSpan.Zero"/> never.</summary>
     public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>How long <see cref="P2PHost.StopAsync"/> lets connections close gracefully before aborting. Default 5 s.</summary>
+    /// <summary>How long <see cref="P2PHost.StopAsync"/> may take: connections close gracefully within it (each at most
+    /// <see cref="ConnectionCloseTimeout"/>) and are then aborted; background work still running after it is left behind.
+    /// Default 5 s.</summary>
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long closing one connection may take gracefully (Yamux GoAway, queued data flushed, stream handlers
+    /// ended) before its transport is aborted (socket closed with RST, buffers released) — e.g. when the peer stopped
+    /// reading. Capped by <see cref="ShutdownTimeout"/>. Default 2 s.</summary>
+    public TimeSpan ConnectionCloseTimeout { get; set; } = TimeSpan.FromSeconds(2);
 
     /// <summary>Whether the host serves <c>/perf/1.0.0</c> (it lets any peer make us send data). Default false.</summary>
     public bool EnablePerf { get; set; }

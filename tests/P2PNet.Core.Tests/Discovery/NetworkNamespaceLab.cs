@@ -15,27 +15,32 @@ internal sealed class NetworkNamespaceLab : IAsyncDisposable
     private readonly string _id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(3));
     private readonly int _subnet = RandomNumberGenerator.GetInt32(1, 250);
     private readonly List<string> _namespaces = [];
-    private string Bridge => "p2pbr" + _id;
+    private string _prefix = "p2p";
+    private string Bridge => _prefix + "br" + _id;
 
     [DllImport("libc", EntryPoint = "geteuid")]
     private static extern uint GetEffectiveUserId();
 
-    public static async Task<NetworkNamespaceLab> CreateAsync(int nodes, CancellationToken cancellationToken)
+    /// <param name="nodes">Namespaces to create, one per node.</param>
+    /// <param name="cancellationToken">Stops the setup.</param>
+    /// <param name="prefix">Starts every name (namespaces, bridge, veths): a test's own prefix keeps them apart from
+    /// others' (at most 5 characters: interface names are limited to 15).</param>
+    public static async Task<NetworkNamespaceLab> CreateAsync(int nodes, CancellationToken cancellationToken, string prefix = "p2p")
     {
         if (GetEffectiveUserId() != 0)
         {
             Assert.Fail("mDNS namespace tests need root (they create network namespaces, a bridge and veth pairs with `ip`); run the tests as root, as CI and ./test.sh do.");
         }
-        var lab = new NetworkNamespaceLab();
+        var lab = new NetworkNamespaceLab { _prefix = prefix };
         try
         {
             await lab.RunAsync(["ip", "link", "add", lab.Bridge, "type", "bridge"], cancellationToken);
             await lab.RunAsync(["ip", "link", "set", lab.Bridge, "up"], cancellationToken);
             for (int i = 0; i < nodes; i++)
             {
-                string ns = $"p2pns{lab._id}{i}";
-                string outside = $"p2pv{lab._id}{i}";
-                string inside = $"p2pi{lab._id}{i}";
+                string ns = $"{prefix}ns{lab._id}{i}";
+                string outside = $"{prefix}v{lab._id}{i}";
+                string inside = $"{prefix}i{lab._id}{i}";
                 await lab.RunAsync(["ip", "netns", "add", ns], cancellationToken);
                 lab._namespaces.Add(ns);
                 await lab.RunAsync(["ip", "link", "add", outside, "type", "veth", "peer", "name", inside], cancellationToken);
@@ -61,6 +66,10 @@ internal sealed class NetworkNamespaceLab : IAsyncDisposable
     /// <summary>Starts <paramref name="command"/> inside namespace <paramref name="index"/>.</summary>
     public LineProcess Start(int index, string name, IReadOnlyList<string> command, string? workingDirectory = null) =>
         LineProcess.Start(name, ["ip", "netns", "exec", _namespaces[index], .. command], workingDirectory);
+
+    /// <summary>Runs <paramref name="command"/> inside namespace <paramref name="index"/> to completion; throws if it fails.</summary>
+    public Task ExecAsync(int index, IReadOnlyList<string> command, CancellationToken cancellationToken) =>
+        RunAsync(["ip", "netns", "exec", _namespaces[index], .. command], cancellationToken);
 
     private async Task RunAsync(IReadOnlyList<string> command, CancellationToken cancellationToken)
     {
@@ -175,6 +184,15 @@ internal sealed class LineProcess : IAsyncDisposable
             await Task.Delay(50);
         }
     }
+
+    /// <summary>The process id (that of the command itself: <c>ip netns exec</c> and <c>env</c> exec it).</summary>
+    public int ProcessId => _process.Id;
+
+    /// <summary>The exit code, or <see langword="null"/> while it runs.</summary>
+    public int? ExitCode => _process.HasExited ? _process.ExitCode : null;
+
+    /// <summary>Waits until the process exits.</summary>
+    public Task WaitForExitAsync(CancellationToken cancellationToken) => _process.WaitForExitAsync(cancellationToken);
 
     public string Diagnostics()
     {

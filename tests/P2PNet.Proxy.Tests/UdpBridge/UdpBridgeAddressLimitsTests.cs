@@ -65,7 +65,7 @@ public sealed class UdpBridgeAddressLimitsTests
             await second.SendAsync(echo.EndPoint, [2]);
         }
 
-        await bridge.Metrics.WaitForAsync(20, "p2pnet.bridge.datagrams|p2pnet.bridge.drops", "direction=to_udp");
+        await bridge.Metrics.WaitForAsync(20, "p2pnet.bridge.datagrams.relayed|p2pnet.bridge.datagrams.dropped", "direction=to_udp");
         Assert.Equal(10, bridge.Metrics.Total("p2pnet.bridge.datagrams.relayed", "direction=to_udp"));
         Assert.Equal(10, bridge.Metrics.Total("p2pnet.bridge.datagrams.dropped", "reason=address_rate_limited", "direction=to_udp"));
         Assert.Equal(0, bridge.Metrics.Total("p2pnet.bridge.datagrams.dropped", "reason=rate_limited"));

@@ -42,6 +42,18 @@ internal static partial class HostLog
     [LoggerMessage(12, LogLevel.Warning, "Identify from {Peer} carried a public key that does not match its peer id; ignored ({Suppressed} similar lines not logged)")]
     public static partial void IdentifyKeyMismatch(ILogger logger, PeerId peer, long suppressed);
 
+    [LoggerMessage(60, LogLevel.Information, "Aborting connection {Id} to {Peer}: {Reason}")]
+    public static partial void ConnectionAborted(ILogger logger, string id, PeerId peer, string reason);
+
+    [LoggerMessage(61, LogLevel.Warning, "Closing connection {Id}: a step did not end within {Grace} of the abort; left behind")]
+    public static partial void CloseStepAbandoned(ILogger logger, string id, TimeSpan grace);
+
+    [LoggerMessage(62, LogLevel.Warning, "Stopping the host: {What} did not finish within the shutdown timeout of {Timeout}")]
+    public static partial void ShutdownIncomplete(ILogger logger, string what, TimeSpan timeout);
+
+    [LoggerMessage(63, LogLevel.Debug, "Stopping the host: {What} failed: {Reason}")]
+    public static partial void ShutdownStepFailed(ILogger logger, string what, string reason);
+
     [LoggerMessage(40, LogLevel.Debug, "Reconnecting to stored peer {Peer} failed: {Reason}")]
     public static partial void ReconnectFailed(ILogger logger, PeerId peer, string reason);
 }

@@ -35,6 +35,15 @@ internal sealed class TaskTracker
             this, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 
+    /// <summary>Completes when every task tracked now has finished (faulting if one did); the caller bounds the wait.</summary>
+    public Task WhenAll()
+    {
+        lock (_lock)
+        {
+            return _tasks.Count == 0 ? Task.CompletedTask : Task.WhenAll([.. _tasks]);
+        }
+    }
+
     /// <summary>Waits for every tracked task, at most <paramref name="timeout"/>. Faults are observed, not rethrown.</summary>
     public async Task<bool> WhenAllAsync(TimeSpan timeout)
     {

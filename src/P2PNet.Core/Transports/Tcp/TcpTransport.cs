@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Multiformats;
 
 namespace P2PNet.Transports.Tcp;
@@ -11,9 +13,16 @@ namespace P2PNet.Transports.Tcp;
 public sealed class TcpTransport : ITransport
 {
     private readonly TcpTransportOptions _options;
+    private readonly ILoggerFactory _loggerFactory;
 
     /// <summary>Creates the transport.</summary>
-    public TcpTransport(TcpTransportOptions? options = null) => _options = options ?? new TcpTransportOptions();
+    /// <param name="options">Settings; the defaults when <see langword="null"/>.</param>
+    /// <param name="loggerFactory">Where listeners log failing accepts; none by default.</param>
+    public TcpTransport(TcpTransportOptions? options = null, ILoggerFactory? loggerFactory = null)
+    {
+        _options = options ?? new TcpTransportOptions();
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+    }
 
     /// <inheritdoc />
     public bool CanDial(Multiaddr address) => IsPlainTcp(address, allowDns: true);
@@ -107,12 +116,25 @@ public sealed class TcpTransport : ITransport
             throw new ArgumentException($"The TCP transport cannot listen on {address}.", nameof(address));
         }
         var socket = ListeningSocket.Open(endPoint, _options.Backlog, address);
-        return ValueTask.FromResult<ITransportListener>(new TcpListener(socket, _options));
+        return ValueTask.FromResult<ITransportListener>(new TcpListener(socket, _options, _loggerFactory.CreateLogger<TcpTransport>()));
     }
 
-    private sealed class TcpListener(Socket socket, TcpTransportOptions options) : ITransportListener
+    private sealed class TcpListener : ITransportListener
     {
-        public Multiaddr LocalAddress { get; } = Multiaddr.FromTcpEndPoint((IPEndPoint)socket.LocalEndPoint!);
+        private readonly Socket _socket;
+        private readonly TcpTransportOptions _options;
+        private readonly AcceptBackoff _backoff;
+        private readonly CancellationTokenSource _closing = new();
+
+        public TcpListener(Socket socket, TcpTransportOptions options, ILogger logger)
+        {
+            _socket = socket;
+            _options = options;
+            LocalAddress = Multiaddr.FromTcpEndPoint((IPEndPoint)socket.LocalEndPoint!);
+            _backoff = new AcceptBackoff(logger, LocalAddress);
+        }
+
+        public Multiaddr LocalAddress { get; }
 
         public async ValueTask<TransportConnection> AcceptAsync(CancellationToken cancellationToken = default)
         {
@@ -121,7 +143,7 @@ public sealed class TcpTransport : ITransport
                 Socket accepted;
                 try
                 {
-                    accepted = await socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
+                    accepted = await _socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
                 }
                 catch (SocketException e) when (e.SocketErrorCode == SocketError.OperationAborted)
                 {
@@ -131,10 +153,18 @@ public sealed class TcpTransport : ITransport
                 {
                     continue; // the client gave up before we accepted
                 }
-                accepted.NoDelay = options.NoDelay;
+                catch (SocketException e)
+                {
+                    // Out of descriptors or buffers (EMFILE, ENFILE, ENOBUFS, ENOMEM): the listener itself is fine and
+                    // works again once connections close, so wait and retry rather than end the accept loop for good.
+                    await BackOffAsync(e, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+                _backoff.Reset();
+                accepted.NoDelay = _options.NoDelay;
                 try
                 {
-                    return new SocketConnection(accepted, options);
+                    return new SocketConnection(accepted, _options);
                 }
                 catch (SocketException)
                 {
@@ -143,10 +173,23 @@ public sealed class TcpTransport : ITransport
             }
         }
 
-        public ValueTask DisposeAsync()
+        private async Task BackOffAsync(SocketException error, CancellationToken cancellationToken)
         {
-            socket.Dispose();
-            return ValueTask.CompletedTask;
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closing.Token);
+            try
+            {
+                await _backoff.WaitAsync(error, linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_closing.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new ObjectDisposedException(nameof(TcpListener), "The listener was closed.");
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _closing.CancelAsync().ConfigureAwait(false);
+            _socket.Dispose();
         }
     }
 }

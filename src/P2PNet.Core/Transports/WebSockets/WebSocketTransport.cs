@@ -3,6 +3,8 @@ using System.Net;
 using System.Net.Http;
 using System.Net.Sockets;
 using System.Net.WebSockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Multiformats;
 using P2PNet.Transports.Tcp;
 using P2PNet.Transports.WebSockets.Internal;
@@ -19,9 +21,16 @@ namespace P2PNet.Transports.WebSockets;
 public sealed class WebSocketTransport : ITransport
 {
     private readonly WebSocketTransportOptions _options;
+    private readonly ILoggerFactory _loggerFactory;
 
     /// <summary>Creates the transport.</summary>
-    public WebSocketTransport(WebSocketTransportOptions? options = null) => _options = options ?? new WebSocketTransportOptions();
+    /// <param name="options">Settings; the defaults when <see langword="null"/>.</param>
+    /// <param name="loggerFactory">Where listeners log failing accepts; none by default.</param>
+    public WebSocketTransport(WebSocketTransportOptions? options = null, ILoggerFactory? loggerFactory = null)
+    {
+        _options = options ?? new WebSocketTransportOptions();
+        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+    }
 
     /// <inheritdoc />
     public bool CanDial(Multiaddr address) => Classify(address, allowDns: true, allowSecure: true);
@@ -122,6 +131,6 @@ public sealed class WebSocketTransport : ITransport
             throw new ArgumentException($"The WebSocket transport cannot listen on {address}.", nameof(address));
         }
         var socket = ListeningSocket.Open(endPoint, _options.Backlog, address);
-        return ValueTask.FromResult<ITransportListener>(new WebSocketListener(socket, _options));
+        return ValueTask.FromResult<ITransportListener>(new WebSocketListener(socket, _options, _loggerFactory.CreateLogger<WebSocketTransport>()));
     }
 }

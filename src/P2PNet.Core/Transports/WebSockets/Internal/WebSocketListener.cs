@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
 using P2PNet.Multiformats;
 
 namespace P2PNet.Transports.WebSockets.Internal;
@@ -23,13 +24,15 @@ internal sealed class WebSocketListener : ITransportListener
     private readonly Task _acceptLoop;
     private readonly List<Task> _upgrades = [];
     private readonly Lock _lock = new();
+    private readonly AcceptBackoff _backoff;
     private int _disposed;
 
-    public WebSocketListener(Socket socket, WebSocketTransportOptions options)
+    public WebSocketListener(Socket socket, WebSocketTransportOptions options, ILogger logger)
     {
         _socket = socket;
         _options = options;
         LocalAddress = WebSocketTransport.WithWs(Multiaddr.FromTcpEndPoint((IPEndPoint)socket.LocalEndPoint!), secure: false);
+        _backoff = new AcceptBackoff(logger, LocalAddress);
         _ready = Channel.CreateBounded<TransportConnection>(new BoundedChannelOptions(Math.Max(1, options.MaxPendingUpgrades)) { SingleReader = false });
         _upgradeSlots = new SemaphoreSlim(Math.Max(1, options.MaxPendingUpgrades));
         _acceptLoop = AcceptLoopAsync();
@@ -67,6 +70,14 @@ internal sealed class WebSocketListener : ITransportListener
                     _upgradeSlots.Release();
                     continue;
                 }
+                catch (SocketException e) when (e.SocketErrorCode != SocketError.OperationAborted)
+                {
+                    // Out of descriptors or buffers (EMFILE, ENFILE, ENOBUFS, ENOMEM): wait and retry; the loop must outlive it.
+                    _upgradeSlots.Release();
+                    await _backoff.WaitAsync(e, _closing.Token).ConfigureAwait(false);
+                    continue;
+                }
+                _backoff.Reset();
                 accepted.NoDelay = true;
                 var upgrade = UpgradeAsync(accepted);
                 lock (_lock)

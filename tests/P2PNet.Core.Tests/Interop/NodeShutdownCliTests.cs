@@ -1,0 +1,113 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using P2PNet.Core.Tests.Discovery;
+using P2PNet.Testing.Interop;
+
+namespace P2PNet.Core.Tests.Interop;
+
+/// <summary>
+/// <c>p2pnet node</c> serving <c>p2pnet perf --download</c> (a huge amount) to a perf process that is then paused with
+/// SIGSTOP: SIGINT must still end the node, with exit code 0, within its shutdown deadline. Both run in a network
+/// namespace with small TCP buffers, so the node's own send buffers fill (on a host with large default buffers the
+/// kernel would absorb the stream's whole window and hide the stall).
+/// </summary>
+public sealed class NodeShutdownCliTests
+{
+    private const int SIGINT = 2;
+    private const int SIGKILL = 9;
+    private const int SIGSTOP = 19;
+
+    private static readonly TimeSpan Step = TimeSpan.FromSeconds(30);
+
+    /// <summary>P2PHostOptions.ShutdownTimeout's default, which the node uses.</summary>
+    private static readonly TimeSpan ShutdownTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>Room for a heavily loaded machine; the old node never exited at all.</summary>
+    private static readonly TimeSpan Slack = TimeSpan.FromSeconds(10);
+
+    [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
+    [Fact]
+    public async Task Node_ExitsZeroWithinItsDeadline_OnSigint_WhileServingAPerfPeerThatIsStopped()
+    {
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await using var lab = await NetworkNamespaceLab.CreateAsync(1, cancel.Token, prefix: "close");
+        await lab.ExecAsync(0, ["sysctl", "-q", "-w", "net.ipv4.tcp_rmem=4096 65536 131072", "net.ipv4.tcp_wmem=4096 65536 131072"], cancel.Token);
+        // SIGINT is ignored by processes started in the background of a non-interactive shell, and .NET keeps it so:
+        // give the node the default disposition so that it sees the signal, as an interactive user's node does.
+        await using var node = lab.Start(0, "p2pnet node", ["env", "--default-signal=INT", "dotnet", P2PNetCli.Assembly, "node"]);
+        string listen = await node.WaitForLineAsync(l => l.StartsWith("LISTEN ", StringComparison.Ordinal), Step);
+        string address = listen["LISTEN ".Length..].Trim();
+
+        await using var perf = lab.Start(0, "p2pnet perf", ["dotnet", P2PNetCli.Assembly, "perf", address, "--download", "100000000000"]);
+        try
+        {
+            await node.WaitForLineAsync(l => l.StartsWith("CONNECT ", StringComparison.Ordinal), Step);
+            // Downloading for real (bytes queued on the sockets), then paused: it reads nothing more, and the node's
+            // sends pile up until they block.
+            await WaitForQueuesAsync(lab.Namespaces[0], steady: false, cancel.Token);
+            Assert.True(perf.ExitCode is null, perf.Diagnostics());
+            Assert.Equal(0, Kill(perf.ProcessId, SIGSTOP));
+            await WaitForQueuesAsync(lab.Namespaces[0], steady: true, cancel.Token);
+
+            var stopwatch = Stopwatch.StartNew();
+            Assert.Equal(0, Kill(node.ProcessId, SIGINT));
+            var exited = await Record.ExceptionAsync(() => node.WaitForExitAsync(cancel.Token).WaitAsync(ShutdownTimeout + Slack));
+            Assert.False(exited is TimeoutException, $"the node was still running {ShutdownTimeout + Slack} after SIGINT.\n{node.Diagnostics()}");
+            Assert.Null(exited);
+            Assert.True(node.ExitCode == 0, $"exit code {node.ExitCode} after {stopwatch.Elapsed}.\n{node.Diagnostics()}");
+        }
+        finally
+        {
+            _ = Kill(perf.ProcessId, SIGKILL); // already gone is fine: LineProcess disposal kills it too
+        }
+    }
+
+    /// <summary>
+    /// Polls the TCP queues in the namespace (<c>ss</c>): until bytes are queued at all, or (<paramref name="steady"/>)
+    /// until they are and have not moved for a second — nobody reads, the sender is blocked.
+    /// </summary>
+    private static async Task WaitForQueuesAsync(string ns, bool steady, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(Step);
+        string last = "";
+        for (int unchanged = 0; ;)
+        {
+            await Task.Delay(TimeSpan.FromMilliseconds(100), timeout.Token);
+            var queues = await QueuesAsync(ns, timeout.Token);
+            bool queued = queues.Any(q => q.Send > 0 || q.Receive > 0);
+            string now = string.Join(';', queues);
+            unchanged = queued && now == last ? unchanged + 1 : 0;
+            last = now;
+            if (queued && (!steady || unchanged >= 10))
+            {
+                return;
+            }
+        }
+    }
+
+    private static async Task<List<(long Receive, long Send)>> QueuesAsync(string ns, CancellationToken cancellationToken)
+    {
+        var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in new[] { "netns", "exec", ns, "ss", "-tnH", "state", "established" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("cannot start ip netns exec ss");
+        string text = await process.StandardOutput.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        var result = new List<(long, long)>();
+        foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            // "Recv-Q Send-Q Local:Port Peer:Port" (the state column is left out when filtering on one state)
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length >= 4 && long.TryParse(fields[0], out long receive) && long.TryParse(fields[1], out long send))
+            {
+                result.Add((receive, send));
+            }
+        }
+        return result;
+    }
+}

@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using P2PNet.Host;
+using P2PNet.Multiformats;
+using P2PNet.Protocols.Ping;
+using P2PNet.Testing;
+using P2PNet.Testing.Interop;
+using Xunit.Abstractions;
+
+namespace P2PNet.Core.Tests.Transports;
+
+/// <summary>
+/// Listeners survive running out of file descriptors: a real <c>p2pnet node</c> process gets a low descriptor limit
+/// (<c>prlimit --pid</c>), is flooded with connections until accept fails with EMFILE, and after they close a new dial
+/// is served — the accept loop backed off and kept going instead of ending for good.
+/// </summary>
+public sealed class AcceptLoopTests(ITestOutputHelper output)
+{
+    private static readonly TimeSpan Step = TimeSpan.FromSeconds(30);
+
+    [Theory]
+    [InlineData("/ip4/127.0.0.1/tcp/0")]
+    [InlineData("/ip4/127.0.0.1/tcp/0/ws")]
+    public async Task AcceptLoop_AfterRunningOutOfFileDescriptors_ServesNewDials(string listen)
+    {
+        await using var node = await P2PNetCli.StartNodeAsync(["--listen", listen], Step).WaitAsync(Step);
+        var address = Multiaddr.Parse(node.ListenAddresses[0]);
+        Assert.True(address.TryGetTcpEndPoint(out var endPoint));
+
+        // Warm the node up (its dial-serving code is compiled before descriptors run out), then leave it some descriptors
+        // beyond what it holds now and open far more connections than that.
+        await DialAndPingAsync(address);
+        int open = Directory.GetFiles($"/proc/{node.ProcessId}/fd").Length;
+        await RunAsync("prlimit", "--pid", node.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture), $"--nofile={open + 40}:{open + 40}");
+        var flood = new List<Socket>();
+        try
+        {
+            for (int i = 0; i < 200; i++)
+            {
+                var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                flood.Add(socket);
+                try
+                {
+                    await socket.ConnectAsync(endPoint).WaitAsync(Step); // completes from the backlog, accepted or not
+                }
+                catch (SocketException)
+                {
+                    // refused or reset while the node is out of descriptors: the flood does its work either way
+                }
+            }
+            // Every descriptor the node may have is in use: its next accept fails (EMFILE).
+            await Muxing.YamuxTest.WaitUntilAsync(() => node.HasExited || Directory.GetFiles($"/proc/{node.ProcessId}/fd").Length >= open + 38, "the node has used up its descriptors");
+        }
+        finally
+        {
+            foreach (var socket in flood)
+            {
+                socket.Dispose();
+            }
+        }
+
+        // With the descriptors free again, a new dial is accepted, upgraded and served.
+        await DialAndPingAsync(address);
+        Assert.False(node.HasExited, node.Diagnostics());
+
+        // It reported the failing accepts, at a bounded rate.
+        int reports = node.Stderr.Split('\n').Count(l => l.Contains("Accepting on", StringComparison.Ordinal));
+        Assert.InRange(reports, 1, 10);
+    }
+
+    private async Task DialAndPingAsync(Multiaddr address)
+    {
+        await using var client = new P2PHost(loggerFactory: XunitLoggerProvider.CreateFactory(output));
+        var connection = await client.DialAsync(address).AsTask().WaitAsync(Step);
+        using var pingTimeout = new CancellationTokenSource(Step);
+        await foreach (var rtt in PingProtocol.PingAsync(connection, 1, pingTimeout.Token))
+        {
+            Assert.True(rtt > TimeSpan.Zero);
+        }
+    }
+
+    private static async Task RunAsync(string file, params string[] args)
+    {
+        var info = new ProcessStartInfo(file) { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+        using var process = Process.Start(info) ?? throw new InvalidOperationException($"cannot start {file}");
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync().WaitAsync(Step);
+        Assert.True(process.ExitCode == 0, $"{file} {string.Join(' ', args)} failed: {await stderr}");
+    }
+}
