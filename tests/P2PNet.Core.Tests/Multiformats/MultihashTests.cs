@@ -1,6 +1,7 @@
 using System.Text;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using P2PNet.Core.Tests.IO;
 using P2PNet.Multiformats;
 
@@ -66,26 +67,26 @@ public sealed class MultihashTests
         Assert.Equal((Multihash.IdentityCode, 2, 3), (code, offset, length));
     }
 
-    [Fact]
-    public void RoundTrip_AnyCodeAndDigest_DecodesToTheSame()
+    [Property(MaxTest = 500)]
+    public Property RoundTrip_AnyCodeAndDigest_DecodesToTheSame()
     {
         var gen =
             from code in Gen.Choose(0, int.MaxValue).Where(c => c != Multihash.Sha256Code)
             from digest in Gen.Choose(0, Multihash.MaxDigestLength).SelectMany(n => Gen.ArrayOf(ArbMap.Default.GeneratorFor<byte>(), n))
             select (code, digest);
-        Prop.ForAll(gen.ToArbitrary(), t =>
+        return Prop.ForAll(gen.ToArbitrary(), t =>
         {
             var (code, digest) = Multihash.Decode(Multihash.Encode(t.code, t.digest));
             return code == t.code && digest.Span.SequenceEqual(t.digest);
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(500));
+        });
     }
 
-    [Fact]
-    public void Decode_ArbitraryBytes_SucceedsOrThrowsWireFormatException()
+    [Property(MaxTest = 5000)]
+    public Property Decode_ArbitraryBytes_SucceedsOrThrowsWireFormatException()
     {
-        Prop.ForAll(ArbMap.Default.ArbFor<byte[]>(), bytes =>
+        return Prop.ForAll(ArbMap.Default.ArbFor<byte[]>(), bytes =>
         {
             _ = WireFormatAssert.SucceedsOrThrowsWireFormat(() => Multihash.Decode(bytes ?? []));
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(5000));
+        });
     }
 }

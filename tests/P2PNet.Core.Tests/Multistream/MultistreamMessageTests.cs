@@ -2,14 +2,13 @@ using System.Buffers;
 using System.Text;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using P2PNet.Multistream;
 
 namespace P2PNet.Core.Tests.Multistream;
 
 public class MultistreamMessageTests
 {
-    private static readonly Config Property = Config.QuickThrowOnFailure.WithMaxTest(500);
-
     private static readonly Gen<string> ProtocolIds =
         Gen.Elements("/", "ipfs", "id", "1.0.0", "noise", "yamux", "-", "_", "é", "漢字", "🙂", " ", "\t", "na", "ls")
             .ListOf()
@@ -45,20 +44,20 @@ public class MultistreamMessageTests
         Assert.Equal([0x13, .. "/multistream/1.0.0\n"u8], Encode("/multistream/1.0.0"));
     }
 
-    [Fact]
-    public void Message_RoundTrips()
+    [Property(MaxTest = 500)]
+    public Property Message_RoundTrips()
     {
-        Check.One(Property, Prop.ForAll(ProtocolIds.ToArbitrary(), text =>
+        return Prop.ForAll(ProtocolIds.ToArbitrary(), text =>
         {
             var buffer = new ReadOnlySequence<byte>(Encode(text));
             return MultistreamMessage.TryParse(ref buffer, out string? parsed) && parsed == text && buffer.IsEmpty;
-        }));
+        });
     }
 
-    [Fact]
-    public void Message_WithArbitraryUnicode_RoundTripsOrIsRejectedOnWrite()
+    [Property(MaxTest = 500)]
+    public Property Message_WithArbitraryUnicode_RoundTripsOrIsRejectedOnWrite()
     {
-        Check.One(Property, Prop.ForAll(ArbMap.Default.ArbFor<string>(), text =>
+        return Prop.ForAll(ArbMap.Default.ArbFor<string>(), text =>
         {
             byte[] encoded;
             try
@@ -72,11 +71,11 @@ public class MultistreamMessageTests
             }
             var buffer = new ReadOnlySequence<byte>(encoded);
             return MultistreamMessage.TryParse(ref buffer, out string? parsed) && parsed == (text ?? "");
-        }));
+        });
     }
 
-    [Fact]
-    public void ArbitraryBytes_ParseOnlyToAValidMessageOrWireFormatException()
+    [Property(MaxTest = 3000)]
+    public Property ArbitraryBytes_ParseOnlyToAValidMessageOrWireFormatException()
     {
         Gen<byte[]> raw = ArbMap.Default.GeneratorFor<byte[]>();
         // Bias half the inputs towards plausible frames: a small length prefix, then random bytes often ending in '\n'.
@@ -86,7 +85,7 @@ public class MultistreamMessageTests
             from newline in ArbMap.Default.GeneratorFor<bool>()
             from extra in Gen.Choose(-2, 3)
             select (byte[])[(byte)Math.Max(0, length + extra), .. body, .. (newline ? "\n"u8.ToArray() : [])];
-        Check.One(Config.QuickThrowOnFailure.WithMaxTest(3000), Prop.ForAll(Gen.OneOf(raw, framed).ToArbitrary(), bytes =>
+        return Prop.ForAll(Gen.OneOf(raw, framed).ToArbitrary(), bytes =>
         {
             var buffer = new ReadOnlySequence<byte>(bytes);
             try
@@ -103,7 +102,7 @@ public class MultistreamMessageTests
             {
                 return true;
             }
-        }));
+        });
     }
 
     [Fact]

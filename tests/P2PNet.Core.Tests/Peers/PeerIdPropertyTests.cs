@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using P2PNet.Core.Tests.Crypto;
 using P2PNet.Core.Tests.IO;
 using P2PNet.Crypto;
@@ -23,37 +24,37 @@ public sealed class PeerIdPropertyTests
             .Select(s => PeerId.Parse(s).ToBytes()),
     ];
 
-    [Fact]
-    public void Base58_AnyPeerId_RoundTrips()
+    [Property(MaxTest = 300)]
+    public Property Base58_AnyPeerId_RoundTrips()
     {
-        Prop.ForAll(PeerIds.ToArbitrary(), id =>
+        return Prop.ForAll(PeerIds.ToArbitrary(), id =>
         {
             string text = id.ToString();
             return PeerId.Parse(text) == id
                 && (text.StartsWith("12D3KooW", StringComparison.Ordinal) || text.StartsWith("Qm", StringComparison.Ordinal));
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(300));
+        });
     }
 
-    [Fact]
-    public void Cid_AnyPeerId_RoundTrips()
+    [Property(MaxTest = 300)]
+    public Property Cid_AnyPeerId_RoundTrips()
     {
-        Prop.ForAll(PeerIds.ToArbitrary(), id =>
+        return Prop.ForAll(PeerIds.ToArbitrary(), id =>
         {
             string cid = id.ToCidString();
             return PeerId.Parse(cid) == id && cid.StartsWith("bafz", StringComparison.Ordinal) && !cid.Any(char.IsAsciiLetterUpper);
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(300));
+        });
     }
 
-    [Fact]
-    public void FromBytes_AnyPeerId_RoundTrips()
+    [Property(MaxTest = 100)]
+    public Property FromBytes_AnyPeerId_RoundTrips()
     {
-        Prop.ForAll(PeerIds.ToArbitrary(), id => PeerId.FromBytes(id.ToBytes()) == id).QuickCheckThrowOnFailure();
+        return Prop.ForAll(PeerIds.ToArbitrary(), id => PeerId.FromBytes(id.ToBytes()) == id);
     }
 
-    [Fact]
-    public void FromBytes_ArbitraryOrDamagedBytes_SucceedsOrThrowsWireFormatException()
+    [Property(MaxTest = 3000)]
+    public Property FromBytes_ArbitraryOrDamagedBytes_SucceedsOrThrowsWireFormatException()
     {
-        Prop.ForAll(MalformedInputs.BytesOrMutationsOf(ValidIds), bytes =>
+        return Prop.ForAll(MalformedInputs.BytesOrMutationsOf(ValidIds), bytes =>
         {
             if (WireFormatAssert.SucceedsOrThrowsWireFormat(() => PeerId.FromBytes(bytes)))
             {
@@ -62,11 +63,11 @@ public sealed class PeerIdPropertyTests
                 Assert.Equal(id, PeerId.Parse(id.ToCidString()));
                 _ = id.TryGetPublicKey();
             }
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(3000));
+        });
     }
 
-    [Fact]
-    public void Parse_ArbitraryOrDamagedText_SucceedsOrThrowsWireFormatException()
+    [Property(MaxTest = 5000)]
+    public Property Parse_ArbitraryOrDamagedText_SucceedsOrThrowsWireFormatException()
     {
         string[] valid =
         [
@@ -91,20 +92,20 @@ public sealed class PeerIdPropertyTests
             from body in Gen.ArrayOf(Gen.Elements(alphabet.ToCharArray()))
             select prefix + new string(body);
         var anyText = ArbMap.Default.GeneratorFor<string>().Select(s => s ?? string.Empty);
-        Prop.ForAll(Gen.OneOf(damaged, prefixed, anyText).ToArbitrary(), text =>
+        return Prop.ForAll(Gen.OneOf(damaged, prefixed, anyText).ToArbitrary(), text =>
         {
             _ = WireFormatAssert.SucceedsOrThrowsWireFormat(() => PeerId.Parse(text));
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(5000));
+        });
     }
 
-    [Fact]
-    public void Matches_KeyOfAnotherId_IsFalse()
+    [Property(MaxTest = 50)]
+    public Property Matches_KeyOfAnotherId_IsFalse()
     {
-        Prop.ForAll(PeerIds.ToArbitrary(), id =>
+        return Prop.ForAll(PeerIds.ToArbitrary(), id =>
         {
             using var other = PrivateKey.GenerateEd25519();
             return !id.Matches(other.PublicKey);
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(50));
+        });
     }
 
     [Fact]

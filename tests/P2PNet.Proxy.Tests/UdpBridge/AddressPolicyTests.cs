@@ -1,6 +1,7 @@
 using System.Net;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using P2PNet.Proxy.UdpBridge.Internal;
 
 namespace P2PNet.Proxy.Tests.UdpBridge;
@@ -99,8 +100,8 @@ public sealed class AddressPolicyTests
         Assert.True(policy.IsAllowed(IPAddress.Loopback));
     }
 
-    [Fact]
-    public void Property_MappedIPv6_IsJudgedLikeItsIPv4()
+    [Property(MaxTest = 2000)]
+    public Property Property_MappedIPv6_IsJudgedLikeItsIPv4()
     {
         var policy = new AddressPolicy([IPNetwork.Parse("10.20.0.0/16")], [IPNetwork.Parse("8.0.0.0/8")]);
         Gen<byte[]> ipv4 = Gen.Frequency(
@@ -108,18 +109,18 @@ public sealed class AddressPolicyTests
             (1, Gen.Elements<byte>(0, 8, 10, 100, 127, 169, 172, 192, 224, 255).SelectMany(first =>
                 Gen.ArrayOf(ArbMap.Default.GeneratorFor<byte>(), 3).Select(rest => (byte[])[first, .. rest]))));
 
-        Prop.ForAll(ipv4.ToArbitrary(), bytes =>
+        return Prop.ForAll(ipv4.ToArbitrary(), bytes =>
         {
             var v4 = new IPAddress(bytes);
             return policy.IsAllowed(v4) == policy.IsAllowed(v4.MapToIPv6());
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(2000));
+        });
     }
 
-    [Fact]
-    public void Property_PrivateTenNet_IsAlwaysRefusedByDefault()
+    [Property(MaxTest = 500)]
+    public Property Property_PrivateTenNet_IsAlwaysRefusedByDefault()
     {
         Gen<byte[]> tenNet = Gen.ArrayOf(ArbMap.Default.GeneratorFor<byte>(), 3).Select(rest => (byte[])[10, .. rest]);
 
-        Prop.ForAll(tenNet.ToArbitrary(), bytes => !Default.IsAllowed(bytes)).Check(Config.QuickThrowOnFailure.WithMaxTest(500));
+        return Prop.ForAll(tenNet.ToArbitrary(), bytes => !Default.IsAllowed(bytes));
     }
 }

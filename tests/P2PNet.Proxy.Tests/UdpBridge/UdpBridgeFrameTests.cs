@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using P2PNet.Proxy.UdpBridge.Internal;
 
 namespace P2PNet.Proxy.Tests.UdpBridge;
@@ -10,8 +11,6 @@ namespace P2PNet.Proxy.Tests.UdpBridge;
 /// <summary>The datagram frame codec: examples, then properties over generated input.</summary>
 public sealed class UdpBridgeFrameTests
 {
-    private static readonly Config Properties = Config.QuickThrowOnFailure.WithMaxTest(1000);
-
     [Fact]
     public void Read_IPv4Frame_GivesAddressPortAndPayload()
     {
@@ -87,8 +86,8 @@ public sealed class UdpBridgeFrameTests
         Assert.Equal(new byte[] { 4, 198, 51, 100, 9, 0x76, 0x5f, 7 }, writer.WrittenSpan.ToArray());
     }
 
-    [Fact]
-    public void Property_WriteThenRead_RoundTrips()
+    [Property(MaxTest = 1000)]
+    public Property Property_WriteThenRead_RoundTrips()
     {
         Gen<IPAddress> addresses = Gen.OneOf(
             Gen.ArrayOf(ArbMap.Default.GeneratorFor<byte>(), 4).Select(b => new IPAddress(b)),
@@ -99,7 +98,7 @@ public sealed class UdpBridgeFrameTests
             from payload in Gen.ArrayOf(ArbMap.Default.GeneratorFor<byte>())
             select (new IPEndPoint(address, port), payload);
 
-        Prop.ForAll(frames.ToArbitrary(), input =>
+        return Prop.ForAll(frames.ToArbitrary(), input =>
         {
             var writer = new ArrayBufferWriter<byte>();
             UdpBridgeFrame.Write(writer, input.EndPoint, input.Payload);
@@ -109,11 +108,11 @@ public sealed class UdpBridgeFrameTests
             return frame.ToEndPoint().Equals(new IPEndPoint(expected, input.EndPoint.Port))
                 && frame.Payload.SequenceEqual(input.Payload)
                 && writer.WrittenCount == frame.HeaderLength + input.Payload.Length;
-        }).Check(Properties);
+        });
     }
 
-    [Fact]
-    public void Property_ArbitraryBytes_ParseOrThrowOnlyWireFormatException()
+    [Property(MaxTest = 1000)]
+    public Property Property_ArbitraryBytes_ParseOrThrowOnlyWireFormatException()
     {
         // Bias the first byte towards the valid families so both paths are exercised.
         Gen<byte[]> messages =
@@ -122,7 +121,7 @@ public sealed class UdpBridgeFrameTests
             from empty in Gen.Frequency((20, Gen.Constant(false)), (1, Gen.Constant(true)))
             select empty ? [] : (byte[])[family, .. rest];
 
-        Prop.ForAll(messages.ToArbitrary(), message =>
+        return Prop.ForAll(messages.ToArbitrary(), message =>
         {
             try
             {
@@ -139,6 +138,6 @@ public sealed class UdpBridgeFrameTests
                 bool tooShort = message.Length > 0 && message.Length < (message[0] == 4 ? 7 : 19);
                 return badFamily || tooShort;
             }
-        }).Check(Properties);
+        });
     }
 }

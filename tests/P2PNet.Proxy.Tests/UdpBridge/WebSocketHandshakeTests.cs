@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using P2PNet.Proxy.UdpBridge.Internal;
 
 namespace P2PNet.Proxy.Tests.UdpBridge;
@@ -60,8 +61,8 @@ public sealed class WebSocketHandshakeTests
         Assert.Throws<RequestHeadTooLargeException>(() => WebSocketHandshake.TryParse(new ReadOnlySequence<byte>(bytes), out _, out _));
     }
 
-    [Fact]
-    public void Property_ArbitraryBytes_NeedMoreParseOrThrowOnlyWireFormatException()
+    [Property(MaxTest = 2000)]
+    public Property Property_ArbitraryBytes_NeedMoreParseOrThrowOnlyWireFormatException()
     {
         Gen<byte[]> heads = Gen.OneOf(
             Gen.ArrayOf(ArbMap.Default.GeneratorFor<byte>()),
@@ -69,7 +70,7 @@ public sealed class WebSocketHandshakeTests
             Gen.ArrayOf(Gen.Elements("GET", " ", "/udp", "HTTP/1.1", "\r\n", ":", "Upgrade", "websocket", "?", "=", "&"))
                 .Select(parts => Encoding.ASCII.GetBytes(string.Concat(parts) + "\r\n\r\n")));
 
-        Prop.ForAll(heads.ToArbitrary(), bytes =>
+        return Prop.ForAll(heads.ToArbitrary(), bytes =>
         {
             try
             {
@@ -92,7 +93,7 @@ public sealed class WebSocketHandshakeTests
             {
                 return false;
             }
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(2000));
+        });
     }
 
     [Theory]

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using P2PNet.Core.Tests.Crypto;
 using P2PNet.Security.Noise.Internal;
 
@@ -25,20 +26,20 @@ public class NoisePrimitivesTests
         Assert.Equal(okm[32..], output2[..10]);
     }
 
-    [Fact]
-    public void Hkdf_AgreesWithRfc5869HkdfForAnyChainingKeyAndInput()
+    [Property(MaxTest = 200)]
+    public Property Hkdf_AgreesWithRfc5869HkdfForAnyChainingKeyAndInput()
     {
         Gen<(byte[] Ck, byte[] Ikm)> inputs =
             from ck in ArbMap.Default.GeneratorFor<byte>().ArrayOf(32)
             from ikm in ArbMap.Default.GeneratorFor<byte[]>()
             select (ck, ikm);
-        Check.One(Config.QuickThrowOnFailure.WithMaxTest(200), Prop.ForAll(inputs.ToArbitrary(), input =>
+        return Prop.ForAll(inputs.ToArbitrary(), input =>
         {
             var outputs = new byte[96];
             SymmetricState.Hkdf(input.Ck, input.Ikm, outputs.AsSpan(0, 32), outputs.AsSpan(32, 32), outputs.AsSpan(64, 32));
             byte[] expected = HKDF.DeriveKey(HashAlgorithmName.SHA256, input.Ikm, 96, salt: input.Ck, info: []);
             return expected.AsSpan().SequenceEqual(outputs);
-        }));
+        });
     }
 
     [Fact]
@@ -223,10 +224,12 @@ public class NoisePrimitivesTests
         }
     }
 
-    [Fact]
-    public void Frame_ArbitraryBytes_ParseToAFrameOrWaitForMore()
+    // Sizes grow to just past a whole maximum frame, so complete frames of every length 0–65535 are generated,
+    // not only the short ones FsCheck's default sizes (up to 100 bytes) can hold.
+    [Property(MaxTest = 1000, EndSize = NoiseFrame.HeaderLength + NoiseFrame.MaxMessageLength + 1)]
+    public Property Frame_ArbitraryBytes_ParseToAFrameOrWaitForMore()
     {
-        Check.One(Config.QuickThrowOnFailure.WithMaxTest(1000), Prop.ForAll(ArbMap.Default.ArbFor<byte[]>(), bytes =>
+        return Prop.ForAll(ArbMap.Default.ArbFor<byte[]>(), bytes =>
         {
             var buffer = new ReadOnlySequence<byte>(bytes);
             if (!NoiseFrame.TryParse(ref buffer, out ReadOnlySequence<byte> frame))
@@ -234,6 +237,6 @@ public class NoisePrimitivesTests
                 return buffer.Length == bytes.Length && (bytes.Length < 2 || bytes.Length < 2 + BinaryPrimitives.ReadUInt16BigEndian(bytes));
             }
             return frame.Length == BinaryPrimitives.ReadUInt16BigEndian(bytes) && buffer.Length == bytes.Length - 2 - frame.Length;
-        }));
+        });
     }
 }
