@@ -15,13 +15,18 @@ public class Curve25519Benchmarks
     private byte[] _signature = [];
     private readonly byte[] _shared = new byte[32];
 
-    [Params("managed", "openssl")]
+    [Params("managed", "openssl", "nsec")]
     public string Backend { get; set; } = "managed";
 
     [GlobalSetup]
     public void Setup()
     {
-        _backend = Backend == "openssl" ? Curve25519Backend.OpenSsl ?? throw new InvalidOperationException("libcrypto 3 did not load") : Curve25519Backend.Managed;
+        _backend = Backend switch
+        {
+            "openssl" => Curve25519Backend.OpenSsl ?? throw new InvalidOperationException("libcrypto 3 did not load"),
+            "nsec" => Curve25519Backend.NSec ?? throw new InvalidOperationException("NSec (libsodium) did not load"),
+            _ => Curve25519Backend.Managed,
+        };
         _x = _backend.CreateX25519(Random.Shared.GetItems<byte>(new byte[256], 32));
         using var peer = _backend.CreateX25519(Random.Shared.GetItems<byte>(new byte[256], 32));
         _peer = peer.PublicKey.ToArray();

@@ -74,7 +74,7 @@ public class XSalsa20Benchmarks
     [Benchmark]
     public void BouncyCastle() => _bouncy.ProcessBytes(_input, 0, Size, _output, 0);
 
-    private sealed class Throughput : ManualConfig
+    internal sealed class Throughput : ManualConfig
     {
         public Throughput() => AddColumn(new ThroughputColumn());
     }

@@ -94,7 +94,7 @@ public sealed class SwarmKeyFileTests : IDisposable
             var shake = new ShakeDigest(128);
             shake.BlockUpdate(block, 0, block.Length);
             var expected = new byte[16];
-            shake.DoFinal(expected, 0, 16);
+            shake.OutputFinal(expected, 0, 16);
             Assert.Equal(expected, key.Fingerprint.ToArray());
             Assert.Equal(Convert.ToHexStringLower(expected), key.FingerprintHex);
             Assert.DoesNotContain(key.ToFileText().Split('\n')[2], key.ToString(), StringComparison.Ordinal);

@@ -118,7 +118,7 @@ public sealed class SwarmKey : IEquatable<SwarmKey>
         var shake = new ShakeDigest(128);
         shake.BlockUpdate(block.ToArray(), 0, block.Length);
         var output = new byte[16];
-        shake.DoFinal(output, 0, output.Length);
+        shake.OutputFinal(output, 0, output.Length);
         return output;
     }
 
