@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using P2PNet.IO.Internal;
 
 namespace P2PNet.Crypto;
 
@@ -84,19 +85,16 @@ public abstract class PrivateKey : IDisposable
         }
     }
 
-    /// <summary>Writes the protobuf encoding to <paramref name="path"/>, readable only by the owner where the OS supports it.</summary>
+    /// <summary>
+    /// Writes the protobuf encoding to <paramref name="path"/>, readable only by the owner (0600) where the OS supports it,
+    /// also when it replaces an existing file with a more permissive mode.
+    /// </summary>
     public void WriteFile(string path)
     {
         byte[] bytes = ToProtobuf();
         try
         {
-            var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-            if (!OperatingSystem.IsWindows())
-            {
-                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-            using var file = new FileStream(path, options);
-            file.Write(bytes);
+            SecretFile.WriteAllBytes(path, bytes);
         }
         finally
         {

@@ -7,7 +7,16 @@ internal sealed class RsaPublicKey : PublicKey
 {
     /// <summary>go- and js-libp2p refuse smaller keys.</summary>
     public const int MinBits = 2048;
+
+    /// <summary>go-libp2p's limit (8192 bits, its "RSA key too big" error): a larger modulus only costs verification time.</summary>
     public const int MaxBits = 8192;
+
+    /// <summary>
+    /// The largest public exponent accepted: 2^31 − 1, Go's <c>crypto/rsa</c> limit (so go-libp2p's), which keeps
+    /// verification cost independent of the exponent. Without it a key with an exponent as long as its modulus
+    /// turns one signature check into a full private-key-sized exponentiation. Real keys use 65537.
+    /// </summary>
+    public const long MaxExponent = int.MaxValue;
 
     private readonly RSAParameters _parameters;
 
@@ -29,11 +38,32 @@ internal sealed class RsaPublicKey : PublicKey
             {
                 throw new WireFormatException($"RSA keys must have {MinBits} to {MaxBits} bits, not {rsa.KeySize}.");
             }
-            return new RsaPublicKey(data, rsa.ExportParameters(false));
+            var parameters = rsa.ExportParameters(false);
+            CheckExponent(parameters.Exponent!);
+            return new RsaPublicKey(data, parameters);
         }
         catch (CryptographicException e)
         {
             throw new WireFormatException($"Not a valid PKIX RSA public key: {e.Message}", e);
+        }
+    }
+
+    /// <summary>An RSA public exponent must be odd (even ones have no inverse) and within 3 ..= <see cref="MaxExponent"/>.</summary>
+    private static void CheckExponent(ReadOnlySpan<byte> exponent)
+    {
+        exponent = exponent.TrimStart((byte)0);
+        if (exponent.Length > sizeof(long))
+        {
+            throw new WireFormatException($"The RSA public exponent is {exponent.Length * 8} bits long; at most {MaxExponent} is accepted.");
+        }
+        long e = 0;
+        foreach (byte b in exponent)
+        {
+            e = e << 8 | b;
+        }
+        if (e is < 3 or > MaxExponent || (e & 1) == 0)
+        {
+            throw new WireFormatException($"The RSA public exponent {e} is not an odd number from 3 to {MaxExponent}.");
         }
     }
 

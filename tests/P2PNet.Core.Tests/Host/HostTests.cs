@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using Google.Protobuf.WellKnownTypes;
@@ -9,6 +10,7 @@ using P2PNet.Networking;
 using P2PNet.Protocols.Echo;
 using P2PNet.Protocols.Perf;
 using P2PNet.Protocols.Ping;
+using P2PNet.Security.Noise;
 using P2PNet.Testing;
 using Xunit.Abstractions;
 
@@ -83,7 +85,7 @@ public sealed class HostTests(ITestOutputHelper output)
                 options.Noise.StreamMuxers.Add(muxer);
             }
         });
-        var error = await Assert.ThrowsAnyAsync<Exception>(() => swarm[0].DialAsync(swarm[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout));
+        var error = await Assert.ThrowsAsync<NoiseHandshakeException>(() => swarm[0].DialAsync(swarm[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout));
         Assert.Matches("No common stream muxer|is not supported", error.ToString());
         Assert.Empty(swarm[0].Connections);
     }
@@ -94,7 +96,7 @@ public sealed class HostTests(ITestOutputHelper output)
         await using var swarm = await StartAsync(2);
         using var stranger = PrivateKey.GenerateEd25519();
         var wrong = swarm[1].ListenAddresses[0].WithPeerId(stranger.PublicKey.ToPeerId());
-        var error = await Assert.ThrowsAnyAsync<Exception>(() => swarm[0].DialAsync(wrong).AsTask().WaitAsync(Timeout));
+        var error = await Assert.ThrowsAsync<NoiseHandshakeException>(() => swarm[0].DialAsync(wrong).AsTask().WaitAsync(Timeout));
         Assert.Contains(stranger.PublicKey.ToPeerId().ToString(), error.Message, StringComparison.Ordinal);
         Assert.Empty(swarm[0].Connections);
         // The listener keeps serving everyone else.
@@ -298,41 +300,48 @@ public sealed class HostTests(ITestOutputHelper output)
             await client.ConnectAsync(endPoint).WaitAsync(Timeout);
             var stream = client.GetStream();
             await stream.WriteAsync(RandomNumberGenerator.GetBytes(4096)).AsTask().WaitAsync(Timeout);
-            // The host closes the connection: the read ends (0 bytes or a reset), it does not hang.
-            var buffer = new byte[8192];
-            try
-            {
-                while (await stream.ReadAsync(buffer).AsTask().WaitAsync(Timeout) > 0)
-                {
-                }
-            }
-            catch (IOException)
-            {
-            }
+            // The host closes the connection at once: the read ends (0 bytes or a reset) well before the handshake
+            // timeout would have dropped us anyway, so a host that ignored the garbage fails here.
+            Assert.True(await ReadUntilClosedAsync(stream).WaitAsync(new P2PHostOptions().HandshakeTimeout * 2 / 3));
         }
         var ok = await swarm[0].DialAsync(swarm[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
         Assert.Equal(swarm[1].PeerId, ok.RemotePeer);
     }
 
     [Fact]
-    public async Task SilentClient_IsDroppedAfterTheHandshakeTimeout()
+    public async Task SilentClient_IsDroppedAfterTheConfiguredHandshakeTimeout_NotTheDefault()
     {
-        await using var swarm = await StartAsync(1, (i, o) => o.HandshakeTimeout = TimeSpan.FromMilliseconds(500));
+        var configured = TimeSpan.FromMilliseconds(500);
+        var defaultTimeout = new P2PHostOptions().HandshakeTimeout;
+        Assert.True(defaultTimeout >= TimeSpan.FromSeconds(10), "the test tells the two limits apart by a wide margin");
+        await using var swarm = await StartAsync(1, (i, o) => o.HandshakeTimeout = configured);
         Assert.True(swarm[0].ListenAddresses[0].TryGetTcpEndPoint(out var endPoint));
         using var client = new TcpClient();
         await client.ConnectAsync(endPoint).WaitAsync(Timeout);
+        var connected = Stopwatch.StartNew();
+
+        // The host sends its multistream header, then gives up on us and closes: a read returns 0 or fails with a reset.
+        // The wait is bounded well below the default limit, so a host that ignored the configured one fails here.
+        var dropped = await ReadUntilClosedAsync(client.GetStream()).WaitAsync(defaultTimeout * 2 / 3);
+
+        Assert.True(dropped, "the connection was not closed");
+        Assert.True(connected.Elapsed >= configured / 2, $"dropped after {connected.Elapsed}, before the {configured} limit");
+    }
+
+    /// <summary>Reads until the remote closes: true on a clean end or a reset.</summary>
+    private static async Task<bool> ReadUntilClosedAsync(Stream stream)
+    {
         var buffer = new byte[1024];
-        int read;
         try
         {
-            // The host sends its multistream header, then gives up on us and closes.
-            while ((read = await client.GetStream().ReadAsync(buffer).AsTask().WaitAsync(Timeout)) > 0)
+            while (await stream.ReadAsync(buffer).ConfigureAwait(false) > 0)
             {
             }
         }
         catch (IOException)
         {
         }
+        return true;
     }
 
     [Fact]
@@ -341,7 +350,7 @@ public sealed class HostTests(ITestOutputHelper output)
         await using var swarm = await StartAsync(3, (i, o) => o.MaxConnections = i == 2 ? 1 : 1024);
         await swarm[0].DialAsync(swarm[2].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
         await WaitForConnectionCountAsync(swarm[2], 1); // the dialer can finish its side of the handshake first
-        await Assert.ThrowsAnyAsync<Exception>(() => swarm[1].DialAsync(swarm[2].ListenAddresses[0]).AsTask().WaitAsync(Timeout));
+        await Assert.ThrowsAnyAsync<IOException>(() => swarm[1].DialAsync(swarm[2].ListenAddresses[0]).AsTask().WaitAsync(Timeout));
         Assert.Single(swarm[2].Connections);
     }
 

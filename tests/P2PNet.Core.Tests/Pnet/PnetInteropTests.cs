@@ -55,7 +55,7 @@ public sealed class PnetInteropTests(ITestOutputHelper output) : IDisposable
 
         await using var stranger = await StartHostAsync(SwarmKey.Generate(), listen: false);
         var watch = Stopwatch.StartNew();
-        await Assert.ThrowsAnyAsync<Exception>(() => stranger.DialAsync(target).AsTask().WaitAsync(Step));
+        await Assert.ThrowsAnyAsync<IOException>(() => stranger.DialAsync(target).AsTask().WaitAsync(Step));
         Assert.True(watch.Elapsed < FailFast, $"the refused dial took {watch.Elapsed}");
         Assert.False(js.HasExited);
     }

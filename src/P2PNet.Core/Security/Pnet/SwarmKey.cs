@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using Org.BouncyCastle.Crypto.Digests;
+using P2PNet.IO.Internal;
 
 namespace P2PNet.Security.Pnet;
 
@@ -95,16 +96,21 @@ public sealed class SwarmKey : IEquatable<SwarmKey>
     /// <summary>The key file text in the <c>/base16/</c> encoding.</summary>
     public string ToFileText() => $"{Header}\n/base16/\n{Convert.ToHexStringLower(_key)}\n";
 
-    /// <summary>Writes the key file (owner-readable only where the OS supports it).</summary>
+    /// <summary>
+    /// Writes the key file, readable only by the owner (0600) where the OS supports it, also when it replaces an existing
+    /// file with a more permissive mode.
+    /// </summary>
     public void WriteFile(string path)
     {
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
+        byte[] text = Encoding.ASCII.GetBytes(ToFileText());
+        try
         {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            SecretFile.WriteAllBytes(path, text);
         }
-        using var file = new FileStream(path, options);
-        file.Write(Encoding.ASCII.GetBytes(ToFileText()));
+        finally
+        {
+            CryptographicOperations.ZeroMemory(text);
+        }
     }
 
     private static byte[] ComputeFingerprint(byte[] key)

@@ -207,6 +207,61 @@ public sealed class NoiseHandshakeTests : IDisposable
         await Assert.ThrowsAsync<NoiseHandshakeException>(() => responding.WaitAsync(Timeout));
     }
 
+    [Theory]
+    [InlineData("unknown-key-type")]
+    [InlineData("empty-identity-key")]
+    [InlineData("rsa-huge-exponent")]
+    [InlineData("truncated-signature")]
+    public async Task Handshake_WhenPayloadCarriesAHostileIdentity_IsRefusedWithNoiseHandshakeException(string kind)
+    {
+        byte[] identityKey = kind switch
+        {
+            "unknown-key-type" => P2PNet.Core.Tests.Crypto.KeyEnvelopes.Encode(7, new byte[32]),
+            "empty-identity-key" => [],
+            "rsa-huge-exponent" => RsaKeyWithHugeExponent(),
+            _ => _responderKey.PublicKey.ToProtobuf(),
+        };
+        var hostile = new NoiseOptions
+        {
+            PayloadInterceptor = payload =>
+            {
+                payload.IdentityKey = ByteString.CopyFrom(identityKey);
+                if (kind == "truncated-signature")
+                {
+                    payload.IdentitySig = ByteString.CopyFrom(payload.IdentitySig.Span[..10]);
+                }
+            },
+        };
+        var (left, right) = TestPipes.CreatePair();
+        var responding = SecureInbound(right, hostile);
+        await Assert.ThrowsAsync<NoiseHandshakeException>(() => SecureOutbound(left).WaitAsync(Timeout));
+        await Assert.ThrowsAsync<NoiseHandshakeException>(() => responding.WaitAsync(Timeout));
+    }
+
+    /// <summary>A real 2048-bit modulus with a 2001-bit public exponent, as PKIX in the libp2p envelope.</summary>
+    private static byte[] RsaKeyWithHugeExponent()
+    {
+        using var rsa = System.Security.Cryptography.RSA.Create(2048);
+        var modulus = new System.Numerics.BigInteger(rsa.ExportParameters(false).Modulus, isUnsigned: true, isBigEndian: true);
+        var key = new System.Formats.Asn1.AsnWriter(System.Formats.Asn1.AsnEncodingRules.DER);
+        using (key.PushSequence())
+        {
+            key.WriteInteger(modulus);
+            key.WriteInteger((System.Numerics.BigInteger.One << 2000) + 1);
+        }
+        var spki = new System.Formats.Asn1.AsnWriter(System.Formats.Asn1.AsnEncodingRules.DER);
+        using (spki.PushSequence())
+        {
+            using (spki.PushSequence())
+            {
+                spki.WriteObjectIdentifier("1.2.840.113549.1.1.1");
+                spki.WriteNull();
+            }
+            spki.WriteBitString(key.Encode());
+        }
+        return P2PNet.Core.Tests.Crypto.KeyEnvelopes.Encode(KeyType.Rsa, spki.Encode());
+    }
+
     [Fact]
     public async Task Handshake_WhenPayloadIsNotAProtobuf_IsRefused()
     {

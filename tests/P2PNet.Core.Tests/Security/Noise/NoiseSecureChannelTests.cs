@@ -99,20 +99,11 @@ public sealed class NoiseSecureChannelTests : IDisposable
             await responder.Completion.WaitAsync(Timeout);
 
             // Torn down: the responder can no longer send, and the initiator's input ends.
-            await Assert.ThrowsAnyAsync<IOException>(async () =>
-            {
-                FlushResult flush = await responder.Output.WriteAsync("after"u8.ToArray()).AsTask().WaitAsync(Timeout);
-                if (flush.IsCompleted)
-                {
-                    throw new IOException("completed");
-                }
-            });
-            await Assert.ThrowsAnyAsync<Exception>(async () =>
-            {
-                ReadResult result = await initiator.Input.ReadAsync().AsTask().WaitAsync(Timeout);
-                Assert.True(result.IsCompleted);
-                throw new IOException("ended cleanly");
-            });
+            // The responder's own send fails with the fault that closed it; the initiator's input ends without data.
+            await Assert.ThrowsAsync<ProtocolViolationException>(() => responder.Output.WriteAsync("after"u8.ToArray()).AsTask().WaitAsync(Timeout));
+            ReadResult ended = await initiator.Input.ReadAsync().AsTask().WaitAsync(Timeout);
+            Assert.True(ended.IsCompleted, "The initiator's input did not end after the responder closed.");
+            Assert.True(ended.Buffer.IsEmpty);
         }
         await relays.WaitAsync(Timeout);
     }
@@ -197,18 +188,24 @@ public sealed class NoiseSecureChannelTests : IDisposable
                 }
             }
         });
-        await Task.WhenAny(writing, Task.Delay(TimeSpan.FromMilliseconds(300)));
-        // The responder never read: its decrypt loop is paused on a full Input. Disposing must still finish.
+        // Wait (examining, never consuming) until the responder's Input holds a full pause threshold: its decrypt loop
+        // is then paused on a full Input. Disposing must still finish.
+        while (true)
+        {
+            ReadResult unread = await responder.Input.ReadAsync().AsTask().WaitAsync(Timeout);
+            responder.Input.AdvanceTo(unread.Buffer.Start, unread.Buffer.End);
+            if (unread.Buffer.Length >= NoiseSecureChannel.PauseThreshold)
+            {
+                break;
+            }
+        }
         await responder.DisposeAsync().AsTask().WaitAsync(Timeout);
         Assert.True(responder.Completion.IsCompletedSuccessfully);
-        await Assert.ThrowsAnyAsync<Exception>(async () =>
-        {
-            await writing.WaitAsync(Timeout);
-            await initiator.Output.WriteAsync(chunk).AsTask().WaitAsync(Timeout);
-            ReadResult result = await initiator.Input.ReadAsync().AsTask().WaitAsync(Timeout);
-            Assert.True(result.IsCompleted);
-            throw new IOException("the responder is gone");
-        });
+        // The initiator's writes fail once the responder is gone, and its input ends cleanly.
+        await Assert.ThrowsAsync<IOException>(() => writing.WaitAsync(Timeout));
+        await Assert.ThrowsAsync<IOException>(() => initiator.Output.WriteAsync(chunk).AsTask().WaitAsync(Timeout));
+        ReadResult ended = await initiator.Input.ReadAsync().AsTask().WaitAsync(Timeout);
+        Assert.True(ended.IsCompleted, "The initiator's input did not end after the responder was disposed.");
         await initiator.DisposeAsync().AsTask().WaitAsync(Timeout);
     }
 

@@ -8,12 +8,31 @@ namespace P2PNet.Discovery.Mdns.Internal;
 /// A strict DNS message codec (RFC 1035 §4.1) for mDNS: names with compression pointers (§4.1.4) and PTR, TXT, A,
 /// AAAA and SRV data; other types are kept as raw bytes. Pure: no I/O. Hostile input — pointers that do not point
 /// strictly backwards (so no loops), lengths past the end, names over 255 bytes, labels with dots or invalid UTF-8,
-/// record data not consumed exactly, trailing bytes — throws <see cref="WireFormatException"/> and nothing else.
+/// record data not consumed exactly, trailing bytes, too many pointer hops in a name or too much name-reading work in a
+/// message — throws <see cref="WireFormatException"/> and nothing else.
 /// </summary>
+/// <remarks>
+/// Pointers that only point backwards cannot loop, but they can still chain: a 9000-byte message with a chain of ~2,000
+/// pointers and ~400 records whose names each enter the chain at its end costs ~10^6 steps to decode. Two caps bound
+/// that work (RFC 9267 catalogues unbounded decompression among DNS parsing anti-patterns): <see cref="MaxPointerHopsPerName"/> per name
+/// and <see cref="MaxNameStepsPerMessage"/> labels plus pointer hops over the whole message.
+/// </remarks>
 internal static class DnsMessageCodec
 {
     /// <summary>Largest message written or read: RFC 6762 §17 (9000 bytes, a jumbo Ethernet frame's payload).</summary>
     public const int MaxMessageSize = 9000;
+
+    /// <summary>
+    /// Most compression pointers followed while reading one name. A name has at most 127 labels (255 bytes), so a name
+    /// that needs more hops than that is only ever built to burn CPU.
+    /// </summary>
+    public const int MaxPointerHopsPerName = 128;
+
+    /// <summary>
+    /// Most labels read plus pointers followed over all names of one message. Real mDNS responses take a few hundred;
+    /// this bounds a hostile 9000-byte message to a small multiple of its size instead of ~10^6 steps.
+    /// </summary>
+    public const int MaxNameStepsPerMessage = 16_384;
 
     private const int MaxNameLength = 255;
     private const int MaxLabelLength = 63;
@@ -23,6 +42,14 @@ internal static class DnsMessageCodec
     /// <summary>Parses one message (a whole UDP datagram).</summary>
     /// <exception cref="WireFormatException">The message is malformed.</exception>
     public static DnsMessage Parse(ReadOnlySpan<byte> message)
+    {
+        int nameSteps = 0;
+        return Parse(message, ref nameSteps);
+    }
+
+    /// <summary>Parses one message, counting in <paramref name="nameSteps"/> the labels read and pointers followed (tests count the work).</summary>
+    /// <exception cref="WireFormatException">The message is malformed or needs too much work to decode.</exception>
+    internal static DnsMessage Parse(ReadOnlySpan<byte> message, ref int nameSteps)
     {
         if (message.Length < HeaderSize)
         {
@@ -42,14 +69,14 @@ internal static class DnsMessageCodec
         var questions = new List<DnsQuestion>(Math.Min(qd, 16));
         for (int i = 0; i < qd; i++)
         {
-            string name = ReadName(message, ref pos);
+            string name = ReadName(message, ref pos, ref nameSteps);
             Need(message, pos, 4);
             questions.Add(new DnsQuestion(name, BinaryPrimitives.ReadUInt16BigEndian(message[pos..]), BinaryPrimitives.ReadUInt16BigEndian(message[(pos + 2)..])));
             pos += 4;
         }
-        var answers = ReadRecords(message, ref pos, an);
-        var authorities = ReadRecords(message, ref pos, ns);
-        var additionals = ReadRecords(message, ref pos, ar);
+        var answers = ReadRecords(message, ref pos, an, ref nameSteps);
+        var authorities = ReadRecords(message, ref pos, ns, ref nameSteps);
+        var additionals = ReadRecords(message, ref pos, ar, ref nameSteps);
         if (pos != message.Length)
         {
             throw new WireFormatException($"{message.Length - pos} bytes follow the last record of the DNS message.");
@@ -57,12 +84,12 @@ internal static class DnsMessageCodec
         return new DnsMessage(id, flags, questions, answers, authorities, additionals);
     }
 
-    private static List<DnsRecord> ReadRecords(ReadOnlySpan<byte> message, ref int pos, int count)
+    private static List<DnsRecord> ReadRecords(ReadOnlySpan<byte> message, ref int pos, int count, ref int nameSteps)
     {
         var records = new List<DnsRecord>(Math.Min(count, 16));
         for (int i = 0; i < count; i++)
         {
-            string name = ReadName(message, ref pos);
+            string name = ReadName(message, ref pos, ref nameSteps);
             Need(message, pos, 10);
             ushort type = BinaryPrimitives.ReadUInt16BigEndian(message[pos..]);
             ushort @class = BinaryPrimitives.ReadUInt16BigEndian(message[(pos + 2)..]);
@@ -71,14 +98,14 @@ internal static class DnsMessageCodec
             pos += 10;
             Need(message, pos, length);
             int end = pos + length;
-            DnsRecordData data = ReadData(message, pos, end, type);
+            DnsRecordData data = ReadData(message, pos, end, type, ref nameSteps);
             records.Add(new DnsRecord(name, type, @class, ttl, data));
             pos = end;
         }
         return records;
     }
 
-    private static DnsRecordData ReadData(ReadOnlySpan<byte> message, int start, int end, ushort type)
+    private static DnsRecordData ReadData(ReadOnlySpan<byte> message, int start, int end, ushort type, ref int nameSteps)
     {
         var rdata = message[start..end];
         switch (type)
@@ -94,7 +121,7 @@ internal static class DnsMessageCodec
             case DnsType.Ptr:
             {
                 int pos = start;
-                string target = ReadName(message, ref pos, end);
+                string target = ReadName(message, ref pos, ref nameSteps, end);
                 ExpectEnd(pos, end, "PTR");
                 return new DnsPtrData(target);
             }
@@ -105,7 +132,7 @@ internal static class DnsMessageCodec
                     throw new WireFormatException($"An SRV record holds at least 7 bytes; got {rdata.Length}.");
                 }
                 int pos = start + 6;
-                string target = ReadName(message, ref pos, end);
+                string target = ReadName(message, ref pos, ref nameSteps, end);
                 ExpectEnd(pos, end, "SRV");
                 return new DnsSrvData(BinaryPrimitives.ReadUInt16BigEndian(rdata), BinaryPrimitives.ReadUInt16BigEndian(rdata[2..]),
                     BinaryPrimitives.ReadUInt16BigEndian(rdata[4..]), target);
@@ -140,9 +167,11 @@ internal static class DnsMessageCodec
 
     /// <summary>
     /// Reads a name at <paramref name="pos"/> (advancing it past the name as stored there). Each compression pointer must
-    /// point strictly before the run of labels it ends, so a chain of pointers strictly decreases and cannot loop.
+    /// point strictly before the run of labels it ends, so a chain of pointers strictly decreases and cannot loop; the
+    /// chain's length and the message's total work are capped (<see cref="MaxPointerHopsPerName"/>,
+    /// <see cref="MaxNameStepsPerMessage"/>).
     /// </summary>
-    private static string ReadName(ReadOnlySpan<byte> message, ref int pos, int limit = -1)
+    private static string ReadName(ReadOnlySpan<byte> message, ref int pos, ref int nameSteps, int limit = -1)
     {
         if (limit < 0)
         {
@@ -152,9 +181,14 @@ internal static class DnsMessageCodec
         int p = pos;
         int runStart = p;
         int wireLength = 1;
+        int hops = 0;
         bool jumped = false;
         while (true)
         {
+            if (++nameSteps > MaxNameStepsPerMessage)
+            {
+                throw new WireFormatException($"The DNS message's names take over {MaxNameStepsPerMessage} labels and pointer hops to read.");
+            }
             if (p >= (jumped ? message.Length : limit))
             {
                 throw new WireFormatException("A DNS name runs past the end of its data.");
@@ -170,6 +204,10 @@ internal static class DnsMessageCodec
                 if (target >= runStart)
                 {
                     throw new WireFormatException($"A DNS compression pointer at {p} points forward or into its own name (to {target}).");
+                }
+                if (++hops > MaxPointerHopsPerName)
+                {
+                    throw new WireFormatException($"A DNS name follows more than {MaxPointerHopsPerName} compression pointers.");
                 }
                 if (!jumped)
                 {
