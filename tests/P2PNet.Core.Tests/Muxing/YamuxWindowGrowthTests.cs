@@ -10,7 +10,9 @@ namespace P2PNet.Core.Tests.Muxing;
 public class YamuxWindowGrowthTests
 {
     private static readonly TimeSpan Timeout = YamuxTest.Timeout;
-    private static readonly TimeSpan Latency = TimeSpan.FromMilliseconds(5);
+    // The window grows when half of it is read within two round trips of the last update. A 20 ms link makes that
+    // 80 ms: scheduling delays on a loaded machine (a few ms) cannot make a fast reader look slow, as they could at 5 ms.
+    private static readonly TimeSpan Latency = TimeSpan.FromMilliseconds(20);
 
     /// <summary>Sends <paramref name="total"/> bytes from client to server; returns the server's stream once all arrived intact.</summary>
     private static async Task<YamuxStream> TransferAsync(YamuxSessionPair pair, int total)

@@ -42,6 +42,9 @@ public sealed class AcceptLoopTests(ITestOutputHelper output)
                 flood.Add(socket);
                 try
                 {
+                    // Five per source address (127.0.0.2, .3, …), under the per-IP handshake limit, so the node holds
+                    // them (a flood from one address is refused at once and would never use up its descriptors).
+                    socket.Bind(new IPEndPoint(new IPAddress([127, 0, 0, (byte)(2 + i / 5)]), 0));
                     await socket.ConnectAsync(endPoint).WaitAsync(Step); // completes from the backlog, accepted or not
                 }
                 catch (SocketException)
