@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using P2PNet.Crypto;
 using P2PNet.Swarm.Internal;
 
@@ -12,15 +13,15 @@ public sealed class KeyExchangeCryptoTests
     private static readonly P2PNet.Peers.PeerId Owner = PrivateKey.GenerateEd25519().PublicKey.ToPeerId();
     private static readonly P2PNet.Peers.PeerId Requester = PrivateKey.GenerateEd25519().PublicKey.ToPeerId();
 
-    [Fact]
-    public void SealThenOpen_AnyKeyAndNonce_RoundTrips()
+    [Property(MaxTest = 50)]
+    public Property SealThenOpen_AnyKeyAndNonce_RoundTrips()
     {
-        Prop.ForAll(Gen.ArrayOf(ArbMap.Default.GeneratorFor<byte>(), 32).ToArbitrary(), Gen.ArrayOf(ArbMap.Default.GeneratorFor<byte>(), 32).ToArbitrary(), (key, nonce) =>
+        return Prop.ForAll(Gen.ArrayOf(ArbMap.Default.GeneratorFor<byte>(), 32).ToArbitrary(), Gen.ArrayOf(ArbMap.Default.GeneratorFor<byte>(), 32).ToArbitrary(), (key, nonce) =>
         {
             var (x25519, x25519Public) = KeyExchangeCrypto.NewX25519();
             var (ephemeral, sealedKey) = KeyExchangeCrypto.Seal(key, x25519Public, "s", Owner, Requester, nonce);
             return KeyExchangeCrypto.Open(x25519, ephemeral, sealedKey, "s", Owner, Requester, nonce).AsSpan().SequenceEqual(key);
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(50));
+        });
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Runtime.InteropServices;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using P2PNet.Crypto;
 using P2PNet.Crypto.Internal;
 using static P2PNet.Core.Tests.Crypto.KeyVectors;
@@ -199,8 +200,8 @@ public sealed class Curve25519BackendTests
         Assert.Throws<ArgumentException>(() => b.CreateEd25519(new byte[33]));
     }
 
-    [Fact]
-    public void Backends_AgreeOnRandomKeysSignaturesAndSharedSecrets()
+    [Property(MaxTest = 200)]
+    public Property Backends_AgreeOnRandomKeysSignaturesAndSharedSecrets()
     {
         var native = Curve25519Backends.RequireOpenSsl();
         var managed = Curve25519Backend.Managed;
@@ -209,7 +210,7 @@ public sealed class Curve25519BackendTests
             from c in ArbMap.Default.GeneratorFor<byte>().ArrayOf(32)
             from m in ArbMap.Default.GeneratorFor<byte[]>()
             select (a, c, m);
-        Check.One(Config.QuickThrowOnFailure.WithMaxTest(200), Prop.ForAll(inputs.ToArbitrary(), input =>
+        return Prop.ForAll(inputs.ToArbitrary(), input =>
         {
             using var x1 = managed.CreateX25519(input.A);
             using var x2 = native.CreateX25519(input.A);
@@ -234,11 +235,11 @@ public sealed class Curve25519BackendTests
                 && twist1 == twist2 && t1.AsSpan().SequenceEqual(t2)
                 && e1.PublicKey.SequenceEqual(e2.PublicKey) && sig1.AsSpan().SequenceEqual(sig2)
                 && managed.Ed25519Verify(e2.PublicKey, input.Message, sig2) && native.Ed25519Verify(e1.PublicKey, input.Message, sig1);
-        }));
+        });
     }
 
-    [Fact]
-    public void Backends_AgreeOnDamagedSignaturesAndKeys()
+    [Property(MaxTest = 500)]
+    public Property Backends_AgreeOnDamagedSignaturesAndKeys()
     {
         var native = Curve25519Backends.RequireOpenSsl();
         byte[] key = Bytes(Rfc8032Test2Public);
@@ -249,7 +250,7 @@ public sealed class Curve25519BackendTests
             from xor in Gen.Choose(1, 255)
             from inKey in ArbMap.Default.GeneratorFor<bool>()
             select (index, (byte)xor, inKey);
-        Check.One(Config.QuickThrowOnFailure.WithMaxTest(500), Prop.ForAll(damage.ToArbitrary(), d =>
+        return Prop.ForAll(damage.ToArbitrary(), d =>
         {
             byte[] k = key.ToArray();
             byte[] s = valid.ToArray();
@@ -264,7 +265,7 @@ public sealed class Curve25519BackendTests
             bool m = Curve25519Backend.Managed.Ed25519Verify(k, message, s);
             bool n = native.Ed25519Verify(k, message, s);
             return m == n && !m;
-        }));
+        });
     }
 
     [Theory]

@@ -1,5 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using P2PNet.Core.Tests.IO;
 using P2PNet.Crypto;
 using static P2PNet.Core.Tests.Crypto.KeyVectors;
@@ -124,10 +125,10 @@ public sealed class KeyMalformedTests
         WireFormatAssert.Throws(() => PrivateKey.FromProtobuf(KeyEnvelopes.Encode(type, [.. data, 0x00])), "trailing");
     }
 
-    [Fact]
-    public void PublicKeyFromProtobuf_ArbitraryOrDamagedInput_SucceedsOrThrowsWireFormatException()
+    [Property(MaxTest = 3000)]
+    public Property PublicKeyFromProtobuf_ArbitraryOrDamagedInput_SucceedsOrThrowsWireFormatException()
     {
-        Prop.ForAll(MalformedInputs.BytesOrMutationsOf(PublicSeeds), bytes =>
+        return Prop.ForAll(MalformedInputs.BytesOrMutationsOf(PublicSeeds), bytes =>
         {
             if (WireFormatAssert.SucceedsOrThrowsWireFormat(() => PublicKey.FromProtobuf(bytes)))
             {
@@ -136,49 +137,53 @@ public sealed class KeyMalformedTests
                 _ = key.ToPeerId();
                 _ = key.Verify([1], [2]);
             }
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(3000));
+        });
     }
 
-    [Fact]
-    public void PrivateKeyFromProtobuf_ArbitraryOrDamagedInput_SucceedsOrThrowsWireFormatException()
+    [Property(MaxTest = 2000)]
+    public Property PrivateKeyFromProtobuf_ArbitraryOrDamagedInput_SucceedsOrThrowsWireFormatException()
     {
-        Prop.ForAll(MalformedInputs.BytesOrMutationsOf(PrivateSeeds), bytes =>
+        return Prop.ForAll(MalformedInputs.BytesOrMutationsOf(PrivateSeeds), bytes =>
         {
             _ = WireFormatAssert.SucceedsOrThrowsWireFormat(() =>
             {
                 using var key = PrivateKey.FromProtobuf(bytes);
                 _ = key.PublicKey.ToPeerId();
             });
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(2000));
+        });
     }
 
-    [Theory]
-    [MemberData(nameof(Curve25519Backends.Names), MemberType = typeof(Curve25519Backends))]
-    public void Verify_ArbitraryOrDamagedSignature_NeverThrowsAndNeverAcceptsAChangedSignature(string ed25519Backend)
+    [Property(MaxTest = 500)]
+    public Property Verify_ArbitraryOrDamagedRsaSignature_NeverThrowsAndNeverAcceptsAChangedSignature() =>
+        OnlyTheOriginalSignatureVerifies([PublicKey.FromProtobuf(Bytes(GoRsaPublic))], System.Text.Encoding.ASCII.GetBytes(GoFixtureMessage), Bytes(GoRsaSignature));
+
+    [Property(MaxTest = 500)]
+    public Property Verify_ArbitraryOrDamagedSecp256k1Signature_NeverThrowsAndNeverAcceptsAChangedSignature() =>
+        OnlyTheOriginalSignatureVerifies([PublicKey.FromProtobuf(Bytes(GoSecp256k1Public))], System.Text.Encoding.ASCII.GetBytes(GoFixtureMessage), Bytes(GoSecp256k1Signature));
+
+    [Property(MaxTest = 500)]
+    public Property Verify_ArbitraryOrDamagedEcdsaSignature_NeverThrowsAndNeverAcceptsAChangedSignature() =>
+        OnlyTheOriginalSignatureVerifies([PublicKey.FromProtobuf(Bytes(GoEcdsaPublic))], System.Text.Encoding.ASCII.GetBytes(GoFixtureMessage), Bytes(GoEcdsaSignature));
+
+    [Property(MaxTest = 500)]
+    public Property Verify_ArbitraryOrDamagedEd25519Signature_OnEveryBackend_NeverThrowsAndNeverAcceptsAChangedSignature()
     {
-        byte[] message = System.Text.Encoding.ASCII.GetBytes(GoFixtureMessage);
-        var fixtures = new (string Public, string Signature)[]
+        byte[] publicKey = PublicKey.FromProtobuf(Bytes(TlsEd25519Public)).Data.ToArray();
+        return OnlyTheOriginalSignatureVerifies(
+            [.. Curve25519Backends.All.Select(name => (PublicKey)new Ed25519PublicKey(publicKey, Curve25519Backends.Get(name)))],
+            [.. System.Text.Encoding.ASCII.GetBytes(TlsSignaturePrefix), .. Bytes(TlsCertificateSpki)],
+            Bytes(TlsEd25519Signature));
+    }
+
+    // Each key (one per Ed25519 backend) verifies the fixture, and only the original byte string: no damaged or
+    // re-encoded signature is accepted.
+    private static Property OnlyTheOriginalSignatureVerifies(PublicKey[] keys, byte[] signed, byte[] valid)
+    {
+        foreach (var key in keys)
         {
-            (GoRsaPublic, GoRsaSignature), (GoSecp256k1Public, GoSecp256k1Signature), (GoEcdsaPublic, GoEcdsaSignature),
-            (TlsEd25519Public, TlsEd25519Signature),
-        };
-        foreach (var (publicHex, signatureHex) in fixtures)
-        {
-            var key = PublicKey.FromProtobuf(Bytes(publicHex));
-            if (key.Type == KeyType.Ed25519)
-            {
-                key = new Ed25519PublicKey(key.Data.ToArray(), Curve25519Backends.Get(ed25519Backend));
-            }
-            byte[] valid = Bytes(signatureHex);
-            byte[] signed = key.Type == KeyType.Ed25519
-                ? [.. System.Text.Encoding.ASCII.GetBytes(TlsSignaturePrefix), .. Bytes(TlsCertificateSpki)]
-                : message;
             Assert.True(key.Verify(signed, valid));
-            Prop.ForAll(MalformedInputs.BytesOrMutationsOf(valid), signature =>
-            {
-                // Only the original byte string may verify: no damaged or re-encoded signature is accepted.
-                return !key.Verify(signed, signature) || signature.AsSpan().SequenceEqual(valid);
-            }).Check(Config.QuickThrowOnFailure.WithMaxTest(500).WithName(key.Type.ToString()));
         }
+        return Prop.ForAll(MalformedInputs.BytesOrMutationsOf(valid), signature =>
+            keys.All(key => !key.Verify(signed, signature) || signature.AsSpan().SequenceEqual(valid)));
     }
 }

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using P2PNet.Crypto;
 using P2PNet.Peers;
 
@@ -21,10 +22,10 @@ public sealed class KeyRoundTripTests
             return !n.IsZero && n < Secp256k1Order;
         });
 
-    [Fact]
-    public void GenerateEd25519_RoundTripsThroughProtobufAndSignsVerifiably()
+    [Property(MaxTest = 200)]
+    public Property GenerateEd25519_RoundTripsThroughProtobufAndSignsVerifiably()
     {
-        Prop.ForAll(Messages.ToArbitrary(), message =>
+        return Prop.ForAll(Messages.ToArbitrary(), message =>
         {
             using var key = PrivateKey.GenerateEd25519();
             byte[] encoded = key.ToProtobuf();
@@ -36,13 +37,13 @@ public sealed class KeyRoundTripTests
             Assert.Equal(68, encoded.Length); // type, then 64 bytes: seed || public key
             Assert.True(decoded.PublicKey.Verify(message, key.Sign(message)));
             Assert.StartsWith("12D3KooW", key.PublicKey.ToPeerId().ToString(), StringComparison.Ordinal);
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(200));
+        });
     }
 
-    [Fact]
-    public void Secp256k1_AnyValidScalar_RoundTripsAndSignsVerifiably()
+    [Property(MaxTest = 100)]
+    public Property Secp256k1_AnyValidScalar_RoundTripsAndSignsVerifiably()
     {
-        Prop.ForAll(Secp256k1Scalars.ToArbitrary(), Messages.ToArbitrary(), (scalar, message) =>
+        return Prop.ForAll(Secp256k1Scalars.ToArbitrary(), Messages.ToArbitrary(), (scalar, message) =>
         {
             byte[] encoded = KeyEnvelopes.Encode(KeyType.Secp256k1, scalar);
             using var key = PrivateKey.FromProtobuf(encoded);
@@ -56,7 +57,7 @@ public sealed class KeyRoundTripTests
             byte[] signature = key.Sign(message);
             Assert.True(key.PublicKey.Verify(message, signature));
             Assert.Equal(signature, key.Sign(message)); // RFC 6979: deterministic
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(100));
+        });
     }
 
     [Theory]

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using P2PNet.Discovery;
 using P2PNet.Discovery.Mdns;
 using P2PNet.Discovery.Mdns.Internal;
@@ -50,10 +51,10 @@ public sealed class DnsMessageCodecTests
         from additionals in Gen.ListOf(Records)
         select new DnsMessage(id, flags, questions.Take(5).ToArray(), answers.Take(8).ToArray(), [], additionals.Take(8).ToArray());
 
-    [Fact]
-    public void Encode_ThenParse_RoundTrips_AnyMessage()
+    [Property(MaxTest = 300)]
+    public Property Encode_ThenParse_RoundTrips_AnyMessage()
     {
-        Prop.ForAll(Messages.ToArbitrary(), message =>
+        return Prop.ForAll(Messages.ToArbitrary(), message =>
         {
             byte[] encoded = DnsMessageCodec.Encode(message);
             var parsed = DnsMessageCodec.Parse(encoded);
@@ -62,7 +63,7 @@ public sealed class DnsMessageCodecTests
                 && parsed.Answers.Select(Describe).SequenceEqual(message.Answers.Select(Describe))
                 && parsed.Additionals.Select(Describe).SequenceEqual(message.Additionals.Select(Describe))
                 && DnsMessageCodec.Encode(parsed).AsSpan().SequenceEqual(encoded);
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(300));
+        });
     }
 
     private static string Describe(DnsRecord r) => $"{r.Name}|{r.Type}|{r.Class}|{r.Ttl}|" + r.Data switch
@@ -72,10 +73,10 @@ public sealed class DnsMessageCodecTests
         var other => other.ToString(),
     };
 
-    [Fact]
-    public void Parse_ArbitraryBytes_SucceedsOrThrowsOnlyWireFormatException()
+    [Property(MaxTest = 2000)]
+    public Property Parse_ArbitraryBytes_SucceedsOrThrowsOnlyWireFormatException()
     {
-        Prop.ForAll(ArbMap.Default.ArbFor<byte[]>(), bytes =>
+        return Prop.ForAll(ArbMap.Default.ArbFor<byte[]>(), bytes =>
         {
             try
             {
@@ -85,18 +86,18 @@ public sealed class DnsMessageCodecTests
             {
             }
             return true;
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(2000));
+        });
     }
 
-    [Fact]
-    public void Parse_MutatedValidMessages_SucceedsOrThrowsOnlyWireFormatException()
+    [Property(MaxTest = 2000)]
+    public Property Parse_MutatedValidMessages_SucceedsOrThrowsOnlyWireFormatException()
     {
         var gen = from message in Messages
                   from position in Gen.Choose(0, 10_000)
                   from value in ArbMap.Default.GeneratorFor<byte>()
                   from cut in Gen.Choose(0, 10_000)
                   select (message, position, value, cut);
-        Prop.ForAll(gen.ToArbitrary(), t =>
+        return Prop.ForAll(gen.ToArbitrary(), t =>
         {
             byte[] encoded = DnsMessageCodec.Encode(t.message);
             encoded[t.position % encoded.Length] = t.value;
@@ -112,7 +113,7 @@ public sealed class DnsMessageCodecTests
                 }
             }
             return true;
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(2000));
+        });
     }
 
     private static byte[] Header(int questions) => [0, 0, 0, 0, 0, (byte)questions, 0, 0, 0, 0, 0, 0];

@@ -1,6 +1,7 @@
 using System.Buffers;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using P2PNet.IO;
 using P2PNet.Multiformats;
 
@@ -117,21 +118,21 @@ public sealed class LengthPrefixedTests
         Assert.Throws<ArgumentOutOfRangeException>(() => LengthPrefixed.TryParse(ref buffer, -1, out _));
     }
 
-    [Fact]
-    public void RoundTrip_AnyMessages_ParseBackInOrder()
+    [Property(MaxTest = 100)]
+    public Property RoundTrip_AnyMessages_ParseBackInOrder()
     {
-        Prop.ForAll(MessageLists.ToArbitrary(), messages =>
+        return Prop.ForAll(MessageLists.ToArbitrary(), messages =>
         {
             var parsed = ParseAll(new ReadOnlySequence<byte>(Frame(messages)), Max, out long left);
             Assert.Equal(messages, parsed);
             Assert.Equal(0, left);
-        }).QuickCheckThrowOnFailure();
+        });
     }
 
-    [Fact]
-    public void TryParse_InputSplitAtEveryOffset_ParsesTheSameMessages()
+    [Property(MaxTest = 100)]
+    public Property TryParse_InputSplitAtEveryOffset_ParsesTheSameMessages()
     {
-        Prop.ForAll(ShortMessageLists.ToArbitrary(), messages =>
+        return Prop.ForAll(ShortMessageLists.ToArbitrary(), messages =>
         {
             byte[] data = Frame(messages);
             foreach (var sequence in SequenceSegments.EverySplit(data))
@@ -139,20 +140,20 @@ public sealed class LengthPrefixedTests
                 Assert.Equal(messages, ParseAll(sequence, Max, out long left));
                 Assert.Equal(0, left);
             }
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(100));
+        });
     }
 
-    [Fact]
-    public void TryParse_ArbitraryBytesSplitAnywhere_AgreesWithContiguousAndThrowsOnlyWireFormatException()
+    [Property(MaxTest = 500)]
+    public Property TryParse_ArbitraryBytesSplitAnywhere_AgreesWithContiguousAndThrowsOnlyWireFormatException()
     {
-        Prop.ForAll(MalformedInputs.BytesOrMutationsOf(Frame([1, 2, 3], [4]), Frame(new byte[200])), bytes =>
+        return Prop.ForAll(MalformedInputs.BytesOrMutationsOf(Frame([1, 2, 3], [4]), Frame(new byte[200])), bytes =>
         {
             string expected = Outcome(new ReadOnlySequence<byte>(bytes));
             foreach (var sequence in SequenceSegments.EverySplit(bytes))
             {
                 Assert.Equal(expected, Outcome(sequence));
             }
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(500));
+        });
 
         static string Outcome(ReadOnlySequence<byte> sequence)
         {

@@ -1,5 +1,6 @@
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using P2PNet.Core.Tests.IO;
 using P2PNet.Multiformats;
 
@@ -13,10 +14,10 @@ public sealed class MultiaddrPropertyTests
         .. MultiaddrVectors.TorAndI2p.Select(row => Convert.FromHexString((string)row[1])),
     ];
 
-    [Fact]
-    public void TextToBinaryToText_AnyValidMultiaddr_GivesTheSameText()
+    [Property(MaxTest = 2000)]
+    public Property TextToBinaryToText_AnyValidMultiaddr_GivesTheSameText()
     {
-        Prop.ForAll(MultiaddrGenerators.CanonicalText.ToArbitrary(), text =>
+        return Prop.ForAll(MultiaddrGenerators.CanonicalText.ToArbitrary(), text =>
         {
             var parsed = Multiaddr.Parse(text);
             Assert.Equal(text, parsed.ToString());
@@ -27,29 +28,29 @@ public sealed class MultiaddrPropertyTests
             Assert.Equal(parsed, read);
             Assert.Equal(parsed.GetHashCode(), read.GetHashCode());
             Assert.Equal(binary, read.ToBytes());
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(2000));
+        });
     }
 
-    [Fact]
-    public void Components_AnyValidMultiaddr_RebuildTheSameAddress()
+    [Property(MaxTest = 500)]
+    public Property Components_AnyValidMultiaddr_RebuildTheSameAddress()
     {
-        Prop.ForAll(MultiaddrGenerators.CanonicalText.ToArbitrary(), text =>
+        return Prop.ForAll(MultiaddrGenerators.CanonicalText.ToArbitrary(), text =>
         {
             var parsed = Multiaddr.Parse(text);
             Assert.Equal(text, string.Concat(parsed.Components.Select(c => c.ToString())));
             var rebuilt = Multiaddr.Create(parsed.Components.Select(c => MultiaddrComponent.Create(c.Protocol, c.ValueText)));
             Assert.Equal(parsed, rebuilt);
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(500));
+        });
     }
 
-    [Fact]
-    public void EncapsulateThenDecapsulate_AnyTwoAddresses_GivesTheFirstBack()
+    [Property(MaxTest = 500)]
+    public Property EncapsulateThenDecapsulate_AnyTwoAddresses_GivesTheFirstBack()
     {
         var gen =
             from a in MultiaddrGenerators.CanonicalText
             from b in MultiaddrGenerators.CanonicalText
             select (a, b);
-        Prop.ForAll(gen.ToArbitrary(), pair =>
+        return Prop.ForAll(gen.ToArbitrary(), pair =>
         {
             var a = Multiaddr.Parse(pair.a);
             var b = Multiaddr.Parse(pair.b);
@@ -60,13 +61,13 @@ public sealed class MultiaddrPropertyTests
             var joined = a.Encapsulate(b);
             Assert.Equal(pair.a + pair.b, joined.ToString());
             Assert.Equal(a, joined.Decapsulate(b));
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(500));
+        });
     }
 
-    [Fact]
-    public void FromBytes_ArbitraryOrDamagedBytes_SucceedsOrThrowsWireFormatException()
+    [Property(MaxTest = 10000)]
+    public Property FromBytes_ArbitraryOrDamagedBytes_SucceedsOrThrowsWireFormatException()
     {
-        Prop.ForAll(MalformedInputs.BytesOrMutationsOf(ValidBinary), bytes =>
+        return Prop.ForAll(MalformedInputs.BytesOrMutationsOf(ValidBinary), bytes =>
         {
             if (WireFormatAssert.SucceedsOrThrowsWireFormat(() => Multiaddr.FromBytes(bytes)))
             {
@@ -80,11 +81,11 @@ public sealed class MultiaddrPropertyTests
                 _ = ma.GetPeerId();
                 _ = ma.TryGetTcpEndPoint(out _);
             }
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(10000));
+        });
     }
 
-    [Fact]
-    public void Parse_ArbitraryOrDamagedText_SucceedsOrThrowsWireFormatException()
+    [Property(MaxTest = 10000)]
+    public Property Parse_ArbitraryOrDamagedText_SucceedsOrThrowsWireFormatException()
     {
         string[] seeds = [.. MultiaddrVectors.Canonical.Select(row => (string)row[0])];
         char[] alphabet = "/abcdefghijklmnopqrstuvwxyz0123456789.:%-_~ ABZé\u0000\u007f\ud800\U0001F600".ToCharArray();
@@ -106,7 +107,7 @@ public sealed class MultiaddrPropertyTests
             select "/" + string.Join('/', parts);
         var anyText = ArbMap.Default.GeneratorFor<string>().Select(s => s ?? string.Empty);
 
-        Prop.ForAll(Gen.OneOf(damaged, shuffled, anyText).ToArbitrary(), text =>
+        return Prop.ForAll(Gen.OneOf(damaged, shuffled, anyText).ToArbitrary(), text =>
         {
             if (WireFormatAssert.SucceedsOrThrowsWireFormat(() => Multiaddr.Parse(text)))
             {
@@ -115,6 +116,6 @@ public sealed class MultiaddrPropertyTests
                 Assert.Equal(ma.ToString(), Multiaddr.Parse(ma.ToString()).ToString());
                 Assert.Equal(ma, Multiaddr.FromBytes(ma.ToBytes()));
             }
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(10000));
+        });
     }
 }

@@ -1,6 +1,7 @@
 using System.Buffers;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using P2PNet.Core.Tests.IO;
 using P2PNet.Multiformats;
 
@@ -102,10 +103,10 @@ public sealed class VarintTests
     public void Write_DestinationTooShort_ThrowsArgumentException() =>
         Assert.Throws<ArgumentException>(() => Varint.Write(new byte[1], 128));
 
-    [Fact]
-    public void RoundTrip_AnyValidValue_ReadsBackTheValueAndLength()
+    [Property(MaxTest = 2000)]
+    public Property RoundTrip_AnyValidValue_ReadsBackTheValueAndLength()
     {
-        Prop.ForAll(InterestingValues.ToArbitrary(), value =>
+        return Prop.ForAll(InterestingValues.ToArbitrary(), value =>
         {
             byte[] encoded = Varint.Encode(value);
             return encoded.Length == Varint.GetByteCount(value)
@@ -113,24 +114,24 @@ public sealed class VarintTests
                 && Varint.TryRead(encoded, out ulong read, out int consumed)
                 && read == value
                 && consumed == encoded.Length;
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(2000));
+        });
     }
 
-    [Fact]
-    public void WriteToBufferWriter_AnyValidValue_WritesTheSameBytesAsEncode()
+    [Property(MaxTest = 100)]
+    public Property WriteToBufferWriter_AnyValidValue_WritesTheSameBytesAsEncode()
     {
-        Prop.ForAll(ValidValues, value =>
+        return Prop.ForAll(ValidValues, value =>
         {
             var writer = new ArrayBufferWriter<byte>();
             Varint.Write(writer, value);
             return writer.WrittenSpan.SequenceEqual(Varint.Encode(value));
-        }).QuickCheckThrowOnFailure();
+        });
     }
 
-    [Fact]
-    public void TryRead_ArbitraryBytes_SucceedsNeedsMoreOrThrowsWireFormatException()
+    [Property(MaxTest = 5000)]
+    public Property TryRead_ArbitraryBytes_SucceedsNeedsMoreOrThrowsWireFormatException()
     {
-        Prop.ForAll(ArbMap.Default.ArbFor<byte[]>(), bytes =>
+        return Prop.ForAll(ArbMap.Default.ArbFor<byte[]>(), bytes =>
         {
             bytes ??= [];
             WireFormatAssert.SucceedsOrThrowsWireFormat(() =>
@@ -141,13 +142,13 @@ public sealed class VarintTests
                     Assert.Equal(Varint.Encode(value), bytes[..consumed]);
                 }
             });
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(5000));
+        });
     }
 
-    [Fact]
-    public void TryReadSequence_ValueSplitAtEveryOffset_ReadsTheSameAsContiguous()
+    [Property(MaxTest = 500)]
+    public Property TryReadSequence_ValueSplitAtEveryOffset_ReadsTheSameAsContiguous()
     {
-        Prop.ForAll(InterestingValues.ToArbitrary(), value =>
+        return Prop.ForAll(InterestingValues.ToArbitrary(), value =>
         {
             byte[] data = [.. Varint.Encode(value), 0xAB, 0xCD];
             foreach (var sequence in SequenceSegments.EverySplit(data))
@@ -157,13 +158,13 @@ public sealed class VarintTests
                 Assert.Equal(value, read);
                 Assert.Equal(Varint.GetByteCount(value), reader.Consumed);
             }
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(500));
+        });
     }
 
-    [Fact]
-    public void TryReadSequence_EveryTruncatedPrefix_ReturnsFalseWithoutAdvancing()
+    [Property(MaxTest = 200)]
+    public Property TryReadSequence_EveryTruncatedPrefix_ReturnsFalseWithoutAdvancing()
     {
-        Prop.ForAll(InterestingValues.ToArbitrary(), value =>
+        return Prop.ForAll(InterestingValues.ToArbitrary(), value =>
         {
             byte[] encoded = Varint.Encode(value);
             for (int length = 0; length < encoded.Length; length++)
@@ -176,13 +177,13 @@ public sealed class VarintTests
                     Assert.Equal(0, reader.Consumed);
                 }
             }
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(200));
+        });
     }
 
-    [Fact]
-    public void TryReadSequence_ArbitraryBytesSplitAnywhere_AgreesWithTheSpanReader()
+    [Property(MaxTest = 1000)]
+    public Property TryReadSequence_ArbitraryBytesSplitAnywhere_AgreesWithTheSpanReader()
     {
-        Prop.ForAll(ArbMap.Default.ArbFor<byte[]>(), bytes =>
+        return Prop.ForAll(ArbMap.Default.ArbFor<byte[]>(), bytes =>
         {
             bytes ??= [];
             string expected = Outcome(() => Varint.TryRead(bytes, out ulong v, out int n) ? $"{v}/{n}" : "more");
@@ -195,7 +196,7 @@ public sealed class VarintTests
                 });
                 Assert.Equal(expected, actual);
             }
-        }).Check(Config.QuickThrowOnFailure.WithMaxTest(1000));
+        });
     }
 
     private static string Outcome(Func<string> read)

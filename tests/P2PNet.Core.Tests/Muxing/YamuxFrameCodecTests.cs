@@ -1,14 +1,13 @@
 using System.Buffers;
 using FsCheck;
 using FsCheck.Fluent;
+using FsCheck.Xunit;
 using P2PNet.Muxing.Yamux;
 
 namespace P2PNet.Core.Tests.Muxing;
 
 public class YamuxFrameCodecTests
 {
-    private static readonly Config Config = Config.QuickThrowOnFailure.WithMaxTest(500);
-
     private static Gen<YamuxFrameHeader> HeaderGen { get; } =
         from type in Gen.Elements(YamuxFrameType.Data, YamuxFrameType.WindowUpdate, YamuxFrameType.Ping, YamuxFrameType.GoAway)
         from flags in ArbMap.Default.GeneratorFor<ushort>()
@@ -16,16 +15,16 @@ public class YamuxFrameCodecTests
         from length in Gen.OneOf(ArbMap.Default.GeneratorFor<uint>(), Gen.Choose(0, 64).Select(i => (uint)i))
         select new YamuxFrameHeader(type, (YamuxFrameFlags)flags, streamId, length);
 
-    [Fact]
-    public void Header_RoundTrips()
+    [Property(MaxTest = 500)]
+    public Property Header_RoundTrips()
     {
-        Check.One(Config, Prop.ForAll(HeaderGen.ToArbitrary(), header =>
+        return Prop.ForAll(HeaderGen.ToArbitrary(), header =>
         {
             byte[] bytes = new byte[YamuxFrameCodec.HeaderSize];
             YamuxFrameCodec.WriteHeader(bytes, header);
             var buffer = new ReadOnlySequence<byte>(bytes);
             return YamuxFrameCodec.TryReadHeader(ref buffer, out YamuxFrameHeader parsed) && parsed == header && buffer.IsEmpty;
-        }));
+        });
     }
 
     [Fact]
@@ -37,10 +36,10 @@ public class YamuxFrameCodecTests
         Assert.Equal(new byte[] { 0, 1, 0, 5, 1, 2, 3, 4, 0x0A, 0x0B, 0x0C, 0x0D }, writer.WrittenSpan.ToArray());
     }
 
-    [Fact]
-    public void ArbitraryBytes_ParseToAValidHeaderOrThrowWireFormatException()
+    [Property(MaxTest = 500)]
+    public Property ArbitraryBytes_ParseToAValidHeaderOrThrowWireFormatException()
     {
-        Check.One(Config, Prop.ForAll(ArbMap.Default.ArbFor<byte[]>(), bytes =>
+        return Prop.ForAll(ArbMap.Default.ArbFor<byte[]>(), bytes =>
         {
             var buffer = new ReadOnlySequence<byte>(bytes);
             try
@@ -56,11 +55,11 @@ public class YamuxFrameCodecTests
             {
                 return bytes.Length >= YamuxFrameCodec.HeaderSize && (bytes[0] != 0 || bytes[1] > 3);
             }
-        }));
+        });
     }
 
-    [Fact]
-    public void ArbitraryHeaderBytes_WithAnyVersionOrType_ParseOrThrowWireFormatException()
+    [Property(MaxTest = 500)]
+    public Property ArbitraryHeaderBytes_WithAnyVersionOrType_ParseOrThrowWireFormatException()
     {
         // Twelve bytes exactly, with version and type concentrated near the valid range so both outcomes occur often.
         Gen<byte[]> headerBytes =
@@ -69,7 +68,7 @@ public class YamuxFrameCodecTests
             from rest in Gen.ArrayOf(ArbMap.Default.GeneratorFor<byte>(), 10)
             select new[] { version, type }.Concat(rest).ToArray();
 
-        Check.One(Config, Prop.ForAll(headerBytes.ToArbitrary(), bytes =>
+        return Prop.ForAll(headerBytes.ToArbitrary(), bytes =>
         {
             try
             {
@@ -80,7 +79,7 @@ public class YamuxFrameCodecTests
             {
                 return bytes[0] != 0 || bytes[1] > 3;
             }
-        }));
+        });
     }
 
     [Fact]
@@ -99,8 +98,8 @@ public class YamuxFrameCodecTests
         Assert.Throws<WireFormatException>(() => YamuxFrameCodec.TryReadHeader(ref buffer, out _));
     }
 
-    [Fact]
-    public void FrameStream_SplitAtEveryOffset_ParsesTheSameFrames()
+    [Property(MaxTest = 100)]
+    public Property FrameStream_SplitAtEveryOffset_ParsesTheSameFrames()
     {
         Gen<(YamuxFrameHeader, byte[])[]> framesGen =
             from count in Gen.Choose(1, 5)
@@ -114,7 +113,7 @@ public class YamuxFrameCodecTests
                 count)
             select frames;
 
-        Check.One(Config.WithMaxTest(100), Prop.ForAll(framesGen.ToArbitrary(), frames =>
+        return Prop.ForAll(framesGen.ToArbitrary(), frames =>
         {
             byte[] wire = Encode(frames);
             for (int first = 0; first <= wire.Length; first++)
@@ -139,7 +138,7 @@ public class YamuxFrameCodecTests
             }
 
             return true;
-        }));
+        });
     }
 
     [Fact]
