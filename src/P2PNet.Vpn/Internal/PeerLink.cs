@@ -79,12 +79,14 @@ internal sealed partial class PeerLink : IAsyncDisposable
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
         var attachment = new Attachment(stream, linked.Token);
+        // Told before the sender takes the stream, as on the dialing side: once the link reports Connected, the
+        // coordinator has already reacted to it coming up (pushed a missed table).
+        VpnLog.LinkUp(_logger, Peer, "inbound");
+        _owner.OnLinkUp(Peer);
         if (!Dials)
         {
             _inbound.Writer.TryWrite(attachment);
         }
-        VpnLog.LinkUp(_logger, Peer, "inbound");
-        _owner.OnLinkUp(Peer);
         try
         {
             await ReceiveAsync(stream, linked.Token).ConfigureAwait(false);
