@@ -199,6 +199,7 @@ public class VpnConvergenceTests
             o.PushRetryInitialDelay = TimeSpan.FromMinutes(10);
             o.PushRetryMaxDelay = TimeSpan.FromMinutes(10);
             o.RedialInitialDelay = TimeSpan.FromMilliseconds(20);
+            o.RedialMaxDelay = TimeSpan.FromMilliseconds(200); // the first link comes up soon after the member joins
         });
         await cluster.StartAllAsync();
         // The data stream must be up before the push is refused: if it came up afterwards (a first dial made before the
