@@ -82,7 +82,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
         // Told before the sender takes the stream, as on the dialing side: once the link reports Connected, the
         // coordinator has already reacted to it coming up (pushed a missed table).
         VpnLog.LinkUp(_logger, Peer, "inbound");
-        _owner.OnLinkUp(Peer);
+        _owner.OnLinkUp(Peer, stream.Connection);
         if (!Dials)
         {
             _inbound.Writer.TryWrite(attachment);
@@ -133,7 +133,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
                 owned = CancellationTokenSource.CreateLinkedTokenSource(stop);
                 attachment = new Attachment(stream, owned.Token);
                 VpnLog.LinkUp(_logger, Peer, "outbound");
-                _owner.OnLinkUp(Peer);
+                _owner.OnLinkUp(Peer, stream.Connection);
                 receive = ReceiveUntilEndAsync(stream, owned);
             }
             else
