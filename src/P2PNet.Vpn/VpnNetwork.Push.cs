@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using P2PNet.Host;
 using P2PNet.IO;
 using P2PNet.Peers;
 using P2PNet.Vpn.Internal;
@@ -24,8 +25,9 @@ public sealed partial class VpnNetwork
     // Members that take part (joined, acknowledged a table, or have a data stream up): only these get retries.
     private readonly HashSet<PeerId> _pushTargets = [];
 
-    // Members with a retry loop running, each with the signal that ends its current wait early (its data stream came up).
-    private readonly Dictionary<PeerId, TaskCompletionSource> _retrying = [];
+    // Members with a retry loop running, each with the signal that ends its current wait early: its data stream came up,
+    // on the connection given.
+    private readonly Dictionary<PeerId, TaskCompletionSource<P2PConnection>> _retrying = [];
 
     private PublishedTable? _published;
 
@@ -83,9 +85,12 @@ public sealed partial class VpnNetwork
         return table;
     }
 
-    /// <summary>A data stream to <paramref name="peer"/> came up: if it is a member that lacks the current table (it
-    /// reconnected after missing pushes, or never joined this run of the coordinator), push it.</summary>
-    internal void OnLinkUp(PeerId peer)
+    /// <summary>A data stream to <paramref name="peer"/> came up on <paramref name="connection"/>: if it is a member that
+    /// lacks the current table (it reconnected after missing pushes, or never joined this run of the coordinator), push
+    /// it over that connection.</summary>
+    /// <remarks>Over that connection, not any connection to the peer: when the member redials, the connection it dropped
+    /// may not be known to be closing here yet, and a push opened on it would fail and wait out the whole backoff.</remarks>
+    internal void OnLinkUp(PeerId peer, P2PConnection connection)
     {
         if (!IsCoordinator)
         {
@@ -104,11 +109,11 @@ public sealed partial class VpnNetwork
             }
             if (_retrying.TryGetValue(peer, out var wake))
             {
-                wake.TrySetResult(); // the member is back: push now rather than after the backoff
+                wake.TrySetResult(connection); // the member is back: push now rather than after the backoff
                 return;
             }
         }
-        EnsureRetry(peer, immediately: true);
+        EnsureRetry(peer, connection);
     }
 
     private void MarkDelivered(PeerId peer, VpnRoutingTable table)
@@ -120,28 +125,29 @@ public sealed partial class VpnNetwork
         }
     }
 
-    /// <summary>Starts the retry loop of <paramref name="peer"/> unless one runs or the network is stopping.</summary>
-    private void EnsureRetry(PeerId peer, bool immediately = false)
+    /// <summary>Starts the retry loop of <paramref name="peer"/> unless one runs or the network is stopping; with
+    /// <paramref name="immediatelyOver"/>, its first push goes at once over that connection.</summary>
+    private void EnsureRetry(PeerId peer, P2PConnection? immediatelyOver = null)
     {
         lock (_pushLock)
         {
             // Checked and tracked under the lock: StopAsync passes through it after cancelling, so every loop started
             // before is in _background when it collects them.
             if (_stopping.IsCancellationRequested || !_pushTargets.Contains(peer)
-                || !_retrying.TryAdd(peer, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)))
+                || !_retrying.TryAdd(peer, new TaskCompletionSource<P2PConnection>(TaskCreationOptions.RunContinuationsAsynchronously)))
             {
                 return;
             }
-            Track(RetryPushesAsync(peer, immediately, _stopping.Token));
+            Track(RetryPushesAsync(peer, immediatelyOver, _stopping.Token));
         }
     }
 
-    private async Task RetryPushesAsync(PeerId peer, bool immediately, CancellationToken stopping)
+    private async Task RetryPushesAsync(PeerId peer, P2PConnection? immediatelyOver, CancellationToken stopping)
     {
         await Task.Yield(); // run outside the caller's lock
         try
         {
-            await RetryPushesCoreAsync(peer, immediately, stopping).ConfigureAwait(false);
+            await RetryPushesCoreAsync(peer, immediatelyOver, stopping).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
@@ -149,14 +155,14 @@ public sealed partial class VpnNetwork
         }
     }
 
-    private async Task RetryPushesCoreAsync(PeerId peer, bool immediately, CancellationToken stopping)
+    private async Task RetryPushesCoreAsync(PeerId peer, P2PConnection? over, CancellationToken stopping)
     {
         var delay = Options.PushRetryInitialDelay;
         while (true)
         {
-            if (!immediately)
+            if (over is null)
             {
-                TaskCompletionSource wake;
+                TaskCompletionSource<P2PConnection> wake;
                 lock (_pushLock)
                 {
                     wake = _retrying[peer];
@@ -166,15 +172,15 @@ public sealed partial class VpnNetwork
                 await Task.WhenAny(delayed, wake.Task).ConfigureAwait(false);
                 await wait.CancelAsync().ConfigureAwait(false); // ends the timer when woken early
                 stopping.ThrowIfCancellationRequested();
+                over = wake.Task.IsCompletedSuccessfully ? wake.Task.Result : null;
             }
-            immediately = false;
             PublishedTable published;
             lock (_pushLock)
             {
                 published = _published!;
                 if (_retrying[peer].Task.IsCompleted)
                 {
-                    _retrying[peer] = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    _retrying[peer] = new TaskCompletionSource<P2PConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
                 }
                 if (stopping.IsCancellationRequested || !_pushTargets.Contains(peer)
                     || (_settled.TryGetValue(peer, out ulong version) && version >= published.Table.Version))
@@ -184,16 +190,18 @@ public sealed partial class VpnNetwork
                     return;
                 }
             }
-            delay = await PushAsync(peer, published, stopping).ConfigureAwait(false)
+            delay = await PushAsync(peer, published, stopping, over).ConfigureAwait(false)
                 ? Options.PushRetryInitialDelay
                 : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, Options.PushRetryMaxDelay.Ticks));
+            over = null;
         }
     }
 
-    /// <summary>One push: the signed table out, the member's <c>TableAck</c> back.</summary>
+    /// <summary>One push: the signed table out, the member's <c>TableAck</c> back; over <paramref name="over"/> when given,
+    /// else over any connection to the member.</summary>
     /// <returns>True when the member answered (it holds this table or a newer one, or refused it for good); false when
     /// the push failed and is worth retrying.</returns>
-    private async Task<bool> PushAsync(PeerId peer, PublishedTable published, CancellationToken cancellationToken)
+    private async Task<bool> PushAsync(PeerId peer, PublishedTable published, CancellationToken cancellationToken, P2PConnection? over = null)
     {
         var table = published.Table;
         TableAck ack;
@@ -201,7 +209,9 @@ public sealed partial class VpnNetwork
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(Options.ControlTimeout);
-            var stream = await Host.OpenStreamAsync(peer, ControlProtocolId, timeout.Token).ConfigureAwait(false);
+            var stream = over is not null
+                ? await over.OpenStreamAsync(ControlProtocolId, timeout.Token).ConfigureAwait(false)
+                : await Host.OpenStreamAsync(peer, ControlProtocolId, timeout.Token).ConfigureAwait(false);
             await using (stream.ConfigureAwait(false))
             {
                 await LengthPrefixed.WriteAsync(stream.Output, published.Message, timeout.Token).ConfigureAwait(false);

@@ -199,8 +199,13 @@ public class VpnConvergenceTests
             o.PushRetryInitialDelay = TimeSpan.FromMinutes(10);
             o.PushRetryMaxDelay = TimeSpan.FromMinutes(10);
             o.RedialInitialDelay = TimeSpan.FromMilliseconds(20);
+            o.RedialMaxDelay = TimeSpan.FromMilliseconds(200); // the first link comes up soon after the member joins
         });
         await cluster.StartAllAsync();
+        // The data stream must be up before the push is refused: if it came up afterwards (a first dial made before the
+        // member joined is redialed with backoff), its link-up would rightly deliver the table, and the member would
+        // never be seen missing it.
+        await cluster.WaitForDataStreamAsync(0, 2);
         using var cts = new CancellationTokenSource(Timeout);
         var coordinator = cluster.Vpns[0];
         var refused = VpnControlTestPeer.RefuseControlStreams(cluster.Vpns[2], refusals: 1);

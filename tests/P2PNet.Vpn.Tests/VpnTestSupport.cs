@@ -64,6 +64,13 @@ internal sealed class VpnCluster : IAsyncDisposable
         await WaitUntilAsync(() => Vpns.All(v => v.RoutingTable?.Version == Vpns[0].RoutingTable!.Version));
     }
 
+    /// <summary>Waits until the data stream between members <paramref name="a"/> and <paramref name="b"/> is up at both
+    /// ends. <see cref="StartAllAsync"/> waits only for the tables: a link whose first dial came before the peer joined is
+    /// redialed with backoff, and its coming up later pushes the current table (the coordinator's link-up path).</summary>
+    public Task WaitForDataStreamAsync(int a, int b) => WaitUntilAsync(() =>
+        Vpns[a].GetStatistics().Peers.TryGetValue(Swarm[b].PeerId.ToString(), out var ab) && ab.Connected
+        && Vpns[b].GetStatistics().Peers.TryGetValue(Swarm[a].PeerId.ToString(), out var ba) && ba.Connected);
+
     public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
     {
         using var cts = new CancellationTokenSource(timeout ?? Timeout);

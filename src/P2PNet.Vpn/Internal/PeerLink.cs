@@ -79,12 +79,14 @@ internal sealed partial class PeerLink : IAsyncDisposable
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
         var attachment = new Attachment(stream, linked.Token);
+        // Told before the sender takes the stream, as on the dialing side: once the link reports Connected, the
+        // coordinator has already reacted to it coming up (pushed a missed table).
+        VpnLog.LinkUp(_logger, Peer, "inbound");
+        _owner.OnLinkUp(Peer, stream.Connection);
         if (!Dials)
         {
             _inbound.Writer.TryWrite(attachment);
         }
-        VpnLog.LinkUp(_logger, Peer, "inbound");
-        _owner.OnLinkUp(Peer);
         try
         {
             await ReceiveAsync(stream, linked.Token).ConfigureAwait(false);
@@ -131,7 +133,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
                 owned = CancellationTokenSource.CreateLinkedTokenSource(stop);
                 attachment = new Attachment(stream, owned.Token);
                 VpnLog.LinkUp(_logger, Peer, "outbound");
-                _owner.OnLinkUp(Peer);
+                _owner.OnLinkUp(Peer, stream.Connection);
                 receive = ReceiveUntilEndAsync(stream, owned);
             }
             else
