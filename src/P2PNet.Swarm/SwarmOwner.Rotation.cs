@@ -77,7 +77,7 @@ public sealed partial class SwarmOwner
     /// <summary>Sends the signed "key changed" notification to <paramref name="peer"/>; failures are logged.</summary>
     private async Task NotifyAsync(PeerId peer, SwarmKey key, DateTimeOffset graceUntil, IReadOnlyList<PeerId> revoked, CancellationToken cancellationToken)
     {
-        if (_host.GetConnections(peer) is not [var connection, ..])
+        if (_host.GetConnections(peer).Count == 0)
         {
             return;
         }
@@ -96,7 +96,9 @@ public sealed partial class SwarmOwner
         timeout.CancelAfter(_options.ExchangeTimeout);
         try
         {
-            await using var stream = await connection.OpenStreamAsync(SwarmProtocols.Notify, timeout.Token).ConfigureAwait(false);
+            // Through the host: the member's newest open connection, and another one if that one turns out to be ending
+            // (a member that just reconnected under the current key still has its old connection closing).
+            await using var stream = await _host.OpenStreamAsync(peer, SwarmProtocols.Notify, timeout.Token).ConfigureAwait(false);
             await LengthPrefixed.WriteAsync(stream.Output, signed.ToByteArray(), timeout.Token).ConfigureAwait(false);
             await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
             // The member closes its side once it has handled the notification.

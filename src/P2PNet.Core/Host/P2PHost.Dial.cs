@@ -1,3 +1,4 @@
+using P2PNet.Muxing;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using P2PNet.Diagnostics;
@@ -122,8 +123,19 @@ public sealed partial class P2PHost
     /// <summary>Opens a stream to <paramref name="peer"/> (connecting first if needed) on the first supported protocol.</summary>
     public async ValueTask<P2PStream> OpenStreamAsync(PeerId peer, IReadOnlyList<string> protocols, CancellationToken cancellationToken = default)
     {
-        var connection = await DialAsync(peer, cancellationToken).ConfigureAwait(false);
-        return await connection.OpenStreamAsync(protocols, cancellationToken).ConfigureAwait(false);
+        for (int attempt = 0; ; attempt++)
+        {
+            var connection = await DialAsync(peer, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await connection.OpenStreamAsync(protocols, cancellationToken).ConfigureAwait(false);
+            }
+            catch (MuxerClosedException) when (attempt == 0 && !cancellationToken.IsCancellationRequested)
+            {
+                // The peer ended that connection before we noticed (e.g. it reconnected under a new swarm key): it is
+                // closing now, so the second attempt takes another connection or dials anew.
+            }
+        }
     }
 
     /// <summary>Opens a stream to <paramref name="peer"/> (connecting first if needed) on <paramref name="protocol"/>.</summary>
@@ -134,7 +146,8 @@ public sealed partial class P2PHost
     {
         lock (_lock)
         {
-            return _connections.TryGetValue(peer, out var list) ? list.FirstOrDefault(c => !c.IsClosing) : null;
+            // The newest open one: when a peer reconnects, the older connection is the one more likely to be going away.
+            return _connections.TryGetValue(peer, out var list) ? list.LastOrDefault(c => !c.IsClosing) : null;
         }
     }
 
