@@ -116,7 +116,9 @@ public sealed partial class SwarmOwner
     private void ScheduleGraceExpiry()
     {
         var now = _time.GetUtcNow();
-        var next = _store.ReadKeys().Where(k => !k.IsCurrent && k.GraceUntil > now).Select(k => k.GraceUntil!.Value).DefaultIfEmpty().Min();
+        // Every previous key still stored, also one whose grace ran out since the caller's last look (two rotations in
+        // quick succession end their grace periods a few milliseconds apart): it is due now, not never.
+        var next = _store.ReadKeys().Where(k => !k.IsCurrent && k.GraceUntil is not null).Select(k => k.GraceUntil!.Value).DefaultIfEmpty().Min();
         // Timers are cancelled when replaced but disposed only with the owner: a replaced timer's task may still hold its token.
         var timer = next == default ? null : CancellationTokenSource.CreateLinkedTokenSource(_disposing.Token);
         Interlocked.Exchange(ref _graceTimer, timer)?.Cancel();
