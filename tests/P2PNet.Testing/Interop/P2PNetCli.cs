@@ -10,33 +10,19 @@ namespace P2PNet.Testing.Interop;
 public static class P2PNetCli
 {
     /// <summary>The built <c>p2pnet.dll</c>.</summary>
-    public static string Assembly
-    {
-        get
-        {
-            // …/tests/<project>/bin/<Configuration>/net10.0/ → the CLI's output of the same configuration.
-            var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-            string configuration = testOutput.Parent!.Name;
-            string path = Path.Combine(RepoRoot, "samples", "P2PNet.Cli", "bin", configuration, testOutput.Name, "p2pnet.dll");
-            return File.Exists(path) ? path : throw new FileNotFoundException(
-                $"The p2pnet CLI is not built at {path}: build the solution (dotnet build P2PNet.sln -c {configuration}) first.", path);
-        }
-    }
+    public static string Assembly => BuiltAssembly(Path.Combine("samples", "P2PNet.Cli"), "p2pnet.dll");
 
-    /// <summary>The repository root (the folder holding P2PNet.sln): the CLI tests need no js-libp2p installed.</summary>
-    private static string RepoRoot
+    /// <summary>
+    /// The output of a project of this repository built in the tests' own configuration
+    /// (…/tests/&lt;project&gt;/bin/&lt;Configuration&gt;/net10.0/ → &lt;project&gt;/bin/&lt;Configuration&gt;/net10.0/).
+    /// </summary>
+    internal static string BuiltAssembly(string projectDirectory, string fileName)
     {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                if (File.Exists(Path.Combine(dir.FullName, "P2PNet.sln")))
-                {
-                    return dir.FullName;
-                }
-            }
-            throw new DirectoryNotFoundException($"No P2PNet.sln above {AppContext.BaseDirectory}.");
-        }
+        var testOutput = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        string configuration = testOutput.Parent!.Name;
+        string path = Path.Combine(JsLibp2p.RepoRoot, projectDirectory, "bin", configuration, testOutput.Name, fileName);
+        return File.Exists(path) ? path : throw new FileNotFoundException(
+            $"{fileName} is not built at {path}: build the solution (dotnet build P2PNet.sln -c {configuration}) first.", path);
     }
 
     /// <summary>Starts <c>p2pnet node ARGS</c> and waits for its LISTEN lines.</summary>
@@ -70,7 +56,10 @@ public static class P2PNetCli
         return JsLibp2p.RunProcessAsync(() => Start(list), "p2pnet " + string.Join(' ', list), timeout, cancellationToken);
     }
 
-    private static Process Start(IReadOnlyList<string> args)
+    private static Process Start(IReadOnlyList<string> args) => StartDotnet(Assembly, args);
+
+    /// <summary>Starts <c>dotnet ASSEMBLY ARGS</c> with stdout and stderr redirected (UTF-8) and stdin closed.</summary>
+    internal static Process StartDotnet(string assembly, IEnumerable<string> args)
     {
         var info = new ProcessStartInfo("dotnet")
         {
@@ -82,7 +71,7 @@ public static class P2PNetCli
             StandardErrorEncoding = Encoding.UTF8,
             CreateNoWindow = true,
         };
-        info.ArgumentList.Add(Assembly);
+        info.ArgumentList.Add(assembly);
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
