@@ -3,7 +3,7 @@ using System.Net;
 namespace P2PNet.Vpn;
 
 /// <summary>
-/// Where a <see cref="VpnNetwork"/> exchanges IP packets with the local system: a kernel TUN device
+/// Where a <see cref="VpnEndpoint"/> exchanges IP packets with the local system: a kernel TUN device
 /// (<see cref="Tun.TunDevice"/>) or an application (<see cref="UserSpacePacketDevice"/>).
 /// </summary>
 /// <remarks>

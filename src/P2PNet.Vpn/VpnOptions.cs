@@ -2,11 +2,17 @@ using System.Net;
 
 namespace P2PNet.Vpn;
 
-/// <summary>Settings of a <see cref="VpnNetwork"/>. Every limit has a documented default.</summary>
+/// <summary>Settings of a <see cref="VpnCoordinator"/> or <see cref="VpnMember"/>. Every limit has a documented default.</summary>
 public sealed class VpnOptions
 {
     // The queue must hold at least one super-packet buffer.
     private const int SuperPacketBytes = 64 * 1024;
+
+    /// <summary>The VPN's id, 32 lowercase hex characters, carried on every stream of the VPN (docs/vpn.md). Coordinator:
+    /// null (the default) generates a new random id; give the previous one to restart a coordinator whose members should
+    /// keep their membership (the CLI keeps it beside the coordinator's key). Member: the VPN to join; null (the default)
+    /// joins the only VPN the coordinator's host coordinates and learns the id from its table.</summary>
+    public string? VpnId { get; set; }
 
     /// <summary>The network's IPv4 range (coordinator only; members learn it from the table). Default 10.86.0.0/24.</summary>
     public IPNetwork Network { get; set; } = IPNetwork.Parse("10.86.0.0/24");
@@ -50,6 +56,10 @@ public sealed class VpnOptions
 
     internal void Validate()
     {
+        if (VpnId is not null && !Internal.VpnIds.IsValid(VpnId))
+        {
+            throw new ArgumentException($"A VPN id is 32 lowercase hex characters, not '{VpnId}'.");
+        }
         if (Network.BaseAddress.AddressFamily != System.Net.Sockets.AddressFamily.InterNetwork || Network.PrefixLength is < 8 or > 30)
         {
             throw new ArgumentException($"The VPN network must be an IPv4 range with a prefix length of 8 to 30, not {Network}.");

@@ -24,7 +24,7 @@ public enum VpnDropReason
 /// <param name="Connected">Whether a data stream to the peer is up now.</param>
 public sealed record VpnPeerStatistics(long PacketsSent, long BytesSent, long PacketsReceived, long BytesReceived, bool Connected);
 
-/// <summary>A snapshot of a <see cref="VpnNetwork"/>'s counters.</summary>
+/// <summary>A snapshot of a <see cref="VpnEndpoint"/>'s counters.</summary>
 /// <param name="Peers">Per peer id (text form).</param>
 /// <param name="Drops">Dropped packets by reason.</param>
 public sealed record VpnStatistics(IReadOnlyDictionary<string, VpnPeerStatistics> Peers, IReadOnlyDictionary<VpnDropReason, long> Drops)

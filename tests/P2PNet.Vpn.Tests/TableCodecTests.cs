@@ -11,9 +11,9 @@ public class TableCodecTests
     private static VpnRoutingTable Table(PrivateKey coordinator, PrivateKey member) => new(7, IPNetwork.Parse("10.9.0.0/16"), 1400,
         coordinator.PublicKey.ToPeerId(),
         [
-            new VpnMember(coordinator.PublicKey.ToPeerId(), IPAddress.Parse("10.9.0.1"), [Multiaddr.Parse("/ip4/192.0.2.1/tcp/4001")]),
-            new VpnMember(member.PublicKey.ToPeerId(), IPAddress.Parse("10.9.3.4"), []),
-        ]);
+            new VpnMemberInfo(coordinator.PublicKey.ToPeerId(), IPAddress.Parse("10.9.0.1"), [Multiaddr.Parse("/ip4/192.0.2.1/tcp/4001")]),
+            new VpnMemberInfo(member.PublicKey.ToPeerId(), IPAddress.Parse("10.9.3.4"), []),
+        ]) { VpnId = "0123456789abcdef0123456789abcdef" };
 
     [Fact]
     public void SignedTable_RoundTrips()
@@ -21,7 +21,7 @@ public class TableCodecTests
         using var coordinator = PrivateKey.GenerateEd25519();
         using var member = PrivateKey.GenerateEd25519();
         var table = Table(coordinator, member);
-        var decoded = TableCodec.Verify(TableCodec.Sign(table, coordinator), coordinator.PublicKey.ToPeerId());
+        var decoded = TableCodec.Verify(TableCodec.Sign(table, coordinator), coordinator.PublicKey.ToPeerId(), null);
         Assert.Equal(table.Version, decoded.Version);
         Assert.Equal(table.Network, decoded.Network);
         Assert.Equal(table.Mtu, decoded.Mtu);
@@ -38,7 +38,7 @@ public class TableCodecTests
         byte[] bytes = signed.Table.ToByteArray();
         bytes[^1] ^= 1;
         signed.Table = ByteString.CopyFrom(bytes);
-        Assert.Throws<WireFormatException>(() => TableCodec.Verify(signed, coordinator.PublicKey.ToPeerId()));
+        Assert.Throws<WireFormatException>(() => TableCodec.Verify(signed, coordinator.PublicKey.ToPeerId(), null));
     }
 
     [Fact]
@@ -47,7 +47,7 @@ public class TableCodecTests
         using var coordinator = PrivateKey.GenerateEd25519();
         using var member = PrivateKey.GenerateEd25519();
         var signed = TableCodec.Sign(Table(coordinator, member), member);
-        var e = Assert.Throws<WireFormatException>(() => TableCodec.Verify(signed, coordinator.PublicKey.ToPeerId()));
+        var e = Assert.Throws<WireFormatException>(() => TableCodec.Verify(signed, coordinator.PublicKey.ToPeerId(), null));
         Assert.Contains("not by the coordinator", e.Message, StringComparison.Ordinal);
     }
 }

@@ -24,9 +24,9 @@ public sealed class VpnControlFuzzTests : IDisposable
     {
         _table = new VpnRoutingTable(9, IPNetwork.Parse("10.9.0.0/16"), 1400, _coordinator.PublicKey.ToPeerId(),
         [
-            new VpnMember(_coordinator.PublicKey.ToPeerId(), IPAddress.Parse("10.9.0.1"), [Multiaddr.Parse("/ip4/192.0.2.1/tcp/4001")]),
-            new VpnMember(_member.PublicKey.ToPeerId(), IPAddress.Parse("10.9.3.4"), [Multiaddr.Parse("/ip4/192.0.2.2/tcp/4001")]),
-        ]) { Epoch = 1_750_000_000_000 };
+            new VpnMemberInfo(_coordinator.PublicKey.ToPeerId(), IPAddress.Parse("10.9.0.1"), [Multiaddr.Parse("/ip4/192.0.2.1/tcp/4001")]),
+            new VpnMemberInfo(_member.PublicKey.ToPeerId(), IPAddress.Parse("10.9.3.4"), [Multiaddr.Parse("/ip4/192.0.2.2/tcp/4001")]),
+        ]) { Epoch = 1_750_000_000_000, VpnId = "0123456789abcdef0123456789abcdef" };
         _signed = TableCodec.Sign(_table, _coordinator);
         _message = new ControlMessage { Table = _signed }.ToByteArray();
     }
@@ -55,7 +55,7 @@ public sealed class VpnControlFuzzTests : IDisposable
         byte[] table = _signed.Table.ToByteArray();
         table[position.Get % table.Length] ^= flip == 0 ? (byte)1 : flip;
         var forged = new SignedRoutingTable { Table = ByteString.CopyFrom(table), PublicKey = _signed.PublicKey, Signature = _signed.Signature };
-        var e = Assert.ThrowsAny<WireFormatException>(() => TableCodec.Verify(forged, _coordinator.PublicKey.ToPeerId()));
+        var e = Assert.ThrowsAny<WireFormatException>(() => TableCodec.Verify(forged, _coordinator.PublicKey.ToPeerId(), null));
         return e.Message.Contains("signature", StringComparison.Ordinal);
     }
 
@@ -82,13 +82,13 @@ public sealed class VpnControlFuzzTests : IDisposable
         }
 
         using var ghost = PrivateKey.GenerateEd25519();
-        await cluster.Vpns[0].AddPeerAsync(ghost.PublicKey.ToPeerId(), null, cts.Token);
+        await cluster.Coordinator.AddPeerAsync(ghost.PublicKey.ToPeerId(), null, cts.Token);
         await VpnCluster.WaitUntilAsync(() => cluster.Vpns[1].RoutingTable!.Members.Count == 3);
     }
 
     private static async Task AssertResetAsync(VpnCluster cluster, int from, int to, ReadOnlyMemory<byte> bytes, CancellationToken ct)
     {
-        var stream = await cluster.Swarm[from].OpenStreamAsync(cluster.Swarm[to].PeerId, VpnNetwork.ControlProtocolId, ct);
+        var stream = await cluster.Swarm[from].OpenStreamAsync(cluster.Swarm[to].PeerId, cluster.Vpns[to].ControlProtocol, ct);
         await using (stream)
         {
             await stream.WriteAsync(bytes, completeWrites: true, ct);
@@ -121,7 +121,7 @@ public sealed class VpnControlFuzzTests : IDisposable
         VpnRoutingTable decoded;
         try
         {
-            decoded = TableCodec.Verify(message.Table, _coordinator.PublicKey.ToPeerId());
+            decoded = TableCodec.Verify(message.Table, _coordinator.PublicKey.ToPeerId(), null);
         }
         catch (WireFormatException)
         {

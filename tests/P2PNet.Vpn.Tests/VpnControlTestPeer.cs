@@ -7,14 +7,14 @@ using P2PNet.Vpn.Protos;
 
 namespace P2PNet.Vpn.Tests;
 
-/// <summary>Speaks /p2pnet/vpn/control/1.0.0 by hand from a test host: raw joins and pushes, and a member whose control
+/// <summary>Speaks /p2pnet/vpn/control/1.0.0/&lt;vpn id&gt; by hand from a test host: raw joins and pushes, and a member whose control
 /// handler refuses a chosen number of streams before serving them normally.</summary>
 internal static class VpnControlTestPeer
 {
     /// <summary>Sends one control message from <paramref name="from"/> to <paramref name="to"/> and returns the answer (null when none).</summary>
-    public static async Task<ControlMessage?> ExchangeAsync(P2PHost from, P2PHost to, ControlMessage message, CancellationToken ct)
+    public static async Task<ControlMessage?> ExchangeAsync(P2PHost from, VpnEndpoint to, ControlMessage message, CancellationToken ct)
     {
-        var stream = await from.OpenStreamAsync(to.PeerId, VpnNetwork.ControlProtocolId, ct);
+        var stream = await from.OpenStreamAsync(to.Host.PeerId, to.ControlProtocol, ct);
         await using (stream)
         {
             await LengthPrefixed.WriteAsync(stream.Output, message.ToByteArray(), ct);
@@ -37,10 +37,10 @@ internal static class VpnControlTestPeer
 
     /// <summary>Makes <paramref name="vpn"/>'s host reset the next <paramref name="refusals"/> control streams (a push
     /// that fails), then serve them as usual. Returns a counter of the streams refused.</summary>
-    public static StrongBox<int> RefuseControlStreams(VpnNetwork vpn, int refusals)
+    public static StrongBox<int> RefuseControlStreams(VpnEndpoint vpn, int refusals)
     {
         var refused = new StrongBox<int>();
-        vpn.Host.SetStreamHandler(VpnNetwork.ControlProtocolId, async (stream, ct) =>
+        vpn.Host.SetStreamHandler(vpn.ControlProtocol, async (stream, ct) =>
         {
             if (Interlocked.Increment(ref refused.Value) <= refusals)
             {

@@ -24,7 +24,7 @@ public class VpnConvergenceTests
         await using var cluster = await VpnCluster.CreateAsync(3, configure: FastRetries);
         await cluster.StartAllAsync();
         using var cts = new CancellationTokenSource(Timeout);
-        var coordinator = cluster.Vpns[0];
+        var coordinator = cluster.Coordinator;
         var removedAddress = cluster.Vpns[2].Address!;
         var refused = VpnControlTestPeer.RefuseControlStreams(cluster.Vpns[1], refusals: 1);
 
@@ -43,7 +43,7 @@ public class VpnConvergenceTests
         await using var cluster = await VpnCluster.CreateAsync(3, configure: FastRetries);
         await cluster.StartAllAsync();
         using var cts = new CancellationTokenSource(Timeout);
-        var coordinator = cluster.Vpns[0];
+        var coordinator = cluster.Coordinator;
         var refused = VpnControlTestPeer.RefuseControlStreams(cluster.Vpns[2], refusals: 4);
         using var ghost1 = PrivateKey.GenerateEd25519();
         using var ghost2 = PrivateKey.GenerateEd25519();
@@ -64,15 +64,16 @@ public class VpnConvergenceTests
         await cluster.StartAllAsync();
         using var cts = new CancellationTokenSource(Timeout);
         using var ghost = PrivateKey.GenerateEd25519();
-        await cluster.Vpns[0].AddPeerAsync(ghost.PublicKey.ToPeerId(), null, cts.Token);
-        await cluster.Vpns[0].AddPeerAsync(ghost.PublicKey.ToPeerId(), null, cts.Token);
+        await cluster.Coordinator.AddPeerAsync(ghost.PublicKey.ToPeerId(), null, cts.Token);
+        await cluster.Coordinator.AddPeerAsync(ghost.PublicKey.ToPeerId(), null, cts.Token);
         var before = cluster.Vpns[1].RoutingTable!;
         Assert.True(before.Version >= 2);
 
         // The coordinator process restarts: same identity and host, a fresh VPN endpoint whose versions start at 1.
         await cluster.Vpns[0].DisposeAsync();
-        var restarted = new VpnNetwork(cluster.Swarm[0], cluster.Devices[0], new VpnOptions
+        var restarted = new VpnCoordinator(cluster.Swarm[0], cluster.Devices[0], new VpnOptions
         {
+            VpnId = cluster.VpnId, // kept across the restart, as the CLI keeps it beside the key
             Network = IPNetwork.Parse("10.50.0.0/24"),
             Address = IPAddress.Parse("10.50.0.1"),
             PushRetryInitialDelay = TimeSpan.FromMilliseconds(50),
@@ -112,14 +113,14 @@ public class VpnConvergenceTests
         };
         var bad = current with { Version = current.Version + 1, Members = members };
 
-        var answer = await VpnControlTestPeer.ExchangeAsync(cluster.Swarm[0], cluster.Swarm[2],
+        var answer = await VpnControlTestPeer.ExchangeAsync(cluster.Swarm[0], cluster.Vpns[2],
             new ControlMessage { Table = TableCodec.Sign(bad, cluster.Swarm[0].Options.Identity!) }, cts.Token);
 
         Assert.NotNull(answer);
         Assert.False(answer.TableAck.Accepted);
         Assert.Equal(current.Version, answer.TableAck.Version);
         Assert.Same(current, cluster.Vpns[2].RoutingTable);
-        Assert.Throws<VpnTableRejectedException>(() => TableCodec.Verify(TableCodec.Sign(bad, cluster.Swarm[0].Options.Identity!), cluster.Swarm[0].PeerId));
+        Assert.Throws<VpnTableRejectedException>(() => TableCodec.Verify(TableCodec.Sign(bad, cluster.Swarm[0].Options.Identity!), cluster.Swarm[0].PeerId, null));
     }
 
     [Fact]
@@ -127,7 +128,7 @@ public class VpnConvergenceTests
     {
         await using var cluster = await VpnCluster.CreateAsync(2);
         using var cts = new CancellationTokenSource(Timeout);
-        await cluster.Vpns[0].StartAsync([new VpnMemberRequest(cluster.Swarm[1].PeerId)], cts.Token);
+        await cluster.Coordinator.StartAsync([new VpnMemberRequest(cluster.Swarm[1].PeerId)], cts.Token);
         await cluster.Swarm[1].DialAsync(cluster.CoordinatorAddress, cts.Token);
         string[] advertised =
         [
@@ -141,11 +142,11 @@ public class VpnConvergenceTests
             "/ip4/192.0.2.7/tcp/4001",    // duplicate: dropped
         ];
 
-        var answer = await VpnControlTestPeer.ExchangeAsync(cluster.Swarm[1], cluster.Swarm[0],
+        var answer = await VpnControlTestPeer.ExchangeAsync(cluster.Swarm[1], cluster.Vpns[0],
             VpnControlTestPeer.Join(advertised.Select(Multiaddr.Parse)), cts.Token);
 
         Assert.True(answer!.JoinResponse.Accepted, answer.JoinResponse.Reason);
-        var table = TableCodec.Verify(answer.JoinResponse.Table, cluster.Swarm[0].PeerId);
+        var table = TableCodec.Verify(answer.JoinResponse.Table, cluster.Swarm[0].PeerId, null);
         Assert.Equal(["/ip4/127.0.0.1/tcp/4555", "/ip4/192.0.2.7/tcp/4001", "/ip4/127.0.0.1/tcp/4002"],
             table.Find(cluster.Swarm[1].PeerId)!.Addresses.Select(a => a.ToString()));
     }
@@ -160,16 +161,16 @@ public class VpnConvergenceTests
         int changes = 0;
         cluster.Vpns[1].RoutingTableChanged += (_, _) => Interlocked.Increment(ref changes);
 
-        var answer = await VpnControlTestPeer.ExchangeAsync(cluster.Swarm[2], cluster.Swarm[0],
+        var answer = await VpnControlTestPeer.ExchangeAsync(cluster.Swarm[2], cluster.Vpns[0],
             VpnControlTestPeer.Join(cluster.Swarm[2].ListenAddresses), cts.Token);
 
         Assert.True(answer!.JoinResponse.Accepted, answer.JoinResponse.Reason);
-        Assert.Equal(version, TableCodec.Verify(answer.JoinResponse.Table, cluster.Swarm[0].PeerId).Version);
+        Assert.Equal(version, TableCodec.Verify(answer.JoinResponse.Table, cluster.Swarm[0].PeerId, null).Version);
         Assert.Equal(version, cluster.Vpns[0].RoutingTable!.Version);
         Assert.Equal(0, Volatile.Read(ref changes));
 
         // A join that does change something (new addresses) is still published.
-        answer = await VpnControlTestPeer.ExchangeAsync(cluster.Swarm[2], cluster.Swarm[0],
+        answer = await VpnControlTestPeer.ExchangeAsync(cluster.Swarm[2], cluster.Vpns[0],
             VpnControlTestPeer.Join([.. cluster.Swarm[2].ListenAddresses, Multiaddr.Parse("/ip4/192.0.2.9/tcp/4001")]), cts.Token);
         Assert.True(answer!.JoinResponse.Accepted);
         await VpnCluster.WaitUntilAsync(() => cluster.Vpns[1].RoutingTable!.Version == version + 1);
@@ -181,13 +182,13 @@ public class VpnConvergenceTests
         await using var cluster = await VpnCluster.CreateAsync(2);
         using var cts = new CancellationTokenSource(Timeout);
         // The coordinator's host is up but its VPN has not started: the first join fails.
-        await Assert.ThrowsAnyAsync<Exception>(() => cluster.Vpns[1].JoinAsync(cluster.CoordinatorAddress, null, cts.Token));
-        await cluster.Vpns[0].StartAsync([new VpnMemberRequest(cluster.Swarm[1].PeerId)], cts.Token);
+        await Assert.ThrowsAnyAsync<Exception>(() => cluster.Member(1).JoinAsync(cluster.CoordinatorAddress, null, cts.Token));
+        await cluster.Coordinator.StartAsync([new VpnMemberRequest(cluster.Swarm[1].PeerId)], cts.Token);
 
-        var table = await cluster.Vpns[1].JoinAsync(cluster.CoordinatorAddress, null, cts.Token);
+        var table = await cluster.Member(1).JoinAsync(cluster.CoordinatorAddress, null, cts.Token);
 
         Assert.Equal(2, table.Members.Count);
-        await Assert.ThrowsAsync<InvalidOperationException>(() => cluster.Vpns[1].JoinAsync(cluster.CoordinatorAddress, null, cts.Token));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => cluster.Member(1).JoinAsync(cluster.CoordinatorAddress, null, cts.Token));
     }
 
     [Fact]
@@ -207,7 +208,7 @@ public class VpnConvergenceTests
         // never be seen missing it.
         await cluster.WaitForDataStreamAsync(0, 2);
         using var cts = new CancellationTokenSource(Timeout);
-        var coordinator = cluster.Vpns[0];
+        var coordinator = cluster.Coordinator;
         var refused = VpnControlTestPeer.RefuseControlStreams(cluster.Vpns[2], refusals: 1);
         using var ghost = PrivateKey.GenerateEd25519();
         await coordinator.AddPeerAsync(ghost.PublicKey.ToPeerId(), null, cts.Token);

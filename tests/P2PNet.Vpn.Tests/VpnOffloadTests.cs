@@ -91,7 +91,7 @@ public class VpnOffloadTests
         await cluster.StartAllAsync();
         using var cts = new CancellationTokenSource(Timeout);
         var a = cluster.Vpns.Select(v => v.Address!).ToArray();
-        var stream = await cluster.Swarm[1].OpenStreamAsync(cluster.Swarm[2].PeerId, VpnNetwork.OffloadIpProtocolId, cts.Token);
+        var stream = await cluster.Swarm[1].OpenStreamAsync(cluster.Swarm[2].PeerId, cluster.Vpns[2].OffloadIpProtocol, cts.Token);
         await using (stream)
         {
             var (spoofed, spoofedOffload) = SuperPackets.Tcp(Payload(5000), 1380, source: a[0], destination: a[2]);
@@ -124,7 +124,7 @@ public class VpnOffloadTests
         await cluster.StartAllAsync();
         using var cts = new CancellationTokenSource(Timeout);
         using var ghostKey = PrivateKey.GenerateEd25519();
-        var ghost = await cluster.Vpns[0].AddPeerAsync(ghostKey.PublicKey.ToPeerId(), null, cts.Token);
+        var ghost = await cluster.Coordinator.AddPeerAsync(ghostKey.PublicKey.ToPeerId(), null, cts.Token);
         for (int i = 0; i < 50; i++)
         {
             var (packet, offload) = SuperPackets.Tcp(Payload(60_000), 1380, source: cluster.Vpns[0].Address, destination: ghost);

@@ -51,9 +51,9 @@ public class VpnResilienceTests
         listener.Start();
 
         await using var cluster = await VpnCluster.CreateAsync(2);
-        await using var metered = new VpnNetwork(cluster.Swarm[1], cluster.Devices[1], new VpnOptions(), meterFactory: meterFactory);
+        await using var metered = new VpnMember(cluster.Swarm[1], cluster.Devices[1], new VpnOptions(), meterFactory: meterFactory);
         using var cts = new CancellationTokenSource(VpnCluster.Timeout);
-        await cluster.Vpns[0].StartAsync([new VpnMemberRequest(cluster.Swarm[1].PeerId)], cts.Token);
+        await cluster.Coordinator.StartAsync([new VpnMemberRequest(cluster.Swarm[1].PeerId)], cts.Token);
         await metered.JoinAsync(cluster.CoordinatorAddress, null, cts.Token);
         await cluster.Devices[1].SendAsync(Packets.IPv4(metered.Address!, cluster.Vpns[0].Address!, new byte[100]), cts.Token);
         await cluster.Devices[0].ReceiveAsync(cts.Token);

@@ -7,14 +7,15 @@ using P2PNet.Testing;
 
 namespace P2PNet.Vpn.Tests;
 
-/// <summary>N in-process hosts, each with a VPN endpoint on a user-space device; host 0 is the coordinator.</summary>
+/// <summary>N in-process hosts, each with a VPN endpoint on a user-space device: host 0's is a <see cref="VpnCoordinator"/>,
+/// the others' are <see cref="VpnMember"/>s; all are given the same VPN id (<see cref="VpnId"/>) unless configured otherwise.</summary>
 internal sealed class VpnCluster : IAsyncDisposable
 {
     public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
     private readonly PrivateKey[] _keys;
 
-    private VpnCluster(InProcessSwarm swarm, PrivateKey[] keys, VpnNetwork[] vpns, UserSpacePacketDevice[] devices, IPacketDevice[] attached)
+    private VpnCluster(InProcessSwarm swarm, PrivateKey[] keys, VpnEndpoint[] vpns, UserSpacePacketDevice[] devices, IPacketDevice[] attached)
     {
         Swarm = swarm;
         _keys = keys;
@@ -25,7 +26,16 @@ internal sealed class VpnCluster : IAsyncDisposable
 
     public InProcessSwarm Swarm { get; }
 
-    public VpnNetwork[] Vpns { get; }
+    public VpnEndpoint[] Vpns { get; }
+
+    /// <summary>The VPN id given to every endpoint (their options may override it).</summary>
+    public string VpnId { get; private init; } = "";
+
+    /// <summary>Host 0's endpoint, the coordinator.</summary>
+    public VpnCoordinator Coordinator => (VpnCoordinator)Vpns[0];
+
+    /// <summary>Host <paramref name="i"/>'s endpoint (i ≥ 1), a member.</summary>
+    public VpnMember Member(int i) => (VpnMember)Vpns[i];
 
     /// <summary>The user-space device of each member (unused for members given a device of their own).</summary>
     public UserSpacePacketDevice[] Devices { get; }
@@ -40,14 +50,17 @@ internal sealed class VpnCluster : IAsyncDisposable
         var swarm = await InProcessSwarm.StartAsync(count, (i, o) => { o.Identity = keys[i]; o.PrivateNetworkKey = psk; });
         var devices = Enumerable.Range(0, count).Select(_ => new UserSpacePacketDevice()).ToArray();
         var attached = Enumerable.Range(0, count).Select(i => device?.Invoke(i) ?? devices[i]).ToArray();
+        string vpnId = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
         var vpns = Enumerable.Range(0, count).Select(i =>
         {
-            var options = new VpnOptions { Network = IPNetwork.Parse("10.50.0.0/24"), Address = IPAddress.Parse("10.50.0.1") };
+            var options = new VpnOptions { VpnId = vpnId, Network = IPNetwork.Parse("10.50.0.0/24"), Address = IPAddress.Parse("10.50.0.1") };
             configure?.Invoke(options);
             configureEach?.Invoke(i, options);
-            return new VpnNetwork(swarm[i], attached[i], options);
+            return i == 0
+                ? (VpnEndpoint)new VpnCoordinator(swarm[i], attached[i], options)
+                : new VpnMember(swarm[i], attached[i], options);
         }).ToArray();
-        return new VpnCluster(swarm, keys, vpns, devices, attached);
+        return new VpnCluster(swarm, keys, vpns, devices, attached) { VpnId = vpnId };
     }
 
     public P2PNet.Multiformats.Multiaddr CoordinatorAddress => Swarm[0].ListenAddresses[0].WithPeerId(Swarm[0].PeerId);
@@ -56,10 +69,10 @@ internal sealed class VpnCluster : IAsyncDisposable
     public async Task StartAllAsync()
     {
         using var cts = new CancellationTokenSource(Timeout);
-        await Vpns[0].StartAsync(Enumerable.Range(1, Vpns.Length - 1).Select(i => new VpnMemberRequest(Swarm[i].PeerId)), cts.Token);
+        await Coordinator.StartAsync(Enumerable.Range(1, Vpns.Length - 1).Select(i => new VpnMemberRequest(Swarm[i].PeerId)), cts.Token);
         for (int i = 1; i < Vpns.Length; i++)
         {
-            await Vpns[i].JoinAsync(CoordinatorAddress, null, cts.Token);
+            await Member(i).JoinAsync(CoordinatorAddress, null, cts.Token);
         }
         await WaitUntilAsync(() => Vpns.All(v => v.RoutingTable?.Version == Vpns[0].RoutingTable!.Version));
     }

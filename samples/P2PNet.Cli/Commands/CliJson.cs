@@ -63,6 +63,11 @@ internal sealed record EventLine([property: JsonPropertyName("type")] string Typ
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
     public string? Url { get; init; }
 
+    /// <summary>A VPN id (32 hex characters).</summary>
+    [JsonPropertyName("vpn_id")]
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? VpnId { get; init; }
+
     /// <summary>A key fingerprint (hex).</summary>
     [JsonPropertyName("fingerprint")]
     [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
@@ -100,6 +105,7 @@ internal sealed record ControlErrorLine([property: JsonPropertyName("error")] st
 
 /// <summary><c>vpn up</c>: the statistics printed to stderr on exit.</summary>
 internal sealed record VpnStatsLine(
+    [property: JsonPropertyName("vpn_id")] string? VpnId,
     [property: JsonPropertyName("peers")] IReadOnlyDictionary<string, P2PNet.Vpn.VpnPeerStatistics> Peers,
     [property: JsonPropertyName("drops")] Dictionary<string, long> Drops);
 

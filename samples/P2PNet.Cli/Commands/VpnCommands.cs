@@ -21,7 +21,7 @@ internal static class VpnCommands
 
     private static Command CreateUp()
     {
-        var up = new Command("up", "Start a network (--coordinator) or join one (--join). Prints 'VPN UP <ip>/<prefix> dev <tun>' once the device is up, runs until SIGINT/SIGTERM and removes the device on exit. Needs CAP_NET_ADMIN. A coordinator reads 'add PEERID[=IP]' and 'remove PEERID' lines on stdin.");
+        var up = new Command("up", "Start a network (--coordinator) or join one (--join). Prints 'VPN ID <id>' and 'VPN UP <ip>/<prefix> dev <tun>' once the device is up, runs until SIGINT/SIGTERM and removes the device on exit. Needs CAP_NET_ADMIN. A coordinator reads 'add PEERID[=IP]', 'remove PEERID' and 'status' lines on stdin.");
         var key = new Option<string?>("--key") { Description = "Identity key file (default: a new key each run)." };
         var listen = new Option<string[]>("--listen") { Description = "Multiaddr to listen on (repeatable). Default /ip4/0.0.0.0/tcp/0." };
         var cidr = new Option<string?>("--cidr") { Description = "The VPN network, e.g. 10.86.0.0/24 (coordinator)." };
@@ -32,9 +32,10 @@ internal static class VpnCommands
         var tun = new Option<string>("--tun") { Description = "TUN device name.", DefaultValueFactory = _ => "p2pnet%d" };
         var mtu = new Option<int>("--mtu") { Description = "MTU of the VPN.", DefaultValueFactory = _ => 1420 };
         var noOffload = new Option<bool>("--no-offload") { Description = "Open the TUN device without IFF_VNET_HDR segmentation/checksum offload: one MTU-sized packet per read and write (slower; for kernels or setups where offload misbehaves)." };
+        var vpnId = new Option<string?>("--vpn-id") { Description = "The VPN's id (32 hex characters). Coordinator: default the one kept in <key file>.vpn-id (created on the first run), or a new one each run without --key. Member: the VPN to join when the coordinator's host runs several (default: its only one)." };
         var psk = new Option<string?>("--psk") { Description = "Swarm key file: run inside that private network (libp2p PSK v1)." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug details to stderr." };
-        foreach (var option in new Option[] { key, listen, cidr, ip, coordinator, allow, join, tun, mtu, noOffload, psk, verbose })
+        foreach (var option in new Option[] { key, listen, cidr, ip, coordinator, allow, join, tun, mtu, noOffload, vpnId, psk, verbose })
         {
             up.Options.Add(option);
         }
@@ -46,7 +47,7 @@ internal static class VpnCommands
             {
                 throw new ArgumentException("Give exactly one of --coordinator and --join.");
             }
-            var options = new VpnOptions { Mtu = parse.GetValue(mtu) };
+            var options = new VpnOptions { Mtu = parse.GetValue(mtu), VpnId = ParseVpnId(parse.GetValue(vpnId)) };
             IPAddress? address = parse.GetValue(ip) is { } ipText ? ParseIp(ipText, "--ip") : null;
             var initial = new List<VpnMemberRequest>();
             var allowOnly = new List<PeerId>();
@@ -59,6 +60,7 @@ internal static class VpnCommands
                 }
                 options.Network = range;
                 options.Address = address;
+                options.VpnId ??= LoadOrCreateVpnId(parse.GetValue(key));
                 foreach (string entry in parse.GetValue(allow) ?? [])
                 {
                     string[] parts = entry.Split('=', 2);
@@ -90,20 +92,22 @@ internal static class VpnCommands
                 await host.ListenAsync(a, ct);
             }
             await using var device = TunDevice.Create(parse.GetValue(tun)!, offload: !parse.GetValue(noOffload));
-            await using var network = new VpnNetwork(host, device, options, logging);
+            await using VpnEndpoint network = isCoordinator ? new VpnCoordinator(host, device, options, logging) : new VpnMember(host, device, options, logging);
             VpnRoutingTable table;
-            if (isCoordinator)
+            if (network is VpnCoordinator coordinating)
             {
                 foreach (var peer in allowOnly)
                 {
-                    network.Allow(peer);
+                    coordinating.Allow(peer);
                 }
-                table = await network.StartAsync(initial, ct);
+                table = await coordinating.StartAsync(initial, ct);
             }
             else
             {
-                table = await JoinWithRetryAsync(network, coordinatorAddress!, address, shutdown, ct);
+                table = await JoinWithRetryAsync((VpnMember)network, coordinatorAddress!, address, shutdown, ct);
             }
+            // Scripts (the inbound proxy's and the gateway's) read the VPN id from this line.
+            CliSupport.WriteLine($"VPN ID {network.VpnId}", new EventLine("vpn_id") { VpnId = network.VpnId });
             CliSupport.WriteLine($"VPN UP {network.Address}/{table.Network.PrefixLength} dev {device.Name}",
                 new EventLine("vpn_up") { Address = network.Address?.ToString(), Prefix = table.Network.PrefixLength, Device = device.Name });
             foreach (var bound in host.ListenAddresses)
@@ -114,8 +118,8 @@ internal static class VpnCommands
             using var stopCommands = CancellationTokenSource.CreateLinkedTokenSource(ct);
             // Console.In's ReadLineAsync blocks its caller (a synchronized reader): read commands on a thread of their own,
             // or a SIGTERM would wait for the next line or the end of stdin.
-            var commands = isCoordinator
-                ? Task.Factory.StartNew(() => ReadCommandsAsync(network, stopCommands.Token), CancellationToken.None,
+            var commands = network is VpnCoordinator commanded
+                ? Task.Factory.StartNew(() => ReadCommandsAsync(commanded, stopCommands.Token), CancellationToken.None,
                     TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap()
                 : Task.CompletedTask;
             await shutdown;
@@ -125,7 +129,7 @@ internal static class VpnCommands
             var stats = network.GetStatistics();
             await network.StopAsync(CancellationToken.None);
             await Console.Error.WriteLineAsync("VPN STATS " + System.Text.Json.JsonSerializer.Serialize(
-                new VpnStatsLine(stats.Peers, stats.Drops.ToDictionary(d => d.Key.ToString(), d => d.Value)),
+                new VpnStatsLine(network.VpnId, stats.Peers, stats.Drops.ToDictionary(d => d.Key.ToString(), d => d.Value)),
                 CliJsonContext.Default.VpnStatsLine));
             await host.StopAsync(CancellationToken.None);
             return 0;
@@ -133,7 +137,7 @@ internal static class VpnCommands
         return up;
     }
 
-    private static async Task<VpnRoutingTable> JoinWithRetryAsync(VpnNetwork network, Multiaddr coordinator, IPAddress? address, Task shutdown, CancellationToken ct)
+    private static async Task<VpnRoutingTable> JoinWithRetryAsync(VpnMember network, Multiaddr coordinator, IPAddress? address, Task shutdown, CancellationToken ct)
     {
         // The coordinator may still be starting: retry unreachable dials for a while, never a refusal.
         for (int attempt = 1; ; attempt++)
@@ -153,8 +157,9 @@ internal static class VpnCommands
         }
     }
 
-    /// <summary>The coordinator's operator commands on stdin, one per line: <c>add PEERID[=IP]</c>, <c>remove PEERID</c>.</summary>
-    private static async Task ReadCommandsAsync(VpnNetwork network, CancellationToken ct)
+    /// <summary>The coordinator's operator commands on stdin, one per line: <c>add PEERID[=IP]</c>, <c>remove PEERID</c>,
+    /// <c>status</c>.</summary>
+    private static async Task ReadCommandsAsync(VpnCoordinator network, CancellationToken ct)
     {
         try
         {
@@ -163,7 +168,11 @@ internal static class VpnCommands
                 string[] words = line.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
                 try
                 {
-                    if (words is ["remove", var id] && PeerId.TryParse(id, out var removed))
+                    if (words is ["status"])
+                    {
+                        WriteStatus(network);
+                    }
+                    else if (words is ["remove", var id] && PeerId.TryParse(id, out var removed))
                     {
                         bool was = await network.RemovePeerAsync(removed, ct);
                         CliSupport.WriteLine(was ? $"REMOVED {removed}" : $"NOT A MEMBER {removed}",
@@ -177,7 +186,7 @@ internal static class VpnCommands
                     }
                     else
                     {
-                        await Console.Error.WriteLineAsync($"unknown command '{line}': use 'add PEERID[=IP]' or 'remove PEERID'");
+                        await Console.Error.WriteLineAsync($"unknown command '{line}': use 'add PEERID[=IP]', 'remove PEERID' or 'status'");
                     }
                 }
                 catch (ArgumentException e)
@@ -190,6 +199,51 @@ internal static class VpnCommands
         catch (OperationCanceledException)
         {
         }
+    }
+
+    /// <summary><c>status</c>: the VPN id, the table's version and one line per member.</summary>
+    private static void WriteStatus(VpnCoordinator network)
+    {
+        CliSupport.WriteLine($"VPN ID {network.VpnId}", new EventLine("vpn_id") { VpnId = network.VpnId });
+        if (network.RoutingTable is { } table)
+        {
+            CliSupport.WriteLine($"TABLE {table.Version} {table.Network} {table.Members.Count} members",
+                new EventLine("table") { VpnId = table.VpnId, Address = table.Network.ToString(), Message = $"version {table.Version}" });
+            foreach (var member in table.Members)
+            {
+                CliSupport.WriteLine($"MEMBER {member.Peer} {member.Address}", new EventLine("member") { Peer = member.Peer.ToString(), Address = member.Address.ToString() });
+            }
+        }
+    }
+
+    /// <summary>The coordinator's VPN id, kept beside its key (<c>&lt;key&gt;.vpn-id</c>) so a restarted coordinator runs
+    /// the same VPN; a new one each run without a key file.</summary>
+    private static string? LoadOrCreateVpnId(string? keyPath)
+    {
+        if (keyPath is null)
+        {
+            return null; // VpnCoordinator generates one
+        }
+        string path = keyPath + ".vpn-id";
+        if (File.Exists(path))
+        {
+            return ParseVpnId(File.ReadAllText(path).Trim()) is { } kept ? kept : throw new ArgumentException($"{path} holds no VPN id.");
+        }
+        string id = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        File.WriteAllText(path, id + "\n");
+        return id;
+    }
+
+    private static string? ParseVpnId(string? text)
+    {
+        if (text is null)
+        {
+            return null;
+        }
+        string id = text.ToLowerInvariant();
+        return id.Length == 32 && id.All(char.IsAsciiHexDigitLower)
+            ? id
+            : throw new ArgumentException($"bad VPN id '{text}': expected 32 hex characters.");
     }
 
     private static IPAddress ParseIp(string text, string option) =>

@@ -11,7 +11,7 @@ public sealed class VpnHealthCheck(VpnService service) : IHealthCheck
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(service);
-        var network = service.Network;
+        var network = service.Endpoint;
         if (network?.Address is not { } address || network.RoutingTable is not { } table)
         {
             return Task.FromResult(new HealthCheckResult(context.Registration.FailureStatus,
@@ -20,7 +20,8 @@ public sealed class VpnHealthCheck(VpnService service) : IHealthCheck
         var data = new Dictionary<string, object>
         {
             ["address"] = address.ToString(),
-            ["coordinator"] = network.IsCoordinator,
+            ["vpn_id"] = network.VpnId ?? "",
+            ["coordinator"] = network is VpnCoordinator,
             ["members"] = table.Members.Count,
             ["table_version"] = table.Version,
         };

@@ -9,9 +9,9 @@ using P2PNet.Vpn.Tun;
 namespace P2PNet.Vpn.Hosting;
 
 /// <summary>
-/// Runs the VPN of <c>services.AddVpn(…)</c> with the application: after the host has started, creates the
-/// <see cref="VpnNetwork"/> on the registered <see cref="IPacketDevice"/> (or a new TUN device) and starts it as
-/// coordinator or joins as member; on shutdown stops it and disposes what it created.
+/// Runs the VPN of <c>services.AddVpn(…)</c> with the application: after the host has started, creates a
+/// <see cref="VpnCoordinator"/> and starts it, or a <see cref="VpnMember"/> and joins, on the registered
+/// <see cref="IPacketDevice"/> (or a new TUN device); on shutdown stops it and disposes what it created.
 /// </summary>
 /// <remarks>A member whose coordinator cannot be reached fails the application's start with the join's error.</remarks>
 public sealed class VpnService : IHostedService, IAsyncDisposable
@@ -38,41 +38,44 @@ public sealed class VpnService : IHostedService, IAsyncDisposable
         _timeProvider = timeProvider;
     }
 
-    /// <summary>The running VPN, once started.</summary>
-    public VpnNetwork? Network { get; private set; }
+    /// <summary>The running VPN endpoint (a <see cref="VpnCoordinator"/> or a <see cref="VpnMember"/>), once started.</summary>
+    public VpnEndpoint? Endpoint { get; private set; }
 
     /// <inheritdoc/>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var device = _registeredDevice ?? (_ownedDevice = TunDevice.Create(_options.TunName));
-        Network = new VpnNetwork(_host, device, _options.Vpn, _loggerFactory, _meterFactory, _timeProvider);
         if (_options.Coordinator)
         {
-            await Network.StartAsync(_options.Members.Select(p => new VpnMemberRequest(p)), cancellationToken).ConfigureAwait(false);
+            var coordinator = new VpnCoordinator(_host, device, _options.Vpn, _loggerFactory, _meterFactory, _timeProvider);
+            Endpoint = coordinator;
+            await coordinator.StartAsync(_options.Members.Select(p => new VpnMemberRequest(p)), cancellationToken).ConfigureAwait(false);
         }
         else
         {
+            var member = new VpnMember(_host, device, _options.Vpn, _loggerFactory, _meterFactory, _timeProvider);
+            Endpoint = member;
             var requested = string.IsNullOrWhiteSpace(_options.RequestedAddress) ? null : IPAddress.Parse(_options.RequestedAddress);
-            await Network.JoinAsync(_options.CoordinatorAddress!, requested, cancellationToken).ConfigureAwait(false);
+            await member.JoinAsync(_options.CoordinatorAddress!, requested, cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <inheritdoc/>
     public async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (Network is { } network)
+        if (Endpoint is { } endpoint)
         {
-            await network.StopAsync(cancellationToken).ConfigureAwait(false);
+            await endpoint.StopAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
     /// <inheritdoc/>
     public async ValueTask DisposeAsync()
     {
-        if (Network is { } network)
+        if (Endpoint is { } endpoint)
         {
-            await network.DisposeAsync().ConfigureAwait(false);
-            Network = null;
+            await endpoint.DisposeAsync().ConfigureAwait(false);
+            Endpoint = null;
         }
         if (_ownedDevice is { } device)
         {

@@ -13,7 +13,7 @@ public sealed class VpnServiceOptions
     public bool Coordinator { get; set; }
 
     /// <summary>Coordinator: the peers admitted from the start. Default: none (admit later with
-    /// <see cref="VpnNetwork.AddPeerAsync"/> or <see cref="VpnNetwork.Allow"/>).</summary>
+    /// <see cref="VpnCoordinator.AddPeerAsync"/> or <see cref="VpnCoordinator.Allow"/>).</summary>
     public IList<PeerId> Members { get; } = [];
 
     /// <summary>Member: the coordinator's multiaddr, ending in <c>/p2p/&lt;id&gt;</c>. Required for a member.</summary>
@@ -26,6 +26,7 @@ public sealed class VpnServiceOptions
     /// Default <c>p2pnet%d</c> (the kernel picks the number). Needs CAP_NET_ADMIN.</summary>
     public string TunName { get; set; } = "p2pnet%d";
 
-    /// <summary>The VPN's network, MTU, queues and timeouts.</summary>
+    /// <summary>The VPN's id (<see cref="VpnOptions.VpnId"/>: set it on a coordinator that restarts, or on a member to pick
+    /// one of several VPNs), network, MTU, queues and timeouts.</summary>
     public VpnOptions Vpn { get; set; } = new();
 }

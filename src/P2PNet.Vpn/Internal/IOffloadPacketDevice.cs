@@ -4,7 +4,7 @@ namespace P2PNet.Vpn.Internal;
 
 /// <summary>
 /// A packet device that hands over super-packets with their offload state (<see cref="PacketOffload"/>) instead of
-/// finished packets: a TUN device with <c>IFF_VNET_HDR</c>. <see cref="VpnNetwork"/> reads whole super-packets from it,
+/// finished packets: a TUN device with <c>IFF_VNET_HDR</c>. <see cref="VpnEndpoint"/> reads whole super-packets from it,
 /// carries them as they are, and writes them as they are, so the kernels segment and checksum.
 /// </summary>
 /// <remarks>Same threading contract as <see cref="IPacketDevice"/>: one reader, concurrent writers.</remarks>

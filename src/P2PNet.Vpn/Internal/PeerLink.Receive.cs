@@ -11,7 +11,7 @@ internal sealed partial class PeerLink
     private async Task ReceiveAsync(P2PStream stream, CancellationToken cancellationToken)
     {
         var input = stream.Input;
-        bool offloadFraming = stream.Protocol == VpnNetwork.OffloadIpProtocolId;
+        bool offloadFraming = stream.Protocol == _owner.OffloadIpProtocol;
         var offloadDevice = _owner.Device as IOffloadPacketDevice;
         bool deviceTakesOffload = offloadDevice?.OffloadEnabled == true;
         byte[]? scratch = null;

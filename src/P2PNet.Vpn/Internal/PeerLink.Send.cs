@@ -46,7 +46,7 @@ internal sealed partial class PeerLink
     private async Task PumpAsync(P2PStream stream, CancellationToken cancellationToken)
     {
         var output = stream.Output;
-        bool offloadFraming = stream.Protocol == VpnNetwork.OffloadIpProtocolId;
+        bool offloadFraming = stream.Protocol == _owner.OffloadIpProtocol;
         var reader = _queue.Reader;
         while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {

@@ -16,7 +16,7 @@ namespace P2PNet.Vpn.Internal;
 /// </summary>
 internal sealed partial class PeerLink : IAsyncDisposable
 {
-    private readonly VpnNetwork _owner;
+    private readonly VpnEndpoint _owner;
     private readonly Channel<OutboundPacket> _queue;
     private readonly Channel<Attachment> _inbound = Channel.CreateBounded<Attachment>(new BoundedChannelOptions(4) { FullMode = BoundedChannelFullMode.DropOldest });
     private readonly CancellationTokenSource _stop = new();
@@ -26,7 +26,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
     private int _connected;
     private long _packetsSent, _bytesSent, _packetsReceived, _bytesReceived;
 
-    public PeerLink(VpnNetwork owner, PeerId peer, uint address, bool dials, ILogger logger)
+    public PeerLink(VpnEndpoint owner, PeerId peer, uint address, bool dials, ILogger logger)
     {
         _owner = owner;
         Peer = peer;

@@ -19,6 +19,7 @@ internal static class TableCodec
         {
             Version = table.Version,
             Epoch = table.Epoch,
+            VpnId = table.VpnId,
             Network = ByteString.CopyFrom(table.Network.BaseAddress.GetAddressBytes()),
             PrefixLength = (uint)table.Network.PrefixLength,
             Mtu = (uint)table.Mtu,
@@ -42,11 +43,12 @@ internal static class TableCodec
         };
     }
 
-    /// <summary>Verifies that <paramref name="coordinator"/> signed the table, decodes it and checks its members.</summary>
+    /// <summary>Verifies that <paramref name="coordinator"/> signed the table, decodes it and checks its members and, when
+    /// <paramref name="vpnId"/> is given, that it belongs to that VPN.</summary>
     /// <exception cref="WireFormatException">The signature, signer or encoding is invalid (the message says which).</exception>
     /// <exception cref="VpnTableRejectedException">Correctly signed but inconsistent: a member address outside the network
-    /// or not a host address of it, or a duplicate address or peer.</exception>
-    public static VpnRoutingTable Verify(SignedRoutingTable signed, PeerId coordinator)
+    /// or not a host address of it, or a duplicate address or peer; or a table of another VPN.</exception>
+    public static VpnRoutingTable Verify(SignedRoutingTable signed, PeerId coordinator, string? vpnId)
     {
         ArgumentNullException.ThrowIfNull(signed);
         PublicKey key;
@@ -77,6 +79,10 @@ internal static class TableCodec
             throw new WireFormatException("The table is not a valid RoutingTable message.", e);
         }
         var table = Decode(raw, coordinator);
+        if (vpnId is not null && table.VpnId != vpnId)
+        {
+            throw new VpnTableRejectedException($"The table belongs to VPN {table.VpnId}, not to VPN {vpnId}.");
+        }
         CheckMembers(table);
         return table;
     }
@@ -87,6 +93,10 @@ internal static class TableCodec
         {
             throw new WireFormatException("The table's network or MTU is invalid.");
         }
+        if (!VpnIds.IsValid(raw.VpnId))
+        {
+            throw new WireFormatException("The table has no valid VPN id (32 lowercase hex characters).");
+        }
         try
         {
             if (PeerId.FromBytes(raw.Coordinator.Span) != coordinator)
@@ -95,7 +105,7 @@ internal static class TableCodec
             }
             // IPNetwork refuses a base address with host bits set: such a table is malformed, not a crash.
             var network = new IPNetwork(new IPAddress(raw.Network.Span), (int)raw.PrefixLength);
-            var members = new List<VpnMember>(raw.Members.Count);
+            var members = new List<VpnMemberInfo>(raw.Members.Count);
             foreach (var m in raw.Members)
             {
                 if (m.Ip.Length != 4)
@@ -107,9 +117,9 @@ internal static class TableCodec
                 {
                     addresses.Add(Multiaddr.FromBytes(a.Span));
                 }
-                members.Add(new VpnMember(PeerId.FromBytes(m.PeerId.Span), new IPAddress(m.Ip.Span), addresses));
+                members.Add(new VpnMemberInfo(PeerId.FromBytes(m.PeerId.Span), new IPAddress(m.Ip.Span), addresses));
             }
-            return new VpnRoutingTable(raw.Version, network, (int)raw.Mtu, coordinator, members) { Epoch = raw.Epoch };
+            return new VpnRoutingTable(raw.Version, network, (int)raw.Mtu, coordinator, members) { Epoch = raw.Epoch, VpnId = raw.VpnId };
         }
         catch (Exception e) when (e is not WireFormatException and (ArgumentException or FormatException or NotSupportedException or OverflowException))
         {

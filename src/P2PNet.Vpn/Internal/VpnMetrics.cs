@@ -4,7 +4,7 @@ namespace P2PNet.Vpn.Internal;
 
 /// <summary>The VPN's instruments under the meter <c>P2PNet.Vpn</c>: packets and bytes by direction, drops by reason.
 /// No peer tag: a tag per peer id would make one time series per peer, without bound (per-peer counts are in
-/// <see cref="VpnNetwork.GetStatistics"/>).</summary>
+/// <see cref="VpnEndpoint.GetStatistics"/>).</summary>
 internal sealed class VpnMetrics : IDisposable
 {
     public const string MeterName = "P2PNet.Vpn";

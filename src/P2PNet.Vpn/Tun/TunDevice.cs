@@ -15,7 +15,7 @@ namespace P2PNet.Vpn.Tun;
 /// <remarks>
 /// <para>With <see cref="Offload"/> (the default) the device is opened with <c>IFF_VNET_HDR</c> and checksum and
 /// segmentation offload (<c>TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6</c>, plus <c>TUN_F_USO4 | TUN_F_USO6</c> where the kernel
-/// has them): the kernel hands a <see cref="VpnNetwork"/> TCP/UDP super-packets of up to 64 KiB with their checksums
+/// has them): the kernel hands a <see cref="VpnEndpoint"/> TCP/UDP super-packets of up to 64 KiB with their checksums
 /// still to do, and takes such packets back, so one system call moves dozens of MTU-sized packets. Through
 /// <see cref="IPacketDevice"/> the device still reads and writes finished packets (it segments and checksums itself).</para>
 /// <para>Reads block in the kernel (polled, so cancellation is seen within <see cref="PollInterval"/>); the network

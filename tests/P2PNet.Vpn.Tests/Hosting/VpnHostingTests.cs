@@ -51,8 +51,8 @@ public sealed class VpnHostingTests
             await member.StartAsync().WaitAsync(Timeout);
             try
             {
-                var memberVpn = member.Services.GetRequiredService<VpnService>().Network!;
-                var coordinatorVpn = coordinator.Services.GetRequiredService<VpnService>().Network!;
+                var memberVpn = member.Services.GetRequiredService<VpnService>().Endpoint!;
+                var coordinatorVpn = coordinator.Services.GetRequiredService<VpnService>().Endpoint!;
                 Assert.NotNull(memberVpn.Address);
                 var health = await CheckAsync(member);
                 Assert.Equal(HealthStatus.Healthy, health.Status);

@@ -1,6 +1,8 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using Google.Protobuf;
 using P2PNet.Crypto;
+using Microsoft.Extensions.Logging;
 using P2PNet.Host;
 using P2PNet.IO;
 using P2PNet.Multiformats;
@@ -10,8 +12,16 @@ using P2PNet.Vpn.Protos;
 
 namespace P2PNet.Vpn;
 
-/// <summary>The control plane: the coordinator's allocation and table pushes, and the members' join and table checks.</summary>
-public sealed partial class VpnNetwork
+/// <summary>
+/// The coordinator of a VPN: owns the address pool, admits members (<see cref="StartAsync"/>, <see cref="Allow"/>,
+/// <see cref="AddPeerAsync"/>), removes them (<see cref="RemovePeerAsync"/>) and pushes a signed, versioned routing table
+/// to every member over <c>/p2pnet/vpn/control/1.0.0/&lt;vpn id&gt;</c>. It is a member of its own VPN too: it carries
+/// packets like any other (the shared data plane of <see cref="VpnEndpoint"/>). Table distribution is in
+/// <c>VpnCoordinator.Push.cs</c>.
+/// </summary>
+/// <remarks>Control methods are thread-safe and serialised. A host may run several coordinators, each with its own
+/// <see cref="VpnEndpoint.VpnId"/>.</remarks>
+public sealed partial class VpnCoordinator : VpnEndpoint, IVpn
 {
     private readonly Dictionary<PeerId, IPAddress?> _allowed = [];
     private readonly Dictionary<PeerId, CoordinatedMember> _members = [];
@@ -19,24 +29,52 @@ public sealed partial class VpnNetwork
     private PrivateKey? _signingKey;
     private ulong _version;
     private ulong _epoch;
-    private bool _joined;
+    private bool _started;
+
+    /// <summary>Creates the coordinator of a VPN on <paramref name="host"/> that exchanges packets with
+    /// <paramref name="device"/>; its VPN id is <see cref="VpnOptions.VpnId"/>, or a new random one. Nothing is opened
+    /// until <see cref="StartAsync"/>.</summary>
+    /// <param name="host">The libp2p host; it must have <see cref="P2PHostOptions.Identity"/> set (it signs tables).</param>
+    /// <param name="device">The local attachment: a <see cref="Tun.TunDevice"/> or a <see cref="UserSpacePacketDevice"/>. Not disposed by this object.</param>
+    /// <param name="options">Settings; defaults when null.</param>
+    /// <param name="loggerFactory">Logging; none when null.</param>
+    /// <param name="meterFactory">Metrics (meter <c>P2PNet.Vpn</c>); a private meter when null.</param>
+    /// <param name="timeProvider">Time for the epoch, push retries and redial backoff; the system clock when null.</param>
+    public VpnCoordinator(P2PHost host, IPacketDevice device, VpnOptions? options = null, ILoggerFactory? loggerFactory = null,
+        IMeterFactory? meterFactory = null, TimeProvider? timeProvider = null)
+        : base(host, device, options, loggerFactory, meterFactory, timeProvider)
+    {
+        if (VpnId is null)
+        {
+            SetVpnId(VpnIds.Generate());
+        }
+    }
+
+    /// <inheritdoc />
+    string IVpn.VpnId => VpnId!;
+
+    private protected override bool LoopbackAllowed => true;
 
     /// <summary>
     /// Starts a network with this member as coordinator: takes <see cref="VpnOptions.Address"/> (or the lowest free
     /// address) for itself and assigns every initial member its requested address if free, otherwise the lowest free one.
-    /// Initial members are admitted when they call <see cref="JoinAsync"/>; the table lists them from the start.
+    /// Initial members are admitted when they call <see cref="VpnMember.JoinAsync"/>; the table lists them from the start.
     /// </summary>
     /// <exception cref="InvalidOperationException">Already started or joined, the host has no configured identity, or the network is too small.</exception>
     public async Task<VpnRoutingTable> StartAsync(IEnumerable<VpnMemberRequest> initialMembers, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(initialMembers);
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await ControlLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             _signingKey = Host.Options.Identity ?? throw new InvalidOperationException(
                 "The coordinator signs routing tables with the host's identity key: set P2PHostOptions.Identity.");
-            RegisterHandlers();
-            IsCoordinator = true;
+            if (_started)
+            {
+                throw new InvalidOperationException("This coordinator has already started.");
+            }
+            RegisterHandlers(coordinator: true);
+            _started = true;
             Coordinator = Host.PeerId;
             // Versions restart at 1 in every run; the run's start time orders the runs, so members take a restarted
             // coordinator's tables (docs/vpn.md, "Table versions").
@@ -57,7 +95,7 @@ public sealed partial class VpnNetwork
         }
         finally
         {
-            _lock.Release();
+            ControlLock.Release();
         }
     }
 
@@ -81,7 +119,7 @@ public sealed partial class VpnNetwork
     public async Task<IPAddress> AddPeerAsync(PeerId peer, IPAddress? requestedAddress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(peer);
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await ControlLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             EnsureCoordinator();
@@ -99,7 +137,7 @@ public sealed partial class VpnNetwork
         }
         finally
         {
-            _lock.Release();
+            ControlLock.Release();
         }
     }
 
@@ -109,7 +147,7 @@ public sealed partial class VpnNetwork
     public async Task<bool> RemovePeerAsync(PeerId peer, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(peer);
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await ControlLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             EnsureCoordinator();
@@ -131,165 +169,24 @@ public sealed partial class VpnNetwork
         }
         finally
         {
-            _lock.Release();
+            ControlLock.Release();
         }
     }
 
-    /// <summary>
-    /// Joins the network coordinated by the peer at <paramref name="coordinator"/> (a multiaddr ending in
-    /// <c>/p2p/&lt;id&gt;</c>), asking for <paramref name="requestedAddress"/>. Returns once the first table is applied and
-    /// the device configured; afterwards only tables signed by that coordinator, with higher versions, are accepted.
-    /// A join that failed (the coordinator unreachable, or not started yet) may be called again.
-    /// </summary>
-    /// <exception cref="VpnJoinRejectedException">The coordinator refused (not on its allow list, or full).</exception>
-    public async Task<VpnRoutingTable> JoinAsync(Multiaddr coordinator, IPAddress? requestedAddress = null, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(coordinator);
-        if (coordinator.GetPeerId() is null)
-        {
-            throw new ArgumentException("The coordinator's address must end in /p2p/<peer id>.", nameof(coordinator));
-        }
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            // A join that failed (coordinator unreachable or not started yet) may be tried again; a successful one not.
-            if (!_started || IsCoordinator || _joined)
-            {
-                RegisterHandlers();
-            }
-            var connection = await Host.DialAsync(coordinator, cancellationToken).ConfigureAwait(false);
-            Coordinator = connection.RemotePeer;
-            var request = new JoinRequest();
-            if (requestedAddress is not null)
-            {
-                request.RequestedIp = ByteString.CopyFrom(requestedAddress.GetAddressBytes());
-            }
-            foreach (var address in Host.ListenAddresses)
-            {
-                request.Addresses.Add(ByteString.CopyFrom(address.ToBytes()));
-            }
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(Options.ControlTimeout * 2); // the coordinator first pushes the table to everyone else
-            var stream = await connection.OpenStreamAsync(ControlProtocolId, timeout.Token).ConfigureAwait(false);
-            ControlMessage reply;
-            await using (stream.ConfigureAwait(false))
-            {
-                await LengthPrefixed.WriteAsync(stream.Output, new ControlMessage { Join = request }.ToByteArray(), timeout.Token).ConfigureAwait(false);
-                byte[] bytes = await LengthPrefixed.ReadAsync(stream.Input, Options.MaxControlMessageSize, timeout.Token).ConfigureAwait(false)
-                    ?? throw new VpnJoinRejectedException("The coordinator closed the control stream without answering.");
-                reply = ControlCodec.Parse(bytes);
-            }
-            if (reply.BodyCase != ControlMessage.BodyOneofCase.JoinResponse)
-            {
-                throw new WireFormatException("The coordinator answered a join with something other than a join response.");
-            }
-            if (!reply.JoinResponse.Accepted)
-            {
-                throw new VpnJoinRejectedException($"The coordinator {Coordinator} refused the join: {reply.JoinResponse.Reason}");
-            }
-            var table = TableCodec.Verify(reply.JoinResponse.Table, Coordinator);
-            if (table.Find(Host.PeerId) is null)
-            {
-                throw new WireFormatException("The coordinator accepted the join but its table does not list this peer.");
-            }
-            await ApplyTableAsync(table, cancellationToken).ConfigureAwait(false);
-            _joined = true;
-            return table;
-        }
-        finally
-        {
-            _lock.Release();
-        }
-    }
-
-    /// <summary>Serves one control stream: a join (coordinator) or a pushed table (member). Malformed or unexpected
-    /// messages are refused (logged, stream reset); they never end the network.</summary>
-    internal async Task HandleControlAsync(P2PStream stream, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
-        timeout.CancelAfter(Options.ControlTimeout * 2);
-        ControlMessage message;
-        try
-        {
-            byte[]? bytes = await LengthPrefixed.ReadAsync(stream.Input, Options.MaxControlMessageSize, timeout.Token).ConfigureAwait(false);
-            if (bytes is null)
-            {
-                return;
-            }
-            message = ControlCodec.Parse(bytes);
-        }
-        catch (WireFormatException e)
-        {
-            VpnLog.ControlRefused(_logger, stream.RemotePeer, e.Message);
-            stream.Abort();
-            return;
-        }
-        switch (message.BodyCase)
-        {
-            case ControlMessage.BodyOneofCase.Join when IsCoordinator:
-                var response = await HandleJoinAsync(stream, message.Join, timeout.Token).ConfigureAwait(false);
-                await LengthPrefixed.WriteAsync(stream.Output, new ControlMessage { JoinResponse = response }.ToByteArray(), timeout.Token).ConfigureAwait(false);
-                await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
-                break;
-            case ControlMessage.BodyOneofCase.Table when !IsCoordinator && stream.RemotePeer == Coordinator:
-                var ack = await AcceptTableAsync(message.Table, timeout.Token).ConfigureAwait(false);
-                await LengthPrefixed.WriteAsync(stream.Output, new ControlMessage { TableAck = ack }.ToByteArray(), timeout.Token).ConfigureAwait(false);
-                await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
-                break;
-            default:
-                VpnLog.ControlRefused(_logger, stream.RemotePeer, $"unexpected {message.BodyCase} message on the control protocol");
-                stream.Abort();
-                break;
-        }
-    }
-
-    /// <summary>Verifies and applies a pushed table; the answer says which table this member now holds.</summary>
-    private async Task<TableAck> AcceptTableAsync(SignedRoutingTable signed, CancellationToken cancellationToken)
-    {
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (_stopped || Coordinator is null)
-            {
-                return Ack(accepted: false, "this member has stopped");
-            }
-            VpnRoutingTable table;
-            try
-            {
-                table = TableCodec.Verify(signed, Coordinator);
-            }
-            catch (WireFormatException e)
-            {
-                // VpnTableRejectedException included: the previous table stays.
-                VpnLog.TableRejected(_logger, Coordinator, e.Message);
-                return Ack(accepted: false, e.Message);
-            }
-            if (_table is { } current && !table.IsNewerThan(current))
-            {
-                VpnLog.TableRejected(_logger, Coordinator,
-                    $"version {table.Epoch}.{table.Version} is not newer than {current.Epoch}.{current.Version}");
-                return Ack(accepted: false, "not newer than the current table");
-            }
-            await ApplyTableAsync(table, cancellationToken).ConfigureAwait(false);
-            return Ack(accepted: true, "");
-        }
-        finally
-        {
-            _lock.Release();
-        }
-    }
-
-    private TableAck Ack(bool accepted, string reason) =>
-        new() { Epoch = _table?.Epoch ?? 0, Version = _table?.Version ?? 0, Accepted = accepted, Reason = reason };
+    /// <summary>The coordinator answers joins; anything else on its control protocol is refused.</summary>
+    private protected override async Task<ControlMessage?> AnswerControlAsync(P2PStream stream, ControlMessage message, CancellationToken cancellationToken) =>
+        message.BodyCase == ControlMessage.BodyOneofCase.Join
+            ? new ControlMessage { JoinResponse = await HandleJoinAsync(stream, message.Join, cancellationToken).ConfigureAwait(false) }
+            : null;
 
     private async Task<JoinResponse> HandleJoinAsync(P2PStream stream, JoinRequest request, CancellationToken cancellationToken)
     {
         var peer = stream.RemotePeer;
         var addresses = Advertised(request, stream.Connection.RemoteAddress);
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await ControlLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_stopped)
+            if (Stopped)
             {
                 return new JoinResponse { Accepted = false, Reason = "the network has stopped" };
             }
@@ -300,7 +197,7 @@ public sealed partial class VpnNetwork
                     // A repeated join (a retry, a restarted member) changes nothing: answer with the current table and
                     // leave everyone else alone.
                     MarkDelivered(peer, current.Table);
-                    VpnLog.JoinHandled(_logger, peer, $"already a member as {member.Address}; table unchanged");
+                    VpnLog.JoinHandled(Logger, peer, $"already a member as {member.Address}; table unchanged");
                     return new JoinResponse { Accepted = true, Table = current.Signed };
                 }
                 _members[peer] = member with { Addresses = addresses, Joined = true };
@@ -315,7 +212,7 @@ public sealed partial class VpnNetwork
                 }
                 if (!allowed)
                 {
-                    VpnLog.JoinHandled(_logger, peer, "refused: not on the allow list");
+                    VpnLog.JoinHandled(Logger, peer, "refused: not on the allow list");
                     return new JoinResponse { Accepted = false, Reason = $"peer {peer} is not on the coordinator's allow list" };
                 }
                 IPAddress? asked = request.RequestedIp.Length == 4 ? new IPAddress(request.RequestedIp.Span) : null;
@@ -330,14 +227,14 @@ public sealed partial class VpnNetwork
             }
             // Everyone else learns of the newcomer before it learns of them, so its first dials are accepted.
             await PublishAsync(except: peer, extra: null, cancellationToken).ConfigureAwait(false);
-            VpnLog.JoinHandled(_logger, peer, $"admitted as {_members[peer].Address}");
+            VpnLog.JoinHandled(Logger, peer, $"admitted as {_members[peer].Address}");
             var published = _published!;
             MarkDelivered(peer, published.Table);
             return new JoinResponse { Accepted = true, Table = published.Signed };
         }
         finally
         {
-            _lock.Release();
+            ControlLock.Release();
         }
     }
 
@@ -375,10 +272,10 @@ public sealed partial class VpnNetwork
 
     private void EnsureCoordinator()
     {
-        ObjectDisposedException.ThrowIf(_stopped, this);
-        if (!IsCoordinator)
+        ObjectDisposedException.ThrowIf(Stopped, this);
+        if (!_started)
         {
-            throw new InvalidOperationException("Only the coordinator (the member that called StartAsync) can add or remove members.");
+            throw new InvalidOperationException("Start the coordinator (StartAsync) before adding or removing members.");
         }
     }
 

@@ -9,7 +9,7 @@ using Google.Protobuf;
 
 namespace P2PNet.Vpn.Tests;
 
-public class VpnNetworkTests
+public class VpnCoordinatorMemberTests
 {
     private static readonly TimeSpan Timeout = VpnCluster.Timeout;
 
@@ -70,7 +70,7 @@ public class VpnNetworkTests
 
         // On the wire: member 1 forges member 0's source in a raw data stream to member 2.
         using var cts = new CancellationTokenSource(Timeout);
-        var stream = await cluster.Swarm[1].OpenStreamAsync(cluster.Swarm[2].PeerId, VpnNetwork.IpProtocolId, cts.Token);
+        var stream = await cluster.Swarm[1].OpenStreamAsync(cluster.Swarm[2].PeerId, cluster.Vpns[2].IpProtocol, cts.Token);
         await using (stream)
         {
             PacketFraming.Write(stream.Output, Packets.IPv4(a[0], a[2], [3]));
@@ -91,16 +91,16 @@ public class VpnNetworkTests
     {
         await using var cluster = await VpnCluster.CreateAsync(4);
         using var cts = new CancellationTokenSource(Timeout);
-        var coordinator = cluster.Vpns[0];
+        var coordinator = cluster.Coordinator;
         await coordinator.StartAsync([new VpnMemberRequest(cluster.Swarm[1].PeerId, IPAddress.Parse("10.50.0.7"))], cts.Token);
-        await cluster.Vpns[1].JoinAsync(cluster.CoordinatorAddress, null, cts.Token);
+        await cluster.Member(1).JoinAsync(cluster.CoordinatorAddress, null, cts.Token);
         Assert.Equal(IPAddress.Parse("10.50.0.7"), cluster.Vpns[1].Address);
 
         // Requested and free: granted. Requested but taken: lowest free.
         Assert.Equal(IPAddress.Parse("10.50.0.9"), await coordinator.AddPeerAsync(cluster.Swarm[2].PeerId, IPAddress.Parse("10.50.0.9"), cts.Token));
         Assert.Equal(IPAddress.Parse("10.50.0.2"), await coordinator.AddPeerAsync(cluster.Swarm[3].PeerId, IPAddress.Parse("10.50.0.7"), cts.Token));
-        await cluster.Vpns[2].JoinAsync(cluster.CoordinatorAddress, null, cts.Token);
-        await cluster.Vpns[3].JoinAsync(cluster.CoordinatorAddress, IPAddress.Parse("10.50.0.100"), cts.Token);
+        await cluster.Member(2).JoinAsync(cluster.CoordinatorAddress, null, cts.Token);
+        await cluster.Member(3).JoinAsync(cluster.CoordinatorAddress, IPAddress.Parse("10.50.0.100"), cts.Token);
         await VpnCluster.WaitUntilAsync(() => cluster.Vpns.All(v => v.RoutingTable!.Members.Count == 4 && v.RoutingTable.Version == coordinator.RoutingTable!.Version));
         Assert.Equal(IPAddress.Parse("10.50.0.7"), cluster.Vpns[1].Address);
         Assert.Equal(IPAddress.Parse("10.50.0.2"), cluster.Vpns[3].Address);
@@ -119,7 +119,7 @@ public class VpnNetworkTests
         // And a raw stream from the removed peer is refused.
         try
         {
-            var stream = await cluster.Swarm[3].OpenStreamAsync(cluster.Swarm[1].PeerId, VpnNetwork.IpProtocolId, cts.Token);
+            var stream = await cluster.Swarm[3].OpenStreamAsync(cluster.Swarm[1].PeerId, cluster.Vpns[1].IpProtocol, cts.Token);
             await using (stream)
             {
                 PacketFraming.Write(stream.Output, Packets.IPv4(removedAddress, cluster.Vpns[1].Address!, [4]));
@@ -145,11 +145,11 @@ public class VpnNetworkTests
     {
         await using var cluster = await VpnCluster.CreateAsync(2);
         using var cts = new CancellationTokenSource(Timeout);
-        await cluster.Vpns[0].StartAsync([], cts.Token);
-        var e = await Assert.ThrowsAsync<VpnJoinRejectedException>(() => cluster.Vpns[1].JoinAsync(cluster.CoordinatorAddress, null, cts.Token));
+        await cluster.Coordinator.StartAsync([], cts.Token);
+        var e = await Assert.ThrowsAsync<VpnJoinRejectedException>(() => cluster.Member(1).JoinAsync(cluster.CoordinatorAddress, null, cts.Token));
         Assert.Contains("allow list", e.Message, StringComparison.Ordinal);
-        cluster.Vpns[0].Allow(cluster.Swarm[1].PeerId, IPAddress.Parse("10.50.0.33"));
-        await using var retry = new VpnNetwork(cluster.Swarm[1], new UserSpacePacketDevice(), new VpnOptions());
+        cluster.Coordinator.Allow(cluster.Swarm[1].PeerId, IPAddress.Parse("10.50.0.33"));
+        await using var retry = new VpnMember(cluster.Swarm[1], new UserSpacePacketDevice(), new VpnOptions());
         await retry.JoinAsync(cluster.CoordinatorAddress, null, cts.Token);
         Assert.Equal(IPAddress.Parse("10.50.0.33"), retry.Address);
     }
@@ -181,7 +181,7 @@ public class VpnNetworkTests
         await cluster.StartAllAsync();
         using var cts = new CancellationTokenSource(Timeout);
         using var ghostKey = PrivateKey.GenerateEd25519();
-        var ghost = await cluster.Vpns[0].AddPeerAsync(ghostKey.PublicKey.ToPeerId(), null, cts.Token);
+        var ghost = await cluster.Coordinator.AddPeerAsync(ghostKey.PublicKey.ToPeerId(), null, cts.Token);
         for (int i = 0; i < 50; i++)
         {
             await cluster.Devices[0].SendAsync(Packets.IPv4(cluster.Vpns[0].Address!, ghost, [(byte)i]));
@@ -191,7 +191,7 @@ public class VpnNetworkTests
 
     private static async Task PushAsync(VpnCluster cluster, int from, int to, SignedRoutingTable table, CancellationToken ct)
     {
-        var stream = await cluster.Swarm[from].OpenStreamAsync(cluster.Swarm[to].PeerId, VpnNetwork.ControlProtocolId, ct);
+        var stream = await cluster.Swarm[from].OpenStreamAsync(cluster.Swarm[to].PeerId, cluster.Vpns[to].ControlProtocol, ct);
         await using (stream)
         {
             await LengthPrefixed.WriteAsync(stream.Output, new ControlMessage { Table = table }.ToByteArray(), ct);

@@ -1,39 +1,47 @@
 using System.Buffers;
 using System.Diagnostics.Metrics;
 using System.Net;
+using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Host;
+using P2PNet.IO;
 using P2PNet.Peers;
 using P2PNet.Vpn.Internal;
+using P2PNet.Vpn.Protos;
 
 namespace P2PNet.Vpn;
 
 /// <summary>
-/// A VPN over libp2p: every member gets a private IPv4 address, and IP packets travel directly between members on one
-/// long-lived <c>/p2pnet/vpn/ip/2.0.0</c> (or, with older peers, <c>/p2pnet/vpn/ip/1.0.0</c>) stream per pair. One member, the coordinator (whoever calls
-/// <see cref="StartAsync"/>), allocates addresses and pushes a signed, versioned routing table to every member over
-/// <c>/p2pnet/vpn/control/1.0.0</c>; the others join it with <see cref="JoinAsync"/> and accept tables only from it.
+/// One endpoint of a VPN over libp2p, the data plane that <see cref="VpnCoordinator"/> and <see cref="VpnMember"/> share:
+/// every member has a private IPv4 address, and IP packets travel directly between members on one long-lived
+/// <c>/p2pnet/vpn/ip/2.0.0/&lt;vpn id&gt;</c> (or, with a peer that offers only finished packets,
+/// <c>/p2pnet/vpn/ip/1.0.0/&lt;vpn id&gt;</c>) stream per pair. The coordinator allocates addresses and pushes a signed,
+/// versioned routing table to every member over <c>/p2pnet/vpn/control/1.0.0/&lt;vpn id&gt;</c>.
 /// </summary>
 /// <remarks>
+/// Every protocol id ends in the VPN's id (<see cref="VpnId"/>), so a host runs several VPNs at once (two coordinators,
+/// a coordinator and a member of another VPN, two memberships): each endpoint serves only its own streams, and a peer
+/// that is a member of one VPN cannot send into another (docs/vpn.md, "Several VPNs per host").
 /// The data plane drops (and counts, see <see cref="GetStatistics"/>) packets whose source is not the sender's assigned
 /// address, packets to addresses not in the table, and packets over a slow or absent peer's bounded queue. With a TUN
 /// device opened with offload (<see cref="Tun.TunDevice.Offload"/>) it moves TCP/UDP super-packets of up to 64 KiB and
 /// leaves segmentation and checksums to the receiving kernel; a receiver that cannot take them segments in software.
-/// Control methods (<see cref="StartAsync"/>, <see cref="AddPeerAsync"/>, <see cref="RemovePeerAsync"/>,
-/// <see cref="JoinAsync"/>, <see cref="StopAsync"/>) are thread-safe and serialised.
+/// Control methods are thread-safe and serialised.
 /// </remarks>
-public sealed partial class VpnNetwork : IAsyncDisposable
+public abstract class VpnEndpoint : IAsyncDisposable
 {
-    /// <summary>The control protocol: joins and signed routing tables.</summary>
+    /// <summary>The control protocol (joins and signed routing tables) without its VPN id; on the wire it is
+    /// <c>/p2pnet/vpn/control/1.0.0/&lt;vpn id&gt;</c>. A join that does not know the id is sent on this bare id and
+    /// reaches the host's only coordinator.</summary>
     public const string ControlProtocolId = "/p2pnet/vpn/control/1.0.0";
 
-    /// <summary>The first data protocol: finished IP packets, each preceded by a 2-byte big-endian length. Spoken with
-    /// peers that do not offer <see cref="OffloadIpProtocolId"/>.</summary>
+    /// <summary>The first data protocol without its VPN id: finished IP packets, each preceded by a 2-byte big-endian
+    /// length. Spoken with peers that do not offer <see cref="OffloadIpProtocolId"/>.</summary>
     public const string IpProtocolId = "/p2pnet/vpn/ip/1.0.0";
 
-    /// <summary>The data protocol with offloads: IP packets that may be TCP/UDP super-packets of up to 64 KiB whose
-    /// segmentation and transport checksum are left to the receiver (its kernel, or software); see docs/vpn.md.</summary>
+    /// <summary>The data protocol with offloads without its VPN id: IP packets that may be TCP/UDP super-packets of up to
+    /// 64 KiB whose segmentation and transport checksum are left to the receiver (its kernel, or software); see docs/vpn.md.</summary>
     public const string OffloadIpProtocolId = "/p2pnet/vpn/ip/2.0.0";
 
     // Read buffers of offloading devices: any super-packet fits (an IPv4 total length is 16 bits).
@@ -43,30 +51,19 @@ public sealed partial class VpnNetwork : IAsyncDisposable
     // small packets (ACKs, pings) does not pin 64 KiB each.
     private const int SmallPacketSize = 2048;
 
-    private readonly SemaphoreSlim _lock = new(1, 1);
-    private readonly ILogger _logger;
-    private readonly ILoggerFactory _loggerFactory;
-    private readonly CancellationTokenSource _stopping = new();
     private readonly Lock _linksLock = new();
-    private readonly List<Task> _background = [];
     private Dictionary<PeerId, PeerLink> _links = [];
     private Dictionary<uint, PeerLink> _routes = [];
     private VpnRoutingTable? _table;
     private uint _localAddress;
     private IPAddress? _configuredAddress;
     private Task _deviceLoop = Task.CompletedTask;
-    private bool _started;
-    private bool _stopped;
+    private string? _vpnId;
+    private bool _registered;
 
-    /// <summary>Creates a VPN endpoint on <paramref name="host"/> that exchanges packets with <paramref name="device"/>.</summary>
-    /// <param name="host">The libp2p host; a coordinator's host must have <see cref="P2PHostOptions.Identity"/> set (it signs tables).</param>
-    /// <param name="device">The local attachment: a <see cref="Tun.TunDevice"/> or a <see cref="UserSpacePacketDevice"/>. Not disposed by this object.</param>
-    /// <param name="options">Settings; defaults when null.</param>
-    /// <param name="loggerFactory">Logging; none when null.</param>
-    /// <param name="meterFactory">Metrics (meter <c>P2PNet.Vpn</c>); a private meter when null.</param>
-    /// <param name="timeProvider">Time for redial backoff; the system clock when null.</param>
-    public VpnNetwork(P2PHost host, IPacketDevice device, VpnOptions? options = null, ILoggerFactory? loggerFactory = null,
-        IMeterFactory? meterFactory = null, TimeProvider? timeProvider = null)
+    /// <summary>Sets up the data plane; nothing is opened or started until the role's start or join.</summary>
+    private protected VpnEndpoint(P2PHost host, IPacketDevice device, VpnOptions? options, ILoggerFactory? loggerFactory,
+        IMeterFactory? meterFactory, TimeProvider? timeProvider)
     {
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(device);
@@ -74,8 +71,9 @@ public sealed partial class VpnNetwork : IAsyncDisposable
         Device = device;
         Options = options ?? new VpnOptions();
         Options.Validate();
-        _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
-        _logger = _loggerFactory.CreateLogger<VpnNetwork>();
+        _vpnId = Options.VpnId;
+        LoggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
+        Logger = LoggerFactory.CreateLogger(GetType());
         Metrics = new VpnMetrics(meterFactory);
         TimeProvider = timeProvider ?? TimeProvider.System;
         OpenDataStream = (peer, protocols, ct) => Host.OpenStreamAsync(peer, protocols, ct);
@@ -93,11 +91,13 @@ public sealed partial class VpnNetwork : IAsyncDisposable
     /// <summary>The packet device.</summary>
     public IPacketDevice Device { get; }
 
-    /// <summary>Whether this member is the coordinator.</summary>
-    public bool IsCoordinator { get; private set; }
+    /// <summary>The VPN's id, 32 lowercase hex characters, carried on every stream of this VPN: a coordinator's from
+    /// <see cref="VpnOptions.VpnId"/> or generated when it is created; a member's from <see cref="VpnOptions.VpnId"/> or
+    /// learnt from the coordinator's table when it joins (null until then).</summary>
+    public string? VpnId => Volatile.Read(ref _vpnId);
 
     /// <summary>The coordinator's peer id once started or joined.</summary>
-    public PeerId? Coordinator { get; private set; }
+    public PeerId? Coordinator { get; private protected set; }
 
     /// <summary>The current routing table, or null before the first one.</summary>
     public VpnRoutingTable? RoutingTable => Volatile.Read(ref _table);
@@ -109,14 +109,39 @@ public sealed partial class VpnNetwork : IAsyncDisposable
 
     internal TimeProvider TimeProvider { get; }
 
+    /// <summary>Serialises the control plane (start, join, table changes, stop).</summary>
+    private protected SemaphoreSlim ControlLock { get; } = new(1, 1);
+
+    /// <summary>Cancelled by <see cref="StopAsync"/>: ends the device loop and the control plane's background work.</summary>
+    private protected CancellationTokenSource Stopping { get; } = new();
+
+    private protected ILogger Logger { get; }
+
+    private protected ILoggerFactory LoggerFactory { get; }
+
+    private protected bool Stopped { get; private set; }
+
     /// <summary>Opens a data stream to a member: <see cref="P2PHost.OpenStreamAsync(PeerId, IReadOnlyList{string}, CancellationToken)"/>;
     /// tests replace it to make the peer fail at a chosen moment.</summary>
     internal Func<PeerId, IReadOnlyList<string>, CancellationToken, ValueTask<P2PStream>> OpenDataStream { get; set; }
 
     internal uint LocalAddressValue => Volatile.Read(ref _localAddress);
 
+    /// <summary>This VPN's control protocol: <see cref="ControlProtocolId"/>/&lt;vpn id&gt;.</summary>
+    internal string ControlProtocol => VpnIds.Protocol(ControlProtocolId, RequireVpnId());
+
+    /// <summary>This VPN's offload data protocol: <see cref="OffloadIpProtocolId"/>/&lt;vpn id&gt;.</summary>
+    internal string OffloadIpProtocol => VpnIds.Protocol(OffloadIpProtocolId, RequireVpnId());
+
+    /// <summary>This VPN's finished-packet data protocol: <see cref="IpProtocolId"/>/&lt;vpn id&gt;.</summary>
+    internal string IpProtocol => VpnIds.Protocol(IpProtocolId, RequireVpnId());
+
     /// <summary>The data protocols this endpoint offers and accepts, preferred first.</summary>
-    internal IReadOnlyList<string> DataProtocols => Options.LegacyFramingOnly ? [IpProtocolId] : [OffloadIpProtocolId, IpProtocolId];
+    internal IReadOnlyList<string> DataProtocols => Options.LegacyFramingOnly ? [IpProtocol] : [OffloadIpProtocol, IpProtocol];
+
+    /// <summary>Whether members' loopback addresses are worth dialing: only when the coordinator itself is reached over
+    /// loopback (it observed every member's address; the coordinator trusts its own observations).</summary>
+    private protected virtual bool LoopbackAllowed => ReachesCoordinatorOverLoopback();
 
     /// <summary>A snapshot of per-peer traffic and drop counters.</summary>
     public VpnStatistics GetStatistics()
@@ -133,27 +158,16 @@ public sealed partial class VpnNetwork : IAsyncDisposable
     /// Members keep their last table; a stopped coordinator no longer admits or removes members.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
-        await _lock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        await ControlLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_stopped)
+            if (Stopped)
             {
                 return;
             }
-            _stopped = true;
-            if (_started)
-            {
-                Host.RemoveStreamHandler(ControlProtocolId);
-                foreach (string protocol in DataProtocols)
-                {
-                    Host.RemoveStreamHandler(protocol);
-                }
-            }
-            await _stopping.CancelAsync().ConfigureAwait(false);
-            lock (_pushLock)
-            {
-                // A barrier: a push retry loop registered before the cancellation is in _background now (EnsureRetry).
-            }
+            Stopped = true;
+            UnregisterHandlers();
+            await Stopping.CancelAsync().ConfigureAwait(false);
             Dictionary<PeerId, PeerLink> links;
             lock (_linksLock)
             {
@@ -162,17 +176,12 @@ public sealed partial class VpnNetwork : IAsyncDisposable
                 _routes = [];
             }
             await Task.WhenAll(links.Values.Select(l => l.DisposeAsync().AsTask())).ConfigureAwait(false);
-            Task[] background;
-            lock (_background)
-            {
-                background = [.. _background];
-            }
-            await Task.WhenAll(background).ConfigureAwait(false);
+            await StopControlPlaneAsync().ConfigureAwait(false);
             await _deviceLoop.ConfigureAwait(false);
         }
         finally
         {
-            _lock.Release();
+            ControlLock.Release();
         }
     }
 
@@ -181,22 +190,101 @@ public sealed partial class VpnNetwork : IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         Metrics.Dispose();
-        _stopping.Dispose();
+        Stopping.Dispose();
+        GC.SuppressFinalize(this);
     }
 
-    private void RegisterHandlers()
+    /// <summary>Waits for the role's background work after <see cref="Stopping"/> was cancelled. Called under
+    /// <see cref="ControlLock"/>.</summary>
+    private protected virtual Task StopControlPlaneAsync() => Task.CompletedTask;
+
+    /// <summary>Answers one control message of a peer; null refuses it (the stream is reset).</summary>
+    private protected abstract Task<ControlMessage?> AnswerControlAsync(P2PStream stream, ControlMessage message, CancellationToken cancellationToken);
+
+    /// <summary>A data stream to <paramref name="peer"/> came up on <paramref name="connection"/> (the coordinator pushes a
+    /// missed table).</summary>
+    internal virtual void OnLinkUp(PeerId peer, P2PConnection connection)
     {
-        ObjectDisposedException.ThrowIf(_stopped, this);
-        if (_started)
+    }
+
+    /// <summary>Fixes the VPN id (a member learns it from its first table); the id cannot change afterwards.</summary>
+    private protected void SetVpnId(string vpnId)
+    {
+        if (Interlocked.CompareExchange(ref _vpnId, vpnId, null) is { } existing && existing != vpnId)
+        {
+            throw new InvalidOperationException($"This endpoint belongs to VPN {existing}, not {vpnId}.");
+        }
+    }
+
+    /// <summary>Claims this VPN's id on the host and serves its control and data protocols.</summary>
+    /// <exception cref="InvalidOperationException">Another endpoint on this host already serves this VPN id.</exception>
+    private protected void RegisterHandlers(bool coordinator)
+    {
+        ObjectDisposedException.ThrowIf(Stopped, this);
+        if (_registered)
         {
             throw new InvalidOperationException("This VPN endpoint has already started or joined a network.");
         }
-        _started = true;
-        Host.SetStreamHandler(ControlProtocolId, HandleControlAsync);
+        VpnHostRegistry.Register(this, coordinator);
+        _registered = true;
+        Host.SetStreamHandler(ControlProtocol, HandleControlAsync);
         foreach (string protocol in DataProtocols)
         {
             Host.SetStreamHandler(protocol, HandleIpAsync);
         }
+    }
+
+    private protected bool HandlersRegistered => _registered;
+
+    /// <summary>Stops serving this VPN's protocols and releases its id on the host (a join that failed).</summary>
+    private protected void UnregisterHandlers()
+    {
+        if (!_registered)
+        {
+            return;
+        }
+        _registered = false;
+        VpnHostRegistry.Unregister(this);
+        Host.RemoveStreamHandler(ControlProtocol);
+        foreach (string protocol in DataProtocols)
+        {
+            Host.RemoveStreamHandler(protocol);
+        }
+    }
+
+    private string RequireVpnId() => VpnId ?? throw new InvalidOperationException("This member has not learnt its VPN id yet: join first.");
+
+    /// <summary>Serves one control stream: reads one message and writes the role's answer. Malformed or unexpected
+    /// messages are refused (logged, stream reset); they never end the network.</summary>
+    internal async Task HandleControlAsync(P2PStream stream, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Stopping.Token);
+        timeout.CancelAfter(Options.ControlTimeout * 2);
+        ControlMessage message;
+        try
+        {
+            byte[]? bytes = await LengthPrefixed.ReadAsync(stream.Input, Options.MaxControlMessageSize, timeout.Token).ConfigureAwait(false);
+            if (bytes is null)
+            {
+                return;
+            }
+            message = ControlCodec.Parse(bytes);
+        }
+        catch (WireFormatException e)
+        {
+            VpnLog.ControlRefused(Logger, stream.RemotePeer, e.Message);
+            stream.Abort();
+            return;
+        }
+        var reply = await AnswerControlAsync(stream, message, timeout.Token).ConfigureAwait(false);
+        if (reply is null)
+        {
+            VpnLog.ControlRefused(Logger, stream.RemotePeer, $"unexpected {message.BodyCase} message on the control protocol");
+            stream.Abort();
+            return;
+        }
+        await LengthPrefixed.WriteAsync(stream.Output, reply.ToByteArray(), timeout.Token).ConfigureAwait(false);
+        await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
     }
 
     private async Task HandleIpAsync(P2PStream stream, CancellationToken cancellationToken)
@@ -210,7 +298,7 @@ public sealed partial class VpnNetwork : IAsyncDisposable
         {
             // Not (or no longer) a member: a removed peer cannot reach anyone. It may also be a member we have not
             // learnt of yet; it redials with backoff.
-            VpnLog.InboundRefused(_logger, stream.RemotePeer);
+            VpnLog.InboundRefused(Logger, stream.RemotePeer);
             stream.Abort();
             return;
         }
@@ -218,8 +306,8 @@ public sealed partial class VpnNetwork : IAsyncDisposable
     }
 
     /// <summary>Makes <paramref name="table"/> current: configures the device, opens and closes links, rebuilds routes.
-    /// The caller holds <see cref="_lock"/>.</summary>
-    private async Task ApplyTableAsync(VpnRoutingTable table, CancellationToken cancellationToken)
+    /// The caller holds <see cref="ControlLock"/>.</summary>
+    private protected async Task ApplyTableAsync(VpnRoutingTable table, CancellationToken cancellationToken)
     {
         var self = table.Find(Host.PeerId);
         if (self is not null && !Equals(self.Address, _configuredAddress))
@@ -229,9 +317,8 @@ public sealed partial class VpnNetwork : IAsyncDisposable
         }
         Volatile.Write(ref _localAddress, self is null ? 0 : AddressPool.ToUInt32(self.Address));
 
-        // Only dialable addresses go to the peer store (DialAddressFilter): loopback only when the coordinator itself is
-        // reached over loopback (it observed every member's address; the coordinator trusts its own observations).
-        bool loopbackAllowed = IsCoordinator || ReachesCoordinatorOverLoopback();
+        // Only dialable addresses go to the peer store (DialAddressFilter).
+        bool loopbackAllowed = LoopbackAllowed;
         var removed = new List<PeerLink>();
         lock (_linksLock)
         {
@@ -258,7 +345,7 @@ public sealed partial class VpnNetwork : IAsyncDisposable
                     else
                     {
                         bool dials = Host.PeerId.Bytes.SequenceCompareTo(member.Peer.Bytes) < 0;
-                        link = new PeerLink(this, member.Peer, address, dials, _loggerFactory.CreateLogger<PeerLink>());
+                        link = new PeerLink(this, member.Peer, address, dials, LoggerFactory.CreateLogger<PeerLink>());
                         link.Start();
                     }
                     links[member.Peer] = link;
@@ -271,17 +358,17 @@ public sealed partial class VpnNetwork : IAsyncDisposable
         }
         await Task.WhenAll(removed.Select(l => l.DisposeAsync().AsTask())).ConfigureAwait(false);
         Volatile.Write(ref _table, table);
-        VpnLog.TableApplied(_logger, table.Version, table.Members.Count, self?.Address.ToString() ?? "(none)");
-        if (self is not null && _deviceLoop.IsCompleted && !_stopping.IsCancellationRequested)
+        VpnLog.TableApplied(Logger, table.Version, table.Members.Count, self?.Address.ToString() ?? "(none)");
+        if (self is not null && _deviceLoop.IsCompleted && !Stopping.IsCancellationRequested)
         {
             // A dedicated thread: a TUN device's read blocks in the kernel.
-            _deviceLoop = Task.Factory.StartNew(() => DeviceLoopAsync(_stopping.Token), CancellationToken.None,
+            _deviceLoop = Task.Factory.StartNew(() => DeviceLoopAsync(Stopping.Token), CancellationToken.None,
                 TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
         }
         RoutingTableChanged?.Invoke(this, table);
     }
 
-    private bool ReachesCoordinatorOverLoopback()
+    private protected bool ReachesCoordinatorOverLoopback()
     {
         if (Coordinator is not { } coordinator)
         {
@@ -314,7 +401,7 @@ public sealed partial class VpnNetwork : IAsyncDisposable
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            VpnLog.DeviceLoopFailed(_logger, e.Message);
+            VpnLog.DeviceLoopFailed(Logger, e.Message);
         }
     }
 
@@ -411,14 +498,5 @@ public sealed partial class VpnNetwork : IAsyncDisposable
             return false;
         }
         return true;
-    }
-
-    private void Track(Task task)
-    {
-        lock (_background)
-        {
-            _background.RemoveAll(t => t.IsCompleted);
-            _background.Add(task);
-        }
     }
 }

@@ -14,9 +14,13 @@ namespace P2PNet.Vpn;
 /// whose data stream comes back up is pushed the current table if it lacks it. So no member keeps routing to a removed
 /// peer, whose address may already belong to someone else.
 /// </summary>
-public sealed partial class VpnNetwork
+public sealed partial class VpnCoordinator
 {
-    // Guards the push state below; never held across an await (the retry loops run without _lock).
+    // The push retry loops, awaited by StopAsync.
+    // TODO(services): use P2PNet.Host.Internal.TaskTracker (Core) once the task trackers are unified and Vpn can see it.
+    private readonly List<Task> _retryLoops = [];
+
+    // Guards the push state below; never held across an await (the retry loops run without ControlLock).
     private readonly Lock _pushLock = new();
 
     // Per member: the highest version of this epoch it holds, or that it refused for good (retrying cannot help).
@@ -31,15 +35,28 @@ public sealed partial class VpnNetwork
 
     private PublishedTable? _published;
 
+    /// <summary>Waits for the push retry loops; <see cref="VpnEndpoint.Stopping"/> is cancelled, so they end.</summary>
+    private protected override async Task StopControlPlaneAsync()
+    {
+        Task[] loops;
+        lock (_pushLock)
+        {
+            // Under the lock: a loop registered before the cancellation is in the list now (EnsureRetry).
+            loops = [.. _retryLoops];
+            _retryLoops.Clear();
+        }
+        await Task.WhenAll(loops).ConfigureAwait(false);
+    }
+
     /// <summary>Bumps the version, signs, applies locally and pushes to every participating member but
     /// <paramref name="except"/> (plus <paramref name="extra"/>, a member just removed, which gets one attempt). Waits
-    /// for the first attempt of each push; failed ones are retried in the background. Holds <see cref="_lock"/>.</summary>
+    /// for the first attempt of each push; failed ones are retried in the background. Holds <see cref="VpnEndpoint.ControlLock"/>.</summary>
     private async Task<VpnRoutingTable> PublishAsync(PeerId? except, PeerId? extra, CancellationToken cancellationToken)
     {
         _members[Host.PeerId] = _members[Host.PeerId] with { Addresses = OwnAddresses() };
         var members = _members.OrderBy(m => AddressPool.ToUInt32(m.Value.Address))
-            .Select(m => new VpnMember(m.Key, m.Value.Address, m.Value.Addresses)).ToList();
-        var table = new VpnRoutingTable(++_version, Options.Network, Options.Mtu, Host.PeerId, members) { Epoch = _epoch };
+            .Select(m => new VpnMemberInfo(m.Key, m.Value.Address, m.Value.Addresses)).ToList();
+        var table = new VpnRoutingTable(++_version, Options.Network, Options.Mtu, Host.PeerId, members) { Epoch = _epoch, VpnId = VpnId! };
         await ApplyTableAsync(table, cancellationToken).ConfigureAwait(false);
         var signed = TableCodec.Sign(table, _signingKey!);
         var published = new PublishedTable(table, signed, new ControlMessage { Table = signed }.ToByteArray());
@@ -90,12 +107,8 @@ public sealed partial class VpnNetwork
     /// it over that connection.</summary>
     /// <remarks>Over that connection, not any connection to the peer: when the member redials, the connection it dropped
     /// may not be known to be closing here yet, and a push opened on it would fail and wait out the whole backoff.</remarks>
-    internal void OnLinkUp(PeerId peer, P2PConnection connection)
+    internal override void OnLinkUp(PeerId peer, P2PConnection connection)
     {
-        if (!IsCoordinator)
-        {
-            return;
-        }
         lock (_pushLock)
         {
             if (_published is not { } current || current.Table.Find(peer) is null || peer == Host.PeerId)
@@ -132,13 +145,14 @@ public sealed partial class VpnNetwork
         lock (_pushLock)
         {
             // Checked and tracked under the lock: StopAsync passes through it after cancelling, so every loop started
-            // before is in _background when it collects them.
-            if (_stopping.IsCancellationRequested || !_pushTargets.Contains(peer)
+            // before is in _retryLoops when it collects them.
+            if (Stopping.IsCancellationRequested || !_pushTargets.Contains(peer)
                 || !_retrying.TryAdd(peer, new TaskCompletionSource<P2PConnection>(TaskCreationOptions.RunContinuationsAsynchronously)))
             {
                 return;
             }
-            Track(RetryPushesAsync(peer, immediatelyOver, _stopping.Token));
+            _retryLoops.RemoveAll(t => t.IsCompleted);
+            _retryLoops.Add(RetryPushesAsync(peer, immediatelyOver, Stopping.Token));
         }
     }
 
@@ -210,8 +224,8 @@ public sealed partial class VpnNetwork
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             timeout.CancelAfter(Options.ControlTimeout);
             var stream = over is not null
-                ? await over.OpenStreamAsync(ControlProtocolId, timeout.Token).ConfigureAwait(false)
-                : await Host.OpenStreamAsync(peer, ControlProtocolId, timeout.Token).ConfigureAwait(false);
+                ? await over.OpenStreamAsync(ControlProtocol, timeout.Token).ConfigureAwait(false)
+                : await Host.OpenStreamAsync(peer, ControlProtocol, timeout.Token).ConfigureAwait(false);
             await using (stream.ConfigureAwait(false))
             {
                 await LengthPrefixed.WriteAsync(stream.Output, published.Message, timeout.Token).ConfigureAwait(false);
@@ -231,7 +245,7 @@ public sealed partial class VpnNetwork
             // While stopping, whatever the member does to the stream (reset, close) is expected and not worth a warning.
             if (!cancellationToken.IsCancellationRequested)
             {
-                VpnLog.PushFailed(_logger, peer, e.Message);
+                VpnLog.PushFailed(Logger, peer, e.Message);
             }
             return false;
         }
@@ -240,7 +254,7 @@ public sealed partial class VpnNetwork
         {
             // Refused for good (an inconsistent table, a stopped member, or one holding a later run's table): retrying
             // this table cannot help; the next change is pushed again.
-            VpnLog.PushRefused(_logger, peer, table.Version, ack.Reason);
+            VpnLog.PushRefused(Logger, peer, table.Version, ack.Reason);
         }
         lock (_pushLock)
         {

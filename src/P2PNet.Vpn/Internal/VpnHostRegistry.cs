@@ -1,0 +1,81 @@
+using System.Runtime.CompilerServices;
+using P2PNet.Host;
+
+namespace P2PNet.Vpn.Internal;
+
+/// <summary>
+/// The VPN endpoints of each host, by VPN id: an id is served by one endpoint per host (a second one is refused, where a
+/// handler would silently replace the first), and a join sent on the bare <see cref="VpnEndpoint.ControlProtocolId"/>
+/// (by a member that does not know the id yet) reaches the host's coordinator when it runs exactly one.
+/// </summary>
+internal static class VpnHostRegistry
+{
+    private static readonly ConditionalWeakTable<P2PHost, Entry> Hosts = [];
+
+    /// <summary>Claims <paramref name="endpoint"/>'s VPN id on its host.</summary>
+    /// <exception cref="InvalidOperationException">Another endpoint on the host serves that VPN id.</exception>
+    public static void Register(VpnEndpoint endpoint, bool coordinator)
+    {
+        var entry = Hosts.GetValue(endpoint.Host, _ => new Entry());
+        string id = endpoint.VpnId!;
+        lock (entry)
+        {
+            if (entry.Endpoints.ContainsKey(id))
+            {
+                throw new InvalidOperationException($"VPN {id} already runs on this host; stop that endpoint first.");
+            }
+            entry.Endpoints[id] = endpoint;
+            if (coordinator)
+            {
+                entry.Coordinators.Add(endpoint);
+                if (entry.Coordinators.Count == 1)
+                {
+                    endpoint.Host.SetStreamHandler(VpnEndpoint.ControlProtocolId, (stream, ct) => HandleBareControlAsync(entry, stream, ct));
+                }
+            }
+        }
+    }
+
+    /// <summary>Releases <paramref name="endpoint"/>'s VPN id.</summary>
+    public static void Unregister(VpnEndpoint endpoint)
+    {
+        if (!Hosts.TryGetValue(endpoint.Host, out var entry) || endpoint.VpnId is not { } id)
+        {
+            return;
+        }
+        lock (entry)
+        {
+            if (entry.Endpoints.TryGetValue(id, out var registered) && ReferenceEquals(registered, endpoint))
+            {
+                entry.Endpoints.Remove(id);
+            }
+            if (entry.Coordinators.Remove(endpoint) && entry.Coordinators.Count == 0)
+            {
+                endpoint.Host.RemoveStreamHandler(VpnEndpoint.ControlProtocolId);
+            }
+        }
+    }
+
+    private static Task HandleBareControlAsync(Entry entry, P2PStream stream, CancellationToken cancellationToken)
+    {
+        VpnEndpoint? only;
+        lock (entry)
+        {
+            only = entry.Coordinators.Count == 1 ? entry.Coordinators[0] : null;
+        }
+        if (only is null)
+        {
+            // Several VPNs coordinated here: the joiner must name one (VpnOptions.VpnId).
+            stream.Abort();
+            return Task.CompletedTask;
+        }
+        return only.HandleControlAsync(stream, cancellationToken);
+    }
+
+    private sealed class Entry
+    {
+        public Dictionary<string, VpnEndpoint> Endpoints { get; } = new(StringComparer.Ordinal);
+
+        public List<VpnEndpoint> Coordinators { get; } = [];
+    }
+}
