@@ -1,5 +1,8 @@
 using System.Runtime.CompilerServices;
+using Google.Protobuf;
 using P2PNet.Host;
+using P2PNet.IO;
+using P2PNet.Vpn.Protos;
 
 namespace P2PNet.Vpn.Internal;
 
@@ -10,6 +13,11 @@ namespace P2PNet.Vpn.Internal;
 /// </summary>
 internal static class VpnHostRegistry
 {
+    // A join request is a few hundred bytes (its multiaddrs); the refusal needs nothing of it.
+    private const int MaxBareMessageSize = 64 * 1024;
+
+    private static readonly TimeSpan BareRefusalTimeout = TimeSpan.FromSeconds(10);
+
     private static readonly ConditionalWeakTable<P2PHost, Entry> Hosts = [];
 
     /// <summary>Claims <paramref name="endpoint"/>'s VPN id on its host.</summary>
@@ -56,20 +64,44 @@ internal static class VpnHostRegistry
         }
     }
 
-    private static Task HandleBareControlAsync(Entry entry, P2PStream stream, CancellationToken cancellationToken)
+    private static async Task HandleBareControlAsync(Entry entry, P2PStream stream, CancellationToken cancellationToken)
     {
         VpnEndpoint? only;
+        int count;
         lock (entry)
         {
-            only = entry.Coordinators.Count == 1 ? entry.Coordinators[0] : null;
+            count = entry.Coordinators.Count;
+            only = count == 1 ? entry.Coordinators[0] : null;
         }
-        if (only is null)
+        if (only is not null)
         {
-            // Several VPNs coordinated here: the joiner must name one (VpnOptions.VpnId).
-            stream.Abort();
-            return Task.CompletedTask;
+            await only.HandleControlAsync(stream, cancellationToken).ConfigureAwait(false);
+            return;
         }
-        return only.HandleControlAsync(stream, cancellationToken);
+        // Several VPNs coordinated here (or none left): the joiner must name one (VpnOptions.VpnId). It gets a refusal
+        // it can act on (VpnJoinRejectedException) rather than a reset.
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(BareRefusalTimeout);
+        try
+        {
+            _ = await LengthPrefixed.ReadAsync(stream.Input, MaxBareMessageSize, timeout.Token).ConfigureAwait(false);
+            var refusal = new ControlMessage
+            {
+                JoinResponse = new JoinResponse
+                {
+                    Accepted = false,
+                    Reason = $"this host coordinates {count} VPNs: name the one to join (VpnOptions.VpnId, p2pnet vpn up --vpn-id)",
+                },
+            };
+            await LengthPrefixed.WriteAsync(stream.Output, refusal.ToByteArray(), timeout.Token).ConfigureAwait(false);
+            await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // a refusal that cannot be delivered ends the stream, nothing else
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+            stream.Abort();
+        }
     }
 
     private sealed class Entry
