@@ -28,9 +28,14 @@ public class KernelVpnTests
         var a = lab.Start(0, "vpn", "up", "--psk", psk, "--key", lab.KeyFile(0), "--listen", $"/ip4/{lab.Underlay(0)}/tcp/4001", "--cidr", "10.66.0.0/24",
             "--ip", "10.66.0.1", "--coordinator", "--allow", $"{ids[1]}=10.66.0.2", "--allow", ids[2], "--tun", "p2vpn0");
         Assert.Equal("VPN UP 10.66.0.1/24 dev p2vpn0", await a.WaitForLineAsync("VPN UP", cts.Token));
+        // The coordinator announces its VPN id (scripts read it) and keeps it beside its key for the next run.
+        string vpnId = await a.WaitForLineAsync("VPN ID", cts.Token);
+        Assert.Matches("^VPN ID [0-9a-f]{32}$", vpnId);
+        Assert.Equal(vpnId["VPN ID ".Length..], (await File.ReadAllTextAsync(lab.KeyFile(0) + ".vpn-id", cts.Token)).Trim());
         string join = $"/ip4/{lab.Underlay(0)}/tcp/4001/p2p/{ids[0]}";
         var b = lab.Start(1, "vpn", "up", "--psk", psk, "--key", lab.KeyFile(1), "--listen", $"/ip4/{lab.Underlay(1)}/tcp/4001", "--join", join, "--tun", "p2vpn0");
         Assert.Equal("VPN UP 10.66.0.2/24 dev p2vpn0", await b.WaitForLineAsync("VPN UP", cts.Token));
+        Assert.Equal(vpnId, await b.WaitForLineAsync("VPN ID", cts.Token)); // a member learns it from the table
         var c = lab.Start(2, "vpn", "up", "--psk", psk, "--key", lab.KeyFile(2), "--listen", $"/ip4/{lab.Underlay(2)}/tcp/4001", "--join", join,
             "--ip", "10.66.0.30", "--tun", "p2vpn0", "--mtu", "1400");
         Assert.Equal("VPN UP 10.66.0.30/24 dev p2vpn0", await c.WaitForLineAsync("VPN UP", cts.Token));
@@ -58,6 +63,10 @@ public class KernelVpnTests
         await a.Input.WriteLineAsync($"remove {ids[2]}");
         await a.Input.FlushAsync(cts.Token);
         Assert.StartsWith("REMOVED", await a.WaitForLineAsync("REMOVED", cts.Token), StringComparison.Ordinal);
+        await a.Input.WriteLineAsync("status");
+        await a.Input.FlushAsync(cts.Token);
+        Assert.Equal($"MEMBER {ids[1]} 10.66.0.2", await a.WaitForLineAsync($"MEMBER {ids[1]}", cts.Token));
+        Assert.EndsWith(" 10.66.0.0/24 2 members", await a.WaitForLineAsync("TABLE", cts.Token), StringComparison.Ordinal);
         foreach (var (from, to) in new[] { (2, 0), (2, 1), (1, 2), (0, 2) })
         {
             var failed = await Assert.ThrowsAsync<InvalidOperationException>(() =>
