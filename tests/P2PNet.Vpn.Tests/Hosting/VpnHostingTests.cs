@@ -57,6 +57,11 @@ public sealed class VpnHostingTests
                 var health = await CheckAsync(member);
                 Assert.Equal(HealthStatus.Healthy, health.Status);
                 Assert.Equal(memberVpn.Address.ToString(), health.Data["address"]);
+                // The roles are the split types, and the member's status names the coordinator's VPN.
+                Assert.IsType<VpnCoordinator>(coordinatorVpn);
+                Assert.IsType<VpnMember>(memberVpn);
+                Assert.Equal(coordinatorVpn.VpnId, health.Data["vpn_id"]);
+                Assert.Equal(false, health.Data["coordinator"]);
 
                 var memberDevice = (UserSpacePacketDevice)member.Services.GetRequiredService<IPacketDevice>();
                 var coordinatorDevice = (UserSpacePacketDevice)coordinator.Services.GetRequiredService<IPacketDevice>();
