@@ -32,6 +32,7 @@ public interface ISecureConnection : IDuplexPipe, IAsyncDisposable
     /// </summary>
     string? Muxer { get; }
 
-    /// <summary>Tears the connection down at once: unsent data is dropped and both directions fail with <paramref name="reason"/>.</summary>
+    /// <summary>Tears the connection down at once: unsent data is dropped and local reads and writes end with
+    /// <paramref name="reason"/>. The remote learns when the transport below is closed, which its owner does next.</summary>
     void Abort(Exception reason);
 }
