@@ -6,15 +6,17 @@ using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
 using P2PNet.Multistream;
 using P2PNet.Muxing;
-using P2PNet.Muxing.Yamux;
 using P2PNet.Peers;
-using P2PNet.Security.Noise;
+using P2PNet.Resources.Internal;
 using P2PNet.Transports;
+using P2PNet.Upgrade;
+using P2PNet.Upgrade.Internal;
 
 namespace P2PNet.Host;
 
 /// <summary>
-/// A secured, multiplexed connection to one peer (TCP → Noise → Yamux). Open streams on it with
+/// A secured, multiplexed connection to one peer (transport → security protocol → stream muxer; by default TCP or
+/// WebSocket → Noise → Yamux). Open streams on it with
 /// <see cref="OpenStreamAsync(string, CancellationToken)"/>; inbound streams go to the host's protocol handlers.
 /// </summary>
 /// <remarks>Thread-safe. <see cref="DisposeAsync"/> closes gracefully (Yamux GoAway) and waits for the
@@ -28,8 +30,9 @@ public sealed class P2PConnection : IAsyncDisposable
 
     private readonly P2PHost _host;
     private readonly TransportConnection _transport;
-    private readonly NoiseSecureChannel _channel;
-    private readonly YamuxSession _session;
+    private readonly ISecureConnection _channel;
+    private readonly IMuxedSession _session;
+    private readonly ConnectionResources? _resources;
     private readonly ILogger _logger;
     private readonly TaskTracker _handlers = new();
     private readonly CancellationTokenSource _closing = new();
@@ -40,13 +43,17 @@ public sealed class P2PConnection : IAsyncDisposable
     private volatile bool _aborted;
     private CancellationTokenSource? _abortGrace;
 
-    internal P2PConnection(P2PHost host, TransportConnection transport, NoiseSecureChannel channel, YamuxSession session,
-        ConnectionDirection direction, ILogger logger)
+    internal P2PConnection(P2PHost host, ConnectionUpgrade upgrade, ConnectionResources? resources, ConnectionDirection direction,
+        bool limited, ILogger logger)
     {
         _host = host;
-        _transport = transport;
-        _channel = channel;
-        _session = session;
+        _transport = upgrade.Transport;
+        _channel = upgrade.Secure;
+        _session = upgrade.Session;
+        _resources = resources;
+        PrivateNetworkKey = upgrade.PrivateNetworkKey;
+        Muxer = upgrade.Muxer;
+        IsLimited = limited;
         _logger = logger;
         Direction = direction;
         Id = Interlocked.Increment(ref s_nextId).ToString(System.Globalization.CultureInfo.InvariantCulture);
@@ -60,7 +67,7 @@ public sealed class P2PConnection : IAsyncDisposable
     /// <summary>The authenticated peer at the other end.</summary>
     public PeerId RemotePeer => _channel.RemotePeer;
 
-    /// <summary>The remote's identity key, authenticated by the Noise handshake.</summary>
+    /// <summary>The remote's identity key, authenticated by the security handshake.</summary>
     public PublicKey RemotePublicKey => _channel.RemotePublicKey;
 
     /// <summary>Our end's transport address.</summary>
@@ -76,7 +83,16 @@ public sealed class P2PConnection : IAsyncDisposable
     public DateTimeOffset Opened { get; }
 
     /// <summary>The swarm key protecting this connection, or <see langword="null"/> on the public network.</summary>
-    public Security.Pnet.SwarmKey? PrivateNetworkKey => (_transport as Security.Pnet.PnetConnection)?.Key;
+    public Security.Pnet.SwarmKey? PrivateNetworkKey { get; }
+
+    /// <summary>
+    /// Whether the connection is limited in time or data (e.g. relayed through a circuit-relay reservation): only
+    /// protocols meant for such connections should use it. <see langword="false"/> for dialled and accepted connections.
+    /// </summary>
+    public bool IsLimited { get; }
+
+    /// <summary>The stream muxer's protocol id (e.g. <c>/yamux/1.0.0</c>).</summary>
+    public string Muxer { get; }
 
     /// <summary>Bytes received on the underlying transport (protocol overhead included).</summary>
     public long BytesReceived => _transport.BytesReceived;
@@ -95,7 +111,7 @@ public sealed class P2PConnection : IAsyncDisposable
     internal long LastActivity => Volatile.Read(ref _lastActivity);
 
     /// <summary>The connection's resource budget (given back by the host when the connection closes).</summary>
-    internal Resources.Internal.ConnectionResources? Resources => _session.Resources;
+    internal ConnectionResources? Resources => _resources;
 
     internal void Start()
     {
@@ -142,7 +158,7 @@ public sealed class P2PConnection : IAsyncDisposable
             {
                 throw new TimeoutException($"{RemotePeer} did not negotiate {string.Join(", ", protocols)} within {_host.Options.NegotiationTimeout.TotalSeconds:0.#} s.");
             }
-            _session.AttachProtocol(muxed, protocol); // the protocol's stream budget; throws ResourceLimitExceededException
+            AttachProtocol(muxed, protocol); // the protocol's stream budget; throws ResourceLimitExceededException
             _host.Metrics.StreamOpened(protocol, outbound: true);
             return new P2PStream(muxed, protocol, this, s => Touch());
         }
@@ -154,8 +170,12 @@ public sealed class P2PConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Measures the Yamux round trip time to the peer.</summary>
-    public ValueTask<TimeSpan> MeasureRoundTripAsync(CancellationToken cancellationToken = default) => _session.PingAsync(cancellationToken);
+    /// <summary>Measures the round trip time to the peer with the muxer's ping (Yamux Ping).</summary>
+    public ValueTask<TimeSpan> MeasureRoundTripAsync(CancellationToken cancellationToken = default) => _session.MeasureRoundTripAsync(cancellationToken);
+
+    /// <summary>Counts a negotiated stream in its protocol's budget, when the muxer charges the host's resources.</summary>
+    private void AttachProtocol(MuxedStream stream, string protocol) =>
+        (_session as IResourceAccountedSession)?.AttachProtocol(stream, protocol);
 
     private async Task AcceptLoopAsync()
     {
@@ -165,7 +185,7 @@ public sealed class P2PConnection : IAsyncDisposable
             MuxedStream? muxed;
             try
             {
-                muxed = await _session.TryAcceptStreamAsync(_closing.Token).ConfigureAwait(false);
+                muxed = await _session.AcceptStreamAsync(_closing.Token).ConfigureAwait(false);
             }
             catch (Exception e) when (e is MuxerClosedException or OperationCanceledException or ObjectDisposedException or IOException)
             {
@@ -198,7 +218,7 @@ public sealed class P2PConnection : IAsyncDisposable
                 muxed.Abort(); // removed while negotiating
                 return;
             }
-            _session.AttachProtocol(muxed, protocol); // over the protocol's budget: throws, and the stream is reset below
+            AttachProtocol(muxed, protocol); // over the protocol's budget: throws, and the stream is reset below
             _host.Metrics.StreamOpened(protocol, outbound: false);
             var stream = new P2PStream(muxed, protocol, this, s => Touch());
             try

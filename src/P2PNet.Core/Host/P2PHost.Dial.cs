@@ -4,24 +4,17 @@ using Microsoft.Extensions.Logging;
 using P2PNet.Diagnostics;
 using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
-using P2PNet.Multistream;
-using P2PNet.Muxing.Yamux;
 using P2PNet.Peers;
 using P2PNet.Resources.Internal;
-using P2PNet.Security.Noise;
 using P2PNet.Security.Pnet;
 using P2PNet.Transports;
+using P2PNet.Upgrade;
+using P2PNet.Upgrade.Internal;
 
 namespace P2PNet.Host;
 
 public sealed partial class P2PHost
 {
-    /// <summary>The protocol id of Noise in multistream-select.</summary>
-    public const string NoiseProtocolId = "/noise";
-
-    /// <summary>The protocol id of Yamux in multistream-select.</summary>
-    public const string YamuxProtocolId = "/yamux/1.0.0";
-
     private int ConnectionCount
     {
         get
@@ -181,7 +174,7 @@ public sealed partial class P2PHost
                 resources.Dispose();
                 throw;
             }
-            var connection = await UpgradeAsync(raw, ConnectionDirection.Outbound, expected, resources, timeout.Token).ConfigureAwait(false);
+            var connection = await UpgradeAsync(raw, ConnectionDirection.Outbound, expected, resources, limited: false, timeout.Token).ConfigureAwait(false);
             PeerStore.AddAddresses(connection.RemotePeer, [address]);
             return connection;
         }
@@ -195,66 +188,114 @@ public sealed partial class P2PHost
         }
     }
 
-    /// <summary>raw → multistream(/noise) → Noise XX → multistream(/yamux/1.0.0) → Yamux; the raw connection is closed and
-    /// <paramref name="resources"/> given back on any failure, or handed to the connection on success.</summary>
+    /// <summary>
+    /// Upgrades an already open raw connection (a relayed stream, an in-memory pipe, any transport) through the host's
+    /// <see cref="ConnectionUpgrader"/> and registers it like a dialled or accepted connection: resource budget, gater,
+    /// connection limits, identify, events. The seam for transports that are not <see cref="ITransport"/>s (circuit relay).
+    /// </summary>
+    /// <param name="raw">The raw connection; owned from here on (closed on failure).</param>
+    /// <param name="direction">Outbound: we are the initiator of the upgrade.</param>
+    /// <param name="expectedPeer">The peer we meant to reach (outbound), or <see langword="null"/> for any.</param>
+    /// <param name="limited">Whether the connection is limited in time or data (a relayed one); see <see cref="P2PConnection.IsLimited"/>.</param>
+    /// <param name="cancellationToken">Cancels the upgrade.</param>
+    /// <exception cref="IOException">The upgrade failed or the connection was refused.</exception>
+    /// <exception cref="TimeoutException">The upgrade took longer than <see cref="P2PHostOptions.HandshakeTimeout"/>.</exception>
+    internal async Task<P2PConnection> UpgradeAndAddAsync(TransportConnection raw, ConnectionDirection direction, PeerId? expectedPeer,
+        bool limited, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(raw);
+        EnsureStarted();
+        ConnectionResources resources;
+        try
+        {
+            resources = direction == ConnectionDirection.Outbound ? _resources.OpenOutbound(null) : _resources.OpenInbound(null);
+        }
+        catch
+        {
+            raw.Abort();
+            await raw.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        return await UpgradeAsync(raw, direction, expectedPeer, resources, limited, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The host's upgrade pipeline, built from <see cref="P2PHostOptions.SecurityProtocols"/> and
+    /// <see cref="P2PHostOptions.Muxers"/> at the first connection (disposed with the host).</summary>
+    internal ConnectionUpgrader Upgrader
+    {
+        get
+        {
+            if (Volatile.Read(ref _upgrader) is { } upgrader)
+            {
+                return upgrader;
+            }
+            lock (_lock)
+            {
+                ObjectDisposedException.ThrowIf(_upgraderDisposed, this);
+                return _upgrader ??= ConnectionUpgrader.Create(
+                    new UpgradeContext(Identity, Options, [], _loggerFactory, TimeProvider), Options.Muxers, Options.SecurityProtocols);
+            }
+        }
+    }
+
+    private ConnectionUpgrader? _upgrader;
+    private bool _upgraderDisposed;
+
+    /// <summary>Disposes the upgrade pipeline (Noise's static key), once no handshake can start.</summary>
+    private void DisposeUpgrader()
+    {
+        ConnectionUpgrader? upgrader;
+        lock (_lock)
+        {
+            _upgraderDisposed = true;
+            upgrader = _upgrader;
+        }
+        upgrader?.Dispose();
+    }
+
+    /// <summary>raw → <see cref="Upgrader"/> (pnet → security → muxer) → gater and budgets → a registered connection; the
+    /// raw connection is closed and <paramref name="resources"/> given back on any failure, or handed to the connection
+    /// on success.</summary>
     private async Task<P2PConnection> UpgradeAsync(TransportConnection raw, ConnectionDirection direction, PeerId? expectedPeer,
-        ConnectionResources resources, CancellationToken cancellationToken)
+        ConnectionResources resources, bool limited, CancellationToken cancellationToken)
     {
         long started = Stopwatch.GetTimestamp();
-        bool outbound = direction == ConnectionDirection.Outbound;
-        NoiseSecureChannel? channel = null;
-        YamuxSession? session = null;
+        ConnectionUpgrade? upgrade = null;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(Options.HandshakeTimeout);
-        Activity? handshakeSpan = null, muxerSpan = null;
         try
         {
             var (key, accepted) = PrivateNetworkKeys;
-            if (key is not null)
+            ConnectionUpgrader upgrader;
+            try
             {
-                raw = await PnetConnection.ProtectAsync(raw, key, accepted, inbound: !outbound, timeout.Token).ConfigureAwait(false);
+                upgrader = Upgrader;
             }
-            handshakeSpan = StartUpgradeSpan("p2pnet.security.handshake", direction, NoiseProtocolId);
-            if (outbound)
+            catch
             {
-                await MultistreamSelect.SelectAsync(raw, [NoiseProtocolId], timeout.Token).ConfigureAwait(false);
-                channel = await NoiseHandshake.SecureOutboundAsync(raw, NoiseIdentity, expectedPeer, Options.Noise,
-                    _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
-                muxerSpan = NextUpgradeSpan(handshakeSpan, channel, direction);
-                if (!InlinedMuxer(channel, Options.Noise.StreamMuxers, initiator: true))
-                {
-                    await MultistreamSelect.SelectAsync(channel, [YamuxProtocolId], timeout.Token).ConfigureAwait(false);
-                }
+                raw.Abort();
+                await raw.DisposeAsync().ConfigureAwait(false);
+                throw;
             }
-            else
+            // From here the upgrader owns raw on failure (it aborts and disposes it).
+            upgrade = await upgrader.UpgradeAsync(raw, direction, expectedPeer, key, accepted, fixedSecurity: null, timeout.Token).ConfigureAwait(false);
+            ISecureConnection secure = upgrade.Secure;
+            if (Options.ConnectionGater is { } gater && !gater.AllowSecured(direction, secure.RemotePeer, raw.RemoteAddress))
             {
-                await MultistreamSelect.ListenAsync(raw, p => p == NoiseProtocolId, timeout.Token).ConfigureAwait(false);
-                channel = await NoiseHandshake.SecureInboundAsync(raw, NoiseIdentity, Options.Noise,
-                    _loggerFactory.CreateLogger<NoiseSecureChannel>(), timeout.Token).ConfigureAwait(false);
-                muxerSpan = NextUpgradeSpan(handshakeSpan, channel, direction);
-                if (!InlinedMuxer(channel, Options.Noise.StreamMuxers, initiator: false))
-                {
-                    await MultistreamSelect.ListenAsync(channel, p => p == YamuxProtocolId, timeout.Token).ConfigureAwait(false);
-                }
+                throw new ConnectionGatedException($"The connection gater refused {secure.RemotePeer} at {raw.RemoteAddress}.");
             }
-            muxerSpan?.Dispose();
-            handshakeSpan = muxerSpan = null; // later failures (gater, limits) belong to the dial, not to these steps
-            if (Options.ConnectionGater is { } gater && !gater.AllowSecured(direction, channel.RemotePeer, raw.RemoteAddress))
+            resources.SetPeer(secure.RemotePeer); // the peer's connection budget; throws when it is full
+            if (upgrade.Session is IResourceAccountedSession accounted)
             {
-                throw new ConnectionGatedException($"The connection gater refused {channel.RemotePeer} at {raw.RemoteAddress}.");
+                accounted.Resources = resources;
             }
-            resources.SetPeer(channel.RemotePeer); // the peer's connection budget; throws when it is full
-            session = new YamuxSession(channel, isClient: outbound, Options.Yamux, _loggerFactory.CreateLogger<YamuxSession>(), TimeProvider)
-            {
-                Resources = resources,
-            };
-            var connection = new P2PConnection(this, raw, channel, session, direction, _logger);
+            var connection = new P2PConnection(this, upgrade, resources, direction, limited, _logger);
             if (!TryAddConnection(connection, out string? refusal))
             {
                 throw new IOException(refusal);
             }
             resources.CompleteHandshake();
-            session.Start();
+            upgrade.Session.Start();
             connection.Start();
             Metrics.ConnectionOpened(direction, Stopwatch.GetElapsedTime(started));
             HostLog.ConnectionReady(_logger, connection.Id, connection.RemotePeer, direction, connection.RemoteAddress);
@@ -265,39 +306,19 @@ public sealed partial class P2PHost
         catch (Exception e)
         {
             resources.Dispose(); // first: whatever fails below, the budget is given back
-            _ = P2PNetTelemetry.Failed(muxerSpan ?? handshakeSpan, e);
-            muxerSpan?.Dispose();
-            handshakeSpan?.Dispose();
             Metrics.HandshakeFailed(direction);
-            if (session is not null)
+            if (upgrade is not null)
             {
-                await session.DisposeAsync().ConfigureAwait(false);
+                await upgrade.DisposeLayersAsync().ConfigureAwait(false);
+                upgrade.Transport.Abort();
+                await upgrade.Transport.DisposeAsync().ConfigureAwait(false);
             }
-            if (channel is not null)
-            {
-                await channel.DisposeAsync().ConfigureAwait(false);
-            }
-            raw.Abort();
-            await raw.DisposeAsync().ConfigureAwait(false);
             if (e is OperationCanceledException && !cancellationToken.IsCancellationRequested)
             {
                 throw new TimeoutException($"The handshake with {raw.RemoteAddress} did not complete within {Options.HandshakeTimeout.TotalSeconds:0.#} s.", e);
             }
             throw;
         }
-    }
-
-    private static Activity? StartUpgradeSpan(string name, ConnectionDirection direction, string protocol) =>
-        P2PNetTelemetry.Source.StartActivity(name)
-            ?.SetTag("p2pnet.direction", direction == ConnectionDirection.Inbound ? "inbound" : "outbound")
-            .SetTag("p2pnet.protocol", protocol);
-
-    /// <summary>Ends the security handshake's span (tagging the authenticated peer) and starts the muxer set-up's.</summary>
-    private static Activity? NextUpgradeSpan(Activity? handshakeSpan, NoiseSecureChannel channel, ConnectionDirection direction)
-    {
-        handshakeSpan?.SetTag("p2pnet.peer.id", channel.RemotePeer.ToString());
-        handshakeSpan?.Dispose();
-        return StartUpgradeSpan("p2pnet.muxer.setup", direction, YamuxProtocolId);
     }
 
     /// <summary>The swarm key in use and the further keys accepted inbound (none: the public network).</summary>
@@ -384,33 +405,5 @@ public sealed partial class P2PHost
         {
             Events.Publish(new PeerConnectednessChanged(connection.RemotePeer, Connectedness.NotConnected));
         }
-    }
-
-    /// <summary>
-    /// The muxer chosen inside the Noise handshake (libp2p/specs connections/inlined-muxer-negotiation.md): when both
-    /// sides announced a list, the first of the initiator's list the responder also announced. Returns false when either
-    /// list is empty (negotiate with multistream-select instead).
-    /// </summary>
-    /// <exception cref="NoiseHandshakeException">Both announced muxers and none is common, or the common one is not Yamux.</exception>
-    internal static bool InlinedMuxer(NoiseSecureChannel channel, IList<string> local, bool initiator)
-    {
-        IReadOnlyList<string> remote = channel.RemoteMuxers;
-        if (local.Count == 0 || remote.Count == 0)
-        {
-            return false;
-        }
-        IEnumerable<string> initiatorList = initiator ? local : remote;
-        IEnumerable<string> responderList = initiator ? remote : local;
-        string? chosen = initiatorList.FirstOrDefault(m => responderList.Contains(m, StringComparer.Ordinal));
-        if (chosen is null)
-        {
-            throw new NoiseHandshakeException(
-                $"No common stream muxer: we announced {string.Join(", ", local)}, {channel.RemotePeer} announced {string.Join(", ", remote)}.");
-        }
-        if (!string.Equals(chosen, YamuxProtocolId, StringComparison.Ordinal))
-        {
-            throw new NoiseHandshakeException($"The stream muxer agreed in the handshake, {chosen}, is not supported (only {YamuxProtocolId}).");
-        }
-        return true;
     }
 }

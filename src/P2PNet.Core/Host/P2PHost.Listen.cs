@@ -134,7 +134,7 @@ public sealed partial class P2PHost
                 await raw.DisposeAsync().ConfigureAwait(false);
                 return;
             }
-            await UpgradeAsync(raw, ConnectionDirection.Inbound, expectedPeer: null, resources, _stopping.Token).ConfigureAwait(false);
+            await UpgradeAsync(raw, ConnectionDirection.Inbound, expectedPeer: null, resources, limited: false, _stopping.Token).ConfigureAwait(false);
         }
 #pragma warning disable CA1031 // a failed inbound handshake is logged and affects nobody else
         catch (Exception e)

@@ -14,7 +14,6 @@ using P2PNet.Protocols.Perf;
 using P2PNet.Protocols.Ping;
 using P2PNet.Resources;
 using P2PNet.Resources.Internal;
-using P2PNet.Security.Noise;
 using P2PNet.Transports;
 using P2PNet.Transports.Tcp;
 using P2PNet.Transports.WebSockets;
@@ -37,7 +36,6 @@ public sealed partial class P2PHost : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly PrivateKey _identity;
     private readonly bool _ownsIdentity;
-    private readonly Lazy<NoiseIdentity> _noiseIdentity;
     private readonly List<ITransport> _transports;
     private readonly ConcurrentDictionary<string, StreamHandler> _handlers = new(StringComparer.Ordinal);
     private readonly Lock _lock = new();
@@ -75,8 +73,6 @@ public sealed partial class P2PHost : IAsyncDisposable
         _ownsIdentity = Options.Identity is null;
         _identity = Options.Identity ?? PrivateKey.GenerateEd25519();
         PeerId = _identity.PublicKey.ToPeerId();
-        // One Noise static key and signature for every handshake, made at the first one.
-        _noiseIdentity = new Lazy<NoiseIdentity>(() => new NoiseIdentity(_identity));
         Metrics = new HostMetrics(meterFactory, () => Connections);
         _resources = new ResourceManager(Options.Resources, _loggerFactory.CreateLogger<ResourceManager>(), Metrics.Meter, TimeProvider);
         _transports = transports?.ToList() ?? [new TcpTransport(Options.Tcp, _loggerFactory), new WebSocketTransport(Options.WebSockets, _loggerFactory)];
@@ -146,8 +142,6 @@ public sealed partial class P2PHost : IAsyncDisposable
     }
 
     internal PrivateKey Identity => _identity;
-
-    internal NoiseIdentity NoiseIdentity => _noiseIdentity.Value;
 
     internal ILoggerFactory LoggerFactory => _loggerFactory;
 
@@ -431,10 +425,7 @@ public sealed partial class P2PHost : IAsyncDisposable
         await StopAsync().ConfigureAwait(false);
         _stopping.Dispose();
         Metrics.Dispose();
-        if (_noiseIdentity.IsValueCreated)
-        {
-            _noiseIdentity.Value.Dispose();
-        }
+        DisposeUpgrader();
         if (_ownsIdentity)
         {
             _identity.Dispose();

@@ -1,6 +1,7 @@
 using P2PNet.Crypto;
 using P2PNet.Multiformats;
 using P2PNet.Muxing;
+using P2PNet.Muxing.Yamux;
 using P2PNet.Security.Noise;
 using P2PNet.Security.Pnet;
 using P2PNet.Transports.Tcp;
@@ -8,6 +9,7 @@ using P2PNet.Transports.WebSockets;
 using P2PNet.Discovery;
 using P2PNet.Peers;
 using P2PNet.Resources;
+using P2PNet.Upgrade;
 
 namespace P2PNet.Host;
 
@@ -39,7 +41,7 @@ public sealed class P2PHostOptions
     /// <summary>What identify reports as our protocol version. Default <c>ipfs/0.1.0</c>, as go and js send.</summary>
     public string ProtocolVersion { get; set; } = "ipfs/0.1.0";
 
-    /// <summary>Limit for a whole connection upgrade (multistream, Noise, multistream, Yamux). Default 15 s.</summary>
+    /// <summary>Limit for a whole connection upgrade (pnet, security handshake, muxer). Default 15 s.</summary>
     public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(15);
 
     /// <summary>Limit for negotiating the protocol of one stream. Default 10 s.</summary>
@@ -92,6 +94,21 @@ public sealed class P2PHostOptions
     /// <summary>Further keys accepted on inbound connections, e.g. the old key during a rotation's grace period.
     /// Outbound connections always use <see cref="PrivateNetworkKey"/>.</summary>
     public IList<SwarmKey> AcceptedPrivateNetworkKeys { get; } = [];
+
+    /// <summary>
+    /// The security protocols of the connection upgrade, most preferred first; a dialer proposes them in this order with
+    /// multistream-select. Each factory runs once per host, at its first connection. Default: Noise
+    /// (<see cref="NoiseSecurityProtocol.Create"/>, configured by <see cref="Noise"/>).
+    /// </summary>
+    public IList<Func<UpgradeContext, ISecurityProtocol>> SecurityProtocols { get; } = [NoiseSecurityProtocol.Create];
+
+    /// <summary>
+    /// The stream muxers of the connection upgrade, most preferred first: proposed in this order with multistream-select,
+    /// and the ones a security protocol may agree on inside its handshake (<see cref="NoiseOptions.StreamMuxers"/> is
+    /// what Noise announces). Each factory runs once per host. Default: Yamux (<see cref="YamuxStreamMuxer.Create"/>,
+    /// configured by <see cref="Yamux"/>).
+    /// </summary>
+    public IList<Func<UpgradeContext, IStreamMuxer>> Muxers { get; } = [YamuxStreamMuxer.Create];
 
     /// <summary>Yamux settings (windows, stream limits, keep-alive).</summary>
     public YamuxOptions Yamux { get; set; } = new();

@@ -1,3 +1,5 @@
+using P2PNet.Upgrade;
+
 namespace P2PNet.Muxing.Yamux;
 
 // Ping (spec: "Ping - Used to measure RTT. It can also be used to heart-beat and do keep-alives over TCP"):
@@ -17,6 +19,9 @@ internal sealed partial class YamuxSession
     /// <exception cref="MuxerClosedException">The session ended.</exception>
     public async ValueTask<TimeSpan> PingAsync(CancellationToken cancellationToken = default) =>
         await StartPing().WaitAsync(cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc/>
+    ValueTask<TimeSpan> IMuxedSession.MeasureRoundTripAsync(CancellationToken cancellationToken) => PingAsync(cancellationToken);
 
     /// <summary>Sends a Ping unless one is already waiting for its answer; callers share the outstanding one.</summary>
     private Task<TimeSpan> StartPing()

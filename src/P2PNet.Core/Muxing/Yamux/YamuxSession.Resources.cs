@@ -9,7 +9,7 @@ namespace P2PNet.Muxing.Yamux;
 internal sealed partial class YamuxSession
 {
     /// <summary>The connection's budget; set by the host before <see cref="Start"/>, or none.</summary>
-    internal ConnectionResources? Resources { get; set; }
+    public ConnectionResources? Resources { get; set; }
 
     /// <summary>Bounds log lines a peer can trigger at will (refused streams, protocol violations): the host's, or a shared one.</summary>
     internal LogRateLimiter LogLimiter => Resources?.LogLimiter ?? LogRateLimiter.Shared;
@@ -40,7 +40,7 @@ internal sealed partial class YamuxSession
     /// Counts an open stream in <paramref name="protocol"/>'s budget once it is negotiated.
     /// </summary>
     /// <exception cref="ResourceLimitExceededException">The protocol's budget is full; reset the stream.</exception>
-    internal void AttachProtocol(MuxedStream stream, string protocol)
+    public void AttachProtocol(MuxedStream stream, string protocol)
     {
         if (Resources is not { } resources || stream is not YamuxStream yamux)
         {

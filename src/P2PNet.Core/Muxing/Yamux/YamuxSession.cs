@@ -1,6 +1,8 @@
 using System.IO.Pipelines;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
+using P2PNet.Upgrade;
+using P2PNet.Upgrade.Internal;
 
 namespace P2PNet.Muxing.Yamux;
 
@@ -30,7 +32,7 @@ namespace P2PNet.Muxing.Yamux;
 /// is created.
 /// </para>
 /// </remarks>
-internal sealed partial class YamuxSession : IAsyncDisposable
+internal sealed partial class YamuxSession : IMuxedSession, IResourceAccountedSession
 {
     private static volatile PipeOptions? s_sendPipeOptions;
 
@@ -227,6 +229,9 @@ internal sealed partial class YamuxSession : IAsyncDisposable
     public async ValueTask<MuxedStream> AcceptStreamAsync(CancellationToken cancellationToken = default) =>
         await TryAcceptStreamAsync(cancellationToken).ConfigureAwait(false)
         ?? throw new MuxerClosedException("The yamux session closed; it accepts no more streams.", _closeReason);
+
+    /// <inheritdoc/>
+    ValueTask<MuxedStream?> IMuxedSession.AcceptStreamAsync(CancellationToken cancellationToken) => TryAcceptStreamAsync(cancellationToken);
 
     /// <summary>Waits for the next stream opened by the peer; <see langword="null"/> once the session has ended.</summary>
     /// <remarks>For accept loops: every connection's end would otherwise throw (and rethrow) an exception.</remarks>

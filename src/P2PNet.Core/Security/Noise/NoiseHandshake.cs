@@ -27,7 +27,7 @@ namespace P2PNet.Security.Noise;
 internal static partial class NoiseHandshake
 {
     /// <summary>The protocol id negotiated with multistream-select.</summary>
-    public const string ProtocolId = "/noise";
+    public const string ProtocolId = NoiseSecurityProtocol.Id;
 
     /// <summary>Secures an outbound (dialed) connection; we are the Noise initiator.</summary>
     /// <param name="transport">The raw connection.</param>
@@ -83,7 +83,7 @@ internal static partial class NoiseHandshake
             }
 
             var (send, receive) = state.Split();
-            var channel = new NoiseSecureChannel(transport, send, receive, remote.PublicKey, remote.PeerId, remote.Muxers, logger);
+            var channel = new NoiseSecureChannel(transport, send, receive, remote.PublicKey, remote.PeerId, remote.Muxers, logger) { LocalPeer = identity.LocalPeer };
             channel.Start();
             NoiseLog.HandshakeCompleted(logger, remote.PeerId, Stopwatch.GetElapsedTime(started).TotalMilliseconds, direction, string.Join(",", remote.Muxers));
             return channel;

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using P2PNet.Crypto;
+using P2PNet.Peers;
 using P2PNet.Security.Noise.Internal;
 
 namespace P2PNet.Security.Noise;
@@ -22,6 +23,7 @@ internal sealed class NoiseIdentity : IDisposable
     {
         ArgumentNullException.ThrowIfNull(identity);
         Identity = identity;
+        LocalPeer = identity.PublicKey.ToPeerId();
         StaticKey = X25519KeyPair.Generate();
         EncodedPublicKey = ByteString.CopyFrom(identity.PublicKey.Encoded);
         StaticKeySignature = ByteString.CopyFrom(identity.Sign(NoiseHandshake.SignedData(StaticKey.PublicKey)));
@@ -29,6 +31,9 @@ internal sealed class NoiseIdentity : IDisposable
 
     /// <summary>The identity key that signed <see cref="StaticKey"/>.</summary>
     public PrivateKey Identity { get; }
+
+    /// <summary>The peer id of <see cref="Identity"/>.</summary>
+    public PeerId LocalPeer { get; }
 
     /// <summary>The static key <c>s</c> of every handshake.</summary>
     public X25519KeyPair StaticKey { get; }

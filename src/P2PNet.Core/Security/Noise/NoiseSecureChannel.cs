@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using P2PNet.Crypto;
 using P2PNet.Peers;
 using P2PNet.Security.Noise.Internal;
+using P2PNet.Upgrade;
 
 namespace P2PNet.Security.Noise;
 
@@ -24,7 +25,7 @@ namespace P2PNet.Security.Noise;
 /// <see cref="Output"/> at a time (they may be different threads). Call <see cref="DisposeAsync"/> once the
 /// application has stopped using both.</para>
 /// </remarks>
-internal sealed partial class NoiseSecureChannel : IDuplexPipe, IAsyncDisposable
+internal sealed partial class NoiseSecureChannel : ISecureConnection
 {
     /// <summary>Unread bytes at which a direction's writer pauses.</summary>
     internal const long PauseThreshold = 1024 * 1024;
@@ -70,6 +71,9 @@ internal sealed partial class NoiseSecureChannel : IDuplexPipe, IAsyncDisposable
         Completion = Task.CompletedTask;
     }
 
+    /// <summary>Our peer id (the identity that signed our static key).</summary>
+    public PeerId LocalPeer { get; init; } = null!;
+
     /// <summary>The authenticated remote peer.</summary>
     public PeerId RemotePeer { get; }
 
@@ -78,6 +82,10 @@ internal sealed partial class NoiseSecureChannel : IDuplexPipe, IAsyncDisposable
 
     /// <summary>The stream muxers the remote announced in its handshake payload, most preferred first (may be empty).</summary>
     public IReadOnlyList<string> RemoteMuxers { get; }
+
+    /// <summary>The muxer agreed from both sides' <see cref="RemoteMuxers"/> lists, set by <see cref="NoiseSecurityProtocol"/>; none
+    /// when either side announced no list.</summary>
+    public string? Muxer { get; internal set; }
 
     /// <summary>Decrypted application data from the remote.</summary>
     public PipeReader Input => _inbound.Reader;
@@ -100,7 +108,7 @@ internal sealed partial class NoiseSecureChannel : IDuplexPipe, IAsyncDisposable
     /// Tears the channel down at once: pending plaintext is dropped, <see cref="Input"/> and <see cref="Output"/> fail
     /// with <paramref name="reason"/>, and the transport is completed with it.
     /// </summary>
-    internal void Abort(Exception reason)
+    public void Abort(Exception reason)
     {
         if (Interlocked.CompareExchange(ref _abortReason, reason, null) is not null)
         {
