@@ -133,9 +133,9 @@ internal sealed partial class BootstrapDialer : IHostService
         _stopping.Dispose();
     }
 
-    [LoggerMessage(1, LogLevel.Information, "Connected to bootstrap peer {Peer}")]
+    [LoggerMessage(1551, LogLevel.Information, "Connected to bootstrap peer {Peer}")]
     private static partial void Connected(ILogger logger, PeerId peer);
 
-    [LoggerMessage(2, LogLevel.Information, "Dialing bootstrap peer {Peer} failed; next try in {Seconds:0.0} s: {Reason}")]
+    [LoggerMessage(1552, LogLevel.Information, "Dialing bootstrap peer {Peer} failed; next try in {Seconds:0.0} s: {Reason}")]
     private static partial void DialFailed(ILogger logger, PeerId peer, double seconds, string reason);
 }

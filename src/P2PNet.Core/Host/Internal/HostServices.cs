@@ -81,9 +81,9 @@ internal sealed partial class HostServices(ILogger logger)
         }
     }
 
-    [LoggerMessage(20, LogLevel.Error, "Host service {Service} failed to start: {Reason}")]
+    [LoggerMessage(1020, LogLevel.Error, "Host service {Service} failed to start: {Reason}")]
     private static partial void StartFailed(ILogger logger, string service, string reason);
 
-    [LoggerMessage(21, LogLevel.Warning, "Host service {Service} failed to stop: {Reason}")]
+    [LoggerMessage(1021, LogLevel.Warning, "Host service {Service} failed to stop: {Reason}")]
     private static partial void StopFailed(ILogger logger, string service, string reason);
 }
