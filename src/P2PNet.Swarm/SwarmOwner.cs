@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Crypto;
 using P2PNet.Host;
+using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
 using P2PNet.Peers;
 using P2PNet.Security.Pnet;
@@ -28,7 +29,7 @@ public sealed partial class SwarmOwner : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly NonceCache _nonces;
-    private readonly BackgroundTasks _background = new();
+    private readonly TaskTracker _background = new();
     private readonly CancellationTokenSource _disposing = new();
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly IDisposable _connectedSubscription;

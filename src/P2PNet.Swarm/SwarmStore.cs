@@ -4,6 +4,8 @@ using P2PNet.Crypto;
 using P2PNet.Multiformats;
 using P2PNet.Peers;
 using P2PNet.Security.Pnet;
+using P2PNet.Storage;
+using P2PNet.Storage.Internal;
 using P2PNet.Swarm.Internal;
 
 namespace P2PNet.Swarm;
@@ -20,6 +22,37 @@ public sealed partial class SwarmStore : IDisposable
     private readonly SqliteConnection _db;
     private readonly Lock _lock = new();
 
+    /// <summary>The schema, one migration per version (<c>PRAGMA user_version</c>, see Core's SqliteSchema). Version 1
+    /// is the schema written before versions were recorded, hence <c>IF NOT EXISTS</c>.</summary>
+    internal static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE IF NOT EXISTS swarm (
+            singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+            swarm_id TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            role TEXT NOT NULL,
+            owner_addresses TEXT NOT NULL DEFAULT '',
+            joined INTEGER NOT NULL DEFAULT 0,
+            created_unix_ms INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS keys (
+            fingerprint TEXT PRIMARY KEY,
+            key_file TEXT NOT NULL,
+            created_unix_ms INTEGER NOT NULL,
+            is_current INTEGER NOT NULL,
+            grace_until_unix_ms INTEGER);
+        CREATE TABLE IF NOT EXISTS peers (
+            peer_id TEXT PRIMARY KEY,
+            public_key BLOB,
+            authorized_unix_ms INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS revoked (
+            peer_id TEXT PRIMARY KEY,
+            revoked_unix_ms INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS bootstrap (
+            address TEXT PRIMARY KEY);
+        """,
+    ];
+
     private SwarmStore(SqliteConnection db) => _db = db;
 
     /// <summary>The path of the SQLite file.</summary>
@@ -27,42 +60,15 @@ public sealed partial class SwarmStore : IDisposable
 
     /// <summary>Opens (creating when absent) the store at <paramref name="path"/>.</summary>
     /// <exception cref="SqliteException">The file is not an SQLite database or cannot be opened.</exception>
+    /// <exception cref="StoreVersionException">The file was written by a newer version of P2PNet; it was left untouched.</exception>
     public static SwarmStore Open(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         // The file holds swarm keys in clear: it is 0600 whatever mode it had before (created by us, copied in, or
         // left permissive by an older version), and so are SQLite's -wal and -shm files, which hold the same pages.
         SecretFile.CreateOrRestrict(path);
-        var builder = new SqliteConnectionStringBuilder { DataSource = path, Pooling = false, Mode = SqliteOpenMode.ReadWriteCreate };
-        var db = new SqliteConnection(builder.ToString());
-        db.Open();
+        var db = SqliteSchema.Open(path, Migrations, beforeMigrations: "PRAGMA journal_mode = WAL;");
         var store = new SwarmStore(db) { Path = path };
-        store.Execute("""
-            PRAGMA journal_mode = WAL;
-            CREATE TABLE IF NOT EXISTS swarm (
-                singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
-                swarm_id TEXT NOT NULL,
-                owner TEXT NOT NULL,
-                role TEXT NOT NULL,
-                owner_addresses TEXT NOT NULL DEFAULT '',
-                joined INTEGER NOT NULL DEFAULT 0,
-                created_unix_ms INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS keys (
-                fingerprint TEXT PRIMARY KEY,
-                key_file TEXT NOT NULL,
-                created_unix_ms INTEGER NOT NULL,
-                is_current INTEGER NOT NULL,
-                grace_until_unix_ms INTEGER);
-            CREATE TABLE IF NOT EXISTS peers (
-                peer_id TEXT PRIMARY KEY,
-                public_key BLOB,
-                authorized_unix_ms INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS revoked (
-                peer_id TEXT PRIMARY KEY,
-                revoked_unix_ms INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS bootstrap (
-                address TEXT PRIMARY KEY);
-            """);
         SecretFile.Restrict(path + "-wal");
         SecretFile.Restrict(path + "-shm");
         return store;

@@ -1,3 +1,4 @@
+using P2PNet.Host.Internal;
 using Microsoft.Extensions.Logging;
 
 namespace P2PNet.Host;
@@ -41,7 +42,7 @@ public sealed class EventBus
                 catch (Exception e)
 #pragma warning restore CA1031
                 {
-                    _logger.LogWarning(e, "A handler of {Event} threw.", hostEvent.GetType().Name);
+                    HostLog.EventHandlerFailed(_logger, e, hostEvent.GetType().Name);
                 }
             }
         }

@@ -35,7 +35,7 @@ public sealed partial class P2PHost
     public async ValueTask<P2PConnection> DialAsync(Multiaddr address, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(address);
-        EnsureStarted();
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
         PeerId? expected = address.GetPeerId();
         if (expected == PeerId)
         {

@@ -33,7 +33,7 @@ public sealed partial class P2PHost
     public async ValueTask<IReadOnlyList<Multiaddr>> ListenAsync(Multiaddr address, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(address);
-        EnsureStarted();
+        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
         var bare = address.WithoutPeerId();
         var transport = _transports.FirstOrDefault(t => t.CanListen(bare))
             ?? throw new NotSupportedException($"No transport can listen on {address}. Supported: /ip4|ip6/<ip>/tcp/<port>[/ws].");

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Crypto;
 using P2PNet.Discovery.Internal;
 using P2PNet.Discovery.Mdns;
+using P2PNet.Discovery.Mdns.Internal;
 using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
 using P2PNet.Peers;
@@ -46,12 +47,9 @@ public sealed partial class P2PHost : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly IdentifyService _identify;
-    private Task? _maintenance;
     private readonly SqlitePeerStorage? _storage;
-    private readonly IReadOnlyList<PeerRecord> _storedPeers = [];
-    private MdnsDiscovery? _mdns;
-    private BootstrapDialer? _bootstrap;
-    private IDisposable? _mdnsAnnouncer;
+    private readonly HostServices _services;
+    private TaskCompletionSource? _started;
     private Security.Pnet.SwarmKey? _privateKey;
     private IReadOnlyList<Security.Pnet.SwarmKey> _acceptedKeys = [];
     private readonly ResourceManager _resources;
@@ -91,11 +89,23 @@ public sealed partial class P2PHost : IAsyncDisposable
         {
             throw new ArgumentException($"The bootstrap address {withoutId} has no /p2p/<peer id>.", nameof(options));
         }
+        // The services, in start order (they stop in reverse). Nothing here opens a file or starts a loop: that is
+        // StartAsync's work, so a host that is never started leaves no trace.
+        _services = new HostServices(_logger);
         if (Options.PeerStore.DatabasePath is { } path)
         {
             _storage = new SqlitePeerStorage(path, PeerStore, Options.PeerStore.FlushInterval, TimeProvider);
-            _storedPeers = _storage.Load();
-            _storage.Start();
+            _services.Add(_storage);
+        }
+        _services.Add(_identify);
+        _services.Add(new IdleConnectionReaper(this));
+        if (Options.Mdns.Enabled)
+        {
+            _services.Add(new MdnsService(this, Options.Mdns, _loggerFactory.CreateLogger<MdnsDiscovery>()));
+        }
+        if (Options.BootstrapPeers.Count > 0)
+        {
+            _services.Add(new BootstrapDialer(this, Options.BootstrapPeers, Options.Bootstrap, _loggerFactory.CreateLogger<BootstrapDialer>()));
         }
     }
 
@@ -144,6 +154,14 @@ public sealed partial class P2PHost : IAsyncDisposable
     internal PrivateKey Identity => _identity;
 
     internal ILoggerFactory LoggerFactory => _loggerFactory;
+
+    internal ILogger Logger => _logger;
+
+    /// <summary>The host's services in start order (peer store, identify, idle maintenance, mDNS, bootstrap).</summary>
+    internal HostServices Services => _services;
+
+    /// <summary>How many background tasks the host owns now.</summary>
+    internal int BackgroundCount => _background.Count;
 
     internal CancellationToken StoppingToken => _stopping.Token;
 
@@ -219,48 +237,69 @@ public sealed partial class P2PHost : IAsyncDisposable
 
     internal StreamHandler? GetHandler(string protocol) => _handlers.GetValueOrDefault(protocol);
 
-    /// <summary>Starts listening on <see cref="P2PHostOptions.ListenAddresses"/> and the host's maintenance.</summary>
+    /// <summary>Starts the host's services (the peer store's database, identify, idle maintenance, mDNS, bootstrap, in
+    /// that order), then listens on <see cref="P2PHostOptions.ListenAddresses"/>.</summary>
+    /// <exception cref="HostServiceException">A service failed to start; those started before it were stopped.</exception>
     public async ValueTask StartAsync(CancellationToken cancellationToken = default)
     {
-        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        if (!BeginStart(out var started))
         {
-            ObjectDisposedException.ThrowIf(_state >= 2, this);
+            await started.WaitAsync(cancellationToken).ConfigureAwait(false);
             return;
         }
-        StartServices();
+        await started.WaitAsync(cancellationToken).ConfigureAwait(false);
         foreach (var address in Options.ListenAddresses)
         {
             await ListenAsync(address, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private void EnsureStarted()
+    /// <summary>Starts the services unless already started (dialing or listening first starts them too); waits for them.</summary>
+    private Task EnsureStartedAsync(CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(_state >= 2, this);
-        if (Interlocked.CompareExchange(ref _state, 1, 0) == 0)
-        {
-            StartServices();
-        }
+        BeginStart(out var started);
+        return started.IsCompletedSuccessfully ? Task.CompletedTask : started.WaitAsync(cancellationToken);
     }
 
-    /// <summary>Maintenance, mDNS, bootstrap dials and reconnection to stored peers: all owned by the host.</summary>
-    private void StartServices()
+    /// <summary>True for the one caller that starts the services; every caller gets the task of their start.</summary>
+    private bool BeginStart(out Task started)
     {
-        _maintenance = MaintenanceLoopAsync();
-        if (Options.Mdns.Enabled)
+        TaskCompletionSource mine;
+        lock (_lock)
         {
-            _mdns = new MdnsDiscovery(this, Options.Mdns, _loggerFactory.CreateLogger<MdnsDiscovery>());
-            _mdns.Start();
-            // Announce at once when our addresses change, instead of waiting for the next query.
-            _mdnsAnnouncer = Events.Subscribe<LocalAddressesUpdated>(_ => _background.Track(_mdns.AnnounceAsync()));
+            ObjectDisposedException.ThrowIf(_state >= 2, this);
+            if (_started is not null)
+            {
+                started = _started.Task;
+                return false;
+            }
+            mine = _started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _state = 1;
         }
-        if (Options.BootstrapPeers.Count > 0)
+        started = mine.Task;
+        _background.Track(StartServicesAsync(mine));
+        return true;
+    }
+
+    /// <summary>Starts the services in order, then reconnects to stored peers.</summary>
+    private async Task StartServicesAsync(TaskCompletionSource started)
+    {
+        try
         {
-            _bootstrap = new BootstrapDialer(this, Options.BootstrapPeers, Options.Bootstrap, _loggerFactory.CreateLogger<BootstrapDialer>());
-            _bootstrap.Start();
+            await _services.StartAsync(_stopping.Token).ConfigureAwait(false);
+        }
+        catch (HostServiceException e)
+        {
+            started.TrySetException(e);
+            return;
+        }
+        started.TrySetResult();
+        if (_storage is null)
+        {
+            return;
         }
         var bootstrapIds = Options.BootstrapPeers.Select(a => a.GetPeerId()).OfType<PeerId>().ToHashSet();
-        foreach (var record in _storedPeers.Where(r => !bootstrapIds.Contains(r.Peer) && r.Addresses.Count > 0).Take(Math.Max(0, Options.PeerStore.ReconnectOnStart)))
+        foreach (var record in _storage.Loaded.Where(r => !bootstrapIds.Contains(r.Peer) && r.Addresses.Count > 0).Take(Math.Max(0, Options.PeerStore.ReconnectOnStart)))
         {
             _background.Track(ReconnectAsync(record.Peer));
         }
@@ -281,34 +320,6 @@ public sealed partial class P2PHost : IAsyncDisposable
     internal bool CanDial(Multiaddr address) => _transports.Any(t => t.CanDial(address));
 
     internal void PublishEvent(HostEvent hostEvent) => Events.Publish(hostEvent);
-
-    private async Task MaintenanceLoopAsync()
-    {
-        var idle = Options.IdleTimeout;
-        if (idle <= TimeSpan.Zero)
-        {
-            return;
-        }
-        var period = TimeSpan.FromTicks(Math.Max(TimeSpan.FromMilliseconds(100).Ticks, Math.Min(idle.Ticks / 4, TimeSpan.FromSeconds(5).Ticks)));
-        using var timer = new PeriodicTimer(period, TimeProvider);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(_stopping.Token).ConfigureAwait(false))
-            {
-                foreach (var connection in Connections)
-                {
-                    if (connection.StreamCount == 0 && TimeProvider.GetElapsedTime(connection.LastActivity) >= idle)
-                    {
-                        HostLog.ClosingIdle(_logger, connection.Id, connection.RemotePeer);
-                        _background.Track(connection.DisposeAsync().AsTask());
-                    }
-                }
-            }
-        }
-        catch (OperationCanceledException)
-        {
-        }
-    }
 
     /// <summary>
     /// Closes every listener and connection and stops, within <see cref="P2PHostOptions.ShutdownTimeout"/>: connections
@@ -343,16 +354,8 @@ public sealed partial class P2PHost : IAsyncDisposable
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         deadline.CancelAfter(Options.ShutdownTimeout);
 
+        // Services watch the stopping token: discovery and bootstrap go quiet here (no new dial) and are stopped below.
         await _stopping.CancelAsync().ConfigureAwait(false);
-        _mdnsAnnouncer?.Dispose();
-        if (_mdns is not null)
-        {
-            await ShutdownStepAsync("mDNS", _mdns.DisposeAsync().AsTask(), deadline.Token).ConfigureAwait(false);
-        }
-        if (_bootstrap is not null)
-        {
-            await ShutdownStepAsync("the bootstrap dialer", _bootstrap.DisposeAsync().AsTask(), deadline.Token).ConfigureAwait(false);
-        }
         (ITransportListener Listener, Task AcceptLoop)[] listeners;
         lock (_lock)
         {
@@ -368,16 +371,10 @@ public sealed partial class P2PHost : IAsyncDisposable
         await _background.WhenAllAsync(Remaining()).ConfigureAwait(false);
         // A handshake that finished while the others closed: close it too (it aborts at once if the time is up).
         await CloseConnectionsAsync(Remaining(), deadline.Token).ConfigureAwait(false);
-        if (_maintenance is not null)
-        {
-            await ShutdownStepAsync("maintenance", _maintenance, deadline.Token).ConfigureAwait(false);
-        }
         PublishAddresses(listeners.Select(l => l.Listener.LocalAddress).ToArray(), removed: true);
-        if (_storage is not null)
-        {
-            // Local work (the last flush of the peer store), not bounded by peers: waited for in full.
-            await _storage.DisposeAsync().ConfigureAwait(false);
-        }
+        // The services in reverse order of start: bootstrap, mDNS, idle maintenance, identify, and the peer store last,
+        // so its final flush holds what closing the connections changed. Local work: waited for in full.
+        await _services.StopAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
     private async Task CloseConnectionsAsync(TimeSpan remaining, CancellationToken deadline)

@@ -174,10 +174,10 @@ public sealed partial class Messenger : IMessenger, IAsyncDisposable
         _outbound.Clear();
     }
 
-    [LoggerMessage(1, LogLevel.Warning, "Dropped a {Type} from {Peer}: nobody subscribed to that message type")]
+    [LoggerMessage(1601, LogLevel.Warning, "Dropped a {Type} from {Peer}: nobody subscribed to that message type")]
     private static partial void LogUnhandled(ILogger logger, string type, PeerId peer);
 
-    [LoggerMessage(2, LogLevel.Warning, "A handler of {Type} from {Peer} threw")]
+    [LoggerMessage(1602, LogLevel.Warning, "A handler of {Type} from {Peer} threw")]
     private static partial void LogHandlerFailed(ILogger logger, Exception error, string type, PeerId peer);
 
     private sealed class Outbound

@@ -27,11 +27,3 @@ public sealed record NetworkStatus(
     /// many requests it refused; see <see cref="Resources.ResourceLimits"/>.</summary>
     public Resources.ResourceUsage? Resources { get; init; }
 }
-
-/// <summary>One connected peer in a <see cref="NetworkStatus"/>.</summary>
-/// <param name="PeerId">The peer.</param>
-/// <param name="Addresses">Remote addresses of our connections to it.</param>
-/// <param name="Protocols">Protocols it said (through identify) it supports.</param>
-/// <param name="AgentVersion">Its agent, once identified.</param>
-/// <param name="Connections">Open connections to it.</param>
-public sealed record ConnectedPeer(PeerId PeerId, IReadOnlyList<Multiaddr> Addresses, IReadOnlyList<string> Protocols, string? AgentVersion, int Connections);

@@ -18,14 +18,3 @@ public interface ITransport
     /// <summary>Starts listening on <paramref name="address"/> (port 0 picks a free port).</summary>
     ValueTask<ITransportListener> ListenAsync(Multiaddr address, CancellationToken cancellationToken = default);
 }
-
-/// <summary>An open listener of a transport.</summary>
-public interface ITransportListener : IAsyncDisposable
-{
-    /// <summary>The address actually bound (with the real port).</summary>
-    Multiaddr LocalAddress { get; }
-
-    /// <summary>Waits for the next inbound raw connection.</summary>
-    /// <exception cref="ObjectDisposedException">The listener was closed.</exception>
-    ValueTask<TransportConnection> AcceptAsync(CancellationToken cancellationToken = default);
-}

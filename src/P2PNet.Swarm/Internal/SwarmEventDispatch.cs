@@ -15,7 +15,7 @@ internal static class SwarmEventDispatch
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            logger.LogWarning(e, "A handler of {Event} threw.", swarmEvent.GetType().Name);
+            SwarmLog.EventHandlerFailed(logger, e, swarmEvent.GetType().Name);
         }
     }
 }

@@ -45,13 +45,14 @@ public sealed class PeerStorePersistenceTests : IDisposable
         var again = new P2PHostOptions { Identity = identity };
         again.PeerStore.DatabasePath = database;
         await using var restarted = new P2PHost(again);
+        // The database is read when the host starts, not when it is constructed.
+        await restarted.StartAsync().AsTask().WaitAsync(Step);
         var record = restarted.PeerStore.Get(peer.PeerId);
         Assert.NotNull(record);
         Assert.Contains(peerAddress.WithoutPeerId(), record.Addresses);
         Assert.NotNull(record.PublicKey);
         Assert.Contains("/ipfs/ping/1.0.0", record.Protocols);
 
-        await restarted.StartAsync().AsTask().WaitAsync(Step);
         await WaitForAsync(() => restarted.GetConnections(peer.PeerId).Count > 0, Step);
     }
 }

@@ -6,6 +6,7 @@ using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
 using P2PNet.Proxy.UdpBridge.Internal;
+using P2PNet.Transports.WebSockets.Internal;
 
 namespace P2PNet.Proxy.Tests.UdpBridge;
 

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using P2PNet.Host;
+using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
 using P2PNet.Peers;
 
@@ -11,12 +12,12 @@ namespace P2PNet.Discovery.Internal;
 /// Keeps the bootstrap peers connected: one loop per peer dials, and after a failure or a disconnection waits a
 /// bounded, jittered, exponentially growing backoff before dialing again. Owned by the host.
 /// </summary>
-internal sealed partial class BootstrapDialer : IAsyncDisposable
+internal sealed partial class BootstrapDialer : IHostService
 {
     private readonly P2PHost _host;
     private readonly BootstrapOptions _options;
     private readonly ILogger _logger;
-    private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _stopping;
     private readonly Dictionary<PeerId, Channel<bool>> _disconnected = [];
     private readonly Dictionary<PeerId, List<Multiaddr>> _addresses = [];
     private readonly List<Task> _loops = [];
@@ -27,6 +28,8 @@ internal sealed partial class BootstrapDialer : IAsyncDisposable
         _host = host;
         _options = options;
         _logger = logger;
+        // No dial once the host begins to stop (a disconnection while it closes must not be redialed).
+        _stopping = CancellationTokenSource.CreateLinkedTokenSource(host.StoppingToken);
         foreach (var address in peers)
         {
             if (address.GetPeerId() is not { } peer)
@@ -43,7 +46,11 @@ internal sealed partial class BootstrapDialer : IAsyncDisposable
         }
     }
 
-    public void Start()
+    /// <inheritdoc />
+    public string Name => "bootstrap";
+
+    /// <summary>Starts one keep-connected loop per bootstrap peer.</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
     {
         _subscription = _host.Events.Subscribe<PeerConnectednessChanged>(e =>
         {
@@ -56,6 +63,7 @@ internal sealed partial class BootstrapDialer : IAsyncDisposable
         {
             _loops.Add(KeepConnectedAsync(peer, signal.Reader));
         }
+        return Task.CompletedTask;
     }
 
     private async Task KeepConnectedAsync(PeerId peer, ChannelReader<bool> disconnected)
@@ -116,7 +124,8 @@ internal sealed partial class BootstrapDialer : IAsyncDisposable
         return string.Join("; ", errors);
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Ends the loops and waits for them.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
         _subscription?.Dispose();
         await _stopping.CancelAsync().ConfigureAwait(false);
@@ -124,9 +133,9 @@ internal sealed partial class BootstrapDialer : IAsyncDisposable
         _stopping.Dispose();
     }
 
-    [LoggerMessage(1, LogLevel.Information, "Connected to bootstrap peer {Peer}")]
+    [LoggerMessage(1551, LogLevel.Information, "Connected to bootstrap peer {Peer}")]
     private static partial void Connected(ILogger logger, PeerId peer);
 
-    [LoggerMessage(2, LogLevel.Information, "Dialing bootstrap peer {Peer} failed; next try in {Seconds:0.0} s: {Reason}")]
+    [LoggerMessage(1552, LogLevel.Information, "Dialing bootstrap peer {Peer} failed; next try in {Seconds:0.0} s: {Reason}")]
     private static partial void DialFailed(ILogger logger, PeerId peer, double seconds, string reason);
 }

@@ -33,7 +33,7 @@ internal sealed class MdnsDiscovery : IAsyncDisposable
     private readonly ILogger _logger;
     private readonly List<MdnsSocket> _sockets = [];
     private readonly List<Task> _loops = [];
-    private readonly CancellationTokenSource _stopping = new();
+    private readonly CancellationTokenSource _stopping;
     private readonly ConcurrentDictionary<PeerId, HashSet<Multiaddr>> _seen = new();
     private readonly ConcurrentDictionary<PeerId, byte> _dialing = new();
     private long _lastAnswer;
@@ -44,6 +44,8 @@ internal sealed class MdnsDiscovery : IAsyncDisposable
         _host = host;
         _options = options;
         _logger = logger;
+        // Quiet from the moment the host begins to stop; the sockets close when the host stops this service.
+        _stopping = CancellationTokenSource.CreateLinkedTokenSource(host.StoppingToken);
         ServiceName = options.ServiceName ?? ServiceNameFor(host.PrivateNetworkKeys.Key);
         PeerName = CreatePeerName();
         _dials = new DialThrottle(options.MaxConcurrentDials, options.MaxDialsPerInterval, options.DialRateInterval, host.TimeProvider);

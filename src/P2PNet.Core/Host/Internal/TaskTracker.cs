@@ -1,6 +1,8 @@
 namespace P2PNet.Host.Internal;
 
-/// <summary>Owns background tasks so that their owner can wait for all of them when it closes (no fire-and-forget).</summary>
+/// <summary>Owns background tasks so that their owner can wait for all of them when it closes (no fire-and-forget).
+/// The one task tracker of P2PNet: the host, its connections and services, the swarm and the VPN packages use it
+/// (they see it through InternalsVisibleTo).</summary>
 internal sealed class TaskTracker
 {
     private readonly HashSet<Task> _tasks = [];

@@ -1,51 +1,78 @@
 using System.Collections.Concurrent;
 using Microsoft.Data.Sqlite;
 using P2PNet.Crypto;
+using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
+using P2PNet.Storage;
+using P2PNet.Storage.Internal;
 
 namespace P2PNet.Peers.Internal;
 
 /// <summary>
-/// Keeps a <see cref="PeerStore"/> in a SQLite file: loads it once, then writes changed records in batches from one
-/// background loop (owned here, awaited in <see cref="DisposeAsync"/>, which flushes what is left).
+/// Keeps a <see cref="PeerStore"/> in a SQLite file: opens and loads it when the host starts, then writes changed
+/// records in batches from one background loop (owned here, awaited in <see cref="StopAsync"/>, which flushes what is
+/// left and closes the file). The constructor touches no file.
 /// </summary>
-internal sealed class SqlitePeerStorage : IAsyncDisposable
+internal sealed class SqlitePeerStorage : IHostService, IAsyncDisposable
 {
-    private readonly SqliteConnection _connection;
+    /// <summary>The schema, one migration per version (<see cref="SqliteSchema"/>). Version 1 is the table written
+    /// before versions were recorded; version 2 indexes the order <see cref="Load"/> reads in.</summary>
+    internal static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE IF NOT EXISTS peers (
+            peer_id TEXT PRIMARY KEY,
+            public_key BLOB,
+            addresses TEXT NOT NULL,
+            protocols TEXT NOT NULL,
+            agent_version TEXT,
+            protocol_version TEXT,
+            last_seen_ms INTEGER NOT NULL)
+        """,
+        "CREATE INDEX IF NOT EXISTS peers_by_last_seen ON peers (last_seen_ms DESC)",
+    ];
+
+    private readonly string _path;
     private readonly PeerStore _store;
     private readonly TimeSpan _flushInterval;
     private readonly TimeProvider _time;
     private readonly ConcurrentDictionary<PeerId, PeerRecord> _pending = new();
     private readonly SemaphoreSlim _signal = new(0, 1);
     private readonly CancellationTokenSource _stopping = new();
+    private SqliteConnection? _connection;
     private Task? _writer;
+    private int _stopped;
 
     public SqlitePeerStorage(string path, PeerStore store, TimeSpan flushInterval, TimeProvider time)
     {
+        _path = path;
         _store = store;
         _flushInterval = flushInterval > TimeSpan.Zero ? flushInterval : TimeSpan.FromSeconds(1);
         _time = time;
-        _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
-        _connection.Open();
-        using var create = _connection.CreateCommand();
-        create.CommandText = """
-            CREATE TABLE IF NOT EXISTS peers (
-                peer_id TEXT PRIMARY KEY,
-                public_key BLOB,
-                addresses TEXT NOT NULL,
-                protocols TEXT NOT NULL,
-                agent_version TEXT,
-                protocol_version TEXT,
-                last_seen_ms INTEGER NOT NULL)
-            """;
-        create.ExecuteNonQuery();
+    }
+
+    /// <inheritdoc />
+    public string Name => "peer store";
+
+    /// <summary>The peers loaded at start, most recently seen first (empty before start).</summary>
+    public IReadOnlyList<PeerRecord> Loaded { get; private set; } = [];
+
+    /// <summary>Opens (creating or upgrading) the file, loads it into the store, starts the write loop.</summary>
+    /// <exception cref="StoreVersionException">The file was written by a newer version of P2PNet.</exception>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _connection = SqliteSchema.Open(_path, Migrations);
+        Loaded = Load();
+        _store.Updated += OnUpdated;
+        _writer = WriteLoopAsync();
+        return Task.CompletedTask;
     }
 
     /// <summary>Loads every stored peer into the store; returns them, most recently seen first.</summary>
-    public IReadOnlyList<PeerRecord> Load()
+    private List<PeerRecord> Load()
     {
         var records = new List<PeerRecord>();
-        using var select = _connection.CreateCommand();
+        using var select = _connection!.CreateCommand();
         select.CommandText = $"SELECT peer_id, public_key, addresses, protocols, agent_version, protocol_version, last_seen_ms FROM peers ORDER BY last_seen_ms DESC LIMIT {PeerStore.MaxPeers}";
         using var reader = select.ExecuteReader();
         while (reader.Read())
@@ -79,12 +106,6 @@ internal sealed class SqlitePeerStorage : IAsyncDisposable
             _store.Restore(record);
         }
         return records;
-    }
-
-    public void Start()
-    {
-        _store.Updated += OnUpdated;
-        _writer = WriteLoopAsync();
     }
 
     private void OnUpdated(PeerRecord record)
@@ -121,7 +142,7 @@ internal sealed class SqlitePeerStorage : IAsyncDisposable
 
     private void Flush()
     {
-        if (_pending.IsEmpty)
+        if (_pending.IsEmpty || _connection is null)
         {
             return;
         }
@@ -164,8 +185,13 @@ internal sealed class SqlitePeerStorage : IAsyncDisposable
         transaction.Commit();
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>Stops the write loop, writes what is pending, closes the file.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
         _store.Updated -= OnUpdated;
         await _stopping.CancelAsync().ConfigureAwait(false);
         if (_writer is not null)
@@ -173,8 +199,13 @@ internal sealed class SqlitePeerStorage : IAsyncDisposable
             await _writer.ConfigureAwait(false);
         }
         Flush();
-        await _connection.DisposeAsync().ConfigureAwait(false);
+        if (_connection is not null)
+        {
+            await _connection.DisposeAsync().ConfigureAwait(false);
+        }
         _stopping.Dispose();
         _signal.Dispose();
     }
+
+    public async ValueTask DisposeAsync() => await StopAsync(CancellationToken.None).ConfigureAwait(false);
 }

@@ -13,8 +13,11 @@ namespace P2PNet.Protocols.Identify;
 /// identify and identify push (libp2p/specs identify/README.md). On every new connection we ask the peer who it is;
 /// we answer the same question; and when our protocols or listen addresses change we push the news to every peer.
 /// </summary>
-internal sealed class IdentifyService(P2PHost host, ILogger logger)
+internal sealed class IdentifyService(P2PHost host, ILogger logger) : IHostService
 {
+    private readonly TaskTracker _exchanges = new();
+    private volatile bool _running;
+
     /// <summary>The identify protocol id.</summary>
     public const string Id = "/ipfs/id/1.0.0";
 
@@ -27,17 +30,45 @@ internal sealed class IdentifyService(P2PHost host, ILogger logger)
         host.SetStreamHandler(PushId, ReceivePushAsync);
     }
 
-    public void OnConnected(P2PConnection connection) => Track(IdentifyAsync(connection));
+    /// <inheritdoc />
+    public string Name => "identify";
+
+    /// <summary>From now on new connections are identified and changes pushed (the handlers are registered with the
+    /// host's own protocols, before start, so that the first identify we answer lists them).</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _running = true;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Waits for the exchanges still running (the connections are closed by then, so they end at once).</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _running = false;
+        await _exchanges.WhenAllAsync(host.Options.ShutdownTimeout).ConfigureAwait(false);
+    }
+
+    public void OnConnected(P2PConnection connection)
+    {
+        if (_running)
+        {
+            Track(IdentifyAsync(connection));
+        }
+    }
 
     public void PushToAll()
     {
+        if (!_running)
+        {
+            return;
+        }
         foreach (var connection in host.Connections)
         {
             Track(PushAsync(connection));
         }
     }
 
-    private void Track(Task task) => host.TrackBackground(task);
+    private void Track(Task task) => _exchanges.Track(task);
 
     private PbIdentify BuildMessage(P2PConnection connection) => new()
     {

@@ -5,6 +5,7 @@ using System.Net.WebSockets;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.WebUtilities;
+using P2PNet.Transports.WebSockets.Internal;
 
 namespace P2PNet.Proxy.UdpBridge.Internal;
 

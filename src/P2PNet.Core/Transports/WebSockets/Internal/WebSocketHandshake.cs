@@ -2,12 +2,13 @@ using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 
-namespace P2PNet.Proxy.UdpBridge.Internal;
+namespace P2PNet.Transports.WebSockets.Internal;
 
 /// <summary>
-/// The opening handshake of RFC 6455 §4.2, server side, for the standalone bridge, which serves only WebSocket upgrades
-/// and so skips the HTTP request pipeline (about 5 KiB less per idle client). Pure: parses a request head from a
-/// <see cref="ReadOnlySequence{T}"/> and writes responses to an <see cref="IBufferWriter{T}"/>.
+/// The opening handshake of RFC 6455 §4.2, server side: the one parser and builder of P2PNet, used by the WebSocket
+/// transport (through <see cref="WebSocketUpgrade"/>) and by the Proxy's standalone UDP bridge, which serves only
+/// WebSocket upgrades and so skips the HTTP request pipeline (about 5 KiB less per idle client). Pure: parses a request
+/// head from a <see cref="ReadOnlySequence{T}"/> and writes responses to an <see cref="IBufferWriter{T}"/>.
 /// </summary>
 internal sealed class WebSocketHandshake
 {
@@ -89,27 +90,29 @@ internal sealed class WebSocketHandshake
     /// <param name="buffer">Bytes received so far.</param>
     /// <param name="handshake">The request, when complete.</param>
     /// <param name="consumed">The position after the head's blank line; bytes after it belong to the websocket.</param>
+    /// <param name="maxHeadLength">The largest head accepted; <see cref="MaxHeadLength"/> by default (the WebSocket
+    /// transport passes its own <c>MaxUpgradeRequestSize</c>).</param>
     /// <returns><see langword="false"/> when more bytes are needed.</returns>
-    /// <exception cref="RequestHeadTooLargeException">The head is longer than <see cref="MaxHeadLength"/> (answer 431).</exception>
+    /// <exception cref="RequestHeadTooLargeException">The head is longer than <paramref name="maxHeadLength"/> (answer 431).</exception>
     /// <exception cref="WireFormatException">Not an HTTP/1.1 request head.</exception>
-    public static bool TryParse(ReadOnlySequence<byte> buffer, out WebSocketHandshake? handshake, out SequencePosition consumed)
+    public static bool TryParse(ReadOnlySequence<byte> buffer, out WebSocketHandshake? handshake, out SequencePosition consumed, int maxHeadLength = MaxHeadLength)
     {
         handshake = null;
         consumed = buffer.Start;
         var reader = new SequenceReader<byte>(buffer);
         if (!reader.TryReadTo(out ReadOnlySequence<byte> head, "\r\n\r\n"u8, advancePastDelimiter: true))
         {
-            if (buffer.Length > MaxHeadLength)
+            if (buffer.Length > maxHeadLength)
             {
-                throw new RequestHeadTooLargeException($"The request head exceeds {MaxHeadLength} bytes.");
+                throw new RequestHeadTooLargeException($"The request head exceeds {maxHeadLength} bytes.");
             }
 
             return false;
         }
 
-        if (head.Length > MaxHeadLength)
+        if (head.Length > maxHeadLength)
         {
-            throw new RequestHeadTooLargeException($"The request head exceeds {MaxHeadLength} bytes.");
+            throw new RequestHeadTooLargeException($"The request head exceeds {maxHeadLength} bytes.");
         }
 
         string text = Encoding.Latin1.GetString(head);

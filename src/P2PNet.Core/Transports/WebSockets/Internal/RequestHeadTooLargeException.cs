@@ -1,4 +1,4 @@
-namespace P2PNet.Proxy.UdpBridge.Internal;
+namespace P2PNet.Transports.WebSockets.Internal;
 
 /// <summary>
 /// A WebSocket request head longer than <see cref="WebSocketHandshake.MaxHeadLength"/>: the standalone server answers

@@ -1,0 +1,4 @@
+namespace P2PNet.Host;
+
+/// <summary>Our reachability changed.</summary>
+public sealed record LocalReachabilityChanged(Reachability Reachability) : HostEvent;
