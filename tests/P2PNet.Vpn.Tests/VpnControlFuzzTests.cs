@@ -88,7 +88,7 @@ public sealed class VpnControlFuzzTests : IDisposable
 
     private static async Task AssertResetAsync(VpnCluster cluster, int from, int to, ReadOnlyMemory<byte> bytes, CancellationToken ct)
     {
-        var stream = await cluster.Swarm[from].OpenStreamAsync(cluster.Swarm[to].PeerId, VpnNetwork.ControlProtocolId, ct);
+        var stream = await cluster.Hosts[from].OpenStreamAsync(cluster.Hosts[to].PeerId, VpnNetwork.ControlProtocolId, ct);
         await using (stream)
         {
             await stream.WriteAsync(bytes, completeWrites: true, ct);

@@ -14,16 +14,16 @@ internal sealed class VpnCluster : IAsyncDisposable
 
     private readonly PrivateKey[] _keys;
 
-    private VpnCluster(InProcessSwarm swarm, PrivateKey[] keys, VpnNetwork[] vpns, UserSpacePacketDevice[] devices, IPacketDevice[] attached)
+    private VpnCluster(TestHostGroup hosts, PrivateKey[] keys, VpnNetwork[] vpns, UserSpacePacketDevice[] devices, IPacketDevice[] attached)
     {
-        Swarm = swarm;
+        Hosts = hosts;
         _keys = keys;
         Vpns = vpns;
         Devices = devices;
         Attached = attached;
     }
 
-    public InProcessSwarm Swarm { get; }
+    public TestHostGroup Hosts { get; }
 
     public VpnNetwork[] Vpns { get; }
 
@@ -37,7 +37,7 @@ internal sealed class VpnCluster : IAsyncDisposable
         Func<int, IPacketDevice?>? device = null, Action<int, VpnOptions>? configureEach = null)
     {
         var keys = Enumerable.Range(0, count).Select(_ => PrivateKey.GenerateEd25519()).ToArray();
-        var swarm = await InProcessSwarm.StartAsync(count, (i, o) => { o.Identity = keys[i]; o.PrivateNetworkKey = psk; });
+        var hosts = await TestHostGroup.StartAsync(count, (i, o) => { o.Identity = keys[i]; o.PrivateNetworkKey = psk; });
         var devices = Enumerable.Range(0, count).Select(_ => new UserSpacePacketDevice()).ToArray();
         var attached = Enumerable.Range(0, count).Select(i => device?.Invoke(i) ?? devices[i]).ToArray();
         var vpns = Enumerable.Range(0, count).Select(i =>
@@ -45,18 +45,18 @@ internal sealed class VpnCluster : IAsyncDisposable
             var options = new VpnOptions { Network = IPNetwork.Parse("10.50.0.0/24"), Address = IPAddress.Parse("10.50.0.1") };
             configure?.Invoke(options);
             configureEach?.Invoke(i, options);
-            return new VpnNetwork(swarm[i], attached[i], options);
+            return new VpnNetwork(hosts[i], attached[i], options);
         }).ToArray();
-        return new VpnCluster(swarm, keys, vpns, devices, attached);
+        return new VpnCluster(hosts, keys, vpns, devices, attached);
     }
 
-    public P2PNet.Multiformats.Multiaddr CoordinatorAddress => Swarm[0].ListenAddresses[0].WithPeerId(Swarm[0].PeerId);
+    public P2PNet.Multiformats.Multiaddr CoordinatorAddress => Hosts[0].ListenAddresses[0].WithPeerId(Hosts[0].PeerId);
 
     /// <summary>Starts host 0 as coordinator admitting the others, and joins them all.</summary>
     public async Task StartAllAsync()
     {
         using var cts = new CancellationTokenSource(Timeout);
-        await Vpns[0].StartAsync(Enumerable.Range(1, Vpns.Length - 1).Select(i => new VpnMemberRequest(Swarm[i].PeerId)), cts.Token);
+        await Vpns[0].StartAsync(Enumerable.Range(1, Vpns.Length - 1).Select(i => new VpnMemberRequest(Hosts[i].PeerId)), cts.Token);
         for (int i = 1; i < Vpns.Length; i++)
         {
             await Vpns[i].JoinAsync(CoordinatorAddress, null, cts.Token);
@@ -68,17 +68,11 @@ internal sealed class VpnCluster : IAsyncDisposable
     /// ends. <see cref="StartAllAsync"/> waits only for the tables: a link whose first dial came before the peer joined is
     /// redialed with backoff, and its coming up later pushes the current table (the coordinator's link-up path).</summary>
     public Task WaitForDataStreamAsync(int a, int b) => WaitUntilAsync(() =>
-        Vpns[a].GetStatistics().Peers.TryGetValue(Swarm[b].PeerId.ToString(), out var ab) && ab.Connected
-        && Vpns[b].GetStatistics().Peers.TryGetValue(Swarm[a].PeerId.ToString(), out var ba) && ba.Connected);
+        Vpns[a].GetStatistics().Peers.TryGetValue(Hosts[b].PeerId.ToString(), out var ab) && ab.Connected
+        && Vpns[b].GetStatistics().Peers.TryGetValue(Hosts[a].PeerId.ToString(), out var ba) && ba.Connected);
 
-    public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
-    {
-        using var cts = new CancellationTokenSource(timeout ?? Timeout);
-        while (!condition())
-        {
-            await Task.Delay(20, cts.Token);
-        }
-    }
+    public static Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null) =>
+        Conditions.WaitUntilAsync(condition, timeout ?? Timeout, "the VPN cluster did not reach the awaited state");
 
     public async ValueTask DisposeAsync()
     {
@@ -90,7 +84,7 @@ internal sealed class VpnCluster : IAsyncDisposable
         {
             await device.DisposeAsync();
         }
-        await Swarm.DisposeAsync();
+        await Hosts.DisposeAsync();
         foreach (var key in _keys)
         {
             key.Dispose();
