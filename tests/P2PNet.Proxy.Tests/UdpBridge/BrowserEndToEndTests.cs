@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
 using P2PNet.Proxy.UdpBridge;
+using P2PNet.Testing;
 
 namespace P2PNet.Proxy.Tests.UdpBridge;
 
