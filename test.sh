@@ -18,6 +18,8 @@ need_pkgs=()
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v iperf3 >/dev/null 2>&1 || need_pkgs+=(iperf3)
 command -v ping >/dev/null 2>&1 || need_pkgs+=(iputils-ping)
+command -v nft >/dev/null 2>&1 || need_pkgs+=(nftables)      # NamespaceLab.MasqueradeAsync (NAT routers)
+command -v sysctl >/dev/null 2>&1 || need_pkgs+=(procps)    # NamespaceLab routers, per-namespace TCP buffers
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

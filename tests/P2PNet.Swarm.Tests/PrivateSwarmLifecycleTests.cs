@@ -1,5 +1,6 @@
 using P2PNet.Crypto;
 using P2PNet.Security.Pnet;
+using P2PNet.Testing;
 using Xunit.Abstractions;
 
 namespace P2PNet.Swarm.Tests;
@@ -89,11 +90,8 @@ public sealed class PrivateSwarmLifecycleTests(ITestOutputHelper output)
         {
         }
         // The owner's side goes once its disconnect completes, which may be just after the intruder saw the close.
-        var deadline = DateTime.UtcNow + Timeout;
-        while (swarm.OwnerNode.Host.GetConnections(intruder.Host.PeerId).Count > 0 && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(10);
-        }
+        await Conditions.WaitUntilAsync(() => swarm.OwnerNode.Host.GetConnections(intruder.Host.PeerId).Count == 0, Timeout,
+            "the owner kept its connection to the intruder");
         Assert.Empty(swarm.OwnerNode.Host.GetConnections(intruder.Host.PeerId));
         await SwarmTestNodes.PingAsync(swarm.MemberNodes[0].Host.GetConnections(swarm.OwnerNode.Host.PeerId)[0]);
     }

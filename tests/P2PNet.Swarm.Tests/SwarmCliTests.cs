@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
 using P2PNet.Testing.Interop;
+using P2PNet.Testing.Processes;
 using Xunit.Abstractions;
 
 namespace P2PNet.Swarm.Tests;
@@ -127,7 +128,7 @@ public sealed class SwarmCliTests(ITestOutputHelper output) : IDisposable
         return expectSuccess ? result.EnsureSuccess() : result;
     }
 
-    private async Task<NodeProcess> StartAsync(string[] args)
+    private async Task<ChildProcess> StartAsync(string[] args)
     {
         var process = await P2PNetCli.StartAsync(args, Step).WaitAsync(Step);
         output.WriteLine($"started {process.CommandLine}: {string.Join(' ', process.ListenAddresses)}");

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using P2PNet.Testing.Interop;
+using P2PNet.Testing.Processes;
 using Xunit.Abstractions;
 
 namespace P2PNet.Swarm.Tests;

@@ -160,15 +160,8 @@ public sealed class SwarmConvergenceTests(ITestOutputHelper output)
         await WaitUntilAsync(() => !member.Member.IsRefreshing);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + Timeout;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold in time");
-            await Task.Delay(10);
-        }
-    }
+    private static Task WaitUntilAsync(Func<bool> condition) =>
+        Conditions.WaitUntilAsync(condition, Timeout, "the condition did not hold in time");
 }
 
 /// <summary>An owner and members that each persist to their own store, on one manual clock; members can be stopped and restarted from their store.</summary>

@@ -7,6 +7,7 @@ using P2PNet.Peers;
 using P2PNet.Security.Pnet;
 using P2PNet.Swarm.Internal;
 using P2PNet.Swarm.Protos;
+using P2PNet.Testing;
 using Xunit.Abstractions;
 
 namespace P2PNet.Swarm.Tests;
@@ -155,12 +156,8 @@ public sealed class SwarmMessageHostilityTests(ITestOutputHelper output)
         var swarm = await TestSwarm.StartAsync(nodes, memberCount: 1, mesh: false);
         var key = swarm.Members[0].Key;
         // The member's dial completes before the owner has necessarily registered its side of the connection.
-        var deadline = DateTime.UtcNow + Timeout;
-        while (swarm.OwnerNode.Host.GetConnections(swarm.MemberNodes[0].Host.PeerId).Count == 0)
-        {
-            Assert.True(DateTime.UtcNow < deadline, "the owner never saw the member's connection");
-            await Task.Delay(10);
-        }
+        await Conditions.WaitUntilAsync(() => swarm.OwnerNode.Host.GetConnections(swarm.MemberNodes[0].Host.PeerId).Count > 0,
+            Timeout, "the owner never saw the member's connection");
         var connection = swarm.OwnerNode.Host.GetConnections(swarm.MemberNodes[0].Host.PeerId)[0];
         using var impostor = PrivateKey.GenerateEd25519();
         byte[][] notifications = [LengthPrefix(new byte[20 * 1024]), LengthPrefix("garbage"u8.ToArray()), LengthPrefix(SignedKeyChanged(impostor))];

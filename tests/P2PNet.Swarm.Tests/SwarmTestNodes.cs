@@ -198,11 +198,9 @@ internal sealed record TestSwarm(TestNode OwnerNode, SwarmOwner Owner, SwarmStor
                     continue;
                 }
                 // A dial completes on the dialer's side before the listener has registered its side: wait for both.
-                var deadline = DateTime.UtcNow + SwarmTestNodes.Timeout;
-                while (hosts[i].GetConnections(hosts[j].PeerId).Count == 0 && DateTime.UtcNow < deadline)
-                {
-                    await Task.Delay(10);
-                }
+                var (from, to) = (hosts[i], hosts[j]);
+                await Conditions.WaitUntilAsync(() => from.GetConnections(to.PeerId).Count > 0, SwarmTestNodes.Timeout,
+                    $"host {i} is not connected to host {j}");
                 var connections = hosts[i].GetConnections(hosts[j].PeerId);
                 Assert.True(connections.Count > 0, $"host {i} is not connected to host {j}");
                 Assert.All(connections, c => Assert.NotNull(c.PrivateNetworkKey));

@@ -78,19 +78,8 @@ public sealed class ManualTimeProvider(DateTimeOffset? start = null) : TimeProvi
     }
 
     /// <summary>Waits (in real time) until at least <paramref name="count"/> timers are armed.</summary>
-    public async Task WaitForArmedTimersAsync(int count, TimeSpan timeout)
-    {
-        DateTime deadline = DateTime.UtcNow + timeout;
-        while (ArmedTimers < count)
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"Expected {count} armed timers; {ArmedTimers} are.");
-            }
-
-            await Task.Delay(5);
-        }
-    }
+    public Task WaitForArmedTimersAsync(int count, TimeSpan timeout) =>
+        Conditions.WaitUntilAsync(() => ArmedTimers >= count, timeout, () => $"Expected {count} armed timers; {ArmedTimers} are.");
 
     /// <summary>Waits (in real time) until a timer is armed to fire exactly <paramref name="dueIn"/> from now.</summary>
     public async Task WaitForTimerAsync(TimeSpan dueIn, TimeSpan timeout) => await WaitForTimerAsync(dueIn, timeout, static () => false);
@@ -102,33 +91,29 @@ public sealed class ManualTimeProvider(DateTimeOffset? start = null) : TimeProvi
     /// <returns><see langword="true"/> if the timer is armed; <see langword="false"/> if waiting stopped.</returns>
     public async Task<bool> WaitForTimerAsync(TimeSpan dueIn, TimeSpan timeout, Func<bool> stopWaiting)
     {
-        DateTime deadline = DateTime.UtcNow + timeout;
-        while (!stopWaiting())
-        {
-            lock (_lock)
+        ArgumentNullException.ThrowIfNull(stopWaiting);
+        bool armed = false;
+        await Conditions.WaitUntilAsync(
+            () => stopWaiting() || (armed = IsArmedFor(dueIn)),
+            timeout,
+            () =>
             {
-                long due = _ticks + dueIn.Ticks;
-                if (_timers.Any(t => t.DueTicks == due))
-                {
-                    return true;
-                }
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                string armed;
                 lock (_lock)
                 {
-                    armed = string.Join(", ", _timers.Select(t => t.DueTicks is { } d ? TimeSpan.FromTicks(d - _ticks).ToString() : "off"));
+                    string timers = string.Join(", ", _timers.Select(t => t.DueTicks is { } d ? TimeSpan.FromTicks(d - _ticks).ToString() : "off"));
+                    return $"No timer was armed for {dueIn} from now (timers: {timers}).";
                 }
+            }).ConfigureAwait(false);
+        return armed;
+    }
 
-                throw new TimeoutException($"No timer was armed for {dueIn} from now (timers: {armed}).");
-            }
-
-            await Task.Delay(5);
+    private bool IsArmedFor(TimeSpan dueIn)
+    {
+        lock (_lock)
+        {
+            long due = _ticks + dueIn.Ticks;
+            return _timers.Any(t => t.DueTicks == due);
         }
-
-        return false;
     }
 
     private sealed class ManualTimer(ManualTimeProvider owner, TimerCallback callback, object? state) : ITimer

@@ -88,7 +88,7 @@ public sealed class VpnControlFuzzTests : IDisposable
 
     private static async Task AssertResetAsync(VpnCluster cluster, int from, int to, ReadOnlyMemory<byte> bytes, CancellationToken ct)
     {
-        var stream = await cluster.Swarm[from].OpenStreamAsync(cluster.Swarm[to].PeerId, cluster.Vpns[to].ControlProtocol, ct);
+        var stream = await cluster.Hosts[from].OpenStreamAsync(cluster.Hosts[to].PeerId, cluster.Vpns[to].ControlProtocol, ct);
         await using (stream)
         {
             await stream.WriteAsync(bytes, completeWrites: true, ct);

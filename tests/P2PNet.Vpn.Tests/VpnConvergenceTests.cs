@@ -28,7 +28,7 @@ public class VpnConvergenceTests
         var removedAddress = cluster.Vpns[2].Address!;
         var refused = VpnControlTestPeer.RefuseControlStreams(cluster.Vpns[1], refusals: 1);
 
-        Assert.True(await coordinator.RemovePeerAsync(cluster.Swarm[2].PeerId, cts.Token));
+        Assert.True(await coordinator.RemovePeerAsync(cluster.Hosts[2].PeerId, cts.Token));
 
         Assert.Equal(1, refused.Value); // the first push really failed
         await VpnCluster.WaitUntilAsync(() => cluster.Vpns[1].RoutingTable!.Version == coordinator.RoutingTable!.Version);
@@ -71,7 +71,7 @@ public class VpnConvergenceTests
 
         // The coordinator process restarts: same identity and host, a fresh VPN endpoint whose versions start at 1.
         await cluster.Vpns[0].DisposeAsync();
-        var restarted = new VpnCoordinator(cluster.Swarm[0], cluster.Devices[0], new VpnOptions
+        var restarted = new VpnCoordinator(cluster.Hosts[0], cluster.Devices[0], new VpnOptions
         {
             VpnId = cluster.VpnId, // kept across the restart, as the CLI keeps it beside the key
             Network = IPNetwork.Parse("10.50.0.0/24"),
@@ -80,7 +80,7 @@ public class VpnConvergenceTests
             PushRetryMaxDelay = TimeSpan.FromMilliseconds(400),
         });
         cluster.Vpns[0] = restarted;
-        var table = await restarted.StartAsync([new VpnMemberRequest(cluster.Swarm[1].PeerId), new VpnMemberRequest(cluster.Swarm[2].PeerId)], cts.Token);
+        var table = await restarted.StartAsync([new VpnMemberRequest(cluster.Hosts[1].PeerId), new VpnMemberRequest(cluster.Hosts[2].PeerId)], cts.Token);
         Assert.Equal(1UL, table.Version);
 
         await VpnCluster.WaitUntilAsync(() => cluster.Vpns.Skip(1).All(v => v.RoutingTable!.Epoch == table.Epoch && v.RoutingTable.Version == table.Version));
@@ -113,14 +113,14 @@ public class VpnConvergenceTests
         };
         var bad = current with { Version = current.Version + 1, Members = members };
 
-        var answer = await VpnControlTestPeer.ExchangeAsync(cluster.Swarm[0], cluster.Vpns[2],
-            new ControlMessage { Table = TableCodec.Sign(bad, cluster.Swarm[0].Options.Identity!) }, cts.Token);
+        var answer = await VpnControlTestPeer.ExchangeAsync(cluster.Hosts[0], cluster.Vpns[2],
+            new ControlMessage { Table = TableCodec.Sign(bad, cluster.Hosts[0].Options.Identity!) }, cts.Token);
 
         Assert.NotNull(answer);
         Assert.False(answer.TableAck.Accepted);
         Assert.Equal(current.Version, answer.TableAck.Version);
         Assert.Same(current, cluster.Vpns[2].RoutingTable);
-        Assert.Throws<VpnTableRejectedException>(() => TableCodec.Verify(TableCodec.Sign(bad, cluster.Swarm[0].Options.Identity!), cluster.Swarm[0].PeerId, null));
+        Assert.Throws<VpnTableRejectedException>(() => TableCodec.Verify(TableCodec.Sign(bad, cluster.Hosts[0].Options.Identity!), cluster.Hosts[0].PeerId, null));
     }
 
     [Fact]
@@ -128,8 +128,8 @@ public class VpnConvergenceTests
     {
         await using var cluster = await VpnCluster.CreateAsync(2);
         using var cts = new CancellationTokenSource(Timeout);
-        await cluster.Coordinator.StartAsync([new VpnMemberRequest(cluster.Swarm[1].PeerId)], cts.Token);
-        await cluster.Swarm[1].DialAsync(cluster.CoordinatorAddress, cts.Token);
+        await cluster.Coordinator.StartAsync([new VpnMemberRequest(cluster.Hosts[1].PeerId)], cts.Token);
+        await cluster.Hosts[1].DialAsync(cluster.CoordinatorAddress, cts.Token);
         string[] advertised =
         [
             "/ip4/169.254.3.4/tcp/4001",  // link-local: dropped
@@ -142,13 +142,13 @@ public class VpnConvergenceTests
             "/ip4/192.0.2.7/tcp/4001",    // duplicate: dropped
         ];
 
-        var answer = await VpnControlTestPeer.ExchangeAsync(cluster.Swarm[1], cluster.Vpns[0],
+        var answer = await VpnControlTestPeer.ExchangeAsync(cluster.Hosts[1], cluster.Vpns[0],
             VpnControlTestPeer.Join(advertised.Select(Multiaddr.Parse)), cts.Token);
 
         Assert.True(answer!.JoinResponse.Accepted, answer.JoinResponse.Reason);
-        var table = TableCodec.Verify(answer.JoinResponse.Table, cluster.Swarm[0].PeerId, null);
+        var table = TableCodec.Verify(answer.JoinResponse.Table, cluster.Hosts[0].PeerId, null);
         Assert.Equal(["/ip4/127.0.0.1/tcp/4555", "/ip4/192.0.2.7/tcp/4001", "/ip4/127.0.0.1/tcp/4002"],
-            table.Find(cluster.Swarm[1].PeerId)!.Addresses.Select(a => a.ToString()));
+            table.Find(cluster.Hosts[1].PeerId)!.Addresses.Select(a => a.ToString()));
     }
 
     [Fact]
@@ -161,17 +161,17 @@ public class VpnConvergenceTests
         int changes = 0;
         cluster.Vpns[1].RoutingTableChanged += (_, _) => Interlocked.Increment(ref changes);
 
-        var answer = await VpnControlTestPeer.ExchangeAsync(cluster.Swarm[2], cluster.Vpns[0],
-            VpnControlTestPeer.Join(cluster.Swarm[2].ListenAddresses), cts.Token);
+        var answer = await VpnControlTestPeer.ExchangeAsync(cluster.Hosts[2], cluster.Vpns[0],
+            VpnControlTestPeer.Join(cluster.Hosts[2].ListenAddresses), cts.Token);
 
         Assert.True(answer!.JoinResponse.Accepted, answer.JoinResponse.Reason);
-        Assert.Equal(version, TableCodec.Verify(answer.JoinResponse.Table, cluster.Swarm[0].PeerId, null).Version);
+        Assert.Equal(version, TableCodec.Verify(answer.JoinResponse.Table, cluster.Hosts[0].PeerId, null).Version);
         Assert.Equal(version, cluster.Vpns[0].RoutingTable!.Version);
         Assert.Equal(0, Volatile.Read(ref changes));
 
         // A join that does change something (new addresses) is still published.
-        answer = await VpnControlTestPeer.ExchangeAsync(cluster.Swarm[2], cluster.Vpns[0],
-            VpnControlTestPeer.Join([.. cluster.Swarm[2].ListenAddresses, Multiaddr.Parse("/ip4/192.0.2.9/tcp/4001")]), cts.Token);
+        answer = await VpnControlTestPeer.ExchangeAsync(cluster.Hosts[2], cluster.Vpns[0],
+            VpnControlTestPeer.Join([.. cluster.Hosts[2].ListenAddresses, Multiaddr.Parse("/ip4/192.0.2.9/tcp/4001")]), cts.Token);
         Assert.True(answer!.JoinResponse.Accepted);
         await VpnCluster.WaitUntilAsync(() => cluster.Vpns[1].RoutingTable!.Version == version + 1);
     }
@@ -183,7 +183,7 @@ public class VpnConvergenceTests
         using var cts = new CancellationTokenSource(Timeout);
         // The coordinator's host is up but its VPN has not started: the first join fails.
         await Assert.ThrowsAnyAsync<Exception>(() => cluster.Member(1).JoinAsync(cluster.CoordinatorAddress, null, cts.Token));
-        await cluster.Coordinator.StartAsync([new VpnMemberRequest(cluster.Swarm[1].PeerId)], cts.Token);
+        await cluster.Coordinator.StartAsync([new VpnMemberRequest(cluster.Hosts[1].PeerId)], cts.Token);
 
         var table = await cluster.Member(1).JoinAsync(cluster.CoordinatorAddress, null, cts.Token);
 
@@ -216,7 +216,7 @@ public class VpnConvergenceTests
         Assert.NotEqual(coordinator.RoutingTable!.Version, cluster.Vpns[2].RoutingTable!.Version);
 
         // The member drops off and comes back: its data stream to the coordinator is redialed.
-        await cluster.Swarm[2].DisconnectAsync(cluster.Swarm[0].PeerId);
+        await cluster.Hosts[2].DisconnectAsync(cluster.Hosts[0].PeerId);
 
         await VpnCluster.WaitUntilAsync(() => cluster.Vpns[2].RoutingTable!.Version == coordinator.RoutingTable!.Version);
         Assert.Equal(4, cluster.Vpns[2].RoutingTable!.Members.Count);

@@ -51,8 +51,8 @@ public class VpnCoordinatorMemberTests
             }
         }
         var stats = cluster.Vpns[1].GetStatistics();
-        Assert.Equal(50, stats.Peers[cluster.Swarm[2].PeerId.ToString()].PacketsReceived);
-        Assert.Equal(50, stats.Peers[cluster.Swarm[2].PeerId.ToString()].PacketsSent);
+        Assert.Equal(50, stats.Peers[cluster.Hosts[2].PeerId.ToString()].PacketsReceived);
+        Assert.Equal(50, stats.Peers[cluster.Hosts[2].PeerId.ToString()].PacketsSent);
     }
 
     [Fact]
@@ -70,7 +70,7 @@ public class VpnCoordinatorMemberTests
 
         // On the wire: member 1 forges member 0's source in a raw data stream to member 2.
         using var cts = new CancellationTokenSource(Timeout);
-        var stream = await cluster.Swarm[1].OpenStreamAsync(cluster.Swarm[2].PeerId, cluster.Vpns[2].IpProtocol, cts.Token);
+        var stream = await cluster.Hosts[1].OpenStreamAsync(cluster.Hosts[2].PeerId, cluster.Vpns[2].IpProtocol, cts.Token);
         await using (stream)
         {
             PacketFraming.Write(stream.Output, Packets.IPv4(a[0], a[2], [3]));
@@ -92,13 +92,13 @@ public class VpnCoordinatorMemberTests
         await using var cluster = await VpnCluster.CreateAsync(4);
         using var cts = new CancellationTokenSource(Timeout);
         var coordinator = cluster.Coordinator;
-        await coordinator.StartAsync([new VpnMemberRequest(cluster.Swarm[1].PeerId, IPAddress.Parse("10.50.0.7"))], cts.Token);
+        await coordinator.StartAsync([new VpnMemberRequest(cluster.Hosts[1].PeerId, IPAddress.Parse("10.50.0.7"))], cts.Token);
         await cluster.Member(1).JoinAsync(cluster.CoordinatorAddress, null, cts.Token);
         Assert.Equal(IPAddress.Parse("10.50.0.7"), cluster.Vpns[1].Address);
 
         // Requested and free: granted. Requested but taken: lowest free.
-        Assert.Equal(IPAddress.Parse("10.50.0.9"), await coordinator.AddPeerAsync(cluster.Swarm[2].PeerId, IPAddress.Parse("10.50.0.9"), cts.Token));
-        Assert.Equal(IPAddress.Parse("10.50.0.2"), await coordinator.AddPeerAsync(cluster.Swarm[3].PeerId, IPAddress.Parse("10.50.0.7"), cts.Token));
+        Assert.Equal(IPAddress.Parse("10.50.0.9"), await coordinator.AddPeerAsync(cluster.Hosts[2].PeerId, IPAddress.Parse("10.50.0.9"), cts.Token));
+        Assert.Equal(IPAddress.Parse("10.50.0.2"), await coordinator.AddPeerAsync(cluster.Hosts[3].PeerId, IPAddress.Parse("10.50.0.7"), cts.Token));
         await cluster.Member(2).JoinAsync(cluster.CoordinatorAddress, null, cts.Token);
         await cluster.Member(3).JoinAsync(cluster.CoordinatorAddress, IPAddress.Parse("10.50.0.100"), cts.Token);
         await VpnCluster.WaitUntilAsync(() => cluster.Vpns.All(v => v.RoutingTable!.Members.Count == 4 && v.RoutingTable.Version == coordinator.RoutingTable!.Version));
@@ -109,7 +109,7 @@ public class VpnCoordinatorMemberTests
         await cluster.Devices[1].SendAsync(Packets.IPv4(cluster.Vpns[1].Address!, cluster.Vpns[3].Address!, [1]));
         Assert.Equal(1, (await cluster.Devices[3].ReceiveAsync(cts.Token))[20]);
         var removedAddress = cluster.Vpns[3].Address!;
-        Assert.True(await coordinator.RemovePeerAsync(cluster.Swarm[3].PeerId, cts.Token));
+        Assert.True(await coordinator.RemovePeerAsync(cluster.Hosts[3].PeerId, cts.Token));
         await VpnCluster.WaitUntilAsync(() => cluster.Vpns.Take(3).All(v => v.RoutingTable!.Members.Count == 3) && cluster.Vpns[3].Address is null);
         Assert.Equal(IPAddress.Parse("10.50.0.7"), cluster.Vpns[1].Address);
 
@@ -119,7 +119,7 @@ public class VpnCoordinatorMemberTests
         // And a raw stream from the removed peer is refused.
         try
         {
-            var stream = await cluster.Swarm[3].OpenStreamAsync(cluster.Swarm[1].PeerId, cluster.Vpns[1].IpProtocol, cts.Token);
+            var stream = await cluster.Hosts[3].OpenStreamAsync(cluster.Hosts[1].PeerId, cluster.Vpns[1].IpProtocol, cts.Token);
             await using (stream)
             {
                 PacketFraming.Write(stream.Output, Packets.IPv4(removedAddress, cluster.Vpns[1].Address!, [4]));
@@ -137,7 +137,7 @@ public class VpnCoordinatorMemberTests
         Assert.False(cluster.Devices[1].TryReceive(out _));
 
         // The freed address is handed out again.
-        Assert.Equal(IPAddress.Parse("10.50.0.2"), await coordinator.AddPeerAsync(cluster.Swarm[3].PeerId, null, cts.Token));
+        Assert.Equal(IPAddress.Parse("10.50.0.2"), await coordinator.AddPeerAsync(cluster.Hosts[3].PeerId, null, cts.Token));
     }
 
     [Fact]
@@ -148,8 +148,8 @@ public class VpnCoordinatorMemberTests
         await cluster.Coordinator.StartAsync([], cts.Token);
         var e = await Assert.ThrowsAsync<VpnJoinRejectedException>(() => cluster.Member(1).JoinAsync(cluster.CoordinatorAddress, null, cts.Token));
         Assert.Contains("allow list", e.Message, StringComparison.Ordinal);
-        cluster.Coordinator.Allow(cluster.Swarm[1].PeerId, IPAddress.Parse("10.50.0.33"));
-        await using var retry = new VpnMember(cluster.Swarm[1], new UserSpacePacketDevice(), new VpnOptions());
+        cluster.Coordinator.Allow(cluster.Hosts[1].PeerId, IPAddress.Parse("10.50.0.33"));
+        await using var retry = new VpnMember(cluster.Hosts[1], new UserSpacePacketDevice(), new VpnOptions());
         await retry.JoinAsync(cluster.CoordinatorAddress, null, cts.Token);
         Assert.Equal(IPAddress.Parse("10.50.0.33"), retry.Address);
     }
@@ -163,13 +163,13 @@ public class VpnCoordinatorMemberTests
         var current = cluster.Vpns[2].RoutingTable!;
 
         // Member 1 signs a table claiming to be newer and pushes it to member 2.
-        var forged = current with { Version = current.Version + 10, Coordinator = cluster.Swarm[1].PeerId, Members = [] };
-        await PushAsync(cluster, 1, 2, TableCodec.Sign(forged, cluster.Swarm[1].Options.Identity!), cts.Token);
+        var forged = current with { Version = current.Version + 10, Coordinator = cluster.Hosts[1].PeerId, Members = [] };
+        await PushAsync(cluster, 1, 2, TableCodec.Sign(forged, cluster.Hosts[1].Options.Identity!), cts.Token);
         // A replay of an older table genuinely signed by the coordinator.
         var old = current with { Version = current.Version - 1, Members = [] };
-        await PushAsync(cluster, 0, 2, TableCodec.Sign(old, cluster.Swarm[0].Options.Identity!), cts.Token);
+        await PushAsync(cluster, 0, 2, TableCodec.Sign(old, cluster.Hosts[0].Options.Identity!), cts.Token);
         // A coordinator-signed table relayed by another peer.
-        await PushAsync(cluster, 1, 2, TableCodec.Sign(current with { Version = current.Version + 5, Members = [] }, cluster.Swarm[0].Options.Identity!), cts.Token);
+        await PushAsync(cluster, 1, 2, TableCodec.Sign(current with { Version = current.Version + 5, Members = [] }, cluster.Hosts[0].Options.Identity!), cts.Token);
         Assert.Equal(current.Version, cluster.Vpns[2].RoutingTable!.Version);
         Assert.Equal(3, cluster.Vpns[2].RoutingTable!.Members.Count);
     }
@@ -191,7 +191,7 @@ public class VpnCoordinatorMemberTests
 
     private static async Task PushAsync(VpnCluster cluster, int from, int to, SignedRoutingTable table, CancellationToken ct)
     {
-        var stream = await cluster.Swarm[from].OpenStreamAsync(cluster.Swarm[to].PeerId, cluster.Vpns[to].ControlProtocol, ct);
+        var stream = await cluster.Hosts[from].OpenStreamAsync(cluster.Hosts[to].PeerId, cluster.Vpns[to].ControlProtocol, ct);
         await using (stream)
         {
             await LengthPrefixed.WriteAsync(stream.Output, new ControlMessage { Table = table }.ToByteArray(), ct);

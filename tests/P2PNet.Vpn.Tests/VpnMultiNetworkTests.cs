@@ -56,13 +56,13 @@ public class VpnMultiNetworkTests
         Assert.Equal(0xC2, (await hosts.Device(c0).ReceiveAsync(cts.Token))[20]);
 
         // Each endpoint counted exactly the packets of its own VPN, and no device holds anything else.
-        Assert.Equal(1, Received(a, hosts.Swarm[1]));
-        Assert.Equal(0, Received(a, hosts.Swarm[2]));
-        Assert.Equal(1, Received(b, hosts.Swarm[1]));
-        Assert.Equal(1, Received(c, hosts.Swarm[0]));
-        Assert.Equal(1, Received(c0, hosts.Swarm[1]));
-        Assert.Equal(1, Received(a1, hosts.Swarm[2]));
-        Assert.Equal(0, Received(b1, hosts.Swarm[0]));
+        Assert.Equal(1, Received(a, hosts.Hosts[1]));
+        Assert.Equal(0, Received(a, hosts.Hosts[2]));
+        Assert.Equal(1, Received(b, hosts.Hosts[1]));
+        Assert.Equal(1, Received(c, hosts.Hosts[0]));
+        Assert.Equal(1, Received(c0, hosts.Hosts[1]));
+        Assert.Equal(1, Received(a1, hosts.Hosts[2]));
+        Assert.Equal(0, Received(b1, hosts.Hosts[0]));
         foreach (var endpoint in new VpnEndpoint[] { a, b, c, a1, a2, b1, c0 })
         {
             Assert.False(hosts.Device(endpoint).TryReceive(out _), $"VPN {endpoint.VpnId} on {endpoint.Host.PeerId} got a stray packet");
@@ -89,7 +89,7 @@ public class VpnMultiNetworkTests
         bool refused = false;
         try
         {
-            var stream = await hosts.Swarm[2].OpenStreamAsync(hosts.Swarm[0].PeerId, b.IpProtocol, cts.Token);
+            var stream = await hosts.Hosts[2].OpenStreamAsync(hosts.Hosts[0].PeerId, b.IpProtocol, cts.Token);
             await using (stream)
             {
                 PacketFraming.Write(stream.Output, Packets.IPv4(Ip(".2"), Ip(".1"), [0x66]));
@@ -107,14 +107,14 @@ public class VpnMultiNetworkTests
         await Send(hosts.Device(b1), ".2", ".1", 0xB1);
         Assert.Equal(0xB1, (await hosts.Device(b).ReceiveAsync(cts.Token))[20]);
         Assert.False(hosts.Device(b).TryReceive(out _));
-        Assert.False(b.GetStatistics().Peers.ContainsKey(hosts.Swarm[2].PeerId.ToString()));
+        Assert.False(b.GetStatistics().Peers.ContainsKey(hosts.Hosts[2].PeerId.ToString()));
         Assert.False(hosts.Device(a).TryReceive(out _));
 
         // A table of VPN A, correctly signed by the coordinator both VPNs share, is refused by B's member.
         var tableOfA = a.RoutingTable! with { Version = b1.RoutingTable!.Version + 10, Epoch = b1.RoutingTable.Epoch };
         var held = b1.RoutingTable;
-        var answer = await VpnControlTestPeer.ExchangeAsync(hosts.Swarm[0], b1,
-            new ControlMessage { Table = TableCodec.Sign(tableOfA, hosts.Swarm[0].Options.Identity!) }, cts.Token);
+        var answer = await VpnControlTestPeer.ExchangeAsync(hosts.Hosts[0], b1,
+            new ControlMessage { Table = TableCodec.Sign(tableOfA, hosts.Hosts[0].Options.Identity!) }, cts.Token);
         Assert.NotNull(answer);
         Assert.False(answer.TableAck.Accepted);
         Assert.Contains(a.VpnId!, answer.TableAck.Reason, StringComparison.Ordinal);
@@ -176,31 +176,31 @@ public class VpnMultiNetworkTests
         private readonly List<VpnEndpoint> _endpoints = [];
         private readonly Dictionary<VpnEndpoint, UserSpacePacketDevice> _devices = [];
 
-        private MultiVpnHosts(InProcessSwarm swarm, PrivateKey[] keys)
+        private MultiVpnHosts(TestHostGroup hosts, PrivateKey[] keys)
         {
-            Swarm = swarm;
+            Hosts = hosts;
             _keys = keys;
         }
 
-        public InProcessSwarm Swarm { get; }
+        public TestHostGroup Hosts { get; }
 
         public static async Task<MultiVpnHosts> CreateAsync(int count)
         {
             var keys = Enumerable.Range(0, count).Select(_ => PrivateKey.GenerateEd25519()).ToArray();
-            var swarm = await InProcessSwarm.StartAsync(count, (i, o) => o.Identity = keys[i]);
-            return new MultiVpnHosts(swarm, keys);
+            var hosts = await TestHostGroup.StartAsync(count, (i, o) => o.Identity = keys[i]);
+            return new MultiVpnHosts(hosts, keys);
         }
 
         public VpnCoordinator Coordinator(int host, string address, string? vpnId = null) =>
-            Add(new VpnCoordinator(Swarm[host], NewDevice(out var device), Options(vpnId, Ip(address))), device);
+            Add(new VpnCoordinator(Hosts[host], NewDevice(out var device), Options(vpnId, Ip(address))), device);
 
         public VpnMember Member(int host, string? vpnId) =>
-            Add(new VpnMember(Swarm[host], NewDevice(out var device), Options(vpnId, null)), device);
+            Add(new VpnMember(Hosts[host], NewDevice(out var device), Options(vpnId, null)), device);
 
         public VpnMemberRequest Request(int host, string? address) =>
-            new(Swarm[host].PeerId, address is null ? null : Ip(address));
+            new(Hosts[host].PeerId, address is null ? null : Ip(address));
 
-        public Multiaddr Address(int host) => Swarm[host].ListenAddresses[0].WithPeerId(Swarm[host].PeerId);
+        public Multiaddr Address(int host) => Hosts[host].ListenAddresses[0].WithPeerId(Hosts[host].PeerId);
 
         public UserSpacePacketDevice Device(VpnEndpoint endpoint) => _devices[endpoint];
 
@@ -214,7 +214,7 @@ public class VpnMultiNetworkTests
             {
                 await device.DisposeAsync();
             }
-            await Swarm.DisposeAsync();
+            await Hosts.DisposeAsync();
             foreach (var key in _keys)
             {
                 key.Dispose();

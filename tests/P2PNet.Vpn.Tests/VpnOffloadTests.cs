@@ -91,7 +91,7 @@ public class VpnOffloadTests
         await cluster.StartAllAsync();
         using var cts = new CancellationTokenSource(Timeout);
         var a = cluster.Vpns.Select(v => v.Address!).ToArray();
-        var stream = await cluster.Swarm[1].OpenStreamAsync(cluster.Swarm[2].PeerId, cluster.Vpns[2].OffloadIpProtocol, cts.Token);
+        var stream = await cluster.Hosts[1].OpenStreamAsync(cluster.Hosts[2].PeerId, cluster.Vpns[2].OffloadIpProtocol, cts.Token);
         await using (stream)
         {
             var (spoofed, spoofedOffload) = SuperPackets.Tcp(Payload(5000), 1380, source: a[0], destination: a[2]);

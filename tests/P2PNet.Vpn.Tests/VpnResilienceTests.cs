@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using P2PNet.Testing;
 
 namespace P2PNet.Vpn.Tests;
 
@@ -15,17 +16,21 @@ public class VpnResilienceTests
         await cluster.Devices[1].SendAsync(Packets.IPv4(a1, a2, [1]), cts.Token);
         Assert.Equal(1, (await cluster.Devices[2].ReceiveAsync(cts.Token))[20]);
 
-        await cluster.Swarm[1].DisconnectAsync(cluster.Swarm[2].PeerId);
+        await cluster.Hosts[1].DisconnectAsync(cluster.Hosts[2].PeerId);
 
         // Keep sending until one gets through the redialed stream (packets sent while it is down may be lost, as on a real link).
         byte[]? received = null;
-        for (int i = 2; received is null; i++)
-        {
-            await cluster.Devices[1].SendAsync(Packets.IPv4(a1, a2, [(byte)i]), cts.Token);
-            await Task.Delay(50, cts.Token);
-            cluster.Devices[2].TryReceive(out received);
-        }
-        Assert.True(cluster.Vpns[1].GetStatistics().Peers[cluster.Swarm[2].PeerId.ToString()].Connected);
+        int next = 2;
+        await Conditions.WaitUntilAsync(
+            async ct =>
+            {
+                await cluster.Devices[1].SendAsync(Packets.IPv4(a1, a2, [(byte)next++]), ct);
+                return cluster.Devices[2].TryReceive(out received);
+            },
+            VpnCluster.Timeout,
+            "no packet got through the redialed stream",
+            cts.Token);
+        Assert.True(cluster.Vpns[1].GetStatistics().Peers[cluster.Hosts[2].PeerId.ToString()].Connected);
     }
 
     [Fact]
@@ -51,9 +56,9 @@ public class VpnResilienceTests
         listener.Start();
 
         await using var cluster = await VpnCluster.CreateAsync(2);
-        await using var metered = new VpnMember(cluster.Swarm[1], cluster.Devices[1], new VpnOptions(), meterFactory: meterFactory);
+        await using var metered = new VpnMember(cluster.Hosts[1], cluster.Devices[1], new VpnOptions(), meterFactory: meterFactory);
         using var cts = new CancellationTokenSource(VpnCluster.Timeout);
-        await cluster.Coordinator.StartAsync([new VpnMemberRequest(cluster.Swarm[1].PeerId)], cts.Token);
+        await cluster.Coordinator.StartAsync([new VpnMemberRequest(cluster.Hosts[1].PeerId)], cts.Token);
         await metered.JoinAsync(cluster.CoordinatorAddress, null, cts.Token);
         await cluster.Devices[1].SendAsync(Packets.IPv4(metered.Address!, cluster.Vpns[0].Address!, new byte[100]), cts.Token);
         await cluster.Devices[0].ReceiveAsync(cts.Token);

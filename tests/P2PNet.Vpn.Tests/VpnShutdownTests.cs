@@ -13,16 +13,16 @@ public class VpnShutdownTests
         for (int round = 0; round < 5; round++)
         {
             await using var cluster = await VpnCluster.CreateAsync(2);
-            int dialer = cluster.Swarm[0].PeerId.Bytes.SequenceCompareTo(cluster.Swarm[1].PeerId.Bytes) < 0 ? 0 : 1;
+            int dialer = cluster.Hosts[0].PeerId.Bytes.SequenceCompareTo(cluster.Hosts[1].PeerId.Bytes) < 0 ? 0 : 1;
             int other = 1 - dialer;
-            cluster.Swarm[other].SetStreamHandler(ResettingProtocol, (stream, _) =>
+            cluster.Hosts[other].SetStreamHandler(ResettingProtocol, (stream, _) =>
             {
                 stream.Abort();
                 return Task.CompletedTask;
             });
             var opening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var sawReset = new TaskCompletionSource<Exception>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var dialingHost = cluster.Swarm[dialer];
+            var dialingHost = cluster.Hosts[dialer];
             cluster.Vpns[dialer].OpenDataStream = async (peer, _, stopping) =>
             {
                 opening.TrySetResult();

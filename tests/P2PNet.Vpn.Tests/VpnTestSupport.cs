@@ -15,16 +15,16 @@ internal sealed class VpnCluster : IAsyncDisposable
 
     private readonly PrivateKey[] _keys;
 
-    private VpnCluster(InProcessSwarm swarm, PrivateKey[] keys, VpnEndpoint[] vpns, UserSpacePacketDevice[] devices, IPacketDevice[] attached)
+    private VpnCluster(TestHostGroup hosts, PrivateKey[] keys, VpnEndpoint[] vpns, UserSpacePacketDevice[] devices, IPacketDevice[] attached)
     {
-        Swarm = swarm;
+        Hosts = hosts;
         _keys = keys;
         Vpns = vpns;
         Devices = devices;
         Attached = attached;
     }
 
-    public InProcessSwarm Swarm { get; }
+    public TestHostGroup Hosts { get; }
 
     public VpnEndpoint[] Vpns { get; }
 
@@ -47,7 +47,7 @@ internal sealed class VpnCluster : IAsyncDisposable
         Func<int, IPacketDevice?>? device = null, Action<int, VpnOptions>? configureEach = null)
     {
         var keys = Enumerable.Range(0, count).Select(_ => PrivateKey.GenerateEd25519()).ToArray();
-        var swarm = await InProcessSwarm.StartAsync(count, (i, o) => { o.Identity = keys[i]; o.PrivateNetworkKey = psk; });
+        var hosts = await TestHostGroup.StartAsync(count, (i, o) => { o.Identity = keys[i]; o.PrivateNetworkKey = psk; });
         var devices = Enumerable.Range(0, count).Select(_ => new UserSpacePacketDevice()).ToArray();
         var attached = Enumerable.Range(0, count).Select(i => device?.Invoke(i) ?? devices[i]).ToArray();
         string vpnId = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
@@ -57,19 +57,19 @@ internal sealed class VpnCluster : IAsyncDisposable
             configure?.Invoke(options);
             configureEach?.Invoke(i, options);
             return i == 0
-                ? (VpnEndpoint)new VpnCoordinator(swarm[i], attached[i], options)
-                : new VpnMember(swarm[i], attached[i], options);
+                ? (VpnEndpoint)new VpnCoordinator(hosts[i], attached[i], options)
+                : new VpnMember(hosts[i], attached[i], options);
         }).ToArray();
-        return new VpnCluster(swarm, keys, vpns, devices, attached) { VpnId = vpnId };
+        return new VpnCluster(hosts, keys, vpns, devices, attached) { VpnId = vpnId };
     }
 
-    public P2PNet.Multiformats.Multiaddr CoordinatorAddress => Swarm[0].ListenAddresses[0].WithPeerId(Swarm[0].PeerId);
+    public P2PNet.Multiformats.Multiaddr CoordinatorAddress => Hosts[0].ListenAddresses[0].WithPeerId(Hosts[0].PeerId);
 
     /// <summary>Starts host 0 as coordinator admitting the others, and joins them all.</summary>
     public async Task StartAllAsync()
     {
         using var cts = new CancellationTokenSource(Timeout);
-        await Coordinator.StartAsync(Enumerable.Range(1, Vpns.Length - 1).Select(i => new VpnMemberRequest(Swarm[i].PeerId)), cts.Token);
+        await Coordinator.StartAsync(Enumerable.Range(1, Vpns.Length - 1).Select(i => new VpnMemberRequest(Hosts[i].PeerId)), cts.Token);
         for (int i = 1; i < Vpns.Length; i++)
         {
             await Member(i).JoinAsync(CoordinatorAddress, null, cts.Token);
@@ -81,17 +81,11 @@ internal sealed class VpnCluster : IAsyncDisposable
     /// ends. <see cref="StartAllAsync"/> waits only for the tables: a link whose first dial came before the peer joined is
     /// redialed with backoff, and its coming up later pushes the current table (the coordinator's link-up path).</summary>
     public Task WaitForDataStreamAsync(int a, int b) => WaitUntilAsync(() =>
-        Vpns[a].GetStatistics().Peers.TryGetValue(Swarm[b].PeerId.ToString(), out var ab) && ab.Connected
-        && Vpns[b].GetStatistics().Peers.TryGetValue(Swarm[a].PeerId.ToString(), out var ba) && ba.Connected);
+        Vpns[a].GetStatistics().Peers.TryGetValue(Hosts[b].PeerId.ToString(), out var ab) && ab.Connected
+        && Vpns[b].GetStatistics().Peers.TryGetValue(Hosts[a].PeerId.ToString(), out var ba) && ba.Connected);
 
-    public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
-    {
-        using var cts = new CancellationTokenSource(timeout ?? Timeout);
-        while (!condition())
-        {
-            await Task.Delay(20, cts.Token);
-        }
-    }
+    public static Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null) =>
+        Conditions.WaitUntilAsync(condition, timeout ?? Timeout, "the VPN cluster did not reach the awaited state");
 
     public async ValueTask DisposeAsync()
     {
@@ -103,7 +97,7 @@ internal sealed class VpnCluster : IAsyncDisposable
         {
             await device.DisposeAsync();
         }
-        await Swarm.DisposeAsync();
+        await Hosts.DisposeAsync();
         foreach (var key in _keys)
         {
             key.Dispose();

@@ -4,6 +4,7 @@ using P2PNet.Host;
 using P2PNet.Multiformats;
 using P2PNet.Protocols.Perf;
 using P2PNet.Testing.Interop;
+using P2PNet.Testing.Processes;
 
 namespace P2PNet.Core.Tests.Cli;
 

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using P2PNet.Host;
 using P2PNet.Multiformats;
+using P2PNet.Testing;
 
 namespace P2PNet.Core.Tests.Diagnostics;
 
@@ -56,11 +57,7 @@ public sealed class HealthCheckTests
             await other.StartAsync().AsTask().WaitAsync(Timeout);
             var host = services.GetRequiredService<P2PHost>();
             await other.DialAsync(host.ListenAddresses[0]).AsTask().WaitAsync(Timeout);
-            using var cts = new CancellationTokenSource(Timeout);
-            while (host.ConnectedPeers.Count == 0)
-            {
-                await Task.Delay(20, cts.Token);
-            }
+            await Conditions.WaitUntilAsync(() => host.ConnectedPeers.Count > 0, Timeout, "the host never registered the inbound connection");
             var connected = await CheckAsync(services);
             Assert.Equal(HealthStatus.Healthy, connected.Status);
             Assert.Equal(1, connected.Data["peers"]);

@@ -24,14 +24,14 @@ public sealed class TracingTests(ITestOutputHelper output)
             ActivityStopped = stopped.Enqueue,
         };
         ActivitySource.AddActivityListener(listener);
-        await using var swarm = await InProcessSwarm.StartAsync(2, null, XunitLoggerProvider.CreateFactory(output)).WaitAsync(Timeout);
+        await using var hosts = await TestHostGroup.StartAsync(2, null, XunitLoggerProvider.CreateFactory(output)).WaitAsync(Timeout);
 
         ActivityTraceId trace;
         using (var root = testSource.StartActivity("test-root"))
         {
             Assert.NotNull(root);
             trace = root.TraceId;
-            var connection = await swarm[0].DialAsync(swarm[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+            var connection = await hosts[0].DialAsync(hosts[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
             await using var stream = await connection.OpenStreamAsync([PingProtocol.Id]).AsTask().WaitAsync(Timeout);
         }
 
@@ -39,14 +39,14 @@ public sealed class TracingTests(ITestOutputHelper output)
         var spans = stopped.Where(a => a.TraceId == trace && a.Source.Name == P2PNetTelemetry.ActivitySourceName).ToList();
         var dial = Assert.Single(spans, a => a.OperationName == "p2pnet.dial");
         Assert.Equal(ActivityKind.Client, dial.Kind);
-        Assert.Equal(swarm[1].PeerId.ToString(), dial.GetTagItem("p2pnet.peer.id"));
+        Assert.Equal(hosts[1].PeerId.ToString(), dial.GetTagItem("p2pnet.peer.id"));
         Assert.NotEqual(ActivityStatusCode.Error, dial.Status);
 
         var handshake = Assert.Single(spans, a => a.OperationName == "p2pnet.security.handshake");
         Assert.Equal(dial.SpanId, handshake.ParentSpanId);
         Assert.Equal("/noise", handshake.GetTagItem("p2pnet.protocol"));
         Assert.Equal("outbound", handshake.GetTagItem("p2pnet.direction"));
-        Assert.Equal(swarm[1].PeerId.ToString(), handshake.GetTagItem("p2pnet.peer.id"));
+        Assert.Equal(hosts[1].PeerId.ToString(), handshake.GetTagItem("p2pnet.peer.id"));
 
         var muxer = Assert.Single(spans, a => a.OperationName == "p2pnet.muxer.setup");
         Assert.Equal(dial.SpanId, muxer.ParentSpanId);
@@ -69,7 +69,7 @@ public sealed class TracingTests(ITestOutputHelper output)
             ActivityStopped = stopped.Enqueue,
         };
         ActivitySource.AddActivityListener(listener);
-        await using var swarm = await InProcessSwarm.StartAsync(3, null, XunitLoggerProvider.CreateFactory(output)).WaitAsync(Timeout);
+        await using var hosts = await TestHostGroup.StartAsync(3, null, XunitLoggerProvider.CreateFactory(output)).WaitAsync(Timeout);
 
         ActivityTraceId trace;
         using (var root = testSource.StartActivity("test-root"))
@@ -77,8 +77,8 @@ public sealed class TracingTests(ITestOutputHelper output)
             Assert.NotNull(root);
             trace = root.TraceId;
             // host 1's address with host 2's id: Noise refuses the remote.
-            var wrong = swarm[1].ListenAddresses[0].WithoutPeerId().WithPeerId(swarm[2].PeerId);
-            await Assert.ThrowsAnyAsync<Exception>(() => swarm[0].DialAsync(wrong).AsTask().WaitAsync(Timeout));
+            var wrong = hosts[1].ListenAddresses[0].WithoutPeerId().WithPeerId(hosts[2].PeerId);
+            await Assert.ThrowsAnyAsync<Exception>(() => hosts[0].DialAsync(wrong).AsTask().WaitAsync(Timeout));
         }
 
         var spans = stopped.Where(a => a.TraceId == trace && a.Source.Name == P2PNetTelemetry.ActivitySourceName).ToList();

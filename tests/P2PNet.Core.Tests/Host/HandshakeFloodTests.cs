@@ -138,14 +138,8 @@ public sealed class HandshakeFloodTests(ITestOutputHelper output)
         return new P2PHost(options, logs, meters);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(Timeout);
-        while (!condition())
-        {
-            await Task.Delay(20, timeout.Token);
-        }
-    }
+    private static Task WaitUntilAsync(Func<bool> condition) =>
+        Conditions.WaitUntilAsync(condition, Timeout, "the awaited condition did not hold");
 
     /// <summary>Keeps every warning the resource manager writes.</summary>
     private sealed class CapturingProvider(ConcurrentQueue<string> lines) : ILoggerProvider

@@ -3,6 +3,7 @@ using System.Diagnostics.Metrics;
 using P2PNet.Host;
 using P2PNet.Multiformats;
 using P2PNet.Protocols.Ping;
+using P2PNet.Testing;
 
 namespace P2PNet.Core.Tests.Host;
 
@@ -50,14 +51,8 @@ public sealed class HostMetricsTests
         await WaitUntilAsync(() => totals["p2pnet.connection.active"] == 0);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(Timeout);
-        while (!condition())
-        {
-            await Task.Delay(20, timeout.Token);
-        }
-    }
+    private static Task WaitUntilAsync(Func<bool> condition) =>
+        Conditions.WaitUntilAsync(condition, Timeout, "the awaited condition did not hold");
 
     private sealed class TestMeterFactory : IMeterFactory
     {

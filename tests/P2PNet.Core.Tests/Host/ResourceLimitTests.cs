@@ -16,8 +16,8 @@ public sealed class ResourceLimitTests(ITestOutputHelper output)
     private const long MiB = 1024 * 1024;
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    private Task<InProcessSwarm> StartAsync(int count, Action<int, P2PHostOptions> configure) =>
-        InProcessSwarm.StartAsync(count, (i, o) =>
+    private Task<TestHostGroup> StartAsync(int count, Action<int, P2PHostOptions> configure) =>
+        TestHostGroup.StartAsync(count, (i, o) =>
         {
             configure(i, o);
         }, XunitLoggerProvider.CreateFactory(output, LogLevel.Information)).WaitAsync(Timeout);
@@ -39,7 +39,7 @@ public sealed class ResourceLimitTests(ITestOutputHelper output)
     [Fact]
     public async Task PingStreamsThatNeverRead_StayWithinThePeersMemoryBudget_AndOtherPeersAreUnaffected()
     {
-        await using var swarm = await StartAsync(3, (i, o) =>
+        await using var hosts = await StartAsync(3, (i, o) =>
         {
             if (i == 0)
             {
@@ -54,8 +54,8 @@ public sealed class ResourceLimitTests(ITestOutputHelper output)
                 o.Resources.MaxMemoryPerConnection = 2048 * MiB;
             }
         });
-        var target = swarm[0];
-        var flooder = swarm[1];
+        var target = hosts[0];
+        var flooder = hosts[1];
         var connection = await flooder.DialAsync(target.ListenAddresses[0]).AsTask().WaitAsync(Timeout);
         await WaitIdentifiedAsync(target, flooder);
 
@@ -85,7 +85,7 @@ public sealed class ResourceLimitTests(ITestOutputHelper output)
         Assert.True(target.GetResourceUsage().Refused >= refused);
 
         // Another peer connects, pings and opens streams as usual.
-        var other = await swarm[2].DialAsync(target.ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+        var other = await hosts[2].DialAsync(target.ListenAddresses[0]).AsTask().WaitAsync(Timeout);
         await foreach (var _ in PingProtocol.PingAsync(other, 3).WithCancellation(new CancellationTokenSource(Timeout).Token))
         {
         }
@@ -96,17 +96,17 @@ public sealed class ResourceLimitTests(ITestOutputHelper output)
         }
 
         await flooder.DisconnectAsync(target.PeerId).AsTask().WaitAsync(Timeout);
-        await swarm[2].DisconnectAsync(target.PeerId).AsTask().WaitAsync(Timeout);
+        await hosts[2].DisconnectAsync(target.PeerId).AsTask().WaitAsync(Timeout);
         await WaitUntilAsync(() => target.GetResourceUsage() is var u && u.System.IsEmpty && u.TrackedPeers == 0 && u.TrackedAddresses == 0);
     }
 
     [Fact]
     public async Task PerPeerStreamLimit_RefusesFurtherStreams_AndAClosedStreamFreesItsSlot()
     {
-        await using var swarm = await StartAsync(2, (i, o) => o.Resources.MaxInboundStreamsPerPeer = 3);
-        swarm[0].SetStreamHandler(HoldProtocol, HoldAsync);
-        var connection = await swarm[1].DialAsync(swarm[0].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
-        await WaitIdentifiedAsync(swarm[0], swarm[1]);
+        await using var hosts = await StartAsync(2, (i, o) => o.Resources.MaxInboundStreamsPerPeer = 3);
+        hosts[0].SetStreamHandler(HoldProtocol, HoldAsync);
+        var connection = await hosts[1].DialAsync(hosts[0].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+        await WaitIdentifiedAsync(hosts[0], hosts[1]);
 
         var held = new List<P2PStream>();
         for (int i = 0; i < 3; i++)
@@ -115,11 +115,11 @@ public sealed class ResourceLimitTests(ITestOutputHelper output)
         }
 
         await Assert.ThrowsAsync<StreamResetException>(() => connection.OpenStreamAsync(HoldProtocol).AsTask().WaitAsync(Timeout));
-        Assert.Equal(3, swarm[0].GetResourceUsage(swarm[1].PeerId)!.Value.InboundStreams);
+        Assert.Equal(3, hosts[0].GetResourceUsage(hosts[1].PeerId)!.Value.InboundStreams);
 
         await held[0].CompleteWritesAsync().AsTask().WaitAsync(Timeout);
         await held[0].ReadsClosed.WaitAsync(Timeout);
-        await WaitUntilAsync(() => swarm[0].GetResourceUsage(swarm[1].PeerId)?.InboundStreams == 2);
+        await WaitUntilAsync(() => hosts[0].GetResourceUsage(hosts[1].PeerId)?.InboundStreams == 2);
         held[0] = await connection.OpenStreamAsync(HoldProtocol).AsTask().WaitAsync(Timeout);
 
         foreach (var stream in held)
@@ -128,19 +128,19 @@ public sealed class ResourceLimitTests(ITestOutputHelper output)
         }
 
         await connection.DisposeAsync().AsTask().WaitAsync(Timeout);
-        await WaitUntilAsync(() => swarm[0].GetResourceUsage() is var u && u.System.IsEmpty && u.TrackedPeers == 0);
+        await WaitUntilAsync(() => hosts[0].GetResourceUsage() is var u && u.System.IsEmpty && u.TrackedPeers == 0);
     }
 
     [Fact]
     public async Task PerProtocolStreamLimit_ResetsStreamsOfThatProtocolOnly()
     {
-        await using var swarm = await StartAsync(2, (i, o) => o.Resources.MaxInboundStreamsPerProtocol = 2);
-        swarm[0].SetStreamHandler(HoldProtocol, HoldAsync);
-        var connection = await swarm[1].DialAsync(swarm[0].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+        await using var hosts = await StartAsync(2, (i, o) => o.Resources.MaxInboundStreamsPerProtocol = 2);
+        hosts[0].SetStreamHandler(HoldProtocol, HoldAsync);
+        var connection = await hosts[1].DialAsync(hosts[0].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
 
         var first = await connection.OpenStreamAsync(HoldProtocol).AsTask().WaitAsync(Timeout);
         var second = await connection.OpenStreamAsync(HoldProtocol).AsTask().WaitAsync(Timeout);
-        await WaitUntilAsync(() => swarm[0].GetResourceUsage(HoldProtocol).InboundStreams == 2);
+        await WaitUntilAsync(() => hosts[0].GetResourceUsage(HoldProtocol).InboundStreams == 2);
 
         // Negotiated, then reset by the target when it counts the stream against the protocol's budget (the reset may
         // overtake the negotiation's answer, or come after it).
@@ -149,7 +149,7 @@ public sealed class ResourceLimitTests(ITestOutputHelper output)
             await using var third = await connection.OpenStreamAsync(HoldProtocol).AsTask().WaitAsync(Timeout);
             await third.ReadsClosed.WaitAsync(Timeout);
         });
-        Assert.Equal(2, swarm[0].GetResourceUsage(HoldProtocol).InboundStreams);
+        Assert.Equal(2, hosts[0].GetResourceUsage(HoldProtocol).InboundStreams);
 
         // Other protocols are unaffected.
         await foreach (var _ in PingProtocol.PingAsync(connection, 2).WithCancellation(new CancellationTokenSource(Timeout).Token))
@@ -158,14 +158,14 @@ public sealed class ResourceLimitTests(ITestOutputHelper output)
 
         await first.DisposeAsync();
         await second.DisposeAsync();
-        await WaitUntilAsync(() => swarm[0].GetResourceUsage(HoldProtocol).IsEmpty);
+        await WaitUntilAsync(() => hosts[0].GetResourceUsage(HoldProtocol).IsEmpty);
     }
 
     [Fact]
     public async Task AllowListedPeer_BypassesThePerIpConnectionLimit_OthersAreRefused()
     {
         using var allowedKey = P2PNet.Crypto.PrivateKey.GenerateEd25519();
-        await using var swarm = await StartAsync(4, (i, o) =>
+        await using var hosts = await StartAsync(4, (i, o) =>
         {
             o.Resources.MaxInboundConnectionsPerIp = 1;
             if (i == 0)
@@ -177,31 +177,31 @@ public sealed class ResourceLimitTests(ITestOutputHelper output)
                 o.Identity = allowedKey;
             }
         });
-        var guarded = swarm[0];
+        var guarded = hosts[0];
 
         // All dial from 127.0.0.1: the first takes the address's only slot.
-        await swarm[1].DialAsync(guarded.ListenAddresses[0]).AsTask().WaitAsync(Timeout);
-        await WaitUntilAsync(() => guarded.GetConnections(swarm[1].PeerId).Count == 1);
+        await hosts[1].DialAsync(guarded.ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+        await WaitUntilAsync(() => guarded.GetConnections(hosts[1].PeerId).Count == 1);
 
         // The second is refused once its peer id is known (it may see the connection close right after its handshake).
         try
         {
-            await swarm[2].DialAsync(guarded.ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+            await hosts[2].DialAsync(guarded.ListenAddresses[0]).AsTask().WaitAsync(Timeout);
         }
         catch (IOException)
         {
         }
 
-        await WaitUntilAsync(() => guarded.GetResourceUsage().Refused >= 1 && swarm[2].GetConnections(guarded.PeerId).Count == 0);
-        Assert.Empty(guarded.GetConnections(swarm[2].PeerId));
+        await WaitUntilAsync(() => guarded.GetResourceUsage().Refused >= 1 && hosts[2].GetConnections(guarded.PeerId).Count == 0);
+        Assert.Empty(guarded.GetConnections(hosts[2].PeerId));
 
         // The allow-listed peer gets in from the same address.
-        var allowed = await swarm[3].DialAsync(guarded.ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+        var allowed = await hosts[3].DialAsync(guarded.ListenAddresses[0]).AsTask().WaitAsync(Timeout);
         await foreach (var _ in PingProtocol.PingAsync(allowed, 1).WithCancellation(new CancellationTokenSource(Timeout).Token))
         {
         }
 
-        Assert.Single(guarded.GetConnections(swarm[3].PeerId));
+        Assert.Single(guarded.GetConnections(hosts[3].PeerId));
         Assert.Equal(2, guarded.GetResourceUsage().System.InboundConnections);
 
         await guarded.CloseConnectionsAsync().AsTask().WaitAsync(Timeout);
@@ -211,15 +211,15 @@ public sealed class ResourceLimitTests(ITestOutputHelper output)
     [Fact]
     public async Task AllowListedNetwork_BypassesThePerIpConnectionLimit()
     {
-        await using var swarm = await StartAsync(3, (i, o) =>
+        await using var hosts = await StartAsync(3, (i, o) =>
         {
             o.Resources.MaxInboundConnectionsPerIp = 1;
             o.Resources.AllowedNetworks.Add(System.Net.IPNetwork.Parse("127.0.0.0/8"));
         });
-        await swarm.ConnectStarAsync().WaitAsync(Timeout);
-        await swarm[2].DialAsync(swarm[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
-        await WaitUntilAsync(() => swarm[1].GetConnections(swarm[2].PeerId).Count == 1 && swarm[1].GetConnections(swarm[0].PeerId).Count == 1);
-        Assert.Equal(0, swarm[1].GetResourceUsage().Refused);
+        await hosts.ConnectStarAsync().WaitAsync(Timeout);
+        await hosts[2].DialAsync(hosts[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+        await WaitUntilAsync(() => hosts[1].GetConnections(hosts[2].PeerId).Count == 1 && hosts[1].GetConnections(hosts[0].PeerId).Count == 1);
+        Assert.Equal(0, hosts[1].GetResourceUsage().Refused);
     }
 
     [Fact]
@@ -230,8 +230,8 @@ public sealed class ResourceLimitTests(ITestOutputHelper output)
         config.Host.ListenAddresses.Add(P2PNet.Multiformats.Multiaddr.Parse("/ip4/127.0.0.1/tcp/0"));
         network.Config(config);
         await network.InitAsync().AsTask().WaitAsync(Timeout);
-        await using var swarm = await StartAsync(1, (_, _) => { });
-        await swarm[0].DialAsync(network.Host.ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+        await using var hosts = await StartAsync(1, (_, _) => { });
+        await hosts[0].DialAsync(network.Host.ListenAddresses[0]).AsTask().WaitAsync(Timeout);
         await WaitUntilAsync(() => network.Status().Resources is { System.InboundConnections: 1, TrackedPeers: 1 });
     }
 
@@ -242,12 +242,6 @@ public sealed class ResourceLimitTests(ITestOutputHelper output)
             && a.GetConnections(b.PeerId).All(c => c.StreamCount == 0) && b.GetConnections(a.PeerId).All(c => c.StreamCount == 0));
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(Timeout);
-        while (!condition())
-        {
-            await Task.Delay(20, timeout.Token);
-        }
-    }
+    private static Task WaitUntilAsync(Func<bool> condition) =>
+        Conditions.WaitUntilAsync(condition, Timeout, "the awaited condition did not hold");
 }

@@ -135,18 +135,23 @@ public sealed class ShutdownTests(ITestOutputHelper output)
     }
 
     /// <summary>Waits until the server has sent far more than the relay passed on and its sending has stopped.</summary>
-    private static async Task WaitUntilStuckAsync(P2PConnection connection)
+    private static Task WaitUntilStuckAsync(P2PConnection connection)
     {
-        using var timeout = new CancellationTokenSource(Step);
         long last = -1;
-        int unchanged = 0;
-        while (unchanged < 10)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(100), timeout.Token);
-            long sent = connection.BytesSent;
-            unchanged = sent == last ? unchanged + 1 : 0;
-            last = sent;
-        }
+        var unchangedFor = System.Diagnostics.Stopwatch.StartNew();
+        return Conditions.WaitUntilAsync(
+            () =>
+            {
+                long sent = connection.BytesSent;
+                if (sent != last)
+                {
+                    last = sent;
+                    unchangedFor.Restart();
+                }
+                return unchangedFor.Elapsed >= TimeSpan.FromSeconds(1);
+            },
+            Step,
+            "the server's sending never stopped");
     }
 
     private sealed class Setup(P2PHost server) : IAsyncDisposable

@@ -4,6 +4,7 @@ using P2PNet.Host;
 using P2PNet.Multiformats;
 using P2PNet.Protocols.Ping;
 using P2PNet.Testing.Interop;
+using P2PNet.Testing.Processes;
 
 namespace P2PNet.Core.Tests.Hosting;
 
@@ -19,7 +20,7 @@ public sealed class WorkerServiceSampleTests : IDisposable
     public async Task WorkerService_StartedFromItsAppSettings_ListensAnswersPingsAndHealthAndStopsCleanly()
     {
         string identityFile = Path.Combine(_directory, "identity.key");
-        NodeProcess worker = await WorkerServiceSample.StartAsync(
+        ChildProcess worker = await WorkerServiceSample.StartAsync(
         [
             // Only what a test must change: free ports and a private key file; everything else is the sample's appsettings.json.
             "--P2PNet:IdentityKeyFile", identityFile,

@@ -4,6 +4,7 @@ using FsCheck.Fluent;
 using FsCheck.Xunit;
 using P2PNet.IO;
 using P2PNet.Multiformats;
+using P2PNet.Testing.IO;
 
 namespace P2PNet.Core.Tests.IO;
 

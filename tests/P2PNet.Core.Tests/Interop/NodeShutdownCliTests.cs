@@ -1,7 +1,8 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using P2PNet.Core.Tests.Discovery;
+using P2PNet.Testing;
 using P2PNet.Testing.Interop;
+using P2PNet.Testing.Networking;
 
 namespace P2PNet.Core.Tests.Interop;
 
@@ -32,35 +33,36 @@ public sealed class NodeShutdownCliTests
     public async Task Node_ExitsZeroWithinItsDeadline_OnSigint_WhileServingAPerfPeerThatIsStopped()
     {
         using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await using var lab = await NetworkNamespaceLab.CreateAsync(1, cancel.Token, prefix: "close");
-        await lab.ExecAsync(0, ["sysctl", "-q", "-w", "net.ipv4.tcp_rmem=4096 65536 131072", "net.ipv4.tcp_wmem=4096 65536 131072"], cancel.Token);
+        await using var lab = await NamespaceLab.CreateAsync("close", cancel.Token);
+        string ns = await lab.AddHostAsync("node", await lab.AddSwitchAsync("10.213.1.0/24", cancel.Token), "10.213.1.10", cancel.Token);
+        await lab.ExecAsync(ns, cancel.Token, "sysctl", "-q", "-w", "net.ipv4.tcp_rmem=4096 65536 131072", "net.ipv4.tcp_wmem=4096 65536 131072");
         // SIGINT is ignored by processes started in the background of a non-interactive shell, and .NET keeps it so:
         // give the node the default disposition so that it sees the signal, as an interactive user's node does.
-        await using var node = lab.Start(0, "p2pnet node", ["env", "--default-signal=INT", "dotnet", P2PNetCli.Assembly, "node"]);
+        await using var node = lab.Start(ns, ["env", "--default-signal=INT", "dotnet", P2PNetCli.Assembly, "node"]);
         string listen = await node.WaitForLineAsync(l => l.StartsWith("LISTEN ", StringComparison.Ordinal), Step);
         string address = listen["LISTEN ".Length..].Trim();
 
-        await using var perf = lab.Start(0, "p2pnet perf", ["dotnet", P2PNetCli.Assembly, "perf", address, "--download", "100000000000"]);
+        await using var perf = lab.Start(ns, ["dotnet", P2PNetCli.Assembly, "perf", address, "--download", "100000000000"]);
         try
         {
             await node.WaitForLineAsync(l => l.StartsWith("CONNECT ", StringComparison.Ordinal), Step);
             // Downloading for real (bytes queued on the sockets), then paused: it reads nothing more, and the node's
             // sends pile up until they block.
-            await WaitForQueuesAsync(lab.Namespaces[0], steady: false, cancel.Token);
+            await WaitForQueuesAsync(lab, ns, steady: false, cancel.Token);
             Assert.True(perf.ExitCode is null, perf.Diagnostics());
             Assert.Equal(0, Kill(perf.ProcessId, SIGSTOP));
-            await WaitForQueuesAsync(lab.Namespaces[0], steady: true, cancel.Token);
+            await WaitForQueuesAsync(lab, ns, steady: true, cancel.Token);
 
             var stopwatch = Stopwatch.StartNew();
             Assert.Equal(0, Kill(node.ProcessId, SIGINT));
-            var exited = await Record.ExceptionAsync(() => node.WaitForExitAsync(cancel.Token).WaitAsync(ShutdownTimeout + Slack));
+            var exited = await Record.ExceptionAsync(() => node.WaitForExitAsync(ShutdownTimeout + Slack, cancel.Token));
             Assert.False(exited is TimeoutException, $"the node was still running {ShutdownTimeout + Slack} after SIGINT.\n{node.Diagnostics()}");
             Assert.Null(exited);
             Assert.True(node.ExitCode == 0, $"exit code {node.ExitCode} after {stopwatch.Elapsed}.\n{node.Diagnostics()}");
         }
         finally
         {
-            _ = Kill(perf.ProcessId, SIGKILL); // already gone is fine: LineProcess disposal kills it too
+            _ = Kill(perf.ProcessId, SIGKILL); // already gone is fine: ChildProcess disposal kills it too
         }
     }
 
@@ -68,36 +70,31 @@ public sealed class NodeShutdownCliTests
     /// Polls the TCP queues in the namespace (<c>ss</c>): until bytes are queued at all, or (<paramref name="steady"/>)
     /// until they are and have not moved for a second — nobody reads, the sender is blocked.
     /// </summary>
-    private static async Task WaitForQueuesAsync(string ns, bool steady, CancellationToken cancellationToken)
+    private static Task WaitForQueuesAsync(NamespaceLab lab, string ns, bool steady, CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(Step);
         string last = "";
-        for (int unchanged = 0; ;)
-        {
-            await Task.Delay(TimeSpan.FromMilliseconds(100), timeout.Token);
-            var queues = await QueuesAsync(ns, timeout.Token);
-            bool queued = queues.Any(q => q.Send > 0 || q.Receive > 0);
-            string now = string.Join(';', queues);
-            unchanged = queued && now == last ? unchanged + 1 : 0;
-            last = now;
-            if (queued && (!steady || unchanged >= 10))
+        var unchangedFor = Stopwatch.StartNew();
+        return Conditions.WaitUntilAsync(
+            async ct =>
             {
-                return;
-            }
-        }
+                var queues = await QueuesAsync(lab, ns, ct);
+                bool queued = queues.Any(q => q.Send > 0 || q.Receive > 0);
+                string now = string.Join(';', queues);
+                if (!queued || now != last)
+                {
+                    unchangedFor.Restart();
+                }
+                last = now;
+                return queued && (!steady || unchangedFor.Elapsed >= TimeSpan.FromSeconds(1));
+            },
+            Step,
+            steady ? "the TCP queues did not settle (the paused reader's sender never blocked)" : "no bytes were ever queued on the TCP sockets",
+            cancellationToken);
     }
 
-    private static async Task<List<(long Receive, long Send)>> QueuesAsync(string ns, CancellationToken cancellationToken)
+    private static async Task<List<(long Receive, long Send)>> QueuesAsync(NamespaceLab lab, string ns, CancellationToken cancellationToken)
     {
-        var info = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { "netns", "exec", ns, "ss", "-tnH", "state", "established" })
-        {
-            info.ArgumentList.Add(arg);
-        }
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("cannot start ip netns exec ss");
-        string text = await process.StandardOutput.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
+        string text = await lab.ExecAsync(ns, cancellationToken, "ss", "-tnH", "state", "established");
         var result = new List<(long, long)>();
         foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {

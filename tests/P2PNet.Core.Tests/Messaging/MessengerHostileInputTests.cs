@@ -61,9 +61,9 @@ public sealed class MessengerHostileInputTests(ITestOutputHelper output)
     [InlineData("length-over-64-bits")]
     public async Task Receiver_GivenMalformedBytes_ResetsThatStreamAndStillReceivesFromOthers(string kind)
     {
-        await using var swarm = await InProcessSwarm.StartAsync(2, null, XunitLoggerProvider.CreateFactory(output)).WaitAsync(Timeout);
-        await using var receiver = new Messenger(swarm[1], maxMessageSize: MaxMessageSize);
-        await using var sender = new Messenger(swarm[0], maxMessageSize: MaxMessageSize);
+        await using var hosts = await TestHostGroup.StartAsync(2, null, XunitLoggerProvider.CreateFactory(output)).WaitAsync(Timeout);
+        await using var receiver = new Messenger(hosts[1], maxMessageSize: MaxMessageSize);
+        await using var sender = new Messenger(hosts[0], maxMessageSize: MaxMessageSize);
         var received = new List<string>();
         var got = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         using var subscription = receiver.Subscribe<StringValue>((from, message, ct) =>
@@ -78,7 +78,7 @@ public sealed class MessengerHostileInputTests(ITestOutputHelper output)
             }
             return ValueTask.CompletedTask;
         });
-        var connection = await swarm[0].DialAsync(swarm[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+        var connection = await hosts[0].DialAsync(hosts[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
         byte[] bytes = kind switch
         {
             "oversized" => Text(new string('x', MaxMessageSize)),
@@ -89,7 +89,7 @@ public sealed class MessengerHostileInputTests(ITestOutputHelper output)
 
         Assert.True(await SendRawAndSeeIfResetAsync(connection, bytes), "the receiver did not reset the offending stream");
 
-        await sender.SendAsync(swarm[1].PeerId, new StringValue { Value = "honest" }).AsTask().WaitAsync(Timeout);
+        await sender.SendAsync(hosts[1].PeerId, new StringValue { Value = "honest" }).AsTask().WaitAsync(Timeout);
         await got.Task.WaitAsync(Timeout);
         lock (received)
         {
@@ -100,15 +100,15 @@ public sealed class MessengerHostileInputTests(ITestOutputHelper output)
     [Fact]
     public async Task Receiver_GivenAnUnknownType_SkipsItAndKeepsReadingTheSameStream()
     {
-        await using var swarm = await InProcessSwarm.StartAsync(2, null, XunitLoggerProvider.CreateFactory(output)).WaitAsync(Timeout);
-        await using var receiver = new Messenger(swarm[1], maxMessageSize: MaxMessageSize);
+        await using var hosts = await TestHostGroup.StartAsync(2, null, XunitLoggerProvider.CreateFactory(output)).WaitAsync(Timeout);
+        await using var receiver = new Messenger(hosts[1], maxMessageSize: MaxMessageSize);
         var got = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         using var subscription = receiver.Subscribe<StringValue>((from, message, ct) =>
         {
             got.TrySetResult(message.Value);
             return ValueTask.CompletedTask;
         });
-        var connection = await swarm[0].DialAsync(swarm[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+        var connection = await hosts[0].DialAsync(hosts[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
 
         byte[] bytes = [.. Envelope("nobody.Knows", ByteString.CopyFrom(1, 2, 3)), .. Text("after the unknown one")];
         Assert.False(await SendRawAndSeeIfResetAsync(connection, bytes), "an unknown type reset the stream");

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using P2PNet.Testing.IO;
 
 namespace P2PNet.Core.Tests;
 
@@ -21,25 +22,7 @@ internal static class TestPipes
     }
 
     /// <summary>The bytes as a sequence of segments cut at <paramref name="offsets"/>.</summary>
-    public static ReadOnlySequence<byte> Segmented(byte[] data, params int[] offsets)
-    {
-        var cuts = offsets.Where(o => o > 0 && o < data.Length).Distinct().Order().Append(data.Length).ToArray();
-        if (cuts.Length == 1)
-        {
-            return new ReadOnlySequence<byte>(data);
-        }
-        int start = 0;
-        Segment? first = null;
-        Segment? last = null;
-        foreach (int cut in cuts)
-        {
-            var segment = new Segment(data.AsMemory(start, cut - start), last);
-            first ??= segment;
-            last = segment;
-            start = cut;
-        }
-        return new ReadOnlySequence<byte>(first!, 0, last!, last!.Memory.Length);
-    }
+    public static ReadOnlySequence<byte> Segmented(byte[] data, params int[] offsets) => SequenceSegments.SplitAt(data, offsets);
 
     /// <summary>Reads everything available until the writer completes.</summary>
     public static async Task<byte[]> ReadToEndAsync(PipeReader reader)
@@ -56,19 +39,6 @@ internal static class TestPipes
             if (result.IsCompleted)
             {
                 return all.WrittenSpan.ToArray();
-            }
-        }
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, Segment? previous)
-        {
-            Memory = memory;
-            if (previous is not null)
-            {
-                RunningIndex = previous.RunningIndex + previous.Memory.Length;
-                previous.Next = this;
             }
         }
     }

@@ -6,6 +6,7 @@ using P2PNet.Muxing;
 using P2PNet.Muxing.Yamux;
 using P2PNet.Resources;
 using P2PNet.Resources.Internal;
+using P2PNet.Testing;
 
 namespace P2PNet.Core.Tests.Resources;
 
@@ -124,12 +125,6 @@ public sealed class YamuxBudgetTests
         Assert.Equal(0, manager.Snapshot().TrackedPeers);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var timeout = new CancellationTokenSource(Timeout);
-        while (!condition())
-        {
-            await Task.Delay(10, timeout.Token);
-        }
-    }
+    private static Task WaitUntilAsync(Func<bool> condition) =>
+        Conditions.WaitUntilAsync(condition, Timeout, "the awaited condition did not hold");
 }

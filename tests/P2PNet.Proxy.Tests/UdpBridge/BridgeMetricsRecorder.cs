@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using P2PNet.Proxy.UdpBridge.Internal;
+using P2PNet.Testing;
 
 namespace P2PNet.Proxy.Tests.UdpBridge;
 
@@ -48,16 +49,9 @@ internal sealed class BridgeMetricsRecorder : IDisposable
     }
 
     /// <summary>Waits (polling, with a deadline) until <see cref="Total"/> reaches <paramref name="atLeast"/>.</summary>
-    public async Task WaitForAsync(long atLeast, string instrument, params string[] tags)
-    {
-        DateTime deadline = DateTime.UtcNow + BridgeClient.Timeout;
-        while (Total(instrument, tags) < atLeast)
-        {
-            Assert.True(DateTime.UtcNow < deadline,
-                $"{instrument} [{string.Join(", ", tags)}] reached {Total(instrument, tags)}, expected at least {atLeast}.");
-            await Task.Delay(10).WaitAsync(BridgeClient.Timeout);
-        }
-    }
+    public Task WaitForAsync(long atLeast, string instrument, params string[] tags) =>
+        Conditions.WaitUntilAsync(() => Total(instrument, tags) >= atLeast, BridgeClient.Timeout,
+            () => $"{instrument} [{string.Join(", ", tags)}] reached {Total(instrument, tags)}, expected at least {atLeast}.");
 
     public void Dispose() => _listener.Dispose();
 }

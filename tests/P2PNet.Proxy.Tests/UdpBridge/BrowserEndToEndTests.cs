@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
 using P2PNet.Proxy.UdpBridge;
+using P2PNet.Testing;
 
 namespace P2PNet.Proxy.Tests.UdpBridge;
 
@@ -15,7 +16,7 @@ namespace P2PNet.Proxy.Tests.UdpBridge;
 /// </summary>
 public sealed class BrowserEndToEndTests
 {
-    private static readonly string BrowserTestDirectory = Path.Combine(RepositoryPaths.Root, "tests", "P2PNet.Proxy.Tests", "browser");
+    private static readonly string BrowserTestDirectory = Path.Combine(RepositoryRoot.Path, "tests", "P2PNet.Proxy.Tests", "browser");
 
     [Theory]
     [InlineData(false)]
@@ -39,7 +40,7 @@ public sealed class BrowserEndToEndTests
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
         builder.Services.AddUdpBridge(configure);
         await using WebApplication app = builder.Build();
-        var files = new PhysicalFileProvider(Path.Combine(RepositoryPaths.Root, "samples", "UdpBridgeBrowser"));
+        var files = new PhysicalFileProvider(Path.Combine(RepositoryRoot.Path, "samples", "UdpBridgeBrowser"));
         app.UseDefaultFiles(new DefaultFilesOptions { FileProvider = files });
         app.UseStaticFiles(new StaticFileOptions { FileProvider = files });
         app.MapUdpBridge("/udp");

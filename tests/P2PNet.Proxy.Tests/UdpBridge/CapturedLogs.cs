@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
+using P2PNet.Testing;
 
 namespace P2PNet.Proxy.Tests.UdpBridge;
 
@@ -12,15 +13,9 @@ internal sealed class CapturedLogs : ILoggerProvider
 
     public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
 
-    public async Task WaitForAsync(Func<string, bool> condition)
-    {
-        DateTime deadline = DateTime.UtcNow + BridgeClient.Timeout;
-        while (!_lines.Any(condition))
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The expected log line never came:\n" + string.Join('\n', _lines));
-            await Task.Delay(10).WaitAsync(BridgeClient.Timeout);
-        }
-    }
+    public Task WaitForAsync(Func<string, bool> condition) =>
+        Conditions.WaitUntilAsync(() => _lines.Any(condition), BridgeClient.Timeout,
+            () => "The expected log line never came:\n" + string.Join('\n', _lines));
 
     public void Dispose()
     {

@@ -174,13 +174,7 @@ public sealed class UdpBridgeAddressLimitsTests
     }
 
     /// <summary>Waits (polling, with a deadline) until the pending-handshake gauge comes down to <paramref name="count"/>.</summary>
-    private static async Task WaitForPendingHandshakesAsync(TestBridge bridge, long count)
-    {
-        DateTime deadline = DateTime.UtcNow + BridgeClient.Timeout;
-        while (bridge.Metrics.Total("p2pnet.bridge.handshakes.active") != count)
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"Pending handshakes: {bridge.Metrics.Total("p2pnet.bridge.handshakes.active")}, expected {count}.");
-            await Task.Delay(10).WaitAsync(BridgeClient.Timeout);
-        }
-    }
+    private static Task WaitForPendingHandshakesAsync(TestBridge bridge, long count) =>
+        Conditions.WaitUntilAsync(() => bridge.Metrics.Total("p2pnet.bridge.handshakes.active") == count, BridgeClient.Timeout,
+            () => $"Pending handshakes: {bridge.Metrics.Total("p2pnet.bridge.handshakes.active")}, expected {count}.");
 }

@@ -7,6 +7,7 @@ using FsCheck.Fluent;
 using FsCheck.Xunit;
 using P2PNet.Proxy.UdpBridge.Internal;
 using P2PNet.Transports.WebSockets.Internal;
+using P2PNet.Testing.IO;
 
 namespace P2PNet.Proxy.Tests.UdpBridge;
 
@@ -44,7 +45,7 @@ public sealed class WebSocketHandshakeTests
         for (int split = 1; split < bytes.Length; split++)
         {
             Assert.False(WebSocketHandshake.TryParse(new ReadOnlySequence<byte>(bytes, 0, split), out _, out _));
-            ReadOnlySequence<byte> twoSegments = TwoSegments(bytes, split);
+            ReadOnlySequence<byte> twoSegments = SequenceSegments.FromMemory(bytes.AsMemory(0, split), bytes.AsMemory(split));
             Assert.True(WebSocketHandshake.TryParse(twoSegments, out WebSocketHandshake? request, out _));
             Assert.Equal("/udp", request!.Path);
         }
@@ -151,28 +152,5 @@ public sealed class WebSocketHandshakeTests
         }
 
         return Encoding.ASCII.GetString(received.ToArray());
-    }
-
-    private static ReadOnlySequence<byte> TwoSegments(byte[] bytes, int split)
-    {
-        var first = new Segment(bytes.AsMemory(0, split), 0);
-        Segment last = first.Append(bytes.AsMemory(split));
-        return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
     }
 }

@@ -1,8 +1,10 @@
+using P2PNet.Testing.Processes;
+
 namespace P2PNet.Testing.Interop;
 
 /// <summary>
 /// Runs samples/WorkerService (built in the same configuration as the tests) as a separate process through the same
-/// <see cref="NodeProcess"/> harness as the CLI: waits for its LISTEN lines, stops it with SIGTERM on disposal.
+/// <see cref="ChildProcess"/> harness as the CLI: waits for its LISTEN lines, stops it with SIGTERM on disposal.
 /// </summary>
 public static class WorkerServiceSample
 {
@@ -11,10 +13,10 @@ public static class WorkerServiceSample
 
     /// <summary>Starts the sample with <paramref name="args"/> (configuration overrides such as
     /// <c>--P2PNet:ListenAddresses:0 /ip4/127.0.0.1/tcp/0</c>) and waits for its LISTEN lines.</summary>
-    public static Task<NodeProcess> StartAsync(IEnumerable<string> args, TimeSpan startTimeout, CancellationToken cancellationToken = default)
+    public static Task<ChildProcess> StartAsync(IEnumerable<string> args, TimeSpan startTimeout, CancellationToken cancellationToken = default)
     {
         var list = args.ToList();
         var process = P2PNetCli.StartDotnet(Assembly, list);
-        return JsLibp2p.StartNodeAsync(process, "P2PNet.WorkerService " + string.Join(' ', list), startTimeout, cancellationToken);
+        return ChildProcess.StartListeningAsync(process, "P2PNet.WorkerService " + string.Join(' ', list), startTimeout, cancellationToken);
     }
 }

@@ -6,6 +6,7 @@ using P2PNet.Multiformats;
 using P2PNet.Peers;
 using P2PNet.Protocols.Echo;
 using P2PNet.Testing.Interop;
+using P2PNet.Testing.Processes;
 
 namespace P2PNet.Testing.Soak;
 
@@ -64,7 +65,7 @@ internal sealed class ProcessSoakNode(string name, string keyFile, PeerId id) : 
     private const int SIGCONT = 18;
     private const int SIGSTOP = 19;
 
-    private NodeProcess? _process;
+    private ChildProcess? _process;
     private volatile Multiaddr? _address;
 
     public override PeerId Id { get; } = id;
@@ -136,7 +137,7 @@ internal sealed class ProcessSoakNode(string name, string keyFile, PeerId id) : 
         }
     }
 
-    private static void Signal(NodeProcess process, int signal)
+    private static void Signal(ChildProcess process, int signal)
     {
         if (Kill(process.ProcessId, signal) != 0)
         {

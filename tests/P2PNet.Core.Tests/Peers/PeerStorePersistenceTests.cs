@@ -1,6 +1,7 @@
 using P2PNet.Crypto;
 using P2PNet.Host;
 using P2PNet.Multiformats;
+using P2PNet.Testing;
 
 namespace P2PNet.Core.Tests.PeerStore;
 
@@ -16,13 +17,7 @@ public sealed class PeerStorePersistenceTests : IDisposable
     }
 
     private static Task WaitForAsync(Func<bool> condition, TimeSpan timeout) =>
-        Task.Run(async () =>
-        {
-            while (!condition())
-            {
-                await Task.Delay(50);
-            }
-        }).WaitAsync(timeout);
+        Conditions.WaitUntilAsync(condition, timeout, "the awaited condition did not hold");
 
     [Fact]
     public async Task Restart_WithSqlitePeerStore_ReconnectsToKnownPeers()

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using P2PNet.Testing.IO;
+using P2PNet.Testing.Networking;
 using P2PNet.Vpn.Internal;
 using P2PNet.Vpn.Tun;
 
@@ -28,17 +30,16 @@ public class TunOffloadTests
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await KernelTestRequirements.CheckAsync();
-        string ns = $"vpn-t{Random.Shared.Next(0x10000):x4}";
-        await NamespaceLab.RunProcessAsync(null, cts.Token, "ip", "netns", "add", ns);
-        try
+        await using var lab = await NamespaceLab.CreateAsync("vpn", cts.Token);
+        string ns = lab.Hub; // a bare namespace is all this test needs
         {
-            await using var tun = NamespaceSockets.RunIn(ns, () => TunDevice.Create("p2vtun0"));
+            await using var tun = NamespaceLab.RunIn(ns, () => TunDevice.Create("p2vtun0"));
             Assert.True(tun.Offload);
-            await NamespaceLab.RunProcessAsync(ns, cts.Token, "ip", "addr", "add", "10.69.0.1/24", "dev", "p2vtun0");
-            await NamespaceLab.RunProcessAsync(ns, cts.Token, "ip", "link", "set", "p2vtun0", "mtu", "1420", "up");
+            await lab.ExecAsync(ns, cts.Token, "ip", "addr", "add", "10.69.0.1/24", "dev", "p2vtun0");
+            await lab.ExecAsync(ns, cts.Token, "ip", "link", "set", "p2vtun0", "mtu", "1420", "up");
             var device = (IOffloadPacketDevice)tun;
 
-            using var sender = NamespaceSockets.Create(ns, SocketType.Dgram, ProtocolType.Udp);
+            using var sender = NamespaceLab.CreateSocket(ns, SocketType.Dgram, ProtocolType.Udp);
             sender.Bind(new IPEndPoint(Local, 0));
             sender.SetRawSocketOption(UdpLevel, UdpSegment, BitConverter.GetBytes(1000));
 
@@ -80,11 +81,11 @@ public class TunOffloadTests
             Assert.Equal(second, datagrams.SelectMany(d => d.AsSpan(28).ToArray()).ToArray());
 
             // The other way: a super-packet with a partial checksum, in three pieces, reaches a socket as ten datagrams.
-            using var receiver = NamespaceSockets.Create(ns, SocketType.Dgram, ProtocolType.Udp);
+            using var receiver = NamespaceLab.CreateSocket(ns, SocketType.Dgram, ProtocolType.Udp);
             receiver.Bind(new IPEndPoint(Local, 7000));
             byte[] third = Payload(10_000, 3);
             var (incoming, offload) = SuperPackets.Udp(third, 1000, source: Remote, destination: Local, sourcePort: 5000, destinationPort: 7000);
-            var pieces = PacketFramingTests.Segments.Create(incoming.AsMemory(0, 10), incoming.AsMemory(10, 4000), incoming.AsMemory(4010));
+            var pieces = SequenceSegments.FromMemory(incoming.AsMemory(0, 10), incoming.AsMemory(10, 4000), incoming.AsMemory(4010));
             await device.WriteOffloadedAsync(pieces, offload, cts.Token);
             var delivered = new List<byte[]>();
             var receive = new byte[2000];
@@ -95,10 +96,6 @@ public class TunOffloadTests
             }
             Assert.All(delivered, d => Assert.Equal(1000, d.Length));
             Assert.Equal(third, delivered.SelectMany(d => d).ToArray());
-        }
-        finally
-        {
-            await NamespaceLab.RunProcessAsync(null, CancellationToken.None, "ip", "netns", "del", ns);
         }
     }
 }

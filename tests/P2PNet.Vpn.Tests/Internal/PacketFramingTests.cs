@@ -2,6 +2,7 @@ using System.Buffers;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
+using P2PNet.Testing.IO;
 using P2PNet.Vpn.Internal;
 
 namespace P2PNet.Vpn.Tests;
@@ -56,7 +57,7 @@ public class PacketFramingTests
             byte[] bytes = Frame(packets);
             for (int split = 0; split <= bytes.Length; split++)
             {
-                var sequence = Segments.Create(bytes.AsMemory(0, split), bytes.AsMemory(split));
+                var sequence = SequenceSegments.FromMemory(bytes.AsMemory(0, split), bytes.AsMemory(split));
                 var parsed = ParseAll(sequence, out long left);
                 if (left != 0 || parsed.Count != packets.Count || !parsed.Zip(packets).All(p => p.First.AsSpan().SequenceEqual(p.Second)))
                 {
@@ -64,7 +65,7 @@ public class PacketFramingTests
                 }
             }
             // One byte at a time, as a stream delivering byte by byte would.
-            var many = Segments.Create(bytes.Select(b => (ReadOnlyMemory<byte>)new[] { b }).ToArray());
+            var many = SequenceSegments.FromMemory(bytes.Select(b => (ReadOnlyMemory<byte>)new[] { b }).ToArray());
             var all = ParseAll(many, out long rest);
             return rest == 0 && all.Count == packets.Count;
         });
@@ -74,31 +75,5 @@ public class PacketFramingTests
     public void Write_WithOversizedPacket_Throws()
     {
         Assert.Throws<ArgumentException>(() => PacketFraming.Write(new ArrayBufferWriter<byte>(), new byte[70_000]));
-    }
-
-    internal sealed class Segments : ReadOnlySequenceSegment<byte>
-    {
-        private Segments(ReadOnlyMemory<byte> memory, long index)
-        {
-            Memory = memory;
-            RunningIndex = index;
-        }
-
-        public static ReadOnlySequence<byte> Create(params ReadOnlyMemory<byte>[] parts)
-        {
-            if (parts.Length == 0)
-            {
-                return ReadOnlySequence<byte>.Empty;
-            }
-            var first = new Segments(parts[0], 0);
-            var last = first;
-            foreach (var part in parts.Skip(1))
-            {
-                var next = new Segments(part, last.RunningIndex + last.Memory.Length);
-                last.Next = next;
-                last = next;
-            }
-            return new ReadOnlySequence<byte>(first, 0, last, last.Memory.Length);
-        }
     }
 }

@@ -3,8 +3,8 @@ using P2PNet.Host;
 using P2PNet.Multiformats;
 using P2PNet.Protocols.Echo;
 using P2PNet.Protocols.Ping;
-using P2PNet.Core.Tests.Discovery;
 using P2PNet.Testing.Interop;
+using P2PNet.Testing.Processes;
 
 namespace P2PNet.Core.Tests.WebSockets;
 
@@ -85,9 +85,7 @@ public sealed class WebSocketInteropTests
     public async Task Cli_ListeningOnWs_PrintsTheWsAddressAndAnswersJs()
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        string dll = Path.Combine(JsLibp2p.RepoRoot, "samples", "P2PNet.Cli", "bin", "Release", "net10.0", "p2pnet.dll");
-        Assert.True(File.Exists(dll), "samples/P2PNet.Cli is not built in Release: run `dotnet build P2PNet.sln -c Release` first.");
-        await using var node = LineProcess.Start("p2pnet node", ["dotnet", dll, "node", "--listen", "/ip4/127.0.0.1/tcp/0/ws"], null);
+        await using var node = ChildProcess.Start("dotnet", [P2PNetCli.Assembly, "node", "--listen", "/ip4/127.0.0.1/tcp/0/ws"]);
         string listen = await node.WaitForLineAsync(l => l.StartsWith("LISTEN ", StringComparison.Ordinal), Step);
         string address = listen["LISTEN ".Length..];
         Assert.Matches(@"^/ip4/127\.0\.0\.1/tcp/\d+/ws/p2p/12D3KooW\w+$", address);

@@ -15,11 +15,11 @@ public sealed class PerfHostileClientTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    private async Task<(InProcessSwarm Swarm, P2PConnection Connection)> ConnectAsync()
+    private async Task<(TestHostGroup Hosts, P2PConnection Connection)> ConnectAsync()
     {
-        var swarm = await InProcessSwarm.StartAsync(2, (i, o) => o.EnablePerf = true, XunitLoggerProvider.CreateFactory(output)).WaitAsync(Timeout);
-        var connection = await swarm[0].DialAsync(swarm[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
-        return (swarm, connection);
+        var hosts = await TestHostGroup.StartAsync(2, (i, o) => o.EnablePerf = true, XunitLoggerProvider.CreateFactory(output)).WaitAsync(Timeout);
+        var connection = await hosts[0].DialAsync(hosts[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+        return (hosts, connection);
     }
 
     [Theory]
@@ -27,8 +27,8 @@ public sealed class PerfHostileClientTests(ITestOutputHelper output)
     [InlineData(ulong.MaxValue)]
     public async Task Server_AskedForAHugeDownload_StreamsWithoutAllocatingItAndStopsWhenReset(ulong requested)
     {
-        var (swarm, connection) = await ConnectAsync();
-        await using (swarm)
+        var (hosts, connection) = await ConnectAsync();
+        await using (hosts)
         {
             var stream = await connection.OpenStreamAsync(PerfProtocol.Id).AsTask().WaitAsync(Timeout);
             var header = new byte[8];
@@ -65,8 +65,8 @@ public sealed class PerfHostileClientTests(ITestOutputHelper output)
     [InlineData(7)]
     public async Task Server_GivenATruncatedSize_SendsNothingAndKeepsServing(int headerBytes)
     {
-        var (swarm, connection) = await ConnectAsync();
-        await using (swarm)
+        var (hosts, connection) = await ConnectAsync();
+        await using (hosts)
         {
             var stream = await connection.OpenStreamAsync(PerfProtocol.Id).AsTask().WaitAsync(Timeout);
             await stream.WriteAsync(new byte[headerBytes]).AsTask().WaitAsync(Timeout);

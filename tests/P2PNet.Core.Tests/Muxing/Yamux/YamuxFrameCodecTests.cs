@@ -3,6 +3,7 @@ using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
 using P2PNet.Muxing.Yamux;
+using P2PNet.Testing.IO;
 
 namespace P2PNet.Core.Tests.Muxing;
 
@@ -185,25 +186,6 @@ internal static class TestSequence
     /// <summary>Splits <paramref name="data"/> into three segments at <paramref name="first"/> and <paramref name="second"/>.</summary>
     public static ReadOnlySequence<byte> Create(byte[] data, int first, int second)
     {
-        var head = new Segment(data.AsMemory(0, first), 0);
-        Segment middle = head.Append(data.AsMemory(first, second - first));
-        Segment tail = middle.Append(data.AsMemory(second));
-        return new ReadOnlySequence<byte>(head, 0, tail, tail.Memory.Length);
-    }
-
-    private sealed class Segment : ReadOnlySequenceSegment<byte>
-    {
-        public Segment(ReadOnlyMemory<byte> memory, long runningIndex)
-        {
-            Memory = memory;
-            RunningIndex = runningIndex;
-        }
-
-        public Segment Append(ReadOnlyMemory<byte> memory)
-        {
-            var next = new Segment(memory, RunningIndex + Memory.Length);
-            Next = next;
-            return next;
-        }
+        return SequenceSegments.FromMemory(data.AsMemory(0, first), data.AsMemory(first, second - first), data.AsMemory(second));
     }
 }

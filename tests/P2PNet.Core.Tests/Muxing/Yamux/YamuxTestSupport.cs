@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Muxing;
 using P2PNet.Muxing.Yamux;
+using P2PNet.Testing;
 
 namespace P2PNet.Core.Tests.Muxing;
 
@@ -61,19 +62,8 @@ internal static class YamuxTest
     }
 
     /// <summary>Polls <paramref name="condition"/> until it holds.</summary>
-    public static async Task WaitUntilAsync(Func<bool> condition, string what)
-    {
-        DateTime deadline = DateTime.UtcNow + Timeout;
-        while (!condition())
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"Timed out waiting until {what}.");
-            }
-
-            await Task.Delay(10);
-        }
-    }
+    public static Task WaitUntilAsync(Func<bool> condition, string what) =>
+        Conditions.WaitUntilAsync(condition, Timeout, $"Timed out waiting until {what}.");
 
     public static byte[] RandomBytes(int count, int seed)
     {

@@ -3,6 +3,7 @@ using P2PNet.Discovery;
 using P2PNet.Host;
 using P2PNet.Multiformats;
 using P2PNet.Peers;
+using P2PNet.Testing;
 
 namespace P2PNet.Core.Tests.Bootstrap;
 
@@ -11,13 +12,7 @@ public sealed class BootstrapTests
     private static readonly TimeSpan Step = TimeSpan.FromSeconds(30);
 
     private static Task WaitForAsync(Func<bool> condition, TimeSpan timeout) =>
-        Task.Run(async () =>
-        {
-            while (!condition())
-            {
-                await Task.Delay(50);
-            }
-        }).WaitAsync(timeout);
+        Conditions.WaitUntilAsync(condition, timeout, "the awaited condition did not hold");
 
     [Fact]
     public async Task Bootstrap_PeerRestartsOnSamePort_IsRedialed()

@@ -5,12 +5,12 @@ using P2PNet.Multiformats;
 namespace P2PNet.Testing;
 
 /// <summary>
-/// N P2PNet hosts on loopback in this process, for integration tests: <c>await using var swarm = await
-/// InProcessSwarm.StartAsync(3); await swarm.ConnectAllAsync();</c>.
+/// N P2PNet hosts on loopback in this process, for integration tests: <c>await using var hosts = await
+/// TestHostGroup.StartAsync(3); await hosts.ConnectAllAsync();</c>.
 /// </summary>
-public sealed class InProcessSwarm : IAsyncDisposable
+public sealed class TestHostGroup : IAsyncDisposable
 {
-    private InProcessSwarm(IReadOnlyList<P2PHost> hosts) => Hosts = hosts;
+    private TestHostGroup(IReadOnlyList<P2PHost> hosts) => Hosts = hosts;
 
     /// <summary>The hosts, each listening on 127.0.0.1 with a random port.</summary>
     public IReadOnlyList<P2PHost> Hosts { get; }
@@ -19,7 +19,7 @@ public sealed class InProcessSwarm : IAsyncDisposable
     public P2PHost this[int index] => Hosts[index];
 
     /// <summary>Starts <paramref name="count"/> hosts. <paramref name="configure"/> adjusts each host's options (with its index).</summary>
-    public static async Task<InProcessSwarm> StartAsync(int count, Action<int, P2PHostOptions>? configure = null,
+    public static async Task<TestHostGroup> StartAsync(int count, Action<int, P2PHostOptions>? configure = null,
         ILoggerFactory? loggerFactory = null, CancellationToken cancellationToken = default)
     {
         var hosts = new List<P2PHost>();
@@ -43,7 +43,7 @@ public sealed class InProcessSwarm : IAsyncDisposable
             }
             throw;
         }
-        return new InProcessSwarm(hosts);
+        return new TestHostGroup(hosts);
     }
 
     /// <summary>Connects every pair (the lower index dials).</summary>

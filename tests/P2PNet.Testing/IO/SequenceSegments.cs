@@ -1,10 +1,11 @@
 using System.Buffers;
 
-namespace P2PNet.Core.Tests.IO;
+namespace P2PNet.Testing.IO;
 
 /// <summary>Builds <see cref="ReadOnlySequence{T}"/>s made of several segments, to test that streamed parsers
-/// give the same answer wherever the input happens to be split.</summary>
-internal static class SequenceSegments
+/// give the same answer wherever the input happens to be split. The one segment builder of the tests: codec, framing
+/// and handshake tests all build their split inputs here.</summary>
+public static class SequenceSegments
 {
     /// <summary>The bytes split at the given offsets (ascending, each within the data), one segment per piece.
     /// Empty pieces are kept as empty segments, which real pipes can also produce.</summary>
@@ -39,16 +40,30 @@ internal static class SequenceSegments
         yield return OneBytePerSegment(data);
     }
 
-    /// <summary>A sequence whose segments are the given arrays, in order.</summary>
-    public static ReadOnlySequence<byte> FromPieces(IReadOnlyList<byte[]> pieces)
+    /// <summary>The bytes split at the given offsets, in any order: offsets outside (0, length) and repeats are
+    /// ignored, so no piece is empty (a single offset-free piece is a single-segment sequence).</summary>
+    public static ReadOnlySequence<byte> SplitAt(byte[] data, IEnumerable<int> offsets)
     {
-        if (pieces.Count == 0)
+        ArgumentNullException.ThrowIfNull(data);
+        var cuts = offsets.Where(o => o > 0 && o < data.Length).Distinct().Order().ToArray();
+        return cuts.Length == 0 ? new ReadOnlySequence<byte>(data) : Split(data, cuts);
+    }
+
+    /// <summary>A sequence whose segments are the given arrays, in order.</summary>
+    public static ReadOnlySequence<byte> FromPieces(IReadOnlyList<byte[]> pieces) =>
+        FromMemory(pieces.Select(p => (ReadOnlyMemory<byte>)p).ToArray());
+
+    /// <summary>A sequence whose segments are the given memory blocks, in order (no copy).</summary>
+    public static ReadOnlySequence<byte> FromMemory(params ReadOnlyMemory<byte>[] pieces)
+    {
+        ArgumentNullException.ThrowIfNull(pieces);
+        if (pieces.Length == 0)
         {
             return ReadOnlySequence<byte>.Empty;
         }
         var first = new Segment(pieces[0], 0);
         var last = first;
-        for (int i = 1; i < pieces.Count; i++)
+        for (int i = 1; i < pieces.Length; i++)
         {
             last = last.Append(pieces[i]);
         }

@@ -22,11 +22,11 @@ public sealed class IdentifyHostileInputTests(ITestOutputHelper output)
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
 
-    private async Task<(InProcessSwarm Swarm, P2PConnection Connection)> ConnectAsync()
+    private async Task<(TestHostGroup Hosts, P2PConnection Connection)> ConnectAsync()
     {
-        var swarm = await InProcessSwarm.StartAsync(2, null, XunitLoggerProvider.CreateFactory(output)).WaitAsync(Timeout);
-        var connection = await swarm[0].DialAsync(swarm[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
-        return (swarm, connection);
+        var hosts = await TestHostGroup.StartAsync(2, null, XunitLoggerProvider.CreateFactory(output)).WaitAsync(Timeout);
+        var connection = await hosts[0].DialAsync(hosts[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+        return (hosts, connection);
     }
 
     /// <summary>Sends raw bytes on an identify push stream and waits until the receiver has handled them (it closes the stream).</summary>
@@ -72,16 +72,16 @@ public sealed class IdentifyHostileInputTests(ITestOutputHelper output)
     [Fact]
     public async Task Push_WithThousandsOfAddresses_StoresAtMostTheBoundedCount()
     {
-        var (swarm, connection) = await ConnectAsync();
-        await using (swarm)
+        var (hosts, connection) = await ConnectAsync();
+        await using (hosts)
         {
             var flood = new PbIdentify();
             flood.ListenAddrs.AddRange(Enumerable.Range(0, 5000).Select(i => ByteString.CopyFrom(FloodAddress(i).ToBytes())));
-            Assert.True(flood.CalculateSize() < swarm[1].Options.MaxIdentifyMessageSize);
+            Assert.True(flood.CalculateSize() < hosts[1].Options.MaxIdentifyMessageSize);
 
             await PushRawAsync(connection, Framed(flood));
 
-            var record = swarm[1].PeerStore.Get(swarm[0].PeerId);
+            var record = hosts[1].PeerStore.Get(hosts[0].PeerId);
             Assert.NotNull(record);
             Assert.Contains(FloodAddress(0), record.Addresses);
             Assert.InRange(record.Addresses.Count, 1, P2PNet.Peers.PeerStore.MaxAddressesPerPeer);
@@ -92,8 +92,8 @@ public sealed class IdentifyHostileInputTests(ITestOutputHelper output)
     [Fact]
     public async Task Push_WithSomeoneElsesPublicKey_IsIgnored()
     {
-        var (swarm, connection) = await ConnectAsync();
-        await using (swarm)
+        var (hosts, connection) = await ConnectAsync();
+        await using (hosts)
         {
             using var stranger = PrivateKey.GenerateEd25519();
             var forged = new PbIdentify { PublicKey = ByteString.CopyFrom(stranger.PublicKey.ToProtobuf()) };
@@ -101,7 +101,7 @@ public sealed class IdentifyHostileInputTests(ITestOutputHelper output)
 
             await PushRawAsync(connection, Framed(forged));
 
-            var record = swarm[1].PeerStore.Get(swarm[0].PeerId);
+            var record = hosts[1].PeerStore.Get(hosts[0].PeerId);
             Assert.True(record is null || (!record.Addresses.Contains(FloodAddress(7)) && !Equals(record.PublicKey, stranger.PublicKey)));
             await AssertStillServesAsync(connection);
         }
@@ -113,22 +113,22 @@ public sealed class IdentifyHostileInputTests(ITestOutputHelper output)
     [InlineData("length-past-end")]
     public async Task Push_Malformed_ChangesNothingAndTheConnectionKeepsServing(string kind)
     {
-        var (swarm, connection) = await ConnectAsync();
-        await using (swarm)
+        var (hosts, connection) = await ConnectAsync();
+        await using (hosts)
         {
             byte[] bytes = kind switch
             {
                 "garbage" => [0x10, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06],
-                "oversized" => Framed(new PbIdentify { AgentVersion = new string('a', swarm[1].Options.MaxIdentifyMessageSize + 1) }),
+                "oversized" => Framed(new PbIdentify { AgentVersion = new string('a', hosts[1].Options.MaxIdentifyMessageSize + 1) }),
                 _ => [0x80, 0x80, 0x04, 0x0a, 0x01], // declares 64 KiB, sends 2 bytes
             };
 
             await PushRawAsync(connection, bytes);
 
             // The host's own identify exchange may land at any time; the malformed push must add nothing of its own.
-            var after = swarm[1].PeerStore.Get(swarm[0].PeerId);
+            var after = hosts[1].PeerStore.Get(hosts[0].PeerId);
             Assert.False(after?.AgentVersion?.StartsWith("aaaa", StringComparison.Ordinal) ?? false, "the oversized push was applied");
-            Assert.All(after?.Addresses ?? [], a => Assert.Equal(swarm[0].ListenAddresses[0].WithoutPeerId(), a.WithoutPeerId()));
+            Assert.All(after?.Addresses ?? [], a => Assert.Equal(hosts[0].ListenAddresses[0].WithoutPeerId(), a.WithoutPeerId()));
             await AssertStillServesAsync(connection);
         }
     }

@@ -1,10 +1,13 @@
+using P2PNet.Testing;
 using P2PNet.Testing.Interop;
+using P2PNet.Testing.Networking;
+using P2PNet.Testing.Processes;
 
 namespace P2PNet.Core.Tests.Discovery;
 
 /// <summary>
 /// mDNS with real multicast: each node is a process in its own network namespace on a shared bridge (see
-/// <see cref="NetworkNamespaceLab"/>). Both must discover the other and connect.
+/// <see cref="NamespaceLab"/>). Both must discover the other and connect.
 /// </summary>
 public sealed class MdnsNamespaceTests
 {
@@ -14,7 +17,7 @@ public sealed class MdnsNamespaceTests
     {
         foreach (var configuration in new[] { "Release", "Debug" })
         {
-            string path = Path.Combine(JsLibp2p.RepoRoot, "samples", "P2PNet.Cli", "bin", configuration, "net10.0", "p2pnet.dll");
+            string path = RepositoryRoot.Combine("samples", "P2PNet.Cli", "bin", configuration, "net10.0", "p2pnet.dll");
             if (File.Exists(path))
             {
                 return path;
@@ -24,19 +27,40 @@ public sealed class MdnsNamespaceTests
         return "";
     }
 
+    /// <summary>A lab with <paramref name="count"/> hosts on one multicast link (10.213.0.0/24, no route anywhere else).</summary>
+    private static async Task<(NamespaceLab Lab, string[] Hosts)> CreateLinkAsync(int count, CancellationToken cancellationToken)
+    {
+        var lab = await NamespaceLab.CreateAsync("mdns", cancellationToken);
+        try
+        {
+            var link = await lab.AddSwitchAsync("10.213.0.0/24", cancellationToken);
+            var hosts = new string[count];
+            for (int i = 0; i < count; i++)
+            {
+                hosts[i] = await lab.AddHostAsync($"n{i}", link, $"10.213.0.{i + 10}", cancellationToken);
+            }
+            return (lab, hosts);
+        }
+        catch
+        {
+            await lab.DisposeAsync();
+            throw;
+        }
+    }
+
     private static string[] P2PNetNode(params string[] extra) =>
         ["dotnet", CliDll(), "node", "--mdns", "--mdns-interval", "1000", "--listen", "/ip4/0.0.0.0/tcp/0", .. extra];
 
     private static string[] JsNode() =>
         [JsLibp2p.NodeExecutable, JsLibp2p.Script, "listen", "--mdns", "--mdns-interval", "1000", "--listen", "/ip4/0.0.0.0/tcp/0"];
 
-    private static async Task<string> PeerIdOfAsync(LineProcess node)
+    private static async Task<string> PeerIdOfAsync(ChildProcess node)
     {
         string listen = await node.WaitForLineAsync(l => l.StartsWith("LISTEN ", StringComparison.Ordinal), Step);
         return listen[(listen.LastIndexOf("/p2p/", StringComparison.Ordinal) + 5)..];
     }
 
-    private static async Task AssertDiscoversAndConnectsAsync(LineProcess node, string other)
+    private static async Task AssertDiscoversAndConnectsAsync(ChildProcess node, string other)
     {
         string discovered = await node.WaitForLineAsync(l => l.StartsWith($"DISCOVERED {other} /ip4/10.213.", StringComparison.Ordinal), Step);
         Assert.Contains("/tcp/", discovered, StringComparison.Ordinal);
@@ -48,9 +72,10 @@ public sealed class MdnsNamespaceTests
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         string dll = CliDll();
-        await using var lab = await NetworkNamespaceLab.CreateAsync(2, cts.Token);
-        await using var a = lab.Start(0, "p2pnet A", P2PNetNode());
-        await using var b = lab.Start(1, "p2pnet B", P2PNetNode());
+        var (lab, hosts) = await CreateLinkAsync(2, cts.Token);
+        await using var labScope = lab;
+        await using var a = lab.Start(hosts[0], P2PNetNode());
+        await using var b = lab.Start(hosts[1], P2PNetNode());
         string idA = await PeerIdOfAsync(a), idB = await PeerIdOfAsync(b);
         try
         {
@@ -70,9 +95,10 @@ public sealed class MdnsNamespaceTests
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         JsLibp2p.EnsureInstalled();
         _ = CliDll();
-        await using var lab = await NetworkNamespaceLab.CreateAsync(2, cts.Token);
-        await using var p2pnet = lab.Start(0, "p2pnet", P2PNetNode());
-        await using var js = lab.Start(1, "js-libp2p", JsNode(), JsLibp2p.InteropDirectory);
+        var (lab, hosts) = await CreateLinkAsync(2, cts.Token);
+        await using var labScope = lab;
+        await using var p2pnet = lab.Start(hosts[0], P2PNetNode());
+        await using var js = lab.Start(hosts[1], JsNode(), workingDirectory: JsLibp2p.InteropDirectory);
         string idP2PNet = await PeerIdOfAsync(p2pnet), idJs = await PeerIdOfAsync(js);
         try
         {
@@ -95,10 +121,11 @@ public sealed class MdnsNamespaceTests
         {
             string keyFile = Path.Combine(dir, "swarm.key");
             P2PNet.Security.Pnet.SwarmKey.Generate().WriteFile(keyFile);
-            await using var lab = await NetworkNamespaceLab.CreateAsync(3, cts.Token);
-            await using var open = lab.Start(0, "public", P2PNetNode());
-            await using var b = lab.Start(1, "private B", P2PNetNode("--psk", keyFile));
-            await using var c = lab.Start(2, "private C", P2PNetNode("--psk", keyFile));
+            var (lab, hosts) = await CreateLinkAsync(3, cts.Token);
+            await using var labScope = lab;
+            await using var open = lab.Start(hosts[0], P2PNetNode());
+            await using var b = lab.Start(hosts[1], P2PNetNode("--psk", keyFile));
+            await using var c = lab.Start(hosts[2], P2PNetNode("--psk", keyFile));
             string idOpen = await PeerIdOfAsync(open), idB = await PeerIdOfAsync(b), idC = await PeerIdOfAsync(c);
             try
             {

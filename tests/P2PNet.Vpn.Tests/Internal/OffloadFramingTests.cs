@@ -2,6 +2,7 @@ using System.Buffers;
 using FsCheck;
 using FsCheck.Fluent;
 using FsCheck.Xunit;
+using P2PNet.Testing.IO;
 using P2PNet.Vpn.Internal;
 
 namespace P2PNet.Vpn.Tests;
@@ -51,14 +52,14 @@ public class OffloadFramingTests
             byte[] bytes = Frame(frames);
             for (int split = 0; split <= bytes.Length; split++)
             {
-                var parsed = ParseAll(PacketFramingTests.Segments.Create(bytes.AsMemory(0, split), bytes.AsMemory(split)), out long left);
+                var parsed = ParseAll(SequenceSegments.FromMemory(bytes.AsMemory(0, split), bytes.AsMemory(split)), out long left);
                 if (left != 0 || parsed.Count != frames.Count
                     || !parsed.Zip(frames).All(p => p.First.Packet.AsSpan().SequenceEqual(p.Second.Packet) && p.First.Offload == p.Second.Offload))
                 {
                     return false;
                 }
             }
-            var oneByteEach = PacketFramingTests.Segments.Create(bytes.Select(b => (ReadOnlyMemory<byte>)new[] { b }).ToArray());
+            var oneByteEach = SequenceSegments.FromMemory(bytes.Select(b => (ReadOnlyMemory<byte>)new[] { b }).ToArray());
             return ParseAll(oneByteEach, out long rest).Count == frames.Count && rest == 0;
         });
     }
