@@ -204,7 +204,16 @@ public sealed partial class P2PHost
         bool limited, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(raw);
-        EnsureStarted();
+        try
+        {
+            await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            raw.Abort();
+            await raw.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
         ConnectionResources resources;
         try
         {
