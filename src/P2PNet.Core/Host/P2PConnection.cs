@@ -103,13 +103,23 @@ public sealed class P2PConnection : IAsyncDisposable
         _ = WatchSessionAsync();
     }
 
-    /// <summary>Opens a stream and negotiates <paramref name="protocol"/> on it.</summary>
-    /// <exception cref="ProtocolNotSupportedException">The peer does not support the protocol.</exception>
+    /// <summary>
+    /// Opens a stream for <paramref name="protocol"/> optimistically: the proposal is sent and the stream returned
+    /// without waiting for the peer's answer, saving a round trip (see "Optimistic negotiation" on <see cref="P2PStream"/>).
+    /// </summary>
+    /// <remarks>A refusal is not thrown here but by the stream's first read (or a later write,
+    /// <see cref="P2PStream.CompleteWritesAsync"/> or <see cref="P2PStream.DisposeAsync"/>), as
+    /// <see cref="ProtocolNotSupportedException"/>; the stream is then reset.</remarks>
+    /// <exception cref="MuxerClosedException">The connection is closed (by either side, or by the host): dial again.</exception>
     public ValueTask<P2PStream> OpenStreamAsync(string protocol, CancellationToken cancellationToken = default) =>
         OpenStreamAsync([protocol], cancellationToken);
 
-    /// <summary>Opens a stream and negotiates the first of <paramref name="protocols"/> the peer supports.</summary>
-    /// <exception cref="ProtocolNotSupportedException">The peer supports none of them.</exception>
+    /// <summary>
+    /// Opens a stream and negotiates the first of <paramref name="protocols"/> the peer supports. With one protocol the
+    /// stream is opened optimistically, as by <see cref="OpenStreamAsync(string, CancellationToken)"/>; with several, this
+    /// waits for the peer's choice.
+    /// </summary>
+    /// <exception cref="ProtocolNotSupportedException">The peer supports none of several protocols.</exception>
     /// <exception cref="MuxerClosedException">The connection is closed (by either side, or by the host): dial again.</exception>
     public async ValueTask<P2PStream> OpenStreamAsync(IReadOnlyList<string> protocols, CancellationToken cancellationToken = default)
     {
@@ -123,6 +133,10 @@ public sealed class P2PConnection : IAsyncDisposable
         }
         Touch();
         MuxedStream muxed = await _session.OpenStreamAsync(cancellationToken).ConfigureAwait(false);
+        if (protocols.Count == 1)
+        {
+            return await OpenOptimisticAsync(muxed, protocols[0], cancellationToken).ConfigureAwait(false);
+        }
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closing.Token);
@@ -151,6 +165,59 @@ public sealed class P2PConnection : IAsyncDisposable
             muxed.Abort();
             await muxed.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    /// <summary>
+    /// go-multistream's lazy client: header and proposal go out now, the stream is returned at once and the answer is
+    /// read in the background by <see cref="ReadEchoAsync"/>, which the stream's first read waits for.
+    /// </summary>
+    private async ValueTask<P2PStream> OpenOptimisticAsync(MuxedStream muxed, string protocol, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using (var span = P2PNetTelemetry.Source.StartActivity("p2pnet.stream.negotiate", ActivityKind.Client))
+            {
+                span?.SetTag("p2pnet.protocol", protocol).SetTag("p2pnet.direction", "outbound").SetTag("p2pnet.optimistic", true);
+                await MultistreamSelect.ProposeAsync(muxed.Output, protocol, cancellationToken).ConfigureAwait(false);
+            }
+            _session.AttachProtocol(muxed, protocol); // the protocol's stream budget; throws ResourceLimitExceededException
+        }
+        catch
+        {
+            muxed.Abort();
+            await muxed.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        _host.Metrics.StreamOpened(protocol, outbound: true);
+        // Owned by the stream: its reads and DisposeAsync await it; it ends by itself within the negotiation timeout.
+        return new P2PStream(muxed, protocol, this, s => Touch(), ReadEchoAsync(muxed, protocol));
+    }
+
+    /// <summary>Reads the peer's answer to an optimistic proposal; on failure resets the stream and returns the error.</summary>
+    private async Task<Exception?> ReadEchoAsync(MuxedStream muxed, string protocol)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token);
+        timeout.CancelAfter(_host.Options.NegotiationTimeout);
+        try
+        {
+            await MultistreamSelect.ReadEchoAsync(muxed.Input, protocol, timeout.Token).ConfigureAwait(false);
+            return null;
+        }
+#pragma warning disable CA1031 // every failure is handed to the stream, which throws it from the caller's next operation
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            Exception failure = e switch
+            {
+                OperationCanceledException when _closing.IsCancellationRequested =>
+                    new MuxerClosedException($"The connection to {RemotePeer} closed before it answered {protocol}.", e),
+                OperationCanceledException =>
+                    new TimeoutException($"{RemotePeer} did not negotiate {protocol} within {_host.Options.NegotiationTimeout.TotalSeconds:0.#} s."),
+                _ => e,
+            };
+            muxed.Abort();
+            return failure;
         }
     }
 
