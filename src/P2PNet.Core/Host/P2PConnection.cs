@@ -170,7 +170,7 @@ public sealed class P2PConnection : IAsyncDisposable
 
     /// <summary>
     /// go-multistream's lazy client: header and proposal go out now, the stream is returned at once and the answer is
-    /// read in the background by <see cref="ReadEchoAsync"/>, which the stream's first read waits for.
+    /// read in the background by <see cref="OptimisticNegotiation.ReadEchoAsync"/>, which the stream's first read waits for.
     /// </summary>
     private async ValueTask<P2PStream> OpenOptimisticAsync(MuxedStream muxed, string protocol, CancellationToken cancellationToken)
     {
@@ -191,34 +191,8 @@ public sealed class P2PConnection : IAsyncDisposable
         }
         _host.Metrics.StreamOpened(protocol, outbound: true);
         // Owned by the stream: its reads and DisposeAsync await it; it ends by itself within the negotiation timeout.
-        return new P2PStream(muxed, protocol, this, s => Touch(), ReadEchoAsync(muxed, protocol));
-    }
-
-    /// <summary>Reads the peer's answer to an optimistic proposal; on failure resets the stream and returns the error.</summary>
-    private async Task<Exception?> ReadEchoAsync(MuxedStream muxed, string protocol)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(_closing.Token);
-        timeout.CancelAfter(_host.Options.NegotiationTimeout);
-        try
-        {
-            await MultistreamSelect.ReadEchoAsync(muxed.Input, protocol, timeout.Token).ConfigureAwait(false);
-            return null;
-        }
-#pragma warning disable CA1031 // every failure is handed to the stream, which throws it from the caller's next operation
-        catch (Exception e)
-#pragma warning restore CA1031
-        {
-            Exception failure = e switch
-            {
-                OperationCanceledException when _closing.IsCancellationRequested =>
-                    new MuxerClosedException($"The connection to {RemotePeer} closed before it answered {protocol}.", e),
-                OperationCanceledException =>
-                    new TimeoutException($"{RemotePeer} did not negotiate {protocol} within {_host.Options.NegotiationTimeout.TotalSeconds:0.#} s."),
-                _ => e,
-            };
-            muxed.Abort();
-            return failure;
-        }
+        Task<Exception?> echo = OptimisticNegotiation.ReadEchoAsync(muxed, protocol, RemotePeer.ToString(), _host.Options.NegotiationTimeout, _closing.Token);
+        return new P2PStream(muxed, protocol, this, s => Touch(), echo);
     }
 
     /// <summary>Measures the Yamux round trip time to the peer.</summary>

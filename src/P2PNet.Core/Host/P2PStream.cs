@@ -281,7 +281,7 @@ public sealed class P2PStream : Stream, IDuplexPipe
     }
 
     /// <summary>The protocol, peer and stream id.</summary>
-    public override string ToString() => $"{Protocol} with {RemotePeer} (stream {StreamId})";
+    public override string ToString() => $"{Protocol} with {(Connection is null ? "?" : RemotePeer)} (stream {StreamId})";
 
     /// <summary>Whether an optimistic stream's answer is known and positive; throws the failure if it is known and negative.</summary>
     internal bool IsConfirmed()
