@@ -44,8 +44,8 @@ namespace P2PNet.Host;
 /// the stream is reset and the failure — <see cref="ProtocolNotSupportedException"/> for a refusal,
 /// <see cref="ProtocolViolationException"/>, <see cref="EndOfStreamException"/> or <see cref="TimeoutException"/>
 /// otherwise — is thrown by the first operation after it is known: a read (reads wait for the answer), a write or flush,
-/// <see cref="CompleteWritesAsync"/> (which waits for the answer, so a write-only protocol learns of a refusal when it
-/// closes), or, if no operation reported it, <see cref="DisposeAsync"/>, which waits for the answer too. Synchronous
+/// <see cref="CompleteWritesAsync"/> (which waits for the answer before it sends FIN, so a write-only protocol learns
+/// of a refusal when it closes; <c>Output.Complete()</c> likewise sends FIN only after the answer), or, if no operation reported it, <see cref="DisposeAsync"/>, which waits for the answer too. Synchronous
 /// <see cref="Stream.Dispose()"/> does not wait and reports nothing. Data written before a refusal is lost. With several
 /// protocols to choose from, opening the stream waits for the negotiation as before.
 /// </para>
@@ -360,7 +360,7 @@ public sealed class P2PStream : Stream, IDuplexPipe
         ThrowIfRefused();
         try
         {
-            await _inner.WriteAsync(buffer, completeWrites, cancellationToken).ConfigureAwait(false);
+            await _inner.WriteAsync(buffer, completeWrites: false, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception e) when (FailureBehind(e) is { } failure)
         {
@@ -368,21 +368,31 @@ public sealed class P2PStream : Stream, IDuplexPipe
         }
         if (completeWrites)
         {
-            await EnsureNegotiatedAsync(cancellationToken).ConfigureAwait(false);
+            await CompleteWritesNegotiatingAsync(cancellationToken).ConfigureAwait(false);
         }
     }
 
+    // FIN waits for the echo: a responder still negotiating can take our FIN for the end of a stream whose data it has
+    // not handed to its handler yet (js-libp2p 3.x then closes the stream without reading that data).
     private async ValueTask CompleteWritesNegotiatingAsync(CancellationToken cancellationToken)
     {
-        ThrowIfRefused();
-        try
-        {
-            await _inner.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception e) when (FailureBehind(e) is { } failure)
-        {
-            ExceptionDispatchInfo.Throw(failure);
-        }
         await EnsureNegotiatedAsync(cancellationToken).ConfigureAwait(false);
+        await _inner.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// <c>Output.Complete()</c> before the echo: sends FIN once the peer confirmed (see
+    /// <see cref="CompleteWritesNegotiatingAsync"/>); after a failure the stream is already reset.
+    /// </summary>
+    internal void CompleteWritesAfterEcho(PipeWriter inner)
+    {
+        if (_echo is not { } echo)
+        {
+            inner.Complete();
+            return;
+        }
+        // A synchronous continuation of the echo task, which the stream owns (DisposeAsync awaits it).
+        _ = echo.ContinueWith(static (_, state) => ((PipeWriter)state!).Complete(), inner, CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
     }
 }

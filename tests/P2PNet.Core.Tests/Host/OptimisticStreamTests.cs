@@ -33,6 +33,7 @@ public sealed class OptimisticStreamTests(ITestOutputHelper output)
     public async Task OpenStream_ToUnservedProtocol_ReturnsAStream_WhoseFirstReadThrowsProtocolNotSupported()
     {
         await using var swarm = await StartAsync(2);
+        swarm[1].SetStreamHandler(EchoProtocol.Id, EchoProtocol.HandleAsync);
         var connection = await swarm[0].DialAsync(swarm[1].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
 
         await using var stream = await connection.OpenStreamAsync(Unserved).AsTask().WaitAsync(Timeout);

@@ -21,7 +21,17 @@ internal sealed class NegotiatingPipeWriter(P2PStream stream, PipeWriter inner) 
 
     public override void CancelPendingFlush() => inner.CancelPendingFlush();
 
-    public override void Complete(Exception? exception = null) => inner.Complete(exception);
+    public override void Complete(Exception? exception = null)
+    {
+        if (exception is not null || stream.IsConfirmedQuietly())
+        {
+            inner.Complete(exception);
+        }
+        else
+        {
+            stream.CompleteWritesAfterEcho(inner);
+        }
+    }
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
