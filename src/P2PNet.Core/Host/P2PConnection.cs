@@ -261,6 +261,13 @@ public sealed class P2PConnection : IAsyncDisposable
 #pragma warning restore CA1031
         {
             HostLog.InboundStreamFailed(_logger, protocol ?? "(negotiating)", RemotePeer, e.Message);
+            // An optimistic initiator's data after a refused proposal reads here as a malformed next proposal: close our
+            // side (FIN, on disposal) so that the "na" already sent still reaches it; a reset would discard it unread.
+            if (protocol is null && e is WireFormatException or ProtocolViolationException or EndOfStreamException)
+            {
+                await muxed.DisposeAsync().ConfigureAwait(false);
+                return;
+            }
             muxed.Abort();
             await muxed.DisposeAsync().ConfigureAwait(false);
         }

@@ -43,7 +43,9 @@ namespace P2PNet.Host;
 /// (or answers with something else, closes, or does not answer within <see cref="P2PHostOptions.NegotiationTimeout"/>),
 /// the stream is reset and the failure — <see cref="ProtocolNotSupportedException"/> for a refusal,
 /// <see cref="ProtocolViolationException"/>, <see cref="EndOfStreamException"/> or <see cref="TimeoutException"/>
-/// otherwise — is thrown by the first operation after it is known: a read (reads wait for the answer), a write or flush,
+/// otherwise; <see cref="StreamResetException"/> when the peer reset the stream before its answer could be read, which
+/// is how a refusal shows when the peer could not parse data written after the proposal) — is thrown by the first
+/// operation after it is known (<see cref="EnsureNegotiatedAsync"/> waits for it explicitly): a read (reads wait for the answer), a write or flush,
 /// <see cref="CompleteWritesAsync"/> (which waits for the answer before it sends FIN, so a write-only protocol learns
 /// of a refusal when it closes; <c>Output.Complete()</c> likewise sends FIN only after the answer), or, if no operation reported it, <see cref="DisposeAsync"/>, which waits for the answer too. Synchronous
 /// <see cref="Stream.Dispose()"/> does not wait and reports nothing. Data written before a refusal is lost. With several
@@ -235,7 +237,8 @@ public sealed class P2PStream : Stream, IDuplexPipe
     /// arrived, first waits for it (at most <see cref="P2PHostOptions.NegotiationTimeout"/>).
     /// </summary>
     /// <exception cref="ProtocolNotSupportedException">The peer refused the protocol of an optimistic stream and no
-    /// earlier operation reported it (the stream is released all the same).</exception>
+    /// earlier operation reported it (the stream is released all the same; likewise for the other negotiation failures
+    /// listed on <see cref="EnsureNegotiatedAsync"/> except a reset).</exception>
     public override async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -249,7 +252,9 @@ public sealed class P2PStream : Stream, IDuplexPipe
             {
                 // A write-only protocol never reads: the answer is still owed, and a refusal must not pass unnoticed.
                 Exception? failure = await echo.ConfigureAwait(false);
-                if (failure is not null && !_aborted && Interlocked.Exchange(ref _failureReported, 1) == 0)
+                // Only the negotiation's own failures: a reset or a closed connection shows in ReadsClosed/WritesClosed.
+                if (failure is not null and not (StreamResetException or MuxerClosedException or ObjectDisposedException)
+                    && !_aborted && Interlocked.Exchange(ref _failureReported, 1) == 0)
                 {
                     unreported = failure;
                 }
@@ -303,8 +308,18 @@ public sealed class P2PStream : Stream, IDuplexPipe
         return true;
     }
 
-    /// <summary>Waits for an optimistic stream's answer; throws the failure if the peer did not confirm the protocol.</summary>
-    internal ValueTask EnsureNegotiatedAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits until the peer has confirmed <see cref="Protocol"/>: at once for an inbound stream or one negotiated among
+    /// several protocols; on an optimistic stream, until the peer's answer arrived. Use it where a refusal must be known
+    /// before anything is written (reads already wait for it).
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting; the answer is still read in the background.</param>
+    /// <exception cref="ProtocolNotSupportedException">The peer refused the protocol.</exception>
+    /// <exception cref="ProtocolViolationException">The peer answered with something else.</exception>
+    /// <exception cref="EndOfStreamException">The peer closed its side before answering.</exception>
+    /// <exception cref="TimeoutException">The peer did not answer within <see cref="P2PHostOptions.NegotiationTimeout"/>.</exception>
+    /// <exception cref="StreamResetException">The stream was reset before the answer was read.</exception>
+    public ValueTask EnsureNegotiatedAsync(CancellationToken cancellationToken = default)
     {
         try
         {
@@ -326,11 +341,16 @@ public sealed class P2PStream : Stream, IDuplexPipe
     /// <summary>Throws an optimistic stream's failure if it is known; does not wait.</summary>
     internal void ThrowIfRefused() => _ = IsConfirmed();
 
-    /// <summary>When an operation on the inner stream failed because the answer's failure reset it, that failure.</summary>
-    internal Exception? FailureBehind(Exception error) =>
-        error is StreamResetException { IsRemote: false } && _echo is { IsCompleted: true } echo && echo.Result is { } failure
-            ? Report(failure)
-            : null;
+    /// <summary>When an operation on the inner stream failed because the answer's failure reset it, that failure (the
+    /// background reader resets the stream just before its task completes, so this waits for the task).</summary>
+    internal async ValueTask<Exception?> FailureBehindAsync(Exception error)
+    {
+        if (_aborted || error is not StreamResetException { IsRemote: false } || _echo is not { } echo)
+        {
+            return null;
+        }
+        return await echo.ConfigureAwait(false) is { } failure ? Report(failure) : null;
+    }
 
     private async ValueTask WaitForEchoAsync(CancellationToken cancellationToken)
     {
@@ -362,9 +382,13 @@ public sealed class P2PStream : Stream, IDuplexPipe
         {
             await _inner.WriteAsync(buffer, completeWrites: false, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception e) when (FailureBehind(e) is { } failure)
+        catch (StreamResetException e)
         {
-            ExceptionDispatchInfo.Throw(failure);
+            if (await FailureBehindAsync(e).ConfigureAwait(false) is { } failure)
+            {
+                ExceptionDispatchInfo.Throw(failure);
+            }
+            throw;
         }
         if (completeWrites)
         {

@@ -14,13 +14,6 @@ public class ProtocolNotSupportedException : IOException
         Protocols = protocols is null ? [] : [.. protocols];
     }
 
-    /// <summary>Creates the exception for the protocols the remote refused, with a message and the error that showed the refusal.</summary>
-    public ProtocolNotSupportedException(IReadOnlyList<string> protocols, string message, Exception? innerException)
-        : base(message, innerException)
-    {
-        Protocols = protocols is null ? [] : [.. protocols];
-    }
-
     /// <summary>Creates the exception with a message.</summary>
     public ProtocolNotSupportedException(string message) : base(message) => Protocols = [];
 

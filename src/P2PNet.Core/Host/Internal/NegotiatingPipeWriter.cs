@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Runtime.ExceptionServices;
+using P2PNet.Muxing;
 
 namespace P2PNet.Host.Internal;
 
@@ -57,10 +58,13 @@ internal sealed class NegotiatingPipeWriter(P2PStream stream, PipeWriter inner) 
         {
             return await flush.ConfigureAwait(false);
         }
-        catch (Exception e) when (stream.FailureBehind(e) is { } failure)
+        catch (StreamResetException e)
         {
-            ExceptionDispatchInfo.Throw(failure);
-            throw; // unreachable
+            if (await stream.FailureBehindAsync(e).ConfigureAwait(false) is { } failure)
+            {
+                ExceptionDispatchInfo.Throw(failure);
+            }
+            throw;
         }
     }
 }

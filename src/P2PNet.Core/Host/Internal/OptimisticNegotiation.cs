@@ -20,10 +20,12 @@ internal static class OptimisticNegotiation
     /// <param name="timeout">How long the peer has to answer (<see cref="P2PHostOptions.NegotiationTimeout"/>).</param>
     /// <param name="closing">Cancelled when the connection closes.</param>
     /// <returns>
-    /// <see cref="ProtocolNotSupportedException"/> for <c>na</c>, and for a reset by the peer before its answer was read; <see cref="ProtocolViolationException"/> or
+    /// <see cref="ProtocolNotSupportedException"/> for <c>na</c>; <see cref="ProtocolViolationException"/> or
     /// <see cref="WireFormatException"/> for another answer; <see cref="EndOfStreamException"/> when the peer closed its
     /// side first; <see cref="TimeoutException"/> after <paramref name="timeout"/>; <see cref="MuxerClosedException"/>
-    /// when the connection closed; <see cref="StreamResetException"/> when we reset the stream first.
+    /// when the connection closed; <see cref="StreamResetException"/> when either side reset the stream first (a reset
+    /// discards unread data, so a peer that answers and resets at once — a refusing responder that cannot parse the data
+    /// sent after the proposal, or one over its stream budget — shows as a reset, not as its answer).
     /// </returns>
     public static async Task<Exception?> ReadEchoAsync(MuxedStream muxed, string protocol, string peer, TimeSpan timeout, CancellationToken closing)
     {
@@ -44,10 +46,6 @@ internal static class OptimisticNegotiation
                     new MuxerClosedException($"The connection to {peer} closed before it answered {protocol}.", e),
                 OperationCanceledException =>
                     new TimeoutException($"{peer} did not negotiate {protocol} within {timeout.TotalSeconds:0.#} s."),
-                // A responder that refuses reads the data we sent after the proposal as its next proposal, fails on it
-                // and resets the stream, often before its "na" could be read here (a reset discards unread data).
-                StreamResetException { IsRemote: true } => new ProtocolNotSupportedException([protocol],
-                    $"{peer} reset the stream instead of confirming {protocol}: it refused the protocol (and could not parse the data sent after the proposal) or dropped the stream at once.", e),
                 _ => e,
             };
             muxed.Abort();
