@@ -253,8 +253,7 @@ public sealed class P2PStream : Stream, IDuplexPipe
                 // A write-only protocol never reads: the answer is still owed, and a refusal must not pass unnoticed.
                 Exception? failure = await echo.ConfigureAwait(false);
                 // Only the negotiation's own failures: a reset or a closed connection shows in ReadsClosed/WritesClosed.
-                if (failure is not null and not (StreamResetException or MuxerClosedException or ObjectDisposedException)
-                    && !_aborted && Interlocked.Exchange(ref _failureReported, 1) == 0)
+                if (failure is not null && IsNegotiationFailure(failure) && !_aborted && Interlocked.Exchange(ref _failureReported, 1) == 0)
                 {
                     unreported = failure;
                 }
@@ -400,9 +399,19 @@ public sealed class P2PStream : Stream, IDuplexPipe
     // not handed to its handler yet (js-libp2p 3.x then closes the stream without reading that data).
     private async ValueTask CompleteWritesNegotiatingAsync(CancellationToken cancellationToken)
     {
-        await EnsureNegotiatedAsync(cancellationToken).ConfigureAwait(false);
+        if (_echo is { } echo && await echo.WaitAsync(cancellationToken).ConfigureAwait(false) is { } failure
+            && IsNegotiationFailure(failure))
+        {
+            throw Report(failure);
+        }
+        // Confirmed, or reset / connection gone: completing writes on such a stream is harmless, as it always was (the
+        // reset shows in reads and ReadsClosed).
         await _inner.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
     }
+
+    /// <summary>A failure of the negotiation itself, as opposed to the stream or connection ending under it.</summary>
+    private static bool IsNegotiationFailure(Exception failure) =>
+        failure is not (StreamResetException or MuxerClosedException or ObjectDisposedException);
 
     /// <summary>
     /// <c>Output.Complete()</c> before the echo: sends FIN once the peer confirmed (see
