@@ -5,7 +5,7 @@
 //
 //   node.mjs listen   [--listen MA]... [--key FILE] [--psk FILE] [--ws] [--mdns] [--mdns-interval MS]
 //   node.mjs ping     MA [--count N] [--interval-ms MS] [--libp2p-ping] [--psk FILE] [--key FILE]
-//   node.mjs echo     MA --bytes N [--streams K] [--psk FILE] [--key FILE]
+//   node.mjs echo     MA --bytes N [--streams K] [--lazy] [--psk FILE] [--key FILE]
 //   node.mjs perf     MA --upload BYTES --download BYTES [--psk FILE] [--key FILE]
 //   node.mjs identify MA [--linger-ms N] [--psk FILE] [--key FILE]   (linger: stay connected N ms after printing, so the remote's identify of us completes)
 //   node.mjs dial     MA [--psk FILE] [--key FILE]
@@ -112,6 +112,7 @@ function parseCli (argv) {
         type: { type: 'string' },
         'timeout-ms': { type: 'string' },
         'linger-ms': { type: 'string' },
+        lazy: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }
       }
     })
@@ -503,7 +504,8 @@ async function cmdEcho (values, ma, signal) {
     const conn = await dialOrFail(node, ma, signal)
     const started = performance.now()
     const one = async (index) => {
-      const stream = await conn.newStream(ECHO_PROTOCOL, { signal, maxOutboundStreams: MAX_STREAMS })
+      // --lazy: multistream-select without waiting for the echo (negotiateFully: false), as go-libp2p's lazy client.
+      const stream = await conn.newStream(ECHO_PROTOCOL, { signal, maxOutboundStreams: MAX_STREAMS, negotiateFully: values.lazy !== true })
       stream.maxReadBufferLength = READ_BUFFER_LIMIT
       const hash = createHash('sha256')
       let received = 0

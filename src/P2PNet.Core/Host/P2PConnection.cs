@@ -119,13 +119,23 @@ public sealed class P2PConnection : IAsyncDisposable
         _ = WatchSessionAsync();
     }
 
-    /// <summary>Opens a stream and negotiates <paramref name="protocol"/> on it.</summary>
-    /// <exception cref="ProtocolNotSupportedException">The peer does not support the protocol.</exception>
+    /// <summary>
+    /// Opens a stream for <paramref name="protocol"/> optimistically: the proposal is sent and the stream returned
+    /// without waiting for the peer's answer, saving a round trip (see "Optimistic negotiation" on <see cref="P2PStream"/>).
+    /// </summary>
+    /// <remarks>A refusal is not thrown here but by the stream's first read (or a later write,
+    /// <see cref="P2PStream.CompleteWritesAsync"/> or <see cref="P2PStream.DisposeAsync"/>), as
+    /// <see cref="ProtocolNotSupportedException"/>; the stream is then reset.</remarks>
+    /// <exception cref="MuxerClosedException">The connection is closed (by either side, or by the host): dial again.</exception>
     public ValueTask<P2PStream> OpenStreamAsync(string protocol, CancellationToken cancellationToken = default) =>
         OpenStreamAsync([protocol], cancellationToken);
 
-    /// <summary>Opens a stream and negotiates the first of <paramref name="protocols"/> the peer supports.</summary>
-    /// <exception cref="ProtocolNotSupportedException">The peer supports none of them.</exception>
+    /// <summary>
+    /// Opens a stream and negotiates the first of <paramref name="protocols"/> the peer supports. With one protocol the
+    /// stream is opened optimistically, as by <see cref="OpenStreamAsync(string, CancellationToken)"/>; with several, this
+    /// waits for the peer's choice.
+    /// </summary>
+    /// <exception cref="ProtocolNotSupportedException">The peer supports none of several protocols.</exception>
     /// <exception cref="MuxerClosedException">The connection is closed (by either side, or by the host): dial again.</exception>
     public async ValueTask<P2PStream> OpenStreamAsync(IReadOnlyList<string> protocols, CancellationToken cancellationToken = default)
     {
@@ -139,6 +149,10 @@ public sealed class P2PConnection : IAsyncDisposable
         }
         Touch();
         MuxedStream muxed = await _session.OpenStreamAsync(cancellationToken).ConfigureAwait(false);
+        if (protocols.Count == 1)
+        {
+            return await OpenOptimisticAsync(muxed, protocols[0], cancellationToken).ConfigureAwait(false);
+        }
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _closing.Token);
@@ -176,6 +190,33 @@ public sealed class P2PConnection : IAsyncDisposable
     /// <summary>Counts a negotiated stream in its protocol's budget, when the muxer charges the host's resources.</summary>
     private void AttachProtocol(MuxedStream stream, string protocol) =>
         (_session as IResourceAccountedSession)?.AttachProtocol(stream, protocol);
+
+    /// <summary>
+    /// go-multistream's lazy client: header and proposal go out now, the stream is returned at once and the answer is
+    /// read in the background by <see cref="OptimisticNegotiation.ReadEchoAsync"/>, which the stream's first read waits for.
+    /// </summary>
+    private async ValueTask<P2PStream> OpenOptimisticAsync(MuxedStream muxed, string protocol, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using (var span = P2PNetTelemetry.Source.StartActivity("p2pnet.stream.negotiate", ActivityKind.Client))
+            {
+                span?.SetTag("p2pnet.protocol", protocol).SetTag("p2pnet.direction", "outbound").SetTag("p2pnet.optimistic", true);
+                await MultistreamSelect.ProposeAsync(muxed.Output, protocol, cancellationToken).ConfigureAwait(false);
+            }
+            AttachProtocol(muxed, protocol); // the protocol's stream budget; throws ResourceLimitExceededException
+        }
+        catch
+        {
+            muxed.Abort();
+            await muxed.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        _host.Metrics.StreamOpened(protocol, outbound: true);
+        // Owned by the stream: its reads and DisposeAsync await it; it ends by itself within the negotiation timeout.
+        Task<Exception?> echo = OptimisticNegotiation.ReadEchoAsync(muxed, protocol, RemotePeer.ToString(), _host.Options.NegotiationTimeout, _closing.Token);
+        return new P2PStream(muxed, protocol, this, s => Touch(), echo);
+    }
 
     private async Task AcceptLoopAsync()
     {
@@ -240,6 +281,13 @@ public sealed class P2PConnection : IAsyncDisposable
 #pragma warning restore CA1031
         {
             HostLog.InboundStreamFailed(_logger, protocol ?? "(negotiating)", RemotePeer, e.Message);
+            // An optimistic initiator's data after a refused proposal reads here as a malformed next proposal: close our
+            // side (FIN, on disposal) so that the "na" already sent still reaches it; a reset would discard it unread.
+            if (protocol is null && e is WireFormatException or ProtocolViolationException or EndOfStreamException)
+            {
+                await muxed.DisposeAsync().ConfigureAwait(false);
+                return;
+            }
             muxed.Abort();
             await muxed.DisposeAsync().ConfigureAwait(false);
         }

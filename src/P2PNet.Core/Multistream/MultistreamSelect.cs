@@ -67,6 +67,49 @@ internal static class MultistreamSelect
     }
 
     /// <summary>
+    /// The optimistic ("lazy") initiator's first half: writes the header and the single proposal
+    /// <paramref name="protocol"/> and flushes them without waiting for the answer, so application data can follow at
+    /// once. Pair with <see cref="ReadEchoAsync"/> before the first application read.
+    /// </summary>
+    /// <remarks>
+    /// This is what go-multistream's lazy client does. The price is that data written before the echo arrives is lost if
+    /// the remote refuses (the stream is then reset), and a refusing remote reads that data as further proposals.
+    /// </remarks>
+    /// <exception cref="ArgumentException"><paramref name="protocol"/> is empty, too long, or holds a newline.</exception>
+    public static ValueTask ProposeAsync(PipeWriter output, string protocol, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        MultistreamMessage.ValidateProtocolId(protocol, nameof(protocol));
+        MultistreamMessage.Write(output, MultistreamMessage.ProtocolId);
+        MultistreamMessage.Write(output, protocol);
+        return FlushAsync(output, cancellationToken);
+    }
+
+    /// <summary>
+    /// The optimistic initiator's second half: reads the remote's header and its answer to the single proposal written
+    /// by <see cref="ProposeAsync"/>, consuming exactly those two messages (application data after them stays unread).
+    /// </summary>
+    /// <exception cref="ProtocolNotSupportedException">The remote answered <c>na</c>.</exception>
+    /// <exception cref="ProtocolViolationException">The remote sent a wrong header or an answer other than the proposal or <c>na</c>.</exception>
+    /// <exception cref="WireFormatException">A message from the remote is malformed.</exception>
+    /// <exception cref="EndOfStreamException">The remote closed its side before answering.</exception>
+    public static async ValueTask ReadEchoAsync(PipeReader input, string protocol, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        await ReadHeaderAsync(input, cancellationToken).ConfigureAwait(false);
+        string answer = await ReadMessageAsync(input, cancellationToken).ConfigureAwait(false);
+        if (string.Equals(answer, protocol, StringComparison.Ordinal))
+        {
+            return;
+        }
+        if (string.Equals(answer, MultistreamMessage.NotAvailable, StringComparison.Ordinal))
+        {
+            throw new ProtocolNotSupportedException([protocol]);
+        }
+        throw new ProtocolViolationException($"we proposed '{protocol}' and it answered '{answer}' instead of echoing it or 'na'.");
+    }
+
+    /// <summary>
     /// Negotiates as the responder: answers <c>na</c> to proposals <paramref name="isSupported"/> rejects (and to
     /// <c>ls</c>), echoes the first supported one and returns it.
     /// </summary>

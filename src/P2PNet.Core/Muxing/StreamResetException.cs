@@ -1,7 +1,7 @@
 namespace P2PNet.Muxing;
 
 /// <summary>
-/// Thrown by reads and writes on a <see cref="MuxedStream"/> that was reset: abruptly closed in both directions,
+/// Thrown by reads and writes on a <see cref="Host.P2PStream"/> that was reset: abruptly closed in both directions,
 /// with any data still in flight discarded.
 /// </summary>
 /// <remarks>
@@ -29,7 +29,7 @@ public sealed class StreamResetException : IOException
 
     /// <summary>
     /// <see langword="true"/> when the remote peer reset the stream (it sent RST);
-    /// <see langword="false"/> when this side reset it (<see cref="MuxedStream.Abort"/>, a write timeout, or a local error).
+    /// <see langword="false"/> when this side reset it (<see cref="Host.P2PStream.Abort"/>, a write timeout, or a local error).
     /// </summary>
     public bool IsRemote { get; }
 }

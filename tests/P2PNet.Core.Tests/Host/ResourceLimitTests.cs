@@ -67,6 +67,7 @@ public sealed class ResourceLimitTests(ITestOutputHelper output)
             try
             {
                 var stream = await connection.OpenStreamAsync(PingProtocol.Id).AsTask().WaitAsync(Timeout);
+                await stream.EnsureNegotiatedAsync().AsTask().WaitAsync(Timeout); // optimistic: the budget's reset shows here
                 await stream.WriteAsync(ping, completeWrites: false).AsTask().WaitAsync(Timeout); // and never read the pong
                 held.Add(stream);
             }
@@ -114,7 +115,11 @@ public sealed class ResourceLimitTests(ITestOutputHelper output)
             held.Add(await connection.OpenStreamAsync(HoldProtocol).AsTask().WaitAsync(Timeout));
         }
 
-        await Assert.ThrowsAsync<StreamResetException>(() => connection.OpenStreamAsync(HoldProtocol).AsTask().WaitAsync(Timeout));
+        await Assert.ThrowsAsync<StreamResetException>(async () =>
+        {
+            var refused = await connection.OpenStreamAsync(HoldProtocol).AsTask().WaitAsync(Timeout); // optimistic
+            await refused.EnsureNegotiatedAsync().AsTask().WaitAsync(Timeout);
+        });
         Assert.Equal(3, hosts[0].GetResourceUsage(hosts[1].PeerId)!.Value.InboundStreams);
 
         await held[0].CompleteWritesAsync().AsTask().WaitAsync(Timeout);
