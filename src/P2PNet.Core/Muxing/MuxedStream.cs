@@ -9,9 +9,10 @@ namespace P2PNet.Muxing;
 /// <remarks>
 /// The contract (half-close, reset, reads after the remote closed, writes after we closed, disposal, cancellation and
 /// threading) is stated once, on <see cref="Host.P2PStream"/>; a muxer's stream implements exactly that contract and
-/// <see cref="Host.P2PStream"/> forwards to it.
+/// <see cref="Host.P2PStream"/> forwards to it. This type exists for muxer implementers (<see cref="Upgrade.IMuxedSession"/>
+/// returns it); applications never hold one: every host and connection API returns <see cref="Host.P2PStream"/>.
 /// </remarks>
-internal abstract class MuxedStream : Stream, IDuplexPipe
+public abstract class MuxedStream : Stream, IDuplexPipe
 {
     /// <summary>The stream's identifier within its connection.</summary>
     public abstract long StreamId { get; }
