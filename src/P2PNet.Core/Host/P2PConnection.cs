@@ -72,6 +72,10 @@ public sealed class P2PConnection : IAsyncDisposable
     /// <summary>Who dialed.</summary>
     public ConnectionDirection Direction { get; }
 
+    /// <summary>Whether the connection is limited in time and data, as a relayed (<c>/p2p-circuit</c>) connection is: the
+    /// relay may end it at any moment, so bulk transfers belong on a direct connection.</summary>
+    public bool IsLimited { get; internal init; }
+
     /// <summary>When the connection became ready.</summary>
     public DateTimeOffset Opened { get; }
 

@@ -153,6 +153,10 @@ public sealed partial class P2PHost
 
     private async Task<P2PConnection> DialNewAsync(Multiaddr address, PeerId? expected, CancellationToken cancellationToken)
     {
+        if (address.Contains(MultiaddrProtocol.P2pCircuit))
+        {
+            return await DialCircuitAsync(address, expected, cancellationToken).ConfigureAwait(false);
+        }
         var transport = _transports.FirstOrDefault(t => t.CanDial(address))
             ?? throw new NotSupportedException($"No transport can dial {address}. Supported: /ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>[/ws|/wss][/p2p/<id>].");
         if (Options.ConnectionGater is { } gater && !gater.AllowDialAddress(expected, address))
@@ -198,7 +202,7 @@ public sealed partial class P2PHost
     /// <summary>raw → multistream(/noise) → Noise XX → multistream(/yamux/1.0.0) → Yamux; the raw connection is closed and
     /// <paramref name="resources"/> given back on any failure, or handed to the connection on success.</summary>
     private async Task<P2PConnection> UpgradeAsync(TransportConnection raw, ConnectionDirection direction, PeerId? expectedPeer,
-        ConnectionResources resources, CancellationToken cancellationToken)
+        ConnectionResources resources, CancellationToken cancellationToken, bool limited = false)
     {
         long started = Stopwatch.GetTimestamp();
         bool outbound = direction == ConnectionDirection.Outbound;
@@ -248,7 +252,7 @@ public sealed partial class P2PHost
             {
                 Resources = resources,
             };
-            var connection = new P2PConnection(this, raw, channel, session, direction, _logger);
+            var connection = new P2PConnection(this, raw, channel, session, direction, _logger) { IsLimited = limited };
             if (!TryAddConnection(connection, out string? refusal))
             {
                 throw new IOException(refusal);
