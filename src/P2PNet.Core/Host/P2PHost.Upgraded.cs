@@ -11,6 +11,7 @@ namespace P2PNet.Host;
 public sealed partial class P2PHost
 {
     private readonly List<Multiaddr> _circuitAddresses = [];
+    private readonly Dictionary<PeerId, int> _protectedPeers = [];
 
     /// <summary>Our <c>/p2p-circuit</c> addresses (from relay reservations), each ending in <c>/p2p/&lt;our id&gt;</c>.</summary>
     private Multiaddr[] CircuitAddresses
@@ -96,6 +97,32 @@ public sealed partial class P2PHost
         if (_state == 1)
         {
             _identify.PushToAll();
+        }
+    }
+
+    /// <summary>Keeps (or stops keeping) connections to <paramref name="peer"/> open through idle periods: a relay
+    /// reservation lasts only while its connection does. Counted, so two holders can protect one peer.</summary>
+    internal void ProtectPeer(PeerId peer, bool protect)
+    {
+        lock (_protectedPeers)
+        {
+            int count = _protectedPeers.GetValueOrDefault(peer) + (protect ? 1 : -1);
+            if (count > 0)
+            {
+                _protectedPeers[peer] = count;
+            }
+            else
+            {
+                _protectedPeers.Remove(peer);
+            }
+        }
+    }
+
+    private bool IsProtected(PeerId peer)
+    {
+        lock (_protectedPeers)
+        {
+            return _protectedPeers.ContainsKey(peer);
         }
     }
 }

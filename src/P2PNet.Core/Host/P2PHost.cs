@@ -303,7 +303,7 @@ public sealed partial class P2PHost : IAsyncDisposable
             {
                 foreach (var connection in Connections)
                 {
-                    if (connection.StreamCount == 0 && TimeProvider.GetElapsedTime(connection.LastActivity) >= idle)
+                    if (connection.StreamCount == 0 && TimeProvider.GetElapsedTime(connection.LastActivity) >= idle && !IsProtected(connection.RemotePeer))
                     {
                         HostLog.ClosingIdle(_logger, connection.Id, connection.RemotePeer);
                         _background.Track(connection.DisposeAsync().AsTask());

@@ -24,7 +24,7 @@ public sealed class RelayClient : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Dictionary<PeerId, Entry> _reservations = [];
     private readonly CancellationTokenSource _stopping = new();
-    private CancellationTokenSource? _wake;
+    private TaskCompletionSource? _wake;
     private IDisposable? _disconnects;
     private Task? _renewLoop;
     private int _state; // 0 created, 1 started, 2 disposed
@@ -66,13 +66,18 @@ public sealed class RelayClient : IAsyncDisposable
             {
                 return;
             }
+            bool held;
             lock (_lock)
             {
-                if (_reservations.TryGetValue(e.Peer, out var entry))
+                held = _reservations.TryGetValue(e.Peer, out var entry);
+                if (held)
                 {
-                    entry.Disconnected = true;
-                    _wake?.Cancel();
+                    entry!.Disconnected = true;
                 }
+            }
+            if (held)
+            {
+                Wake();
             }
         });
         _renewLoop = RenewLoopAsync();
@@ -122,6 +127,10 @@ public sealed class RelayClient : IAsyncDisposable
         lock (_lock)
         {
             withdrawn = [.. _reservations.Values.SelectMany(e => e.Reservation.CircuitAddresses)];
+            foreach (var relay in _reservations.Keys)
+            {
+                _host.ProtectPeer(relay, protect: false);
+            }
             _reservations.Clear();
         }
         _host.UpdateCircuitAddresses(withdrawn, removed: true);
@@ -173,9 +182,13 @@ public sealed class RelayClient : IAsyncDisposable
         lock (_lock)
         {
             old = _reservations.TryGetValue(reservation.Relay, out var previous) ? [.. previous.Reservation.CircuitAddresses] : [];
+            if (previous is null)
+            {
+                _host.ProtectPeer(reservation.Relay, protect: true); // the reservation lasts while this connection does
+            }
             _reservations[reservation.Relay] = new Entry(relayAddress, reservation, _host.TimeProvider.GetUtcNow());
-            _wake?.Cancel();
         }
+        Wake();
         _host.UpdateCircuitAddresses([.. old.Except(reservation.CircuitAddresses)], removed: true);
         _host.UpdateCircuitAddresses(reservation.CircuitAddresses, removed: false);
     }
@@ -189,9 +202,22 @@ public sealed class RelayClient : IAsyncDisposable
             {
                 return;
             }
+            _host.ProtectPeer(relay, protect: false);
         }
         RelayLog.ReservationLost(_logger, relay);
         _host.UpdateCircuitAddresses(entry.Reservation.CircuitAddresses, removed: true);
+    }
+
+    /// <summary>Ends the renewal loop's wait, so it looks at the reservations again. Never runs the loop on the caller's
+    /// thread (the caller may hold a lock, or be a clock firing timers).</summary>
+    private void Wake()
+    {
+        TaskCompletionSource? wake;
+        lock (_lock)
+        {
+            wake = _wake;
+        }
+        wake?.TrySetResult();
     }
 
     /// <summary>Renews each reservation before it expires (and at once when the relay's connection is lost).</summary>
@@ -204,31 +230,21 @@ public sealed class RelayClient : IAsyncDisposable
             DateTimeOffset now = clock.GetUtcNow();
             Entry[] due;
             TimeSpan wait;
-            using var wake = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+            var wake = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             lock (_lock)
             {
                 due = [.. _reservations.Values.Where(e => e.Disconnected || e.NextAttempt(_options) <= now)];
                 wait = due.Length > 0 ? TimeSpan.Zero : _reservations.Values.Select(e => e.NextAttempt(_options) - now).DefaultIfEmpty(TimeSpan.FromHours(1)).Min();
-                _wake = wake;
+                _wake = due.Length > 0 ? null : wake;
             }
             if (due.Length == 0)
             {
-                try
-                {
-                    await Task.Delay(wait, clock, wake.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                }
-                lock (_lock)
-                {
-                    _wake = null;
-                }
+                using var delayEnd = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+                Task delay = Task.Delay(wait, clock, delayEnd.Token);
+                await Task.WhenAny(delay, wake.Task).ConfigureAwait(false);
+                await delayEnd.CancelAsync().ConfigureAwait(false);
+                await Task.Yield(); // off the thread that woke us (a manual clock's Advance, an event publisher)
                 continue;
-            }
-            lock (_lock)
-            {
-                _wake = null;
             }
             foreach (var entry in due)
             {

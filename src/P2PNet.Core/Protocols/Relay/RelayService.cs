@@ -70,7 +70,10 @@ public sealed class RelayService : IAsyncDisposable
             {
                 lock (_lock)
                 {
-                    _reservations.Remove(e.Peer);
+                    if (_reservations.Remove(e.Peer))
+                    {
+                        _host.ProtectPeer(e.Peer, protect: false);
+                    }
                 }
             }
         });
@@ -89,6 +92,10 @@ public sealed class RelayService : IAsyncDisposable
         await _stopping.CancelAsync().ConfigureAwait(false);
         lock (_lock)
         {
+            foreach (var peer in _reservations.Keys)
+            {
+                _host.ProtectPeer(peer, protect: false);
+            }
             _reservations.Clear();
         }
         _stopping.Dispose();
@@ -162,6 +169,10 @@ public sealed class RelayService : IAsyncDisposable
             {
                 verdict = PbStatus.Ok;
                 _reservations[peer] = (expires, ip);
+                if (!renewal)
+                {
+                    _host.ProtectPeer(peer, protect: true); // the reservation lasts while this connection does
+                }
             }
         }
         if (verdict != PbStatus.Ok)
@@ -323,6 +334,7 @@ public sealed class RelayService : IAsyncDisposable
             if (reservation.Expires <= now)
             {
                 _reservations.Remove(peer);
+                _host.ProtectPeer(peer, protect: false);
             }
         }
     }
