@@ -15,8 +15,11 @@ internal static class RelayMessages
     public static async ValueTask<PbHopMessage?> ReadHopAsync(P2PStream stream, int maxSize, CancellationToken cancellationToken)
     {
         byte[]? bytes = await LengthPrefixed.ReadAsync(stream.Input, maxSize, cancellationToken).ConfigureAwait(false);
-        return bytes is null ? null : Parse(PbHopMessage.Parser, bytes, "hop");
+        return bytes is null ? null : ParseHop(bytes);
     }
+
+    /// <exception cref="WireFormatException">Not a valid hop message.</exception>
+    public static PbHopMessage ParseHop(byte[] bytes) => Parse(PbHopMessage.Parser, bytes, "hop");
 
     /// <summary>Reads one stop message; null when the stream ended before one.</summary>
     /// <exception cref="WireFormatException">Too large, cut short, or not a valid stop message.</exception>
