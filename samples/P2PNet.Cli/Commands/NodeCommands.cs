@@ -32,6 +32,7 @@ internal static class NodeCommands
         var mdnsInterval = new Option<int>("--mdns-interval") { Description = "mDNS query interval in milliseconds.", DefaultValueFactory = _ => 10_000 };
         var bootstrap = new Option<string[]>("--bootstrap") { Description = "Bootstrap peer multiaddr ending in /p2p/<id> (repeatable): dialed at start and re-dialed with backoff while disconnected." };
         var peerStore = new Option<string?>("--peerstore") { Description = "SQLite file keeping known peers across restarts (reconnects to them at start)." };
+        var relayOptions = new RelayCliOptions();
         node.Options.Add(listen);
         node.Options.Add(key);
         node.Options.Add(Verbose);
@@ -40,6 +41,7 @@ internal static class NodeCommands
         node.Options.Add(mdnsInterval);
         node.Options.Add(bootstrap);
         node.Options.Add(peerStore);
+        relayOptions.AddTo(node);
         node.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
         {
             string[] addresses = parse.GetValue(listen) is { Length: > 0 } given ? given : ["/ip4/127.0.0.1/tcp/0"];
@@ -113,6 +115,7 @@ internal static class NodeCommands
                     }
                 }
                 await host.StartAsync(ct); // mDNS and bootstrap (already running when a listen started the host)
+                await using var relays = await RelayCliOptions.StartAsync(parse, relayOptions, host, logging, output, ct);
                 await shutdown;
                 abandoned = !await StopAsync(host);
                 return 0;

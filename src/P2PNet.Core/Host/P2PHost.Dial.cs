@@ -146,6 +146,10 @@ public sealed partial class P2PHost
 
     private async Task<P2PConnection> DialNewAsync(Multiaddr address, PeerId? expected, CancellationToken cancellationToken)
     {
+        if (address.Contains(MultiaddrProtocol.P2pCircuit))
+        {
+            return await DialCircuitAsync(address, expected, cancellationToken).ConfigureAwait(false);
+        }
         var transport = _transports.FirstOrDefault(t => t.CanDial(address))
             ?? throw new NotSupportedException($"No transport can dial {address}. Supported: /ip4|ip6|dns|dns4|dns6/<host>/tcp/<port>[/ws|/wss][/p2p/<id>].");
         if (Options.ConnectionGater is { } gater && !gater.AllowDialAddress(expected, address))

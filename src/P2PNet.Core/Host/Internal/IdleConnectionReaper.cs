@@ -46,7 +46,7 @@ internal sealed class IdleConnectionReaper(P2PHost host) : IHostService
             {
                 foreach (var connection in host.Connections)
                 {
-                    if (connection.StreamCount == 0 && host.TimeProvider.GetElapsedTime(connection.LastActivity) >= idle)
+                    if (connection.StreamCount == 0 && host.TimeProvider.GetElapsedTime(connection.LastActivity) >= idle && !host.IsProtected(connection.RemotePeer))
                     {
                         HostLog.ClosingIdle(host.Logger, connection.Id, connection.RemotePeer);
                         _closing.Track(connection.DisposeAsync().AsTask());
