@@ -110,7 +110,7 @@ internal static class TunnelCommands
             using var store = TunnelTokenStore.Open(parse.GetValue(db)!);
             using var identity = LoadOrCreateKey(parse.GetValue(key));
             using var logging = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));
-            await using var host = CliSupport.CreateHost(identity, logging);
+            await using var host = CliSupport.CreateHost(identity, logging, o => RaiseStreamLimits(o, options.MaxConnectionsPerTunnel * 4));
             var shutdown = CliSupport.WaitForShutdownAsync(ct);
             await using var server = new TunnelServer(host, store, options, logging);
             await server.StartAsync(ct);
@@ -181,7 +181,12 @@ internal static class TunnelCommands
             }
             using var identity = LoadOrCreateKey(parse.GetValue(key));
             using var logging = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));
-            await using var host = CliSupport.CreateHost(identity, logging);
+            await using var host = CliSupport.CreateHost(identity, logging, o =>
+            {
+                RaiseStreamLimits(o, 16 * 1024);
+                // The device trusts its server: its connection is exempt from the per-peer budgets.
+                o.Resources.AllowedPeers.Add(options.Server.GetPeerId()!);
+            });
             var shutdown = CliSupport.WaitForShutdownAsync(ct);
             await using var device = new TunnelDevice(host, options, logging);
             device.Registered += assignments =>
@@ -370,6 +375,29 @@ internal static class TunnelCommands
             return ExitCodes.General;
         }
     });
+
+    /// <summary>
+    /// Every public connection is one stream on the device's single connection: the host's default budgets per peer and
+    /// per connection (512 inbound streams, 64 MiB of buffers) would cap a tunnel at a few dozen busy connections.
+    /// Buffers stay bounded by the host-wide budget (1 GiB here).
+    /// </summary>
+    private static void RaiseStreamLimits(P2PHostOptions options, int streams)
+    {
+        // Yamux caps concurrent streams per session (1,024 by default): both ends of the device's connection must allow more.
+        options.Yamux.MaxConcurrentStreams = Math.Max(options.Yamux.MaxConcurrentStreams, streams);
+        var limits = options.Resources;
+        limits.MaxMemory = Math.Max(limits.MaxMemory, 1L << 30);
+        limits.MaxMemoryPerPeer = limits.MaxMemory;
+        limits.MaxMemoryPerConnection = limits.MaxMemory;
+        limits.MaxInboundStreamsPerPeer = Math.Max(limits.MaxInboundStreamsPerPeer, streams);
+        limits.MaxInboundStreamsPerConnection = Math.Max(limits.MaxInboundStreamsPerConnection, streams);
+        limits.MaxInboundStreamsPerProtocol = Math.Max(limits.MaxInboundStreamsPerProtocol, streams);
+        limits.MaxInboundStreams = Math.Max(limits.MaxInboundStreams, streams);
+        limits.MaxOutboundStreamsPerPeer = Math.Max(limits.MaxOutboundStreamsPerPeer, streams);
+        limits.MaxOutboundStreamsPerConnection = Math.Max(limits.MaxOutboundStreamsPerConnection, streams);
+        limits.MaxOutboundStreamsPerProtocol = Math.Max(limits.MaxOutboundStreamsPerProtocol, streams);
+        limits.MaxOutboundStreams = Math.Max(limits.MaxOutboundStreams, streams);
+    }
 
     /// <summary>The host's listen addresses, each ending in /p2p/&lt;its peer id&gt;.</summary>
     private static IEnumerable<string> FullAddresses(P2PHost host) =>
