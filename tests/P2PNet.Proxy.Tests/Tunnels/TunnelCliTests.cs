@@ -11,10 +11,10 @@ public sealed class TunnelCliTests : IDisposable
 
     private string Db => Path.Combine(_dir, "tunnels.db");
 
-    private async Task<(NodeProcess Server, string Address)> ServeAsync(string ports)
+    private async Task<(NodeProcess Server, string Address)> ServeAsync(string ports, params string[] more)
     {
         var server = P2PNetCli.StartProcess(["tunnel", "serve", "--key", Path.Combine(_dir, "server.key"), "--listen", "/ip4/127.0.0.1/tcp/0",
-            "--db", Db, "--public-host", "127.0.0.1", "--bind", "127.0.0.1", "--ports", ports]);
+            "--db", Db, "--public-host", "127.0.0.1", "--bind", "127.0.0.1", "--ports", ports, .. more]);
         string line = await server.WaitForLineAsync(l => l.StartsWith("TUNNEL SERVER ", StringComparison.Ordinal), Timeout);
         return (server, line["TUNNEL SERVER ".Length..]);
     }
@@ -102,6 +102,51 @@ public sealed class TunnelCliTests : IDisposable
         var other = await P2PNetCli.RunAsync(["tunnel", "forward", "--peer", address, "--target", "echo"], Timeout);
         Assert.Equal(4, other.ExitCode);
         Assert.Contains("refused target 'echo': peer not allowed", other.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ServeAndExpose_HoldMoreOpenConnectionsThanAHostsDefaultStreamBudgets()
+    {
+        // Each public connection is a stream on the device's one connection: Yamux's default 1,024 concurrent streams and
+        // the resource manager's 512 inbound streams and 64 MiB of buffers per peer would refuse most of these.
+        const int count = 1100;
+        await using var echo = new TcpEchoServer();
+        var token = await P2PNetCli.RunAsync(["tunnel", "token", "new", "--db", Db, "--name", "dev1"], Timeout);
+        var (server, address) = await ServeAsync(RandomPorts(2), "--max-connections", "2048");
+        await using var _ = server;
+        await using var device = P2PNetCli.StartProcess(["tunnel", "expose", "--server", address, "--token", token.StdoutLines[0],
+            "--tcp", $"echo={echo.EndPoint}"]);
+        string line = await device.WaitForLineAsync(l => l.StartsWith("EXPOSED echo ", StringComparison.Ordinal), Timeout);
+        int port = int.Parse(line.Split(':')[^1], System.Globalization.CultureInfo.InvariantCulture);
+
+        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        var held = new List<System.Net.Sockets.Socket>();
+        try
+        {
+            // 64 at a time, each kept open after its echo.
+            for (int batch = 0; batch < count; batch += 64)
+            {
+                var opened = await Task.WhenAll(Enumerable.Range(0, Math.Min(64, count - batch)).Select(async _ =>
+                {
+                    var socket = await TunnelLab.ConnectAsync(port, cts.Token);
+                    lock (held)
+                    {
+                        held.Add(socket);
+                    }
+                    await socket.SendAsync("x"u8.ToArray(), System.Net.Sockets.SocketFlags.None, cts.Token);
+                    return await socket.ReadExactlyAsync(1, cts.Token);
+                }));
+                Assert.All(opened, echoed => Assert.Equal((byte)'x', echoed[0]));
+            }
+            Assert.Equal(count, echo.Accepted);
+        }
+        finally
+        {
+            lock (held)
+            {
+                held.ForEach(s => s.Dispose());
+            }
+        }
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
