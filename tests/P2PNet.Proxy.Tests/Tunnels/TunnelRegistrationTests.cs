@@ -67,6 +67,35 @@ public sealed class TunnelRegistrationTests
         Assert.Empty(lab.Server.Devices);
     }
 
+    [Theory]
+    [InlineData(new byte[] { 0xff, 0xff, 0xff, 0xff, 0x0f })] // a 4 GiB length prefix
+    [InlineData(new byte[] { 0x05, 0x0a, 0x03, 0xff, 0xff, 0xff })] // a field longer than its message
+    [InlineData(new byte[] { 0x02, 0x12, 0x00 })] // a Ping first instead of a Register
+    public async Task ControlStream_HostileInput_EndsThatStreamOnly_AndTheServerKeepsServing(byte[] hostile)
+    {
+        await using var lab = await TunnelLab.StartAsync();
+        await using var echo = new TcpEchoServer();
+        await using var attacker = new P2PHost();
+        using var cts = new CancellationTokenSource(Timeout);
+        var connection = await attacker.DialAsync(lab.ServerAddress, cts.Token);
+        var stream = await connection.OpenStreamAsync("/p2pnet/tunnel/1.0.0", cts.Token);
+        await stream.WriteAsync(hostile, completeWrites: true, cts.Token);
+        // The server answers at most a refusal, then ends (or resets) the stream.
+        var buffer = new byte[1024];
+        try
+        {
+            while (await stream.ReadAsync(buffer, cts.Token) > 0)
+            {
+            }
+        }
+        catch (Exception e) when (e is Muxing.StreamResetException or IOException)
+        {
+        }
+        Assert.Empty(lab.Server.Devices);
+        var (device, _) = await lab.AddDeviceAsync(lab.Store.CreateToken("dev1"), [Tcp("ssh", echo)]);
+        Assert.Single(device.Assignments);
+    }
+
     [Fact]
     public async Task RevokedToken_CutsTheDeviceOffClosesItsPortAndCannotRegisterAgain()
     {
