@@ -101,6 +101,9 @@ public sealed partial class NetStack : IAsyncDisposable
 
     internal object Gate { get; } = new();
 
+    /// <summary>Packets whose processing threw (a bug: every malformed input must be dropped before that). Tests watch it.</summary>
+    internal long InternalErrors { get; private set; }
+
     internal uint AddressValue { get; }
 
     internal NetStackMetrics Metrics { get; }
@@ -493,6 +496,7 @@ public sealed partial class NetStack : IAsyncDisposable
 #pragma warning restore CA1031
             {
                 NetStackLog.PacketFailed(_logger, e, e.Message);
+                InternalErrors++;
                 CountDrop(DropReason.Malformed);
             }
         }
