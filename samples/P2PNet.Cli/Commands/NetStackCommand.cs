@@ -120,33 +120,37 @@ internal static class NetStackCommand
         }
     }
 
+    // Both services wait with a zero-byte read and take a buffer only while data is there, so idle connections hold none.
     private static async Task EchoAsync(TcpConnection connection, CancellationToken ct)
     {
-        byte[] buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
-        try
+        while (await ReadPooledAsync(connection, (data, token) => connection.WriteAsync(data, token), ct))
         {
-            int n;
-            while ((n = await connection.ReadAsync(buffer, ct)) > 0)
-            {
-                await connection.WriteAsync(buffer.AsMemory(0, n), ct);
-            }
-            connection.CompleteWrites();
         }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-        }
+        connection.CompleteWrites();
     }
 
     private static async Task DiscardAsync(TcpConnection connection, CancellationToken ct)
     {
+        while (await ReadPooledAsync(connection, static (_, _) => ValueTask.CompletedTask, ct))
+        {
+        }
+        connection.CompleteWrites();
+    }
+
+    /// <summary>Waits for data, reads it into a pooled buffer and hands it to <paramref name="consume"/>; false at the end.</summary>
+    private static async Task<bool> ReadPooledAsync(TcpConnection connection, Func<ReadOnlyMemory<byte>, CancellationToken, ValueTask> consume, CancellationToken ct)
+    {
+        await connection.ReadAsync(Memory<byte>.Empty, ct);
         byte[] buffer = ArrayPool<byte>.Shared.Rent(64 * 1024);
         try
         {
-            while (await connection.ReadAsync(buffer, ct) > 0)
+            int n = await connection.ReadAsync(buffer, ct);
+            if (n == 0)
             {
+                return false;
             }
-            connection.CompleteWrites();
+            await consume(buffer.AsMemory(0, n), ct);
+            return true;
         }
         finally
         {

@@ -447,8 +447,8 @@ public sealed partial class TcpConnection
                     {
                         _cc.Deflate(acked);
                         _rexmitHigh = _sndUna;
+                        RetransmitNextHole();
                     }
-                    RetransmitNextHole();
                 }
             }
             else
@@ -482,30 +482,36 @@ public sealed partial class TcpConnection
                 }
             }
         }
-        else if (ack == _sndUna && segment.PayloadLength == 0 && !segment.Has(TcpFlags.Fin) && newWindow == _sndWnd
-            && Seq.Gt(_sndMax, _sndUna))
+        else if (ack == _sndUna && segment.PayloadLength == 0 && !segment.Has(TcpFlags.Fin)
+            && (newWindow == _sndWnd || (_sackOk && segment.SackCount > 0)) && Seq.Gt(_sndMax, _sndUna))
         {
-            // A duplicate ACK (RFC 5681 §2). Three, or SACKed data beyond 3 segments (RFC 6675 §5), start recovery.
+            // A duplicate ACK (RFC 5681 §2; with SACK, any ACK that reports new SACK blocks counts, RFC 6675 §2, as
+            // Linux moves its advertised window on almost every ACK).
             _dupAcks++;
-            if (!_inRecovery && (_dupAcks >= 3 || (_sackOk && _sackedBytes > 3L * _mss)))
+            if (_inRecovery && !_sackOk)
             {
-                _inRecovery = true;
-                _recover = _sndMax;
-                _fastRetransmits++;
-                _cc.OnFastLoss(_sndNxt - _sndUna, now);
-                _cc.EnterRecovery(_sackOk ? 0 : 3L * _mss);
-                _rexmitHigh = _sndUna;
-                RetransmitNextHole();
+                _cc.Inflate(_mss);
             }
-            else if (_inRecovery)
+        }
+        // Loss detection: three duplicate ACKs, or more than three segments SACKed above a hole (RFC 6675 §4 IsLost).
+        if (!_inRecovery && Seq.Gt(_sndMax, _sndUna) && (_dupAcks >= 3 || (_sackOk && _sackedBytes > 3L * _mss)))
+        {
+            _inRecovery = true;
+            _recover = _sndMax;
+            _fastRetransmits++;
+            _cc.OnFastLoss(_sndNxt - _sndUna, now);
+            _cc.EnterRecovery(_sackOk ? 0 : 3L * _mss);
+            _rexmitHigh = _sndUna;
+            RetransmitNextHole();
+        }
+        else if (_inRecovery && _sackOk)
+        {
+            // RFC 6675 §5 (NextSeg rule 1): resend holes below the highest SACKed byte while the pipe has room.
+            for (int i = 0; i < 4 && (_sndNxt - _sndUna) - _sackedBytes < _cc.Cwnd; i++)
             {
-                if (_sackOk)
+                if (!RetransmitNextHole())
                 {
-                    RetransmitNextHole();
-                }
-                else
-                {
-                    _cc.Inflate(_mss);
+                    break;
                 }
             }
         }
@@ -526,7 +532,7 @@ public sealed partial class TcpConnection
 
     /// <summary>Resends the first hole at or above the last resent one that lies below the highest SACKed byte (or at
     /// SND.UNA without SACK).</summary>
-    private void RetransmitNextHole()
+    private bool RetransmitNextHole()
     {
         uint start = Seq.Max(_sndUna, _rexmitHigh);
         for (int i = 0; i < _sackedCount; i++)
@@ -538,11 +544,11 @@ public sealed partial class TcpConnection
         }
         if (!Seq.Lt(start, _sndMax))
         {
-            return;
+            return false;
         }
         if (_sackOk && _sackedCount > 0 && !Seq.Lt(start, _sacked[_sackedCount - 1].End) && start != _sndUna)
         {
-            return; // nothing known lost above here; new data goes out under cwnd instead
+            return false; // nothing known lost above here; new data goes out under cwnd instead
         }
         uint dataEnd = DataEnd;
         int length = (int)Math.Min((uint)_mss, _sndMax - start);
@@ -566,6 +572,7 @@ public sealed partial class TcpConnection
         _timedAt = -1;
         CountRetransmit();
         ArmRto(_stack.NowMs);
+        return true;
     }
 
     private void AddSacked(uint start, uint end)

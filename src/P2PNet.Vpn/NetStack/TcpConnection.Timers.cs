@@ -119,13 +119,17 @@ public sealed partial class TcpConnection
             _rtoAt = -1;
             return;
         }
-        // RFC 5681 §3.1 eq. 4, RFC 6582 §4: after a timeout, resend from SND.UNA with a one-segment window; SACK
-        // information is dropped (RFC 2018 §8: the receiver may have reneged).
+        // RFC 5681 §3.1 eq. 4, RFC 6582 §4: after a timeout, resend from SND.UNA with a one-segment window. The SACK
+        // scoreboard survives one timeout (as in Linux), so what the peer holds is not sent again; a second timeout in a
+        // row drops it (RFC 2018 §8: the peer may have reneged, and then everything must go again).
+        if (_retries > 1)
+        {
+            _sackedCount = 0;
+            _sackedBytes = 0;
+        }
         _cc.OnTimeout(_sndNxt - _sndUna, now);
         _inRecovery = false;
         _dupAcks = 0;
-        _sackedCount = 0;
-        _sackedBytes = 0;
         _sndNxt = _sndUna;
         _rtoAt = -1;
         TrySend();

@@ -96,7 +96,8 @@ public sealed partial class TcpConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads received bytes into <paramref name="buffer"/>.</summary>
+    /// <summary>Reads received bytes into <paramref name="buffer"/>. An empty buffer waits until data (or the end of the
+    /// stream) is there without taking any: a server can wait for many idle connections without a buffer for each.</summary>
     /// <returns>Bytes read; 0 once the peer closed its side (FIN) and everything before it was read.</returns>
     /// <exception cref="TcpConnectionException">The connection was reset, aborted or timed out.</exception>
     public async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -108,6 +109,10 @@ public sealed partial class TcpConnection : IAsyncDisposable
             lock (_stack.Gate)
             {
                 read = ReadLocked(buffer.Span);
+                if (buffer.Length == 0 && (Readable > 0 || _finReceived || _error is not null || _state == TcpState.Closed))
+                {
+                    return 0; // a zero-byte read completes once data (or the end) is there, as with sockets
+                }
                 if (read == 0 && buffer.Length > 0)
                 {
                     if (_finReceived && Readable == 0)
@@ -125,7 +130,7 @@ public sealed partial class TcpConnection : IAsyncDisposable
                 }
                 wait = _readable.Task;
             }
-            if (read > 0 || buffer.Length == 0)
+            if (read > 0)
             {
                 await _stack.FlushAsync().ConfigureAwait(false);
                 return read;
