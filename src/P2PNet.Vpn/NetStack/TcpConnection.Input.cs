@@ -440,7 +440,7 @@ public sealed partial class TcpConnection
     private void EnterTimeWait()
     {
         _state = TcpState.TimeWait;
-        _rtoAt = _persistAt = -1;
+        _rtoAt = _persistAt = _probeAt = -1;
         _timeWaitAt = _stack.NowMs + (long)_options.TimeWaitDuration.TotalMilliseconds;
         _sndLen = 0;
         ReleaseSendBufferIfEmpty();

@@ -36,6 +36,7 @@ public sealed partial class TcpConnection
     private bool _inRecovery;
     private uint _recover;
     private uint _rexmitHigh;
+    private uint _unaRexmitMax;
 
     // SACK scoreboard: ranges the peer holds above SND.UNA, sorted and merged.
     private readonly (uint Start, uint End)[] _sacked = new (uint, uint)[MaxSackedRanges];
@@ -459,6 +460,7 @@ public sealed partial class TcpConnection
             if (_sndUna == _sndMax)
             {
                 _rtoAt = -1;
+                _probeAt = -1;
             }
             else
             {
@@ -497,6 +499,7 @@ public sealed partial class TcpConnection
         if (!_inRecovery && Seq.Gt(_sndMax, _sndUna) && (_dupAcks >= 3 || (_sackOk && _sackedBytes > 3L * _mss)))
         {
             _inRecovery = true;
+            _probeAt = -1;
             _recover = _sndMax;
             _fastRetransmits++;
             _cc.OnFastLoss(_sndNxt - _sndUna, now);
@@ -506,6 +509,13 @@ public sealed partial class TcpConnection
         }
         else if (_inRecovery && _sackOk)
         {
+            // A lost retransmission (the idea of RFC 8985's RACK): data sent after SND.UNA's segment was resent is SACKed
+            // three segments beyond it, yet SND.UNA has not moved: resend it now rather than at the RTO.
+            if (_sackedCount > 0 && _unaRexmitMax != 0 && Seq.Gt(_sacked[_sackedCount - 1].End, _unaRexmitMax + (3u * (uint)_mss))
+                && Seq.Gt(_rexmitHigh, _sndUna) && ack == _sndUna)
+            {
+                _rexmitHigh = _sndUna;
+            }
             // RFC 6675 §5 (NextSeg rule 1): resend holes below the highest SACKed byte while the pipe has room.
             for (int i = 0; i < 4 && (_sndNxt - _sndUna) - _sackedBytes < _cc.Cwnd; i++)
             {
@@ -567,6 +577,10 @@ public sealed partial class TcpConnection
             length = Math.Min(length, (int)(dataEnd - start));
             bool fin = _finQueued && start + (uint)length == dataEnd && Seq.Gt(_sndMax, dataEnd);
             SendData(start, TcpFlags.Ack | (fin ? TcpFlags.Fin : TcpFlags.None), length);
+        }
+        if (start == _sndUna)
+        {
+            _unaRexmitMax = _sndMax;
         }
         _rexmitHigh = start + (uint)length;
         _timedAt = -1;

@@ -18,8 +18,55 @@ public sealed partial class TcpConnection
     private bool _hasRtt;
     private uint _timedSeq;
     private long _timedAt = -1;
+    private long _probeAt = -1;
 
-    private void ArmRto(long now) => _rtoAt = now + (long)_rtoMs;
+    private void ArmRto(long now)
+    {
+        _rtoAt = now + (long)_rtoMs;
+        // Tail loss probe (RFC 8985 §7.2): PTO = 2 × SRTT (at least one timer tick … 10 ms), so a lost tail is found
+        // by SACK and fast recovery instead of waiting out the RTO.
+        if (_sackOk && _hasRtt && !_inRecovery && _state is not (TcpState.SynSent or TcpState.SynReceived))
+        {
+            long pto = now + (long)Math.Max(2 * _srttMs, 10);
+            _probeAt = pto < _rtoAt ? pto : -1;
+        }
+        else
+        {
+            _probeAt = -1;
+        }
+    }
+
+    private void OnProbeTimeout(long now)
+    {
+        _probeAt = -1;
+        if (_inRecovery || _sndUna == _sndMax || _state is TcpState.SynSent or TcpState.SynReceived or TcpState.TimeWait)
+        {
+            return;
+        }
+        uint dataEnd = DataEnd;
+        long windowRoom = _sndWnd - (long)(_sndNxt - _sndUna);
+        if (Seq.Gt(dataEnd, _sndNxt) && windowRoom > 0 && _sndNxt == _sndMax)
+        {
+            // New data makes the best probe (RFC 8985 §7.3).
+            int length = (int)Math.Min(Math.Min(dataEnd - _sndNxt, (uint)_mss), windowRoom);
+            bool fin = _finQueued && _sndNxt + (uint)length == dataEnd;
+            SendData(_sndNxt, TcpFlags.Ack | TcpFlags.Psh | (fin ? TcpFlags.Fin : TcpFlags.None), length);
+            _sndNxt += (uint)length + (fin ? 1u : 0u);
+            _sndMax = Seq.Max(_sndMax, _sndNxt);
+        }
+        else if (Seq.Gt(_sndMax, dataEnd))
+        {
+            SendData(dataEnd, TcpFlags.Ack | TcpFlags.Fin, 0); // the FIN is the tail
+            CountRetransmit();
+        }
+        else
+        {
+            uint start = Seq.Max(_sndUna, _sndMax - (uint)_mss);
+            SendData(start, TcpFlags.Ack | TcpFlags.Psh, (int)(_sndMax - start));
+            CountRetransmit();
+        }
+        _rtoAt = now + (long)_rtoMs;
+    }
 
     /// <summary>RFC 6298 §2.2–2.4 with G = the timer interval.</summary>
     private void SampleRtt(double sampleMs)
@@ -64,6 +111,10 @@ public sealed partial class TcpConnection
             {
                 return;
             }
+        }
+        if (_probeAt >= 0 && now >= _probeAt)
+        {
+            OnProbeTimeout(now);
         }
         if (_persistAt >= 0 && now >= _persistAt)
         {

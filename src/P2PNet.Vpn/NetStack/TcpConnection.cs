@@ -351,7 +351,7 @@ public sealed partial class TcpConnection : IAsyncDisposable
         }
         bool wasHalfOpen = _state == TcpState.SynReceived && _listener is not null && !_establishedOnce;
         _state = TcpState.Closed;
-        _rtoAt = _delAckAt = _persistAt = _timeWaitAt = -1;
+        _rtoAt = _delAckAt = _persistAt = _timeWaitAt = _probeAt = -1;
         _connected.TrySetException(_error ?? new TcpConnectionException(TcpError.ConnectionAborted, "The connection closed before it was established."));
         _ = _connected.Task.Exception; // observed: a failed connect is reported through ConnectTcpAsync
         if (wasHalfOpen)
