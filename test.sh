@@ -18,6 +18,9 @@ need_pkgs=()
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v iperf3 >/dev/null 2>&1 || need_pkgs+=(iperf3)
 command -v ping >/dev/null 2>&1 || need_pkgs+=(iputils-ping)
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)            # NetStackServeCliTests
+command -v nft >/dev/null 2>&1 || need_pkgs+=(nftables)         # bench/netstack.sh (loss on the kernel side)
+[ -x /usr/bin/python3 ] || need_pkgs+=(python3)                 # bench/netstack-tool.py
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

@@ -15,6 +15,11 @@ internal sealed class CaptureDevice : IPacketDevice
 
     public ConcurrentQueue<byte[]> Sent { get; } = new();
 
+    /// <summary>Keep copies of written packets (off: only count them, allocating nothing).</summary>
+    public bool Capture { get; set; } = true;
+
+    public long Written { get; private set; }
+
     public ValueTask ConfigureAsync(IPAddress address, int prefixLength, int mtu, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
 
     public async ValueTask<int> ReadPacketAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
@@ -25,7 +30,11 @@ internal sealed class CaptureDevice : IPacketDevice
 
     public ValueTask WritePacketAsync(ReadOnlyMemory<byte> packet, CancellationToken cancellationToken = default)
     {
-        Sent.Enqueue(packet.ToArray());
+        Written++;
+        if (Capture)
+        {
+            Sent.Enqueue(packet.ToArray());
+        }
         return ValueTask.CompletedTask;
     }
 
@@ -54,6 +63,8 @@ internal sealed class ScriptedPeer : IAsyncDisposable
     }
 
     public Vpn.NetStack.NetStack Stack { get; }
+
+    public CaptureDevice Device => _device;
 
     /// <summary>The peer's next sequence number.</summary>
     public uint Seq { get; set; } = 1_000_000;

@@ -141,3 +141,45 @@ public class TcpStateMachineTests
         await Task.CompletedTask;
     }
 }
+
+/// <summary>The steady-state segment path allocates nothing (issue 17's target): packets and buffers come from pools.</summary>
+public class NetStackAllocationTests
+{
+    [Fact]
+    public async Task ReceivingAndAcknowledgingInOrderSegments_AllocatesNothingPerSegment()
+    {
+        await using var peer = new ScriptedPeer();
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        using var listener = peer.Stack.ListenTcp(7000);
+        await using var connection = await peer.ConnectAsync(listener, cts.Token);
+        byte[] payload = new byte[1000];
+        var read = new byte[256 * 1024];
+        const int segments = 200;
+        var packets = new byte[segments * 2][];
+        for (int i = 0; i < packets.Length; i++)
+        {
+            packets[i] = peer.Build(peer.Seq + (uint)(i * payload.Length), peer.Ack, P2PNet.Vpn.NetStack.Internal.TcpFlags.Ack, 1024, payload);
+        }
+        // A first round warms the pools (packet buffers, the receive ring, the output queue's capacity).
+        for (int i = 0; i < segments; i++)
+        {
+            peer.Stack.Receive(packets[i]);
+        }
+        peer.TakeSent();
+        while (await connection.ReadAsync(read, cts.Token) == read.Length)
+        {
+        }
+        peer.Device.Capture = false;
+        long written = peer.Device.Written;
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = segments; i < packets.Length; i++)
+        {
+            peer.Stack.Receive(packets[i]);
+            var flush = peer.Stack.FlushAsync(); // as the read loop does after every packet
+            Assert.True(flush.IsCompletedSuccessfully);
+        }
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < segments, $"{allocated} bytes allocated for {segments} segments");
+        Assert.Equal(segments / 2, peer.Device.Written - written); // every second segment acknowledged (delayed ACK)
+    }
+}
