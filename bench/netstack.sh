@@ -73,13 +73,15 @@ import socket
 l=socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(('0.0.0.0', 5002)); l.listen(4096)
 while True:
     c,_=l.accept(); c.close()" & echo $! > "$TMP/kl.pid"; sleep 0.5; ip netns exec "$A" $PY "$TOOL" cps 10.78.0.2 5002 5; kill "$(cat "$TMP/kl.pid")") )
-IDLE=5000
+HARD=$(ulimit -Hn); [ "$HARD" = unlimited ] && HARD=65536
+IDLE=$(( HARD - 100 < 5000 ? HARD - 100 : 5000 ))
 M0=$(rss)
-coproc HOLD { ip netns exec "$S" bash -c "ulimit -n 65536; exec $PY $TOOL hold 10.77.0.2 9 $IDLE"; }
-read -r READY <&"${HOLD[0]}"
+coproc HOLD { ip netns exec "$S" bash -c "ulimit -n $HARD; exec $PY $TOOL hold 10.77.0.2 9 $IDLE"; }
+READY=; read -r READY <&"${HOLD[0]}" || true
+[ "$READY" = READY ] || { echo "could not open $IDLE idle connections" >&2; IDLE=0; }
 sleep 1; M1=$(rss)
 eval "exec ${HOLD[1]}>&-"; wait "$HOLD_PID" 2>/dev/null || true
-PER_IDLE=$(awk -v a="$M0" -v b="$M1" -v n="$IDLE" 'BEGIN {printf "%.1f", (b-a)/n}')
+PER_IDLE=$(awk -v a="$M0" -v b="$M1" -v n="$IDLE" 'BEGIN {if (n > 0) printf "%.1f", (b-a)/n; else printf "n/a"}')
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 echo "| figure (transfer $BYTES bytes; $LOSS_BYTES under loss) | user-space stack over TUN | kernel → kernel over veth |"
