@@ -61,6 +61,7 @@ public sealed partial class TcpConnection
         _state = TcpState.SynSent;
         _rcvWScale = _options.WindowScaling ? OwnWindowScale() : 0;
         _timedAt = _stack.NowMs;
+        _timedSeq = _iss + 1; // the SYN is timed: its ACK gives the first RTT sample (Karn: unless it was resent)
         SendSyn(ack: false);
         ArmRto(_stack.NowMs);
     }
@@ -84,6 +85,7 @@ public sealed partial class TcpConnection
         _stack.HalfOpenChanged(1);
         _listener!.HalfOpenAdded();
         _timedAt = _stack.NowMs;
+        _timedSeq = _iss + 1;
         SendSyn(ack: true);
         ArmRto(_stack.NowMs);
     }
@@ -414,6 +416,7 @@ public sealed partial class TcpConnection
                 _writable.Set();
             }
             _sndUna = ack;
+            _probeSpent = false;
             if (Seq.Lt(_sndNxt, _sndUna))
             {
                 _sndNxt = _sndUna;

@@ -19,13 +19,15 @@ public sealed partial class TcpConnection
     private uint _timedSeq;
     private long _timedAt = -1;
     private long _probeAt = -1;
+    private bool _probeSpent;
 
     private void ArmRto(long now)
     {
         _rtoAt = now + (long)_rtoMs;
         // Tail loss probe (RFC 8985 §7.2): PTO = 2 × SRTT (at least one timer tick … 10 ms), so a lost tail is found
         // by SACK and fast recovery instead of waiting out the RTO.
-        if (_sackOk && _hasRtt && !_inRecovery && _state is not (TcpState.SynSent or TcpState.SynReceived))
+        // One probe per episode: after a probe or a timeout, none until an ACK advances SND.UNA.
+        if (_sackOk && _hasRtt && !_inRecovery && !_probeSpent && _state is not (TcpState.SynSent or TcpState.SynReceived))
         {
             long pto = now + (long)Math.Max(2 * _srttMs, 10);
             _probeAt = pto < _rtoAt ? pto : -1;
@@ -39,6 +41,7 @@ public sealed partial class TcpConnection
     private void OnProbeTimeout(long now)
     {
         _probeAt = -1;
+        _probeSpent = true;
         if (_inRecovery || _sndUna == _sndMax || _state is TcpState.SynSent or TcpState.SynReceived or TcpState.TimeWait)
         {
             return;
@@ -141,6 +144,8 @@ public sealed partial class TcpConnection
     {
         _retries++;
         _timeouts++;
+        _probeSpent = true;
+        _probeAt = -1;
         bool handshake = _state is TcpState.SynSent or TcpState.SynReceived;
         int limit = handshake ? _options.MaxSynRetransmissions : _options.MaxRetransmissions;
         if (_retries > limit)
@@ -157,7 +162,7 @@ public sealed partial class TcpConnection
         }
         // RFC 6298 §5.5: back off.
         _rtoMs = Math.Min(_rtoMs * 2, _options.MaxRetransmissionTimeout.TotalMilliseconds);
-        _timedAt = -1;
+        _timedAt = -1; // Karn's rule: a resent segment gives no sample
         if (handshake)
         {
             CountRetransmit();

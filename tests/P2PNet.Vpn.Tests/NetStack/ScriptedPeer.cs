@@ -57,9 +57,9 @@ internal sealed class ScriptedPeer : IAsyncDisposable
 
     private readonly CaptureDevice _device = new();
 
-    public ScriptedPeer(NetStackOptions? options = null)
+    public ScriptedPeer(NetStackOptions? options = null, TimeProvider? time = null)
     {
-        Stack = new Vpn.NetStack.NetStack(_device, StackAddress, options ?? new NetStackOptions());
+        Stack = new Vpn.NetStack.NetStack(_device, StackAddress, options ?? new NetStackOptions(), timeProvider: time);
     }
 
     public Vpn.NetStack.NetStack Stack { get; }
