@@ -18,16 +18,15 @@ need_pkgs=()
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 command -v iperf3 >/dev/null 2>&1 || need_pkgs+=(iperf3)
 command -v ping >/dev/null 2>&1 || need_pkgs+=(iputils-ping)
-command -v nft >/dev/null 2>&1 || need_pkgs+=(nftables)      # NamespaceLab.MasqueradeAsync (NAT routers)
-command -v sysctl >/dev/null 2>&1 || need_pkgs+=(procps)    # NamespaceLab routers, per-namespace TCP buffers
+command -v nft >/dev/null 2>&1 || need_pkgs+=(nftables)        # NamespaceLab.MasqueradeAsync (NAT routers), bench loss
+command -v sysctl >/dev/null 2>&1 || need_pkgs+=(procps)      # NamespaceLab routers, per-namespace TCP buffers
+command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)          # netstack serve and tunnel tests
+[ -x /usr/bin/python3 ] || need_pkgs+=(python3)               # bench/netstack-tool.py, http.server in the tunnel test
 [ -x /usr/bin/chromium ] || need_pkgs+=(chromium)
 # Tunnel namespace test (tests/P2PNet.Proxy.Tests/Tunnels): a real sshd and ssh, curl, openssl s_server, nftables NAT.
 [ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
 command -v ssh >/dev/null 2>&1 || need_pkgs+=(openssh-client)
-command -v curl >/dev/null 2>&1 || need_pkgs+=(curl)
 command -v openssl >/dev/null 2>&1 || need_pkgs+=(openssl)
-command -v nft >/dev/null 2>&1 || need_pkgs+=(nftables)
-command -v python3 >/dev/null 2>&1 || need_pkgs+=(python3)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     log "installing ${need_pkgs[*]}"

@@ -12,6 +12,7 @@ foreach (var command in new[]
     VpnCommands.Create(),
     BridgeCommands.Create(),
     TunnelCommands.Create(),
+    NetStackCommand.Create(),
 })
 {
     root.Subcommands.Add(command);

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The user-space TCP/IP stack (issue 17) against the kernel, beside kernel-to-kernel over a veth pair, in one run:
+# single-flow throughput both ways, the same under 1% loss (nftables random drop on the kernel side, both directions:
+# this kernel has no sch_netem), connections per second, memory per idle connection and CPU per GB.
+# Needs root, iproute2, nftables, Debian's python3. Usage: bench/netstack.sh [bytes per transfer] (default 1 GiB).
+set -euo pipefail
+BYTES=${1:-1073741824}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+DLL=${P2PNET_DLL:-$ROOT/samples/P2PNet.Cli/bin/Release/net10.0/p2pnet.dll}
+PY=/usr/bin/python3; TOOL="$ROOT/bench/netstack-tool.py"
+[ -f "$DLL" ] || dotnet build "$ROOT/samples/P2PNet.Cli" -c Release >/dev/null
+[ "$(id -u)" = 0 ] || { echo "bench/netstack.sh needs root (network namespaces, TUN devices)" >&2; exit 1; }
+ID=$(printf '%04x' $((RANDOM)))
+S=netstack-b$ID-s; A=netstack-b$ID-a; B=netstack-b$ID-b; TMP=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  for n in "$S" "$A" "$B"; do ip netns del "$n" 2>/dev/null || true; done; rm -rf "$TMP"
+}
+trap cleanup EXIT
+for n in "$S" "$A" "$B"; do ip netns add "$n"; ip -n "$n" link set lo up; done
+ip link add nb${ID}a netns "$A" type veth peer name nb${ID}b netns "$B"
+ip -n "$A" addr add 10.78.0.1/24 dev nb${ID}a; ip -n "$B" addr add 10.78.0.2/24 dev nb${ID}b
+ip -n "$A" link set nb${ID}a up; ip -n "$B" link set nb${ID}b up
+
+ip netns exec "$S" dotnet "$DLL" netstack serve --tun nsb0 --kernel-address 10.77.0.1/24 --address 10.77.0.2 \
+  --discard 9 --http 80 > "$TMP/serve.out" 2>"$TMP/serve.err" & PIDS+=($!); SERVE=$!
+for _ in $(seq 200); do grep -q "NETSTACK UP" "$TMP/serve.out" && break; sleep 0.1; done
+grep -q "NETSTACK UP" "$TMP/serve.out" || { cat "$TMP/serve.err" >&2; exit 1; }
+
+cpu() { awk '{print $14 + $15}' "/proc/$SERVE/stat"; }     # utime + stime, clock ticks
+rss() { awk '/VmRSS/ {print $2}' "/proc/$SERVE/status"; }  # KiB
+TCK=$(getconf CLK_TCK)
+
+kk_send() {  # kernel -> kernel over the veth: prints Gbit/s
+  ip netns exec "$B" $PY "$TOOL" sink 5001 > "$TMP/sink.out" & local p=$!
+  for _ in $(seq 50); do grep -q READY "$TMP/sink.out" 2>/dev/null && break; sleep 0.1; done
+  ip netns exec "$A" $PY "$TOOL" send 10.78.0.2 5001 "$BYTES" | awk '{print $2}'; wait $p
+}
+ks_send() { ip netns exec "$S" $PY "$TOOL" send 10.77.0.2 9 "$BYTES" | awk '{print $2}'; }
+sk_recv() { ip netns exec "$S" $PY "$TOOL" recv 10.77.0.2 80 "/bytes/$BYTES" | awk '{print $3}'; }
+
+loss() {  # $1 namespace, $2 percent: drop that share of TCP packets in and out (nftables numgen)
+  nft -f - <<NFT
+table inet nsloss {
+  chain in {
+    type filter hook input priority 0;
+    meta l4proto tcp numgen random mod 100 < $2 drop
+  }
+  chain out {
+    type filter hook output priority 0;
+    meta l4proto tcp numgen random mod 100 < $2 drop
+  }
+}
+NFT
+}
+inns() { local n=$1; shift; ip netns exec "$n" "$@"; }
+
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+C0=$(cpu); KS=$(ks_send); C1=$(cpu); SK=$(sk_recv); C2=$(cpu); KK=$(kk_send)
+CPU_IN=$(awk -v a="$C0" -v b="$C1" -v t="$TCK" -v n="$BYTES" 'BEGIN {printf "%.2f", (b-a)/t / (n/1e9)}')
+CPU_OUT=$(awk -v a="$C1" -v b="$C2" -v t="$TCK" -v n="$BYTES" 'BEGIN {printf "%.2f", (b-a)/t / (n/1e9)}')
+LOSS_BYTES=$((BYTES / 4))
+inns "$S" bash -c "$(declare -f loss); loss x 1"; inns "$A" bash -c "$(declare -f loss); loss x 1"; inns "$B" bash -c "$(declare -f loss); loss x 1"
+BYTES_SAVED=$BYTES; BYTES=$LOSS_BYTES
+KSL=$(ks_send); SKL=$(sk_recv); KKL=$(kk_send)
+BYTES=$BYTES_SAVED
+for n in "$S" "$A" "$B"; do ip netns exec "$n" nft delete table inet nsloss; done
+CPS=$(ip netns exec "$S" $PY "$TOOL" cps 10.77.0.2 9 5)
+CPSK=$( (ip netns exec "$B" $PY -c "
+import socket
+l=socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(('0.0.0.0', 5002)); l.listen(4096)
+while True:
+    c,_=l.accept(); c.close()" & echo $! > "$TMP/kl.pid"; sleep 0.5; ip netns exec "$A" $PY "$TOOL" cps 10.78.0.2 5002 5; kill "$(cat "$TMP/kl.pid")") )
+HARD=$(ulimit -Hn); [ "$HARD" = unlimited ] && HARD=65536
+IDLE=$(( HARD - 100 < 5000 ? HARD - 100 : 5000 ))
+M0=$(rss)
+coproc HOLD { ip netns exec "$S" bash -c "ulimit -n $HARD; exec $PY $TOOL hold 10.77.0.2 9 $IDLE"; }
+READY=; read -r READY <&"${HOLD[0]}" || true
+[ "$READY" = READY ] || { echo "could not open $IDLE idle connections" >&2; IDLE=0; }
+sleep 1; M1=$(rss)
+eval "exec ${HOLD[1]}>&-"; wait "$HOLD_PID" 2>/dev/null || true
+PER_IDLE=$(awk -v a="$M0" -v b="$M1" -v n="$IDLE" 'BEGIN {if (n > 0) printf "%.1f", (b-a)/n; else printf "n/a"}')
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| figure (transfer $BYTES bytes; $LOSS_BYTES under loss) | user-space stack over TUN | kernel → kernel over veth |"
+echo "|---|---|---|"
+echo "| single flow kernel → stack, Gbit/s | $KS | $KK |"
+echo "| single flow stack → kernel, Gbit/s | $SK | $KK |"
+echo "| 1% loss both ways, kernel → stack, Gbit/s | $KSL | $KKL |"
+echo "| 1% loss both ways, stack → kernel, Gbit/s | $SKL | $KKL |"
+echo "| connections per second (connect + RST close, one client) | $CPS | $CPSK |"
+echo "| memory per idle connection (RSS delta / $IDLE), KiB | $PER_IDLE | – |"
+echo "| stack CPU per GB received / sent, CPU-seconds | $CPU_IN / $CPU_OUT | – |"

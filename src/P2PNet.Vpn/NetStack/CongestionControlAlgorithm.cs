@@ -1,0 +1,11 @@
+namespace P2PNet.Vpn.NetStack;
+
+/// <summary>The congestion controller a <see cref="NetStack"/> gives its TCP connections.</summary>
+public enum CongestionControlAlgorithm
+{
+    /// <summary>CUBIC (RFC 9438), the Linux default: grows the window as a cubic function of time since the last loss.</summary>
+    Cubic,
+
+    /// <summary>NewReno (RFC 5681, RFC 6582): additive increase, halving on loss.</summary>
+    NewReno,
+}

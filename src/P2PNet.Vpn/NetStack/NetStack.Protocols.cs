@@ -1,0 +1,192 @@
+using System.Buffers.Binary;
+using P2PNet.Vpn.Internal;
+using P2PNet.Vpn.NetStack.Internal;
+
+namespace P2PNet.Vpn.NetStack;
+
+// Per-protocol demultiplexing and the packets the stack itself answers with (RST, ICMP).
+public sealed partial class NetStack
+{
+    private void ReceiveTcp(ReadOnlySpan<byte> packet, in IpPacket ip)
+    {
+        var tcp = packet.Slice(ip.HeaderLength, ip.PayloadLength);
+        if (!TcpSegment.TryParse(tcp, out var segment))
+        {
+            CountDrop(DropReason.Malformed);
+            return;
+        }
+        if (IpPacket.TransportChecksum(packet, ip) != 0)
+        {
+            CountDrop(DropReason.BadChecksum);
+            return;
+        }
+        Metrics.SegmentReceived();
+        var payload = tcp.Slice(segment.PayloadOffset, segment.PayloadLength);
+        ulong key = ConnectionKey(ip.Source, segment.SourcePort, segment.DestinationPort);
+        if (_connections.TryGetValue(key, out var connection))
+        {
+            // RFC 9293 §3.6.1 / RFC 6191: a new SYN above the old incarnation's sequence space reopens a TIME_WAIT pair.
+            if (!(connection.State == TcpState.TimeWait && segment.Flags == TcpFlags.Syn
+                && Seq.Gt(segment.SequenceNumber, connection.ReceiveNext) && _listeners.ContainsKey(segment.DestinationPort)))
+            {
+                connection.OnSegment(segment, payload, NowMs);
+                return;
+            }
+            connection.Terminate();
+        }
+        if ((segment.Flags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) == TcpFlags.Syn
+            && _listeners.TryGetValue(segment.DestinationPort, out var listener))
+        {
+            // SYN-flood protection: half-open connections are bounded stack-wide; the accept queue per listener.
+            if (_halfOpen >= Options.MaxHalfOpenConnections || !listener.HasRoom)
+            {
+                CountDrop(DropReason.SynFlood);
+                return;
+            }
+            var accepted = new TcpConnection(this, ip.Source, segment.SourcePort, segment.DestinationPort, listener);
+            _connections.Add(accepted.Key, accepted);
+            Metrics.ConnectionOpened();
+            accepted.StartAccept(segment);
+            return;
+        }
+        // RFC 9293 §3.10.7.1: a segment for no connection is answered with a reset, unless it is one.
+        if ((segment.Flags & TcpFlags.Rst) == 0)
+        {
+            CountDrop(DropReason.NoSocket);
+            if ((segment.Flags & TcpFlags.Ack) != 0)
+            {
+                SendReset(ip.Source, segment.SourcePort, segment.DestinationPort, segment.AcknowledgmentNumber, 0, TcpFlags.Rst);
+            }
+            else
+            {
+                SendReset(ip.Source, segment.SourcePort, segment.DestinationPort, 0,
+                    segment.SequenceNumber + (uint)segment.SequenceLength, TcpFlags.Rst | TcpFlags.Ack);
+            }
+        }
+    }
+
+    /// <summary>Queues a bare RST (or RST+ACK) segment.</summary>
+    internal void SendReset(uint remote, ushort remotePort, ushort localPort, uint seq, uint ack, TcpFlags flags)
+    {
+        const int length = 40;
+        byte[] buffer = RentPacket(length);
+        var packet = buffer.AsSpan(0, length);
+        IpPacket.WriteIpv4Header(packet, AddressValue, remote, IpPacket.ProtocolTcp, length, NextIpId());
+        var tcp = packet[20..];
+        BinaryPrimitives.WriteUInt16BigEndian(tcp, localPort);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], remotePort);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], seq);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[8..], ack);
+        tcp[12] = 5 << 4;
+        tcp[13] = (byte)flags;
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[14..], 0); // window 0, checksum 0 (filled below)
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[18..], 0);
+        IpPacket.WriteTransportChecksum(packet, 16, udp: false);
+        Enqueue(buffer, length);
+        Metrics.SegmentSent();
+    }
+
+    private void ReceiveUdp(ReadOnlySpan<byte> packet, in IpPacket ip)
+    {
+        var udp = packet.Slice(ip.HeaderLength, ip.PayloadLength);
+        if (udp.Length < 8)
+        {
+            CountDrop(DropReason.Malformed);
+            return;
+        }
+        int length = BinaryPrimitives.ReadUInt16BigEndian(udp[4..]);
+        if (length < 8 || length > udp.Length)
+        {
+            CountDrop(DropReason.Malformed);
+            return;
+        }
+        // RFC 768: checksum 0 means none was computed; anything else must verify.
+        if (BinaryPrimitives.ReadUInt16BigEndian(udp[6..]) != 0 && IpPacket.TransportChecksum(packet, ip) != 0)
+        {
+            CountDrop(DropReason.BadChecksum);
+            return;
+        }
+        ushort sourcePort = BinaryPrimitives.ReadUInt16BigEndian(udp);
+        ushort destinationPort = BinaryPrimitives.ReadUInt16BigEndian(udp[2..]);
+        if (_udpSockets.TryGetValue(destinationPort, out var socket))
+        {
+            if (!socket.Deliver(ip.Source, sourcePort, udp[8..length]))
+            {
+                CountDrop(DropReason.QueueFull);
+            }
+            return;
+        }
+        CountDrop(DropReason.NoSocket);
+        SendIcmpError(packet[..ip.TotalLength], ip, type: 3, code: 3); // RFC 1122 §4.1.3.1: port unreachable
+    }
+
+    private void ReceiveIcmp(ReadOnlySpan<byte> packet, in IpPacket ip)
+    {
+        var icmp = packet.Slice(ip.HeaderLength, ip.PayloadLength);
+        if (icmp.Length < 8 || Segmenter.Finish(Segmenter.Sum(icmp)) != 0)
+        {
+            CountDrop(icmp.Length < 8 ? DropReason.Malformed : DropReason.BadChecksum);
+            return;
+        }
+        if (icmp[0] != 8 || icmp[1] != 0)
+        {
+            return; // only echo requests need an answer (RFC 1122 §3.2.2.6); errors for our flows are not acted on yet
+        }
+        int length = 20 + icmp.Length;
+        byte[] buffer = RentPacket(length);
+        var reply = buffer.AsSpan(0, length);
+        IpPacket.WriteIpv4Header(reply, AddressValue, ip.Source, IpPacket.ProtocolIcmp, length, NextIpId());
+        icmp.CopyTo(reply[20..]);
+        reply[20] = 0; // echo reply, identifier, sequence number and data as received
+        reply[22] = 0;
+        reply[23] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(reply[22..], Segmenter.Finish(Segmenter.Sum(reply[20..])));
+        Enqueue(buffer, length);
+    }
+
+    /// <summary>Queues an ICMP error quoting <paramref name="offending"/> (its header and up to 548 bytes more, so the
+    /// error fits 576 bytes: RFC 1812 §4.3.2.3), within <see cref="NetStackOptions.IcmpErrorsPerSecond"/>.</summary>
+    private void SendIcmpError(ReadOnlySpan<byte> offending, in IpPacket ip, byte type, byte code)
+    {
+        long second = NowMs / 1000;
+        if (second != _icmpBudgetSecond)
+        {
+            _icmpBudgetSecond = second;
+            _icmpBudget = Options.IcmpErrorsPerSecond;
+        }
+        if (_icmpBudget <= 0)
+        {
+            return;
+        }
+        _icmpBudget--;
+        int quoted = Math.Min(offending.Length, 576 - 28);
+        int length = 28 + quoted;
+        byte[] buffer = RentPacket(length);
+        var packet = buffer.AsSpan(0, length);
+        IpPacket.WriteIpv4Header(packet, AddressValue, ip.Source, IpPacket.ProtocolIcmp, length, NextIpId());
+        var icmp = packet[20..];
+        icmp[0] = type;
+        icmp[1] = code;
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], 0);
+        BinaryPrimitives.WriteUInt32BigEndian(icmp[4..], 0);
+        offending[..quoted].CopyTo(icmp[8..]);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Segmenter.Finish(Segmenter.Sum(icmp)));
+        Enqueue(buffer, length);
+    }
+
+    /// <summary>Queues a UDP datagram (under the lock).</summary>
+    internal void SendUdp(ushort localPort, uint remote, ushort remotePort, ReadOnlySpan<byte> payload)
+    {
+        int length = 28 + payload.Length;
+        byte[] buffer = RentPacket(length);
+        var packet = buffer.AsSpan(0, length);
+        IpPacket.WriteIpv4Header(packet, AddressValue, remote, IpPacket.ProtocolUdp, length, NextIpId());
+        var udp = packet[20..];
+        BinaryPrimitives.WriteUInt16BigEndian(udp, localPort);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[2..], remotePort);
+        BinaryPrimitives.WriteUInt16BigEndian(udp[4..], (ushort)(8 + payload.Length));
+        payload.CopyTo(udp[8..]);
+        IpPacket.WriteTransportChecksum(packet, 6, udp: true);
+        Enqueue(buffer, length);
+    }
+}

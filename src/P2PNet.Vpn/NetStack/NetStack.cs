@@ -1,0 +1,534 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics.Metrics;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using P2PNet.Vpn.NetStack.Internal;
+
+namespace P2PNet.Vpn.NetStack;
+
+/// <summary>
+/// A user-space TCP/IP stack on an <see cref="IPacketDevice"/>: IPv4 with ICMP echo and port-unreachable, UDP sockets
+/// and TCP per RFC 9293 (window scaling, timestamps, SACK, RFC 6298 RTO, NewReno/CUBIC, RFC 5961 hardening). It owns
+/// one address on the device's link; packets to other addresses are dropped.
+/// </summary>
+/// <remarks>
+/// <para>Call <see cref="StartAsync"/> to start reading the device; <see cref="DisposeAsync"/> stops, aborts every
+/// connection and disposes the device only if <c>ownsDevice</c> was set. All members are thread-safe: the stack keeps its
+/// state under one lock, and packets it produces are written to the device outside it, in order.</para>
+/// <para>The device must hand over whole, validated-length IP packets (as <see cref="Tun.TunDevice"/> and
+/// <see cref="UserSpacePacketDevice"/> do). IP fragments are dropped (counted as such).</para>
+/// </remarks>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1711", Justification = "A TCP/IP stack is the domain's name for it (issue 17).")]
+public sealed partial class NetStack : IAsyncDisposable
+{
+    private const ushort FirstEphemeralPort = 49152;
+
+    private readonly IPacketDevice _device;
+    private readonly bool _ownsDevice;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly Dictionary<ulong, TcpConnection> _connections = [];
+    private readonly Dictionary<ushort, TcpPortListener> _listeners = [];
+    private readonly Dictionary<ushort, UdpSocket> _udpSockets = [];
+    private readonly Queue<(byte[] Buffer, int Length)> _outbox = new();
+    private readonly List<TcpConnection> _timerScratch = [];
+    private readonly long _startTimestamp;
+    private Task? _readLoop;
+    private Task? _timerLoop;
+    private bool _flushing;
+    private Task? _backgroundFlush;
+    private bool _disposed;
+    private ushort _nextEphemeralPort = FirstEphemeralPort;
+    private ushort _ipId;
+    private int _halfOpen;
+    private long _icmpBudgetSecond = -1;
+    private int _icmpBudget;
+
+    /// <summary>Creates a stack owning <paramref name="address"/> on <paramref name="device"/>.</summary>
+    /// <param name="device">Where packets go and come from (already configured).</param>
+    /// <param name="address">The stack's own IPv4 address.</param>
+    /// <param name="options">Limits and timers; defaults when null.</param>
+    /// <param name="ownsDevice">Dispose the device with the stack.</param>
+    /// <param name="loggerFactory">Logging; none when null.</param>
+    /// <param name="meterFactory">Metrics (meter <c>P2PNet.Vpn.NetStack</c>); a private meter when null.</param>
+    /// <param name="timeProvider">The clock for every timer; <see cref="TimeProvider.System"/> when null.</param>
+    public NetStack(IPacketDevice device, IPAddress address, NetStackOptions? options = null, bool ownsDevice = false,
+        ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(address);
+        if (address.AddressFamily != AddressFamily.InterNetwork)
+        {
+            throw new ArgumentException("The stack speaks IPv4 for now: give it an IPv4 address.", nameof(address));
+        }
+        Options = options ?? new NetStackOptions();
+        Options.Validate();
+        _device = device;
+        _ownsDevice = ownsDevice;
+        Address = address;
+        AddressValue = BinaryPrimitives.ReadUInt32BigEndian(address.GetAddressBytes());
+        _logger = loggerFactory?.CreateLogger<NetStack>() ?? (ILogger)NullLogger.Instance;
+        Metrics = new NetStackMetrics(meterFactory);
+        Time = timeProvider ?? TimeProvider.System;
+        _startTimestamp = Time.GetTimestamp();
+    }
+
+    /// <summary>The stack's own address.</summary>
+    public IPAddress Address { get; }
+
+    /// <summary>The options the stack was created with (do not change them once started).</summary>
+    public NetStackOptions Options { get; }
+
+    /// <summary>TCP connections the stack holds, in any state (TIME_WAIT included).</summary>
+    public int ConnectionCount
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _connections.Count;
+            }
+        }
+    }
+
+    /// <summary>Incoming packets dropped (malformed, bad checksum, not for this stack, no socket, queue full, SYN flood).</summary>
+    public long PacketsDropped => Interlocked.Read(ref _packetsDropped);
+
+    private long _packetsDropped;
+
+    internal object Gate { get; } = new();
+
+    /// <summary>Packets whose processing threw (a bug: every malformed input must be dropped before that). Tests watch it.</summary>
+    internal long InternalErrors { get; private set; }
+
+    internal uint AddressValue { get; }
+
+    internal NetStackMetrics Metrics { get; }
+
+    internal TimeProvider Time { get; }
+
+    internal ILogger Logger => _logger;
+
+    internal CancellationToken Stopping => _stopping.Token;
+
+    /// <summary>Milliseconds since the stack was created (the clock of every TCP timer and timestamp).</summary>
+    internal long NowMs => (long)Time.GetElapsedTime(_startTimestamp).TotalMilliseconds;
+
+    /// <summary>Starts reading the device and the timers.</summary>
+    /// <exception cref="InvalidOperationException">Already started.</exception>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_readLoop is not null)
+        {
+            throw new InvalidOperationException("The stack is already started.");
+        }
+        // The device's reads may block in the kernel (TunDevice polls): the read loop gets its own thread.
+        _readLoop = Task.Factory.StartNew(() => ReadLoopAsync(_stopping.Token), CancellationToken.None,
+            TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        _timerLoop = TimerLoopAsync(_stopping.Token);
+        NetStackLog.Started(_logger, Address, Options.Mtu);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Listens for TCP connections on <paramref name="port"/>.</summary>
+    /// <param name="port">1–65535.</param>
+    /// <param name="backlog">Connections handshaken but not yet accepted, at most; 0 takes <see cref="NetStackOptions.ListenBacklog"/>.
+    /// SYNs beyond it are dropped (the peer retries), as Linux does when its accept queue overflows.</param>
+    /// <exception cref="InvalidOperationException">The port already has a listener.</exception>
+    public TcpPortListener ListenTcp(int port, int backlog = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(port, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
+        ArgumentOutOfRangeException.ThrowIfNegative(backlog);
+        lock (Gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_listeners.ContainsKey((ushort)port))
+            {
+                throw new InvalidOperationException($"TCP port {port} already has a listener.");
+            }
+            var listener = new TcpPortListener(this, (ushort)port, backlog == 0 ? Options.ListenBacklog : backlog);
+            _listeners.Add((ushort)port, listener);
+            return listener;
+        }
+    }
+
+    /// <summary>Opens a TCP connection to <paramref name="address"/>:<paramref name="port"/> from an ephemeral port.</summary>
+    /// <returns>The established connection.</returns>
+    /// <exception cref="TcpConnectionException">Refused (<see cref="TcpError.ConnectionRefused"/>) or no answer
+    /// (<see cref="TcpError.TimedOut"/>).</exception>
+    public async Task<TcpConnection> ConnectTcpAsync(IPAddress address, int port, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentOutOfRangeException.ThrowIfLessThan(port, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
+        if (address.AddressFamily != AddressFamily.InterNetwork)
+        {
+            throw new ArgumentException("The stack speaks IPv4 for now.", nameof(address));
+        }
+        uint remote = BinaryPrimitives.ReadUInt32BigEndian(address.GetAddressBytes());
+        TcpConnection connection;
+        lock (Gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            ushort local = AllocateEphemeralPort(remote, (ushort)port);
+            connection = new TcpConnection(this, remote, (ushort)port, local, listener: null);
+            _connections.Add(connection.Key, connection);
+            Metrics.ConnectionOpened();
+            connection.StartConnect();
+        }
+        await FlushAsync().ConfigureAwait(false);
+        try
+        {
+            await connection.Connected.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            connection.Abort();
+            throw;
+        }
+        return connection;
+    }
+
+    /// <summary>Binds a UDP socket to <paramref name="port"/> (0 picks an ephemeral port).</summary>
+    /// <exception cref="InvalidOperationException">The port is taken.</exception>
+    public UdpSocket BindUdp(int port = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(port);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
+        lock (Gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (port == 0)
+            {
+                for (int tries = 0; tries < 16384; tries++)
+                {
+                    ushort candidate = NextEphemeral();
+                    if (!_udpSockets.ContainsKey(candidate))
+                    {
+                        port = candidate;
+                        break;
+                    }
+                }
+                if (port == 0)
+                {
+                    throw new InvalidOperationException("No free UDP port is left.");
+                }
+            }
+            if (_udpSockets.ContainsKey((ushort)port))
+            {
+                throw new InvalidOperationException($"UDP port {port} is taken.");
+            }
+            var socket = new UdpSocket(this, (ushort)port, Options.UdpReceiveQueue);
+            _udpSockets.Add((ushort)port, socket);
+            return socket;
+        }
+    }
+
+    /// <summary>Stops the stack: listeners and UDP sockets close, connections are aborted (a reset goes to each peer).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        TcpConnection[] connections;
+        TcpPortListener[] listeners;
+        UdpSocket[] sockets;
+        lock (Gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            connections = [.. _connections.Values];
+            listeners = [.. _listeners.Values];
+            sockets = [.. _udpSockets.Values];
+        }
+        foreach (var listener in listeners)
+        {
+            listener.Dispose();
+        }
+        foreach (var socket in sockets)
+        {
+            socket.Dispose();
+        }
+        foreach (var connection in connections)
+        {
+            connection.Abort();
+        }
+        await FlushAsync().ConfigureAwait(false);
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        foreach (var loop in new[] { _readLoop, _timerLoop, _backgroundFlush })
+        {
+            if (loop is not null)
+            {
+                try
+                {
+                    await loop.ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+        }
+        if (_ownsDevice)
+        {
+            await _device.DisposeAsync().ConfigureAwait(false);
+        }
+        Metrics.Dispose();
+        _stopping.Dispose();
+    }
+
+    internal void RemoveListener(TcpPortListener listener)
+    {
+        if (_listeners.TryGetValue((ushort)listener.Port, out var current) && current == listener)
+        {
+            _listeners.Remove((ushort)listener.Port);
+        }
+    }
+
+    internal void RemoveUdpSocket(UdpSocket socket)
+    {
+        if (_udpSockets.TryGetValue((ushort)socket.Port, out var current) && current == socket)
+        {
+            _udpSockets.Remove((ushort)socket.Port);
+        }
+    }
+
+    /// <summary>Forgets a connection that reached CLOSED (under the lock).</summary>
+    internal void RemoveConnection(TcpConnection connection)
+    {
+        if (_connections.TryGetValue(connection.Key, out var current) && current == connection)
+        {
+            _connections.Remove(connection.Key);
+            Metrics.ConnectionClosed();
+        }
+    }
+
+    internal void HalfOpenChanged(int delta) => _halfOpen += delta;
+
+    internal void CountDrop(DropReason reason)
+    {
+        Interlocked.Increment(ref _packetsDropped);
+        Metrics.Dropped(reason);
+    }
+
+    internal static ulong ConnectionKey(uint remoteAddress, ushort remotePort, ushort localPort) =>
+        ((ulong)remoteAddress << 32) | ((ulong)remotePort << 16) | localPort;
+
+    internal static IPAddress ToAddress(uint address)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        BinaryPrimitives.WriteUInt32BigEndian(bytes, address);
+        return new IPAddress(bytes);
+    }
+
+    private ushort NextEphemeral()
+    {
+        ushort port = _nextEphemeralPort;
+        _nextEphemeralPort = _nextEphemeralPort == ushort.MaxValue ? FirstEphemeralPort : (ushort)(_nextEphemeralPort + 1);
+        return port;
+    }
+
+    private ushort AllocateEphemeralPort(uint remote, ushort remotePort)
+    {
+        for (int tries = 0; tries <= ushort.MaxValue - FirstEphemeralPort; tries++)
+        {
+            ushort candidate = NextEphemeral();
+            if (!_listeners.ContainsKey(candidate) && !_connections.ContainsKey(ConnectionKey(remote, remotePort, candidate)))
+            {
+                return candidate;
+            }
+        }
+        throw new InvalidOperationException("No free ephemeral TCP port is left towards that address and port.");
+    }
+
+    /// <summary>A packet buffer of <paramref name="length"/> bytes from the pool; hand it to <see cref="Enqueue"/>.</summary>
+    internal static byte[] RentPacket(int length) => ArrayPool<byte>.Shared.Rent(length);
+
+    /// <summary>Queues a finished packet for the device (under the lock); <see cref="FlushAsync"/> writes it.</summary>
+    internal void Enqueue(byte[] buffer, int length) => _outbox.Enqueue((buffer, length));
+
+    internal ushort NextIpId() => _ipId++;
+
+    /// <summary>Writes queued packets to the device, outside the lock and in order. One caller writes at a time; a caller
+    /// that finds another writing leaves its packets to it.</summary>
+    internal ValueTask FlushAsync()
+    {
+        lock (Gate)
+        {
+            if (_flushing || _outbox.Count == 0)
+            {
+                return ValueTask.CompletedTask;
+            }
+            _flushing = true;
+        }
+        return FlushCoreAsync();
+    }
+
+    /// <summary>Flushes without waiting: the flush finishes at once with a synchronous device; otherwise the stack keeps
+    /// the flush and awaits it on disposal.</summary>
+    internal void FlushSoon()
+    {
+        var flush = FlushAsync();
+        if (flush.IsCompleted)
+        {
+            flush.GetAwaiter().GetResult();
+            return;
+        }
+        lock (Gate)
+        {
+            _backgroundFlush = flush.AsTask();
+        }
+    }
+
+    private async ValueTask FlushCoreAsync()
+    {
+        while (true)
+        {
+            byte[] buffer;
+            int length;
+            lock (Gate)
+            {
+                if (!_outbox.TryDequeue(out var item))
+                {
+                    _flushing = false;
+                    return;
+                }
+                (buffer, length) = item;
+            }
+            try
+            {
+                var write = _device.WritePacketAsync(buffer.AsMemory(0, length), CancellationToken.None);
+                if (!write.IsCompletedSuccessfully)
+                {
+                    await write.ConfigureAwait(false);
+                }
+            }
+#pragma warning disable CA1031 // a device that fails one write loses that packet, as a link would; TCP recovers it
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                NetStackLog.DeviceWriteFailed(_logger, e.Message);
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
+    private async Task ReadLoopAsync(CancellationToken cancellationToken)
+    {
+        byte[] buffer = new byte[65536];
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            int length;
+            try
+            {
+                length = await _device.ReadPacketAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+#pragma warning disable CA1031 // the device is gone: stop reading, say why
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                NetStackLog.DeviceReadFailed(_logger, e.Message);
+                return;
+            }
+            if (length <= 0)
+            {
+                return;
+            }
+            Receive(buffer.AsSpan(0, length));
+            await FlushAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task TimerLoopAsync(CancellationToken cancellationToken)
+    {
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            try
+            {
+                await Task.Delay(Options.TimerInterval, Time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            lock (Gate)
+            {
+                long now = NowMs;
+                _timerScratch.Clear();
+                _timerScratch.AddRange(_connections.Values);
+                foreach (var connection in _timerScratch)
+                {
+                    connection.OnTimer(now);
+                }
+                _timerScratch.Clear();
+            }
+            await FlushAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Processes one incoming packet. Never throws: whatever is wrong with the packet drops it.</summary>
+    internal void Receive(ReadOnlySpan<byte> packet)
+    {
+        lock (Gate)
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            try
+            {
+                ReceiveLocked(packet);
+            }
+#pragma warning disable CA1031 // a packet that trips a bug in the stack is dropped, never the process
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                NetStackLog.PacketFailed(_logger, e, e.Message);
+                InternalErrors++;
+                CountDrop(DropReason.Malformed);
+            }
+        }
+    }
+
+    private void ReceiveLocked(ReadOnlySpan<byte> packet)
+    {
+        if (!IpPacket.TryParse(packet, out var ip, out var reason))
+        {
+            CountDrop(reason);
+            return;
+        }
+        if (ip.Destination != AddressValue)
+        {
+            CountDrop(DropReason.NotForUs);
+            return;
+        }
+        packet = packet[..ip.TotalLength];
+        switch (ip.Protocol)
+        {
+            case IpPacket.ProtocolTcp:
+                ReceiveTcp(packet, ip);
+                break;
+            case IpPacket.ProtocolUdp:
+                ReceiveUdp(packet, ip);
+                break;
+            case IpPacket.ProtocolIcmp:
+                ReceiveIcmp(packet, ip);
+                break;
+            default:
+                CountDrop(DropReason.UnsupportedProtocol);
+                break;
+        }
+    }
+}

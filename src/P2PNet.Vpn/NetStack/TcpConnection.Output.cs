@@ -1,0 +1,661 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using P2PNet.Vpn.NetStack.Internal;
+
+namespace P2PNet.Vpn.NetStack;
+
+// Sending: the send ring, segment building, ACK processing, loss recovery (RFC 5681, 6582, 6675-style SACK holes).
+public sealed partial class TcpConnection
+{
+    private const int MaxSackedRanges = 16;
+
+    private readonly int _sendCapacity;
+    private uint _iss;
+    private uint _sndUna;
+    private uint _sndNxt;
+    private uint _sndMax;
+    private uint _sndWl1;
+    private uint _sndWl2;
+    private long _sndWnd;
+    private long _maxSndWnd;
+    private int _sndWScale;
+    private bool _wsOk;
+    private bool _tsOk;
+    private bool _sackOk;
+    private int _mss = 536;
+
+    // The send ring holds bytes from _sndHeadSeq (the first unacknowledged data byte) on.
+    private byte[]? _sndBuf;
+    private int _sndHead;
+    private int _sndLen;
+    private uint _sndHeadSeq;
+    private bool _finQueued;
+
+    private CongestionControl _cc;
+    private int _dupAcks;
+    private bool _inRecovery;
+    private uint _recover;
+    private uint _rexmitHigh;
+    private uint _unaRexmitMax;
+
+    // SACK scoreboard: ranges the peer holds above SND.UNA, sorted and merged.
+    private readonly (uint Start, uint End)[] _sacked = new (uint, uint)[MaxSackedRanges];
+    private int _sackedCount;
+    private long _sackedBytes;
+
+    private long _bytesAcked;
+    private long _segmentsSent;
+    private long _retransmits;
+    private long _timeouts;
+    private long _fastRetransmits;
+
+    private uint DataEnd => _sndHeadSeq + (uint)_sndLen;
+
+    internal void StartConnect()
+    {
+        _iss = NewIss();
+        _sndUna = _iss;
+        _sndNxt = _iss + 1;
+        _sndMax = _sndNxt;
+        _sndHeadSeq = _iss + 1;
+        _state = TcpState.SynSent;
+        _rcvWScale = _options.WindowScaling ? OwnWindowScale() : 0;
+        _timedAt = _stack.NowMs;
+        _timedSeq = _iss + 1; // the SYN is timed: its ACK gives the first RTT sample (Karn: unless it was resent)
+        SendSyn(ack: false);
+        ArmRto(_stack.NowMs);
+    }
+
+    internal void StartAccept(in TcpSegment syn)
+    {
+        _iss = NewIss();
+        _sndUna = _iss;
+        _sndNxt = _iss + 1;
+        _sndMax = _sndNxt;
+        _sndHeadSeq = _iss + 1;
+        _irs = syn.SequenceNumber;
+        _rcvNxt = _irs + 1;
+        _rcvHeadSeq = _rcvNxt;
+        _rcvAdvEdge = _rcvNxt;
+        _sndWnd = syn.Window;
+        _maxSndWnd = _sndWnd;
+        _sndWl1 = syn.SequenceNumber;
+        _state = TcpState.SynReceived;
+        Negotiate(syn);
+        _stack.HalfOpenChanged(1);
+        _listener!.HalfOpenAdded();
+        _timedAt = _stack.NowMs;
+        _timedSeq = _iss + 1;
+        SendSyn(ack: true);
+        ArmRto(_stack.NowMs);
+    }
+
+    // RFC 9293 §3.4.1 / RFC 6528: an unpredictable ISS.
+    private static uint NewIss()
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        RandomNumberGenerator.Fill(bytes);
+        return BinaryPrimitives.ReadUInt32LittleEndian(bytes);
+    }
+
+    private void SendSyn(bool ack)
+    {
+        // SYN-ACK carries only the options the peer offered (RFC 7323 §2.2, §3.2; RFC 2018 §2).
+        bool ws = ack ? _wsOk : _options.WindowScaling;
+        bool ts = ack ? _tsOk : _options.Timestamps;
+        bool sack = ack ? _sackOk : _options.Sack;
+        Span<byte> options = stackalloc byte[20];
+        int n = 0;
+        options[n++] = 2;
+        options[n++] = 4;
+        BinaryPrimitives.WriteUInt16BigEndian(options[n..], (ushort)(_options.Mtu - 40));
+        n += 2;
+        if (ts)
+        {
+            if (sack)
+            {
+                options[n++] = 4;
+                options[n++] = 2;
+            }
+            else
+            {
+                options[n++] = 1;
+                options[n++] = 1;
+            }
+            n += WriteTimestamp(options[n..]);
+        }
+        else if (sack)
+        {
+            options[n++] = 1;
+            options[n++] = 1;
+            options[n++] = 4;
+            options[n++] = 2;
+        }
+        if (ws)
+        {
+            options[n++] = 1;
+            options[n++] = 3;
+            options[n++] = 3;
+            options[n++] = (byte)OwnWindowScale();
+        }
+        var flags = TcpFlags.Syn | (ack ? TcpFlags.Ack : TcpFlags.None);
+        int window = Math.Min(Math.Max(ReceiveRoom, 0), ushort.MaxValue);
+        EmitSegment(_iss, flags, options[..n], window, 0, 0);
+    }
+
+    private int WriteTimestamp(Span<byte> destination)
+    {
+        destination[0] = 8;
+        destination[1] = 10;
+        BinaryPrimitives.WriteUInt32BigEndian(destination[2..], (uint)_stack.NowMs);
+        BinaryPrimitives.WriteUInt32BigEndian(destination[6..], _tsRecent);
+        return 10;
+    }
+
+    /// <summary>A pure ACK with the current window (and SACK blocks).</summary>
+    internal void SendAck()
+    {
+        if (_state is TcpState.Closed or TcpState.SynSent)
+        {
+            return;
+        }
+        SendData(_sndNxt, TcpFlags.Ack, 0);
+    }
+
+    /// <summary>Builds and queues one segment at <paramref name="seq"/> carrying <paramref name="length"/> bytes of the
+    /// send ring (from that sequence number), with ACK, window, timestamp and SACK options.</summary>
+    private void SendData(uint seq, TcpFlags flags, int length)
+    {
+        Span<byte> options = stackalloc byte[40];
+        int n = 0;
+        if (_tsOk)
+        {
+            options[n++] = 1;
+            options[n++] = 1;
+            n += WriteTimestamp(options[n..]);
+        }
+        if (_sackOk && _oooCount > 0)
+        {
+            // RFC 2018 §4: the first block is the most recent arrival; then the others, newest first, as many as fit.
+            int first = _oooCount - 1;
+            for (int i = 0; i < _oooCount; i++)
+            {
+                if (_ooo![i] == _lastOoo)
+                {
+                    first = i;
+                }
+            }
+            int blocks = Math.Min(_oooCount, (40 - n - 2) / 8);
+            options[n++] = 1;
+            options[n++] = 1;
+            options[n++] = 5;
+            options[n++] = (byte)(2 + (8 * blocks));
+            for (int written = 0, i = _oooCount - 1; written < blocks; written++)
+            {
+                int index;
+                if (written == 0)
+                {
+                    index = first;
+                }
+                else
+                {
+                    if (i == first)
+                    {
+                        i--;
+                    }
+                    index = i--;
+                }
+                BinaryPrimitives.WriteUInt32BigEndian(options[n..], _ooo![index].Start);
+                BinaryPrimitives.WriteUInt32BigEndian(options[(n + 4)..], _ooo[index].End);
+                n += 8;
+            }
+        }
+        int window = AdvertisableWindow();
+        uint edge = _rcvNxt + (uint)window;
+        if (Seq.Gt(edge, _rcvAdvEdge) || _rcvAdvEdge == 0)
+        {
+            _rcvAdvEdge = edge;
+        }
+        EmitSegment(seq, flags | TcpFlags.Ack, options[..n], window >> _rcvWScale, (int)(seq - _sndHeadSeq), length);
+        _unackedSegments = 0;
+        _delAckAt = -1;
+        _ackNow = false;
+    }
+
+    private void EmitSegment(uint seq, TcpFlags flags, ReadOnlySpan<byte> options, int window, int ringOffset, int length)
+    {
+        int headerLength = 20 + options.Length;
+        int total = 20 + headerLength + length;
+        byte[] buffer = NetStack.RentPacket(total);
+        var packet = buffer.AsSpan(0, total);
+        IpPacket.WriteIpv4Header(packet, _stack.AddressValue, RemoteAddress, IpPacket.ProtocolTcp, total, _stack.NextIpId());
+        var tcp = packet[20..];
+        BinaryPrimitives.WriteUInt16BigEndian(tcp, LocalPort);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], RemotePort);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], seq);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[8..], (flags & TcpFlags.Ack) != 0 ? _rcvNxt : 0);
+        tcp[12] = (byte)((headerLength / 4) << 4);
+        tcp[13] = (byte)flags;
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[14..], (ushort)Math.Min(window, ushort.MaxValue));
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[16..], 0);
+        options.CopyTo(tcp[20..]);
+        if (length > 0)
+        {
+            RingRead(_sndBuf!, _sendCapacity, (_sndHead + ringOffset) % _sendCapacity, tcp.Slice(headerLength, length));
+        }
+        IpPacket.WriteTransportChecksum(packet, 16, udp: false);
+        _stack.Enqueue(buffer, total);
+        _segmentsSent++;
+        _stack.Metrics.SegmentSent();
+    }
+
+    /// <summary>Sends what the windows allow: new data, data the peer has not SACKed after a timeout, and the FIN.</summary>
+    private void TrySend()
+    {
+        if (_state is not (TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck))
+        {
+            return;
+        }
+        while (true)
+        {
+            SkipSacked();
+            uint dataEnd = DataEnd;
+            int available = Seq.Gt(dataEnd, _sndNxt) ? (int)(dataEnd - _sndNxt) : 0;
+            long pipe = (long)(_sndNxt - _sndUna) - (_sackOk ? _sackedBytes : 0);
+            long cwndRoom = _cc.Cwnd - pipe;
+            long windowRoom = (long)(_sndUna + (uint)Math.Min(_sndWnd, int.MaxValue) - _sndNxt);
+            if ((int)windowRoom < 0 && _sndWnd < int.MaxValue)
+            {
+                windowRoom = 0;
+            }
+            long room = Math.Min(cwndRoom, Math.Min(windowRoom, _sndWnd));
+            if (available > 0)
+            {
+                if (room <= 0)
+                {
+                    break;
+                }
+                int length = (int)Math.Min(Math.Min(available, room), _mss);
+                int untilSacked = UntilNextSacked(_sndNxt);
+                if (untilSacked > 0 && untilSacked < length)
+                {
+                    length = untilSacked;
+                }
+                bool retransmission = Seq.Lt(_sndNxt, _sndMax);
+                // Sender SWS avoidance (RFC 9293 §3.8.6.2.1) and Nagle: hold a small segment while data is in flight.
+                if (!retransmission && length < _mss && length < available && pipe > 0)
+                {
+                    break;
+                }
+                if (!retransmission && _options.Nagle && length < _mss && pipe > 0)
+                {
+                    break;
+                }
+                var flags = TcpFlags.Ack;
+                bool fin = false;
+                if (_sndNxt + (uint)length == dataEnd)
+                {
+                    flags |= TcpFlags.Psh;
+                    if (_finQueued)
+                    {
+                        flags |= TcpFlags.Fin;
+                        fin = true;
+                    }
+                }
+                SendData(_sndNxt, flags, length);
+                if (retransmission)
+                {
+                    CountRetransmit();
+                }
+                else if (!_tsOk && _timedAt < 0)
+                {
+                    _timedSeq = _sndNxt + (uint)length;
+                    _timedAt = _stack.NowMs;
+                }
+                _sndNxt += (uint)length + (fin ? 1u : 0u);
+                _sndMax = Seq.Max(_sndMax, _sndNxt);
+                if (_rtoAt < 0)
+                {
+                    ArmRto(_stack.NowMs);
+                }
+                continue;
+            }
+            if (_finQueued && _sndNxt == dataEnd)
+            {
+                bool retransmission = Seq.Lt(_sndNxt, _sndMax);
+                SendData(_sndNxt, TcpFlags.Ack | TcpFlags.Fin, 0);
+                if (retransmission)
+                {
+                    CountRetransmit();
+                }
+                _sndNxt++;
+                _sndMax = Seq.Max(_sndMax, _sndNxt);
+                if (_rtoAt < 0)
+                {
+                    ArmRto(_stack.NowMs);
+                }
+            }
+            break;
+        }
+        // Zero window with data waiting and nothing in flight: the persist timer probes (RFC 9293 §3.8.6.1).
+        if (_sndWnd == 0 && Seq.Gt(DataEnd, _sndNxt) && _sndNxt == _sndUna && _persistAt < 0)
+        {
+            _persistAt = _stack.NowMs + (long)_rtoMs;
+            _persistBackoff = 0;
+        }
+    }
+
+    private void CountRetransmit()
+    {
+        _retransmits++;
+        _stack.Metrics.Retransmit();
+    }
+
+    /// <summary>Moves SND.NXT past a range the peer already holds (only while resending below SND.MAX).</summary>
+    private void SkipSacked()
+    {
+        for (int i = 0; i < _sackedCount; i++)
+        {
+            if (Seq.Lt(_sndNxt, _sndMax) && Seq.InRange(_sndNxt, _sacked[i].Start, _sacked[i].End))
+            {
+                _sndNxt = Seq.Min(_sacked[i].End, _sndMax);
+            }
+        }
+    }
+
+    private int UntilNextSacked(uint seq)
+    {
+        for (int i = 0; i < _sackedCount; i++)
+        {
+            if (Seq.Gt(_sacked[i].Start, seq))
+            {
+                return (int)(_sacked[i].Start - seq);
+            }
+        }
+        return 0;
+    }
+
+    /// <summary>Processes the ACK field (§3.10.7.4 fifth check); false when the segment is to be dropped.</summary>
+    private bool ProcessAck(in TcpSegment segment, long now)
+    {
+        uint ack = segment.AcknowledgmentNumber;
+        if (Seq.Gt(ack, _sndMax))
+        {
+            SendAck(); // acknowledges something not yet sent
+            return false;
+        }
+        // RFC 5961 §5.2: an ACK older than SND.UNA − MAX.SND.WND is a blind-injection attempt.
+        long maxWindow = Math.Max(_maxSndWnd, ushort.MaxValue);
+        if (Seq.Lt(ack, _sndUna - (uint)Math.Min(maxWindow, int.MaxValue)))
+        {
+            SendAck();
+            return false;
+        }
+        if (_sackOk && segment.SackCount > 0)
+        {
+            for (int i = 0; i < segment.SackCount; i++)
+            {
+                AddSacked(segment.Sack[i * 2], segment.Sack[(i * 2) + 1]);
+            }
+        }
+        long newWindow = (long)segment.Window << _sndWScale;
+        long flight = _sndNxt - _sndUna;
+        if (Seq.Gt(ack, _sndUna))
+        {
+            uint acked = ack - _sndUna;
+            int dataAcked = Seq.Gt(ack, _sndHeadSeq) ? (int)Math.Min(ack - _sndHeadSeq, (uint)_sndLen) : 0;
+            bool finWasOutstanding = _finQueued && Seq.Gt(_sndMax, DataEnd);
+            uint finSeq = DataEnd;
+            if (dataAcked > 0)
+            {
+                _sndHead = (_sndHead + dataAcked) % _sendCapacity;
+                _sndLen -= dataAcked;
+                _sndHeadSeq += (uint)dataAcked;
+                _bytesAcked += dataAcked;
+                ReleaseSendBufferIfEmpty();
+                _writable.Set();
+            }
+            _sndUna = ack;
+            _probeSpent = false;
+            if (Seq.Lt(_sndNxt, _sndUna))
+            {
+                _sndNxt = _sndUna;
+            }
+            // RTT (RFC 6298 §3 with Karn's rule; RFC 7323 §4 with timestamps).
+            if (_tsOk && segment.HasTimestamp && segment.TsEcr != 0)
+            {
+                long sample = (uint)now - segment.TsEcr;
+                if (sample is >= 0 and < 600_000)
+                {
+                    SampleRtt(sample);
+                }
+            }
+            else if (_timedAt >= 0 && Seq.Ge(ack, _timedSeq))
+            {
+                SampleRtt(now - _timedAt);
+                _timedAt = -1;
+            }
+            _retries = 0;
+            PruneSacked();
+            if (_inRecovery)
+            {
+                if (Seq.Ge(ack, _recover))
+                {
+                    _inRecovery = false;
+                    _cc.OnRecoveryEnd(_sndNxt - _sndUna);
+                }
+                else
+                {
+                    // RFC 6582 §3.2 step 5: a partial ACK: resend the next hole at once.
+                    if (!_sackOk)
+                    {
+                        _cc.Deflate(acked);
+                        _rexmitHigh = _sndUna;
+                        RetransmitNextHole();
+                    }
+                }
+            }
+            else
+            {
+                _cc.OnAck((int)Math.Min(acked, int.MaxValue), flight, now, _srttMs);
+            }
+            _dupAcks = 0;
+            if (_sndUna == _sndMax)
+            {
+                _rtoAt = -1;
+                _probeAt = -1;
+            }
+            else
+            {
+                ArmRto(now);
+            }
+            if (finWasOutstanding && Seq.Gt(ack, finSeq))
+            {
+                switch (_state)
+                {
+                    case TcpState.FinWait1:
+                        _state = TcpState.FinWait2;
+                        break;
+                    case TcpState.Closing:
+                        EnterTimeWait();
+                        break;
+                    case TcpState.LastAck:
+                        Terminate();
+                        return false;
+                    default:
+                        break;
+                }
+            }
+        }
+        else if (ack == _sndUna && segment.PayloadLength == 0 && !segment.Has(TcpFlags.Fin)
+            && (newWindow == _sndWnd || (_sackOk && segment.SackCount > 0)) && Seq.Gt(_sndMax, _sndUna))
+        {
+            // A duplicate ACK (RFC 5681 §2; with SACK, any ACK that reports new SACK blocks counts, RFC 6675 §2, as
+            // Linux moves its advertised window on almost every ACK).
+            _dupAcks++;
+            if (_inRecovery && !_sackOk)
+            {
+                _cc.Inflate(_mss);
+            }
+        }
+        // Loss detection: three duplicate ACKs, or more than three segments SACKed above a hole (RFC 6675 §4 IsLost).
+        if (!_inRecovery && Seq.Gt(_sndMax, _sndUna) && (_dupAcks >= 3 || (_sackOk && _sackedBytes > 3L * _mss)))
+        {
+            _inRecovery = true;
+            _probeAt = -1;
+            _recover = _sndMax;
+            _fastRetransmits++;
+            _cc.OnFastLoss(_sndNxt - _sndUna, now);
+            _cc.EnterRecovery(_sackOk ? 0 : 3L * _mss);
+            _rexmitHigh = _sndUna;
+            RetransmitNextHole();
+        }
+        else if (_inRecovery && _sackOk)
+        {
+            // A lost retransmission (the idea of RFC 8985's RACK): data sent after SND.UNA's segment was resent is SACKed
+            // three segments beyond it, yet SND.UNA has not moved: resend it now rather than at the RTO.
+            if (_sackedCount > 0 && _unaRexmitMax != 0 && Seq.Gt(_sacked[_sackedCount - 1].End, _unaRexmitMax + (3u * (uint)_mss))
+                && Seq.Gt(_rexmitHigh, _sndUna) && ack == _sndUna)
+            {
+                _rexmitHigh = _sndUna;
+            }
+            // RFC 6675 §5 (NextSeg rule 1): resend holes below the highest SACKed byte while the pipe has room.
+            for (int i = 0; i < 4 && (_sndNxt - _sndUna) - _sackedBytes < _cc.Cwnd; i++)
+            {
+                if (!RetransmitNextHole())
+                {
+                    break;
+                }
+            }
+        }
+        // Window update (§3.10.7.4): only from a segment newer than the last one that set it.
+        if (Seq.Lt(_sndWl1, segment.SequenceNumber) || (_sndWl1 == segment.SequenceNumber && Seq.Le(_sndWl2, ack)))
+        {
+            _sndWnd = newWindow;
+            _sndWl1 = segment.SequenceNumber;
+            _sndWl2 = ack;
+            _maxSndWnd = Math.Max(_maxSndWnd, _sndWnd);
+            if (_sndWnd > 0)
+            {
+                _persistAt = -1;
+            }
+        }
+        return true;
+    }
+
+    /// <summary>Resends the first hole at or above the last resent one that lies below the highest SACKed byte (or at
+    /// SND.UNA without SACK).</summary>
+    private bool RetransmitNextHole()
+    {
+        uint start = Seq.Max(_sndUna, _rexmitHigh);
+        for (int i = 0; i < _sackedCount; i++)
+        {
+            if (Seq.InRange(start, _sacked[i].Start, _sacked[i].End))
+            {
+                start = _sacked[i].End;
+            }
+        }
+        if (!Seq.Lt(start, _sndMax))
+        {
+            return false;
+        }
+        if (_sackOk && _sackedCount > 0 && !Seq.Lt(start, _sacked[_sackedCount - 1].End) && start != _sndUna)
+        {
+            return false; // nothing known lost above here; new data goes out under cwnd instead
+        }
+        uint dataEnd = DataEnd;
+        int length = (int)Math.Min((uint)_mss, _sndMax - start);
+        int untilSacked = UntilNextSacked(start);
+        if (untilSacked > 0)
+        {
+            length = Math.Min(length, untilSacked);
+        }
+        if (Seq.Ge(start, dataEnd))
+        {
+            SendData(start, TcpFlags.Ack | TcpFlags.Fin, 0); // only the FIN is outstanding there
+            length = 1;
+        }
+        else
+        {
+            length = Math.Min(length, (int)(dataEnd - start));
+            bool fin = _finQueued && start + (uint)length == dataEnd && Seq.Gt(_sndMax, dataEnd);
+            SendData(start, TcpFlags.Ack | (fin ? TcpFlags.Fin : TcpFlags.None), length);
+        }
+        if (start == _sndUna)
+        {
+            _unaRexmitMax = _sndMax;
+        }
+        _rexmitHigh = start + (uint)length;
+        _timedAt = -1;
+        CountRetransmit();
+        ArmRto(_stack.NowMs);
+        return true;
+    }
+
+    private void AddSacked(uint start, uint end)
+    {
+        // Only blocks inside (SND.UNA, SND.MAX] are believed (RFC 2018 §3; anything else is stale or forged).
+        if (!Seq.Lt(start, end) || !Seq.Ge(start, _sndUna) || Seq.Gt(end, _sndMax))
+        {
+            return;
+        }
+        int i = 0;
+        while (i < _sackedCount && Seq.Lt(_sacked[i].End, start))
+        {
+            i++;
+        }
+        int j = i;
+        while (j < _sackedCount && Seq.Le(_sacked[j].Start, end))
+        {
+            start = Seq.Min(start, _sacked[j].Start);
+            end = Seq.Max(end, _sacked[j].End);
+            j++;
+        }
+        int merged = j - i;
+        if (merged == 0)
+        {
+            if (_sackedCount == MaxSackedRanges)
+            {
+                return;
+            }
+            Array.Copy(_sacked, i, _sacked, i + 1, _sackedCount - i);
+            _sackedCount++;
+        }
+        else if (merged > 1)
+        {
+            Array.Copy(_sacked, j, _sacked, i + 1, _sackedCount - j);
+            _sackedCount -= merged - 1;
+        }
+        _sacked[i] = (start, end);
+        RecountSacked();
+    }
+
+    private void PruneSacked()
+    {
+        int drop = 0;
+        while (drop < _sackedCount && Seq.Le(_sacked[drop].End, _sndUna))
+        {
+            drop++;
+        }
+        if (drop > 0)
+        {
+            Array.Copy(_sacked, drop, _sacked, 0, _sackedCount - drop);
+            _sackedCount -= drop;
+        }
+        if (_sackedCount > 0 && Seq.Lt(_sacked[0].Start, _sndUna))
+        {
+            _sacked[0].Start = _sndUna;
+        }
+        RecountSacked();
+    }
+
+    private void RecountSacked()
+    {
+        long total = 0;
+        for (int i = 0; i < _sackedCount; i++)
+        {
+            total += _sacked[i].End - _sacked[i].Start;
+        }
+        _sackedBytes = total;
+    }
+}

@@ -1,0 +1,91 @@
+using System.Net;
+using System.Net.Sockets;
+using P2PNet.Vpn.NetStack;
+using P2PNet.Vpn.Tun;
+
+namespace P2PNet.Vpn.Tests.NetStack;
+
+/// <summary>
+/// A network namespace <c>netstack-XXXXXX</c> holding a TUN device whose kernel side is 10.77.0.1/24, with a
+/// <see cref="Vpn.NetStack.NetStack"/> in this process as 10.77.0.2 behind it: the kernel's TCP is the peer under test.
+/// Kernel sockets are made inside the namespace (<see cref="NamespaceSockets"/>). Everything goes in <see cref="DisposeAsync"/>.
+/// </summary>
+internal sealed class NetStackLab : IAsyncDisposable
+{
+    public const string TunName = "nstun0";
+    public static readonly IPAddress KernelAddress = IPAddress.Parse("10.77.0.1");
+    public static readonly IPAddress StackAddress = IPAddress.Parse("10.77.0.2");
+
+    private TunDevice? _device;
+    private ImpairedPacketDevice? _impaired;
+
+    private NetStackLab(string ns) => Namespace = ns;
+
+    public string Namespace { get; }
+
+    public Vpn.NetStack.NetStack Stack { get; private set; } = null!;
+
+    public static async Task<NetStackLab> CreateAsync(NetStackOptions? options = null, int mtu = 1500, Impairment? impairment = null, int seed = 1)
+    {
+        await KernelTestRequirements.CheckAsync();
+        var lab = new NetStackLab("netstack-" + Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.Next()))[..6]);
+        try
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            await NamespaceLab.RunProcessAsync(null, cts.Token, "ip", "netns", "add", lab.Namespace);
+            await lab.RunAsync(cts.Token, "ip", "link", "set", "lo", "up");
+            lab._device = NamespaceSockets.RunIn(lab.Namespace, () => TunDevice.Create(TunName));
+            await lab.RunAsync(cts.Token, "ip", "addr", "add", $"{KernelAddress}/24", "dev", TunName);
+            await lab.RunAsync(cts.Token, "ip", "link", "set", TunName, "mtu", mtu.ToString(System.Globalization.CultureInfo.InvariantCulture), "up");
+            options ??= new NetStackOptions();
+            options.Mtu = mtu;
+            IPacketDevice device = lab._device;
+            if (impairment is not null)
+            {
+                device = lab._impaired = new ImpairedPacketDevice(lab._device, impairment, seed);
+            }
+            lab.Stack = new Vpn.NetStack.NetStack(device, StackAddress, options);
+            await lab.Stack.StartAsync(cts.Token);
+        }
+        catch
+        {
+            await lab.DisposeAsync();
+            throw;
+        }
+        return lab;
+    }
+
+    /// <summary>A kernel TCP socket in the namespace.</summary>
+    public Socket KernelSocket(SocketType type = SocketType.Stream, ProtocolType protocol = ProtocolType.Tcp) =>
+        NamespaceSockets.Create(Namespace, type, protocol);
+
+    /// <summary>Many kernel TCP sockets in the namespace (one thread switch for all).</summary>
+    public Socket[] KernelSockets(int count) =>
+        NamespaceSockets.RunIn(Namespace, () => Enumerable.Range(0, count).Select(_ => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)).ToArray());
+
+    /// <summary>Runs a command inside the namespace; its stdout.</summary>
+    public Task<string> RunAsync(CancellationToken ct, params string[] command) => NamespaceLab.RunProcessAsync(Namespace, ct, command);
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Stack is not null)
+        {
+            await Stack.DisposeAsync();
+        }
+        if (_impaired is not null)
+        {
+            await _impaired.DisposeAsync();
+        }
+        if (_device is not null)
+        {
+            await _device.DisposeAsync();
+        }
+        try
+        {
+            await NamespaceLab.RunProcessAsync(null, CancellationToken.None, "ip", "netns", "del", Namespace);
+        }
+        catch (InvalidOperationException)
+        {
+        }
+    }
+}
