@@ -11,6 +11,7 @@ foreach (var command in new[]
     SwarmCommands.Create(),
     VpnCommands.Create(),
     BridgeCommands.Create(),
+    PubSubCommand.Create(),
 })
 {
     root.Subcommands.Add(command);
