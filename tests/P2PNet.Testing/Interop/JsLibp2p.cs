@@ -54,6 +54,17 @@ public static class JsLibp2p
         return await StartNodeAsync(StartProcess(list), Describe(list), startTimeout, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Starts another script of tests/interop (e.g. <c>gossip.mjs</c>) with <paramref name="args"/> and waits up to
+    /// <paramref name="startTimeout"/> for its LISTEN lines.
+    /// </summary>
+    public static Task<NodeProcess> StartScriptAsync(string script, IEnumerable<string> args, TimeSpan startTimeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(script);
+        var list = args.ToList();
+        return StartNodeAsync(StartProcess(list, script), script + " " + string.Join(' ', list), startTimeout, cancellationToken);
+    }
+
     /// <summary>Wraps a started node process and waits for its LISTEN lines (shared with <see cref="P2PNetCli"/>).</summary>
     internal static async Task<NodeProcess> StartNodeAsync(Process process, string commandLine, TimeSpan startTimeout, CancellationToken cancellationToken)
     {
@@ -166,7 +177,7 @@ public static class JsLibp2p
 
     internal static string Describe(IEnumerable<string> args) => "node.mjs " + string.Join(' ', args);
 
-    internal static Process StartProcess(IReadOnlyList<string> args)
+    internal static Process StartProcess(IReadOnlyList<string> args, string? script = null)
     {
         var paths = LazyPaths.Value;
         var info = new ProcessStartInfo(paths.Node)
@@ -180,7 +191,7 @@ public static class JsLibp2p
             StandardErrorEncoding = Encoding.UTF8,
             CreateNoWindow = true,
         };
-        info.ArgumentList.Add(paths.Script);
+        info.ArgumentList.Add(script is null ? paths.Script : Path.Combine(paths.InteropDirectory, script));
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
