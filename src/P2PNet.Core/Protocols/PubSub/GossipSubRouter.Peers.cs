@@ -14,6 +14,9 @@ namespace P2PNet.Protocols.PubSub;
 // stream we open; we read on the stream the peer opens.
 public sealed partial class GossipSubRouter
 {
+    /// <summary>Attempts at opening our stream to a connected peer before it is treated as not speaking pubsub.</summary>
+    private const int OpenStreamAttempts = 3;
+
     private void OnConnectedness(PeerConnectednessChanged e)
     {
         if (e.Connectedness == Connectedness.Connected)
@@ -114,7 +117,21 @@ public sealed partial class GossipSubRouter
             string[] protocols = _options.SupportFloodsub
                 ? [MeshsubV11ProtocolId, MeshsubV10ProtocolId, FloodsubProtocolId]
                 : [MeshsubV11ProtocolId, MeshsubV10ProtocolId];
-            stream = await _host.OpenStreamAsync(peer.Id, protocols, cancellationToken).ConfigureAwait(false);
+            // A loaded peer may miss one negotiation; retry a few times while the connection lives, then give up.
+            for (int attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    stream = await _host.OpenStreamAsync(peer.Id, protocols, cancellationToken).ConfigureAwait(false);
+                    break;
+                }
+                catch (Exception e) when (attempt < OpenStreamAttempts && e is (IOException and not ProtocolNotSupportedException) or TimeoutException or OperationCanceledException
+                    && !cancellationToken.IsCancellationRequested && _host.GetConnections(peer.Id).Count > 0)
+                {
+                    GossipSubLog.StreamFailed(_logger, peer.Id, e);
+                    await Task.Delay(TimeSpan.FromMilliseconds(500 * attempt), _time, cancellationToken).ConfigureAwait(false);
+                }
+            }
             lock (_lock)
             {
                 peer.Protocol = stream.Protocol;
