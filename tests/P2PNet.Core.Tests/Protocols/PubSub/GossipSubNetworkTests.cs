@@ -91,7 +91,18 @@ public sealed class GossipSubNetworkTests(ITestOutputHelper output)
                     await spammer.SendAsync(new PbRpc { Publish = { spammer.Message("jobs", $"spam {m}") } });
                 }
             }
-            await GossipTestNetwork.WaitUntilAsync(() => received.Count >= Nodes * Messages - Messages, $"every message at every subscriber ({received.Count} of {Nodes * Messages - Messages})");
+            try
+            {
+                await GossipTestNetwork.WaitUntilAsync(() => received.Count >= Nodes * Messages - Messages, "every message at every subscriber");
+            }
+            catch (TimeoutException)
+            {
+                output.WriteLine($"{received.Count} of {Nodes * Messages - Messages} deliveries; per message: "
+                    + string.Join(", ", published.Keys.Select(t => $"{t}={received.Keys.Count(k => k.Text == t)}")));
+                output.WriteLine("mesh sizes: " + string.Join(" ", network.Routers.Select(r => r.GetMeshPeers("jobs").Count)));
+                output.WriteLine("peers: " + string.Join(" ", network.Routers.Select(r => r.Peers.Count)));
+                throw;
+            }
             Assert.DoesNotContain(received.Keys, k => k.Text.StartsWith("spam", StringComparison.Ordinal));
             foreach (var text in published.Keys)
             {
