@@ -31,8 +31,9 @@ public sealed class PeerScoreParameters
     /// <summary>Weight of P7, behaviour penalty (GRAFT during backoff, broken IWANT promises; must be ≤ 0). Default -10.</summary>
     public double BehaviourPenaltyWeight { get; set; } = -10;
 
-    /// <summary>Penalty below which P7 does not count. Default 0.</summary>
-    public double BehaviourPenaltyThreshold { get; set; }
+    /// <summary>Penalty below which P7 does not count. Default 6: a GRAFT crossing our PRUNE, or an IWANT answered late
+    /// on a loaded peer, happens to honest peers, and one of them must not push a peer's score below zero (which prunes it).</summary>
+    public double BehaviourPenaltyThreshold { get; set; } = 6;
 
     /// <summary>Per-heartbeat decay of P7. Default 0.99.</summary>
     public double BehaviourPenaltyDecay { get; set; } = 0.99;
