@@ -110,6 +110,8 @@ public sealed class GossipSubNetworkTests(ITestOutputHelper output)
                 Assert.InRange(received.Keys.Count(k => k.Text == text), Nodes - 1, Nodes);
             }
             var latencies = received.Select(r => Stopwatch.GetElapsedTime(published[r.Key.Text], r.Value).TotalMilliseconds).Order().ToArray();
+            var span = Stopwatch.GetElapsedTime(published.Values.Min(), received.Values.Max());
+            output.WriteLine($"{published.Count} messages, {received.Count} deliveries in {span.TotalSeconds:F2} s: {published.Count / span.TotalSeconds:F1} messages/s, {received.Count / span.TotalSeconds:F0} deliveries/s");
             output.WriteLine($"delivery latency p50 {latencies[latencies.Length / 2]:F1} ms, p99 {latencies[(int)(latencies.Length * 0.99)]:F1} ms over {latencies.Length} deliveries");
 
             output.WriteLine(string.Join("; ", victims.Select((v, i) => $"node {v}: spammer score {network.Routers[v].GetScore(spammers[i].PeerId):F1}, in mesh {network.Routers[v].GetMeshPeers("jobs").Contains(spammers[i].PeerId)}, known {network.Routers[v].Peers.Contains(spammers[i].PeerId)}")));
