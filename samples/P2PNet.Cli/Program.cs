@@ -13,6 +13,7 @@ foreach (var command in new[]
     BridgeCommands.Create(),
     TunnelCommands.Create(),
     NetStackCommand.Create(),
+    PubSubCommand.Create(),
 })
 {
     root.Subcommands.Add(command);

@@ -49,6 +49,17 @@ public static class JsLibp2p
     }
 
     /// <summary>
+    /// Starts another script of tests/interop (e.g. <c>gossip.mjs</c>) with <paramref name="args"/> and waits up to
+    /// <paramref name="startTimeout"/> for its LISTEN lines.
+    /// </summary>
+    public static Task<ChildProcess> StartScriptAsync(string script, IEnumerable<string> args, TimeSpan startTimeout, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(script);
+        var list = args.ToList();
+        return ChildProcess.StartListeningAsync(StartProcess(list, script), script + " " + string.Join(' ', list), startTimeout, cancellationToken);
+    }
+
+    /// <summary>
     /// Runs a one-shot command (<c>ping</c>, <c>echo</c>, <c>perf</c>, <c>identify</c>, <c>dial</c>, <c>keygen</c>, …) to
     /// completion. Throws <see cref="TimeoutException"/> (after killing the process) when it runs longer than
     /// <paramref name="timeout"/>; a non-zero exit is returned, not thrown.
@@ -107,7 +118,7 @@ public static class JsLibp2p
 
     internal static string Describe(IEnumerable<string> args) => "node.mjs " + string.Join(' ', args);
 
-    internal static Process StartProcess(IReadOnlyList<string> args)
+    internal static Process StartProcess(IReadOnlyList<string> args, string? script = null)
     {
         var paths = LazyPaths.Value;
         var info = new ProcessStartInfo(paths.Node)
@@ -121,7 +132,7 @@ public static class JsLibp2p
             StandardErrorEncoding = Encoding.UTF8,
             CreateNoWindow = true,
         };
-        info.ArgumentList.Add(paths.Script);
+        info.ArgumentList.Add(script is null ? paths.Script : Path.Combine(paths.InteropDirectory, script));
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
