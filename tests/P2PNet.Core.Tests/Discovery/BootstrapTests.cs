@@ -111,7 +111,9 @@ public sealed class BootstrapTests
         {
             var connection = await stranger.DialAsync(address).AsTask();
             // The dialer may finish its side before the listener refuses: the connection must then die at once.
+            // A single proposal is optimistic: the refusal shows once the negotiation is awaited.
             await using var stream = await connection.OpenStreamAsync(Protocols.Ping.PingProtocol.Id).AsTask();
+            await stream.EnsureNegotiatedAsync();
         }).WaitAsync(Step);
         Assert.DoesNotContain(stranger.PeerId, server.ConnectedPeers);
 
