@@ -20,7 +20,7 @@ foreach (var name in names)
 {
     // Config → EventRegister → Init: the Network interface.
     var network = new Libp2pNetwork();
-    var config = new NetworkConfig();
+    var config = new NetworkOptions();
     config.Host.ListenAddresses.Add(Multiaddr.Parse("/ip4/127.0.0.1/tcp/0"));
     config.Host.AgentVersion = $"quickstart-{name}/1.0";
     network.Config(config);

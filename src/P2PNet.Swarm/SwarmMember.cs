@@ -121,17 +121,14 @@ public sealed partial class SwarmMember : IAsyncDisposable
     }
 
     /// <summary>The membership's state now.</summary>
-    public SwarmStatus Status
+    public SwarmStatus GetStatus()
     {
-        get
+        lock (_lock)
         {
-            lock (_lock)
-            {
-                var connected = _host.Connections.Where(c => c.PrivateNetworkKey is not null).Select(c => c.RemotePeer).Distinct().ToArray();
-                var accepted = _previousKey is not null && _graceUntil > _time.GetUtcNow() ? new[] { _previousKey.FingerprintHex } : [];
-                return new SwarmStatus(Membership.SwarmId, SwarmRole.Member, Membership.Owner, _joined, _key?.FingerprintHex, accepted,
-                    accepted.Length > 0 ? _graceUntil : null, [], connected, _bootstrap);
-            }
+            var connected = _host.Connections.Where(c => c.PrivateNetworkKey is not null).Select(c => c.RemotePeer).Distinct().ToArray();
+            var accepted = _previousKey is not null && _graceUntil > _time.GetUtcNow() ? new[] { _previousKey.FingerprintHex } : [];
+            return new SwarmStatus(Membership.SwarmId, SwarmRole.Member, Membership.Owner, _joined, _key?.FingerprintHex, accepted,
+                accepted.Length > 0 ? _graceUntil : null, [], connected, _bootstrap);
         }
     }
 

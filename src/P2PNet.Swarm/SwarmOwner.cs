@@ -133,19 +133,16 @@ public sealed partial class SwarmOwner : IAsyncDisposable
     }
 
     /// <summary>The swarm's state now.</summary>
-    public SwarmStatus Status
+    public SwarmStatus GetStatus()
     {
-        get
-        {
-            var keys = _store.ReadKeys();
-            var now = _time.GetUtcNow();
-            var previous = keys.Where(k => !k.IsCurrent && k.GraceUntil > now).ToArray();
-            var members = _store.ReadPeers().Select(p => p.Peer).ToArray();
-            var connected = _host.Connections.Where(c => c.PrivateNetworkKey is not null).Select(c => c.RemotePeer).Distinct().ToArray();
-            return new SwarmStatus(SwarmId, SwarmRole.Owner, PeerId, IsJoined, keys.FirstOrDefault(k => k.IsCurrent)?.Key.FingerprintHex,
-                [.. previous.Select(k => k.Key.FingerprintHex)], previous.Length == 0 ? null : previous.Max(k => k.GraceUntil),
-                members, connected, BootstrapAddresses());
-        }
+        var keys = _store.ReadKeys();
+        var now = _time.GetUtcNow();
+        var previous = keys.Where(k => !k.IsCurrent && k.GraceUntil > now).ToArray();
+        var members = _store.ReadPeers().Select(p => p.Peer).ToArray();
+        var connected = _host.Connections.Where(c => c.PrivateNetworkKey is not null).Select(c => c.RemotePeer).Distinct().ToArray();
+        return new SwarmStatus(SwarmId, SwarmRole.Owner, PeerId, IsJoined, keys.FirstOrDefault(k => k.IsCurrent)?.Key.FingerprintHex,
+            [.. previous.Select(k => k.Key.FingerprintHex)], previous.Length == 0 ? null : previous.Max(k => k.GraceUntil),
+            members, connected, BootstrapAddresses());
     }
 
     /// <summary>Authorises <paramref name="peer"/> to fetch the swarm key. Its public key comes from the id when the id

@@ -87,7 +87,7 @@ public sealed partial class SwarmStore : IDisposable
 
     internal sealed record KeyRecord(SwarmKey Key, DateTimeOffset Created, bool IsCurrent, DateTimeOffset? GraceUntil);
 
-    internal sealed record PeerRecord(PeerId Peer, PublicKey? PublicKey, DateTimeOffset Authorized);
+    internal sealed record AuthorizedPeer(PeerId Peer, PublicKey? PublicKey, DateTimeOffset Authorized);
 
     internal SwarmRecord? ReadSwarm()
     {
@@ -162,16 +162,16 @@ public sealed partial class SwarmStore : IDisposable
 
     internal void ClearKeys() => Execute("DELETE FROM keys");
 
-    internal IReadOnlyList<PeerRecord> ReadPeers()
+    internal IReadOnlyList<AuthorizedPeer> ReadPeers()
     {
         lock (_lock)
         {
             using var command = Command("SELECT peer_id, public_key, authorized_unix_ms FROM peers ORDER BY authorized_unix_ms, peer_id");
             using var reader = command.ExecuteReader();
-            var peers = new List<PeerRecord>();
+            var peers = new List<AuthorizedPeer>();
             while (reader.Read())
             {
-                peers.Add(new PeerRecord(
+                peers.Add(new AuthorizedPeer(
                     PeerId.Parse(reader.GetString(0)),
                     reader.IsDBNull(1) ? null : PublicKey.FromProtobuf((byte[])reader.GetValue(1)),
                     DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(2))));

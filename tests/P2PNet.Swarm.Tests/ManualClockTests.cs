@@ -26,7 +26,7 @@ public sealed class ManualClockTests(ITestOutputHelper output)
         await clock.WaitForArmedTimersAsync(1, Timeout);
 
         Assert.Equal([oldKey], ownerNode.Host.PrivateNetworkKeys.AlsoAccepted);
-        Assert.Equal(clock.GetUtcNow() + TimeSpan.FromMinutes(10), owner.Status.GraceUntil);
+        Assert.Equal(clock.GetUtcNow() + TimeSpan.FromMinutes(10), owner.GetStatus().GraceUntil);
         clock.Advance(TimeSpan.FromMinutes(9));
         Assert.False(ended.IsCompleted);
         Assert.Equal([oldKey], ownerNode.Host.PrivateNetworkKeys.AlsoAccepted);

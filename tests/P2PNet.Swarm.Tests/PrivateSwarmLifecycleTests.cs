@@ -32,13 +32,13 @@ public sealed class PrivateSwarmLifecycleTests(ITestOutputHelper output)
         Assert.Equal(5, joined.Count);
         Assert.All(joined, j => Assert.Equal(key.FingerprintHex, j.KeyFingerprint));
 
-        var status = swarm.Owner.Status;
+        var status = swarm.Owner.GetStatus();
         Assert.True(status.IsPrivate);
         Assert.Equal(SwarmRole.Owner, status.Role);
         Assert.Equal(key.FingerprintHex, status.KeyFingerprint);
         Assert.Equal(swarm.MemberNodes.Select(n => n.Host.PeerId.ToString()).Order(), status.Members.Select(p => p.ToString()).Order());
         Assert.Equal(4, status.ConnectedMembers.Count);
-        var memberStatus = swarm.Members[0].Status;
+        var memberStatus = swarm.Members[0].GetStatus();
         Assert.True(memberStatus.IsPrivate);
         Assert.Equal(swarm.OwnerNode.Host.PeerId, memberStatus.Owner);
         Assert.Equal(key.FingerprintHex, memberStatus.KeyFingerprint);
@@ -125,7 +125,7 @@ public sealed class PrivateSwarmLifecycleTests(ITestOutputHelper output)
         var lateNew = await nodes.StartAsync(newKey);
         await SwarmTestNodes.PingAsync(await lateOld.Host.DialAsync(swarm.MemberNodes[0].Address).AsTask().WaitAsync(Timeout));
         await SwarmTestNodes.PingAsync(await lateNew.Host.DialAsync(swarm.MemberNodes[1].Address).AsTask().WaitAsync(Timeout));
-        Assert.Equal(oldKey.FingerprintHex, Assert.Single(swarm.Owner.Status.AcceptedKeyFingerprints));
+        Assert.Equal(oldKey.FingerprintHex, Assert.Single(swarm.Owner.GetStatus().AcceptedKeyFingerprints));
 
         await Task.WhenAll(graceEnded).WaitAsync(Timeout);
 
@@ -134,7 +134,7 @@ public sealed class PrivateSwarmLifecycleTests(ITestOutputHelper output)
             Assert.Equal(newKey, h.PrivateNetworkKeys.Key);
             Assert.Empty(h.PrivateNetworkKeys.AlsoAccepted);
         });
-        Assert.Empty(swarm.Owner.Status.AcceptedKeyFingerprints);
+        Assert.Empty(swarm.Owner.GetStatus().AcceptedKeyFingerprints);
         await swarm.AssertEveryPairConnectedAndPingsAsync();
         var afterOld = await nodes.StartAsync(oldKey);
         var afterNew = await nodes.StartAsync(newKey);
@@ -201,7 +201,7 @@ public sealed class PrivateSwarmLifecycleTests(ITestOutputHelper output)
         Assert.All(others, m => Assert.Equal(newKey, m.Key));
         Assert.Equal(oldKey, revokedMember.Key);
         Assert.False(swarm.Owner.IsAuthorized(revokedNode.Host.PeerId));
-        Assert.DoesNotContain(revokedNode.Host.PeerId, swarm.Owner.Status.Members);
+        Assert.DoesNotContain(revokedNode.Host.PeerId, swarm.Owner.GetStatus().Members);
         // The owner closed its connections; the members closed theirs on the notification.
         Assert.Empty(swarm.OwnerNode.Host.GetConnections(revokedNode.Host.PeerId));
         Assert.All(swarm.MemberNodes.Take(3), n => Assert.Empty(n.Host.GetConnections(revokedNode.Host.PeerId)));
@@ -236,7 +236,7 @@ public sealed class PrivateSwarmLifecycleTests(ITestOutputHelper output)
 
         await left.WaitAsync(Timeout);
         Assert.False(member.IsJoined);
-        Assert.False(member.Status.IsPrivate);
+        Assert.False(member.GetStatus().IsPrivate);
         Assert.Null(node.Host.PrivateNetworkKeys.Key);
         Assert.Empty(node.Host.Connections);
         var publicPeer = await nodes.StartAsync();

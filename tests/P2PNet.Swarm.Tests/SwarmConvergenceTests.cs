@@ -93,7 +93,7 @@ public sealed class SwarmConvergenceTests(ITestOutputHelper output)
         await lab.EndGraceAsync(restarted);
 
         Assert.Empty(restarted.Node.Host.PrivateNetworkKeys.AlsoAccepted);
-        Assert.Empty(restarted.Member.Status.AcceptedKeyFingerprints);
+        Assert.Empty(restarted.Member.GetStatus().AcceptedKeyFingerprints);
         var holderOfOldKey = await nodes.StartAsync(oldKey);
         await SwarmTestNodes.AssertDialRefusedFastAsync(holderOfOldKey.Host, restarted.Node.Address);
         await SwarmTestNodes.PingAsync(restarted.Node.Host.GetConnections(lab.OwnerNode.Host.PeerId)[0]);

@@ -34,7 +34,7 @@ public sealed class SwarmPersistenceTests(ITestOutputHelper output)
         await using var restarted = nodes.Own(SwarmOwner.Open(ownerNode.Host, ownerNode.Identity, reopened, options, nodes.LoggerFactory));
         Assert.Equal("persisted", restarted.SwarmId);
         Assert.Equal(key, restarted.CurrentKey);
-        var status = restarted.Status;
+        var status = restarted.GetStatus();
         Assert.Equal([memberNode.Host.PeerId], status.Members);
         Assert.Equal(bootstrap, status.Bootstrap);
         Assert.Equal([firstKey.FingerprintHex], status.AcceptedKeyFingerprints);
@@ -78,7 +78,7 @@ public sealed class SwarmPersistenceTests(ITestOutputHelper output)
         Assert.Equal(key, resumed.Key);
         Assert.Equal(TestSwarm.Id, resumed.Membership.SwarmId);
         Assert.Equal(swarm.OwnerNode.Host.PeerId, resumed.Membership.Owner);
-        Assert.NotEmpty(resumed.Status.Bootstrap);
+        Assert.NotEmpty(resumed.GetStatus().Bootstrap);
     }
 }
 

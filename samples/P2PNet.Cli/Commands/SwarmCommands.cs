@@ -139,7 +139,7 @@ internal static class SwarmCommands
         await using var session = Session.Open(parse);
         await using var owner = session.OpenOwner();
         await apply(owner);
-        PrintStatus(owner.Status);
+        PrintStatus(owner.GetStatus());
         return 0;
     }
 
@@ -158,7 +158,7 @@ internal static class SwarmCommands
             var addresses = (parse.GetValue(bootstrap) ?? []).Select(CliSupport.ParseAddress).ToArray();
             await using var session = Session.Open(parse);
             await using var owner = SwarmOwner.Create(session.Host, session.Identity, session.Store, parse.GetValue(id), peers, addresses, loggerFactory: session.Logging);
-            PrintStatus(owner.Status);
+            PrintStatus(owner.GetStatus());
             return 0;
         }));
         return init;
@@ -228,12 +228,12 @@ internal static class SwarmCommands
             try
             {
                 await using var owner = session.OpenOwner();
-                PrintStatus(owner.Status);
+                PrintStatus(owner.GetStatus());
             }
             catch (InvalidOperationException)
             {
                 await using var member = SwarmMember.Open(session.Host, session.Identity, session.Store, loggerFactory: session.Logging);
-                PrintStatus(member.Status);
+                PrintStatus(member.GetStatus());
             }
             return 0;
         }));
@@ -306,7 +306,7 @@ internal static class SwarmCommands
             using var stopControl = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var control = SwarmControl.ServeAsync(owner, parse.GetValue(Db)!, DescribeStatus, stopControl.Token);
             PrintListen(session.Host);
-            PrintStatus(owner.Status);
+            PrintStatus(owner.GetStatus());
             await Task.WhenAny(shutdown, control);
             await stopControl.CancelAsync();
             await control; // surfaces a control-socket failure (e.g. another serve on the same --db)
@@ -352,7 +352,7 @@ internal static class SwarmCommands
                 }
                 await member.JoinAsync(ct);
                 PrintListen(session.Host);
-                PrintStatus(member.Status);
+                PrintStatus(member.GetStatus());
                 await shutdown;
             }
             return 0;
@@ -369,7 +369,7 @@ internal static class SwarmCommands
             await using var member = SwarmMember.Open(session.Host, session.Identity, session.Store, loggerFactory: session.Logging);
             await member.LeaveAsync(ct);
             member.ForgetKey();
-            PrintStatus(member.Status);
+            PrintStatus(member.GetStatus());
             return 0;
         }));
         return command;

@@ -224,7 +224,7 @@ internal static class SwarmControl
                 ?? throw new InvalidDataException("empty request");
             var request = JsonSerializer.Deserialize(line, CliJsonContext.Default.Request) ?? throw new InvalidDataException("empty request");
             await ExecuteAsync(owner, request, timeout.Token).ConfigureAwait(false);
-            replyJson = CliSupport.ToJson(describe(owner.Status));
+            replyJson = CliSupport.ToJson(describe(owner.GetStatus()));
         }
         catch (Exception e) when (e is InvalidDataException or JsonException or ArgumentException or InvalidOperationException or SwarmKeyExchangeException)
         {

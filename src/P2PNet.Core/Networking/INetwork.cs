@@ -13,7 +13,7 @@ public interface INetwork : IAsyncDisposable
 {
     /// <summary>Sets the configuration. Call before <see cref="InitAsync"/>; calling it again before then replaces it.</summary>
     /// <exception cref="InvalidOperationException">The network is already initialised.</exception>
-    void Config(NetworkConfig config);
+    void Config(NetworkOptions config);
 
     /// <summary>Starts the host with the configuration: identity, listeners, protocol handlers.</summary>
     ValueTask InitAsync(CancellationToken cancellationToken = default);

@@ -15,7 +15,7 @@ public sealed class Libp2pNetwork : INetwork
     private readonly IMeterFactory? _meterFactory;
     private readonly List<Func<EventBus, IDisposable>> _pendingRegistrations = [];
     private readonly Lock _lock = new();
-    private NetworkConfig _config = new();
+    private NetworkOptions _config = new();
     private P2PHost? _host;
     private Messenger? _messenger;
     private bool _stopped;
@@ -34,7 +34,7 @@ public sealed class Libp2pNetwork : INetwork
     public IMessenger Messenger => _messenger ?? throw new InvalidOperationException("Call InitAsync first.");
 
     /// <inheritdoc />
-    public void Config(NetworkConfig config)
+    public void Config(NetworkOptions config)
     {
         ArgumentNullException.ThrowIfNull(config);
         lock (_lock)

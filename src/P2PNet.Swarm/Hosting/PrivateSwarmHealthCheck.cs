@@ -14,7 +14,7 @@ public sealed class PrivateSwarmHealthCheck(PrivateSwarmService service) : IHeal
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(service);
-        if (service.Status is not { } status)
+        if (service.GetStatus() is not { } status)
         {
             return Task.FromResult(new HealthCheckResult(context.Registration.FailureStatus, "The private swarm has not started."));
         }

@@ -42,7 +42,7 @@ public sealed class PrivateSwarmService : IHostedService, IAsyncDisposable
     public SwarmMember? Member { get; private set; }
 
     /// <summary>The swarm's state now, or <see langword="null"/> before the service has started.</summary>
-    public SwarmStatus? Status => Owner?.Status ?? Member?.Status;
+    public SwarmStatus? GetStatus() => Owner?.GetStatus() ?? Member?.GetStatus();
 
     /// <summary>Whether the node is in the private swarm now.</summary>
     public bool IsJoined => Owner?.IsJoined ?? Member?.IsJoined ?? false;

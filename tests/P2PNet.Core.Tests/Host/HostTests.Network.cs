@@ -28,12 +28,12 @@ public sealed partial class HostTests
         a.EventRegister<PeerIdentificationCompleted>(e => identified.TrySetResult(e)); // before Init
         foreach (var network in new[] { a, b })
         {
-            var config = new NetworkConfig();
+            var config = new NetworkOptions();
             config.Host.ListenAddresses.Add(Multiaddr.Parse("/ip4/127.0.0.1/tcp/0"));
             network.Config(config);
             await network.InitAsync().AsTask().WaitAsync(Timeout);
         }
-        Assert.Throws<InvalidOperationException>(() => a.Config(new NetworkConfig()));
+        Assert.Throws<InvalidOperationException>(() => a.Config(new NetworkOptions()));
         var extra = await b.ListenAsync(Multiaddr.Parse("/ip4/127.0.0.1/tcp/0")).AsTask().WaitAsync(Timeout);
         await a.DialAsync(extra[0]).AsTask().WaitAsync(Timeout);
         await identified.Task.WaitAsync(Timeout);
@@ -90,7 +90,7 @@ public sealed partial class HostTests
     private async Task<Libp2pNetwork> StartNetworkAsync()
     {
         var network = new Libp2pNetwork(XunitLoggerProvider.CreateFactory(output));
-        var config = new NetworkConfig();
+        var config = new NetworkOptions();
         config.Host.ListenAddresses.Add(Multiaddr.Parse("/ip4/127.0.0.1/tcp/0"));
         network.Config(config);
         await network.InitAsync().AsTask().WaitAsync(Timeout);

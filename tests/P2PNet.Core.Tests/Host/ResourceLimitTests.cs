@@ -231,7 +231,7 @@ public sealed class ResourceLimitTests(ITestOutputHelper output)
     public async Task NetworkStatus_ShowsTheResourceUsage()
     {
         await using var network = new P2PNet.Networking.Libp2pNetwork(XunitLoggerProvider.CreateFactory(output, LogLevel.Information));
-        var config = new P2PNet.Networking.NetworkConfig();
+        var config = new P2PNet.Networking.NetworkOptions();
         config.Host.ListenAddresses.Add(P2PNet.Multiformats.Multiaddr.Parse("/ip4/127.0.0.1/tcp/0"));
         network.Config(config);
         await network.InitAsync().AsTask().WaitAsync(Timeout);

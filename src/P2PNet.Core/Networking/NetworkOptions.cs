@@ -3,7 +3,7 @@ using P2PNet.Host;
 namespace P2PNet.Networking;
 
 /// <summary>What <see cref="INetwork.Config"/> takes: the host's settings and the protocols to serve.</summary>
-public sealed class NetworkConfig
+public sealed class NetworkOptions
 {
     /// <summary>The host's settings (identity, listen addresses, limits).</summary>
     public P2PHostOptions Host { get; init; } = new();
