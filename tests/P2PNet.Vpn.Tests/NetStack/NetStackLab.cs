@@ -9,7 +9,7 @@ namespace P2PNet.Vpn.Tests.NetStack;
 
 /// <summary>
 /// A bare network namespace from the test kit's <see cref="NamespaceLab"/> (prefix <c>netstack</c>) holding a TUN
-/// device whose kernel side is 10.77.0.1/24, with a <see cref="Vpn.NetStack.NetStack"/> in this process as 10.77.0.2
+/// device whose kernel side is 10.77.0.1/24, with a <see cref="IPStack"/> in this process as 10.77.0.2
 /// behind it: the kernel's TCP is the peer under test. Kernel sockets are made inside the namespace
 /// (<see cref="NamespaceLab.CreateSocket"/>). Everything goes in <see cref="DisposeAsync"/>.
 /// </summary>
@@ -28,7 +28,7 @@ internal sealed class NetStackLab : IAsyncDisposable
     /// <summary>The namespace of the TUN device and the kernel sockets (the lab's hub: a bare namespace is all it needs).</summary>
     public string Namespace => _lab.Hub;
 
-    public Vpn.NetStack.NetStack Stack { get; private set; } = null!;
+    public IPStack Stack { get; private set; } = null!;
 
     public static async Task<NetStackLab> CreateAsync(NetStackOptions? options = null, int mtu = 1500, Impairment? impairment = null, int seed = 1)
     {
@@ -47,7 +47,7 @@ internal sealed class NetStackLab : IAsyncDisposable
             {
                 device = lab._impaired = new ImpairedPacketDevice(lab._device, impairment, seed);
             }
-            lab.Stack = new Vpn.NetStack.NetStack(device, StackAddress, options);
+            lab.Stack = new IPStack(device, StackAddress, options);
             await lab.Stack.StartAsync(cts.Token);
         }
         catch
