@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using P2PNet.Host;
+using P2PNet.Host.Internal;
 using P2PNet.IO;
 using P2PNet.Peers;
 using P2PNet.Vpn.Internal;
@@ -16,9 +17,8 @@ namespace P2PNet.Vpn;
 /// </summary>
 public sealed partial class VpnCoordinator
 {
-    // The push retry loops, awaited by StopAsync.
-    // TODO(services): use P2PNet.Host.Internal.TaskTracker (Core) once the task trackers are unified and Vpn can see it.
-    private readonly List<Task> _retryLoops = [];
+    // The push retry loops (Core's one task tracker), awaited by StopAsync.
+    private readonly TaskTracker _retryLoops = new();
 
     // Guards the push state below; never held across an await (the retry loops run without ControlLock).
     private readonly Lock _pushLock = new();
@@ -38,14 +38,13 @@ public sealed partial class VpnCoordinator
     /// <summary>Waits for the push retry loops; <see cref="VpnEndpoint.Stopping"/> is cancelled, so they end.</summary>
     private protected override async Task StopControlPlaneAsync()
     {
-        Task[] loops;
+        Task loops;
         lock (_pushLock)
         {
-            // Under the lock: a loop registered before the cancellation is in the list now (EnsureRetry).
-            loops = [.. _retryLoops];
-            _retryLoops.Clear();
+            // Under the lock: a loop registered before the cancellation is tracked now (EnsureRetry).
+            loops = _retryLoops.WhenAll();
         }
-        await Task.WhenAll(loops).ConfigureAwait(false);
+        await loops.ConfigureAwait(false);
     }
 
     /// <summary>Bumps the version, signs, applies locally and pushes to every participating member but
@@ -151,8 +150,7 @@ public sealed partial class VpnCoordinator
             {
                 return;
             }
-            _retryLoops.RemoveAll(t => t.IsCompleted);
-            _retryLoops.Add(RetryPushesAsync(peer, immediatelyOver, Stopping.Token));
+            _retryLoops.Track(RetryPushesAsync(peer, immediatelyOver, Stopping.Token));
         }
     }
 

@@ -57,7 +57,7 @@ internal static class NetStackCommand
             await using var device = TunDevice.Create(parse.GetValue(tun)!);
             await device.ConfigureAsync(kernelIp, prefix, parse.GetValue(mtu), ct);
             var options = new NetStackOptions { Mtu = parse.GetValue(mtu), CongestionControl = parse.GetValue(cc) };
-            await using var stack = new NetStack(device, stackIp, options, loggerFactory: logging);
+            await using var stack = new IPStack(device, stackIp, options, loggerFactory: logging);
             await stack.StartAsync(ct);
             using var stopping = CancellationTokenSource.CreateLinkedTokenSource(ct);
             var services = new List<Task>();

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Host;
+using P2PNet.Host.Internal;
 using P2PNet.Proxy.Tunnels.Internal;
 using P2PNet.Proxy.Tunnels.Protos;
 
@@ -19,7 +20,7 @@ public sealed class ForwardTarget : IAsyncDisposable
     private readonly ForwardTargetOptions _options;
     private readonly ILogger _logger;
     private readonly IdleSweeper _idle;
-    private readonly OwnedTasks _forwards = new();
+    private readonly TaskTracker _forwards = new();
     private readonly CancellationTokenSource _stopping = new();
 
     /// <summary>Creates the target side; nothing is served until <see cref="Start"/>.</summary>
@@ -53,7 +54,7 @@ public sealed class ForwardTarget : IAsyncDisposable
     {
         _host.RemoveStreamHandler(TunnelWire.ForwardProtocol);
         await _stopping.CancelAsync().ConfigureAwait(false);
-        await _forwards.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        await _forwards.WhenAllAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         _idle.Dispose();
         _stopping.Dispose();
     }
@@ -61,7 +62,7 @@ public sealed class ForwardTarget : IAsyncDisposable
     private async Task HandleAsync(P2PStream stream, CancellationToken cancellationToken)
     {
         var task = ServeAsync(stream, cancellationToken);
-        _forwards.Add(task);
+        _forwards.Track(task);
         await task.ConfigureAwait(false);
     }
 

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Host;
+using P2PNet.Host.Internal;
 using P2PNet.Peers;
 using P2PNet.Proxy.Tunnels.Internal;
 using P2PNet.Proxy.Tunnels.Protos;
@@ -23,7 +24,7 @@ public sealed class PortForwarder : IAsyncDisposable
     private readonly IPEndPoint _local;
     private readonly ILogger _logger;
     private readonly IdleSweeper _idle;
-    private readonly OwnedTasks _tasks = new();
+    private readonly TaskTracker _tasks = new();
     private readonly CancellationTokenSource _stopping = new();
     private Socket? _listener;
 
@@ -73,7 +74,7 @@ public sealed class PortForwarder : IAsyncDisposable
             throw;
         }
         _listener = listener;
-        _tasks.Add(AcceptAsync(listener, _stopping.Token));
+        _tasks.Track(AcceptAsync(listener, _stopping.Token));
     }
 
     /// <summary>Stops listening and ends every forward.</summary>
@@ -81,7 +82,7 @@ public sealed class PortForwarder : IAsyncDisposable
     {
         await _stopping.CancelAsync().ConfigureAwait(false);
         _listener?.Dispose();
-        await _tasks.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        await _tasks.WhenAllAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         _idle.Dispose();
         _stopping.Dispose();
     }
@@ -128,7 +129,7 @@ public sealed class PortForwarder : IAsyncDisposable
             {
                 return;
             }
-            _tasks.Add(ForwardAsync(socket, cancellationToken));
+            _tasks.Track(ForwardAsync(socket, cancellationToken));
         }
     }
 

@@ -15,7 +15,7 @@ public sealed partial class TunnelDevice
     private async Task HandleConnectionAsync(P2PStream stream, CancellationToken cancellationToken)
     {
         var task = ServeConnectionAsync(stream, cancellationToken);
-        _connections.Add(task);
+        _connections.Track(task);
         await task.ConfigureAwait(false);
     }
 

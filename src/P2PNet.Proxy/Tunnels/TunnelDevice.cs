@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Host;
+using P2PNet.Host.Internal;
 using P2PNet.Peers;
 using P2PNet.Proxy.Tunnels.Internal;
 using P2PNet.Proxy.Tunnels.Protos;
@@ -25,7 +26,7 @@ public sealed partial class TunnelDevice : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly PeerId _server;
     private readonly IdleSweeper _idle;
-    private readonly OwnedTasks _connections = new();
+    private readonly TaskTracker _connections = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<string, TunnelServiceSpec> _services;
@@ -110,7 +111,7 @@ public sealed partial class TunnelDevice : IAsyncDisposable
         {
             await _keeper.ConfigureAwait(false);
         }
-        await _connections.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        await _connections.WhenAllAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         _idle.Dispose();
         _completion.TrySetResult();
         _stopping.Dispose();

@@ -75,7 +75,7 @@ public sealed partial class TunnelServer
                     TunnelLog.DeviceOffline(_logger, registration.Device, registration.Peer.ToString());
                 }
                 _metrics.DeviceOnline(false);
-                await registration.Tasks.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+                await registration.Tasks.WhenAllAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
                 WriteStatusSafely();
                 registration.Dispose();
             }

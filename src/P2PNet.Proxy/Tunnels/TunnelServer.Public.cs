@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using P2PNet.Host;
+using P2PNet.Host.Internal;
 using P2PNet.Proxy.Tunnels.Internal;
 
 namespace P2PNet.Proxy.Tunnels;
@@ -24,12 +25,12 @@ public sealed partial class TunnelServer
         {
             if (service.Kind == TunnelServiceKind.Tcp)
             {
-                registration.Tasks.Add(AcceptTcpAsync(registration, service, registration.Stopping.Token));
+                registration.Tasks.Track(AcceptTcpAsync(registration, service, registration.Stopping.Token));
             }
             else if (service.Kind == TunnelServiceKind.Udp)
             {
                 var relay = new UdpRelay(registration, service, _idle, _logger);
-                registration.Tasks.Add(relay.RunAsync(registration.Stopping.Token));
+                registration.Tasks.Track(relay.RunAsync(registration.Stopping.Token));
             }
         }
     }
@@ -54,7 +55,7 @@ public sealed partial class TunnelServer
                 socket.Dispose();
                 continue;
             }
-            registration.Tasks.Add(ForwardAsync(socket, registration, service, default, cancellationToken));
+            registration.Tasks.Track(ForwardAsync(socket, registration, service, default, cancellationToken));
         }
     }
 
@@ -95,7 +96,7 @@ public sealed partial class TunnelServer
 
     private async Task AcceptFrontAsync(Socket listener, TunnelServiceKind kind, CancellationToken cancellationToken)
     {
-        var connections = new OwnedTasks();
+        var connections = new TaskTracker();
         try
         {
             while (!cancellationToken.IsCancellationRequested)
@@ -113,12 +114,12 @@ public sealed partial class TunnelServer
                 {
                     return;
                 }
-                connections.Add(RouteAsync(socket, kind, cancellationToken));
+                connections.Track(RouteAsync(socket, kind, cancellationToken));
             }
         }
         finally
         {
-            await connections.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await connections.WhenAllAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
     }
 

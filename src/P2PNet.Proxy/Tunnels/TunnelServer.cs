@@ -5,6 +5,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Host;
+using P2PNet.Host.Internal;
 using P2PNet.Proxy.Tunnels.Internal;
 using P2PNet.Proxy.Tunnels.Protos;
 
@@ -36,7 +37,7 @@ public sealed partial class TunnelServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, (DeviceRegistration Device, PublishedService Service)> _names = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<(string Device, string Service), TunnelTraffic> _traffic = new();
     private readonly ConcurrentDictionary<(string Device, string Service), (long In, long Out, long Timestamp, double RateIn, double RateOut)> _rates = new();
-    private readonly OwnedTasks _tasks = new();
+    private readonly TaskTracker _tasks = new();
     private readonly CancellationTokenSource _stopping = new();
     private Socket? _httpListener;
     private Socket? _tlsListener;
@@ -100,12 +101,12 @@ public sealed partial class TunnelServer : IAsyncDisposable
             if (_options.HttpEndPoint is { } http)
             {
                 _httpListener = Listen(http);
-                _tasks.Add(AcceptFrontAsync(_httpListener, TunnelServiceKind.Http, _stopping.Token));
+                _tasks.Track(AcceptFrontAsync(_httpListener, TunnelServiceKind.Http, _stopping.Token));
             }
             if (_options.HttpsEndPoint is { } https)
             {
                 _tlsListener = Listen(https);
-                _tasks.Add(AcceptFrontAsync(_tlsListener, TunnelServiceKind.Https, _stopping.Token));
+                _tasks.Track(AcceptFrontAsync(_tlsListener, TunnelServiceKind.Https, _stopping.Token));
             }
         }
         catch
@@ -115,7 +116,7 @@ public sealed partial class TunnelServer : IAsyncDisposable
             throw;
         }
         _host.SetStreamHandler(TunnelWire.ControlProtocol, HandleControlAsync);
-        _tasks.Add(StatusLoopAsync(_stopping.Token));
+        _tasks.Track(StatusLoopAsync(_stopping.Token));
         return ValueTask.CompletedTask;
     }
 
@@ -179,9 +180,9 @@ public sealed partial class TunnelServer : IAsyncDisposable
         }
         foreach (var device in devices)
         {
-            await device.Tasks.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await device.Tasks.WhenAllAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
-        await _tasks.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        await _tasks.WhenAllAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         _idle.Dispose();
         WriteStatusSafely();
         _stopping.Dispose();
@@ -253,7 +254,7 @@ public sealed partial class TunnelServer : IAsyncDisposable
             if (!active)
             {
                 TunnelLog.DeviceRevoked(_logger, device.Device);
-                _tasks.Add(CutOffAsync(device));
+                _tasks.Track(CutOffAsync(device));
             }
         }
     }

@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Data.Sqlite;
+using P2PNet.Storage;
+using P2PNet.Storage.Internal;
 
 namespace P2PNet.Proxy.Tunnels;
 
@@ -28,60 +30,53 @@ public sealed class TunnelTokenStore : IDisposable
     /// <summary>The path of the SQLite file.</summary>
     public string Path { get; }
 
-    /// <summary>Opens (creating when absent) the database at <paramref name="path"/>.</summary>
+    /// <summary>The schema, one migration per version (<c>PRAGMA user_version</c>, see Core's SqliteSchema). Version 1
+    /// is the schema written before versions were recorded, hence <c>IF NOT EXISTS</c>.</summary>
+    internal static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE IF NOT EXISTS tokens (
+            device TEXT PRIMARY KEY,
+            token_hash BLOB NOT NULL UNIQUE,
+            created_unix_ms INTEGER NOT NULL,
+            revoked_unix_ms INTEGER);
+        CREATE TABLE IF NOT EXISTS assignments (
+            device TEXT NOT NULL,
+            service TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            port INTEGER NOT NULL,
+            PRIMARY KEY (device, service));
+        CREATE TABLE IF NOT EXISTS status (
+            device TEXT NOT NULL,
+            service TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            address TEXT NOT NULL,
+            peer_id TEXT NOT NULL,
+            online INTEGER NOT NULL,
+            active INTEGER NOT NULL,
+            connections INTEGER NOT NULL,
+            bytes_in INTEGER NOT NULL,
+            bytes_out INTEGER NOT NULL,
+            rate_in REAL NOT NULL,
+            rate_out REAL NOT NULL,
+            updated_unix_ms INTEGER NOT NULL,
+            PRIMARY KEY (device, service));
+        """,
+    ];
+
+    /// <summary>Opens (creating when absent) the database at <paramref name="path"/> and brings its schema up to date.</summary>
     /// <exception cref="SqliteException">The file is not an SQLite database or cannot be opened.</exception>
+    /// <exception cref="StoreVersionException">The file was written by a newer version of P2PNet; it was left untouched.</exception>
     public static TunnelTokenStore Open(string path)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var builder = new SqliteConnectionStringBuilder
-        {
-            DataSource = path,
-            Pooling = false,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            DefaultTimeout = 10,
-        };
-        var db = new SqliteConnection(builder.ToString());
-        db.Open();
-        var store = new TunnelTokenStore(db, path);
-        try
-        {
-            store.Execute("""
-                PRAGMA journal_mode = WAL;
-                PRAGMA busy_timeout = 10000;
-                CREATE TABLE IF NOT EXISTS tokens (
-                    device TEXT PRIMARY KEY,
-                    token_hash BLOB NOT NULL UNIQUE,
-                    created_unix_ms INTEGER NOT NULL,
-                    revoked_unix_ms INTEGER);
-                CREATE TABLE IF NOT EXISTS assignments (
-                    device TEXT NOT NULL,
-                    service TEXT NOT NULL,
-                    kind TEXT NOT NULL,
-                    port INTEGER NOT NULL,
-                    PRIMARY KEY (device, service));
-                CREATE TABLE IF NOT EXISTS status (
-                    device TEXT NOT NULL,
-                    service TEXT NOT NULL,
-                    kind TEXT NOT NULL,
-                    address TEXT NOT NULL,
-                    peer_id TEXT NOT NULL,
-                    online INTEGER NOT NULL,
-                    active INTEGER NOT NULL,
-                    connections INTEGER NOT NULL,
-                    bytes_in INTEGER NOT NULL,
-                    bytes_out INTEGER NOT NULL,
-                    rate_in REAL NOT NULL,
-                    rate_out REAL NOT NULL,
-                    updated_unix_ms INTEGER NOT NULL,
-                    PRIMARY KEY (device, service));
-                """);
-        }
-        catch
-        {
-            db.Dispose();
-            throw;
-        }
-        return store;
+        // Several processes share the file (the server and the CLI): wait for a lock rather than fail, and let
+        // readers and the writer run side by side (WAL).
+        var db = SqliteSchema.Open(path, Migrations, beforeMigrations: """
+            PRAGMA busy_timeout = 10000;
+            PRAGMA journal_mode = WAL;
+            """);
+        return new TunnelTokenStore(db, path);
     }
 
     /// <summary>Issues a new token bound to <paramref name="device"/>; the token is returned once and stored only hashed.</summary>
@@ -267,12 +262,6 @@ public sealed class TunnelTokenStore : IDisposable
     private static byte[] Hash(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
 
     private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-
-    private void Execute(string sql)
-    {
-        using var command = Command(sql);
-        command.ExecuteNonQuery();
-    }
 
     private SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
     {

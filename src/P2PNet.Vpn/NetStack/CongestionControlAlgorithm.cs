@@ -1,6 +1,6 @@
 namespace P2PNet.Vpn.NetStack;
 
-/// <summary>The congestion controller a <see cref="NetStack"/> gives its TCP connections.</summary>
+/// <summary>The congestion controller an <see cref="IPStack"/> gives its TCP connections.</summary>
 public enum CongestionControlAlgorithm
 {
     /// <summary>CUBIC (RFC 9438), the Linux default: grows the window as a cubic function of time since the last loss.</summary>

@@ -1,6 +1,6 @@
 namespace P2PNet.Vpn.NetStack;
 
-/// <summary>Limits, buffers and timers of a <see cref="NetStack"/>. Defaults follow Linux where Linux has one.</summary>
+/// <summary>Limits, buffers and timers of an <see cref="IPStack"/>. Defaults follow Linux where Linux has one.</summary>
 public sealed class NetStackOptions
 {
     /// <summary>The link MTU: IP packets are at most this long; the MSS this stack announces is MTU − 40. Default 1500.</summary>
@@ -73,7 +73,7 @@ public sealed class NetStackOptions
     /// SYNs are dropped until some complete or time out, so a SYN flood cannot grow memory. Default 1024.</summary>
     public int MaxHalfOpenConnections { get; set; } = 1024;
 
-    /// <summary>Default accept backlog of <see cref="NetStack.ListenTcp"/>. Default 128.</summary>
+    /// <summary>Default accept backlog of <see cref="IPStack.ListenTcp"/>. Default 128.</summary>
     public int ListenBacklog { get; set; } = 128;
 
     /// <summary>Datagrams a UDP socket queues for the application before dropping. Default 512.</summary>

@@ -226,7 +226,7 @@ public sealed partial class TcpConnection
     {
         int headerLength = 20 + options.Length;
         int total = 20 + headerLength + length;
-        byte[] buffer = NetStack.RentPacket(total);
+        byte[] buffer = IPStack.RentPacket(total);
         var packet = buffer.AsSpan(0, total);
         IpPacket.WriteIpv4Header(packet, _stack.AddressValue, RemoteAddress, IpPacket.ProtocolTcp, total, _stack.NextIpId());
         var tcp = packet[20..];

@@ -6,7 +6,7 @@ using P2PNet.Vpn.NetStack.Internal;
 namespace P2PNet.Vpn.NetStack;
 
 /// <summary>
-/// A TCP connection of a <see cref="NetStack"/>, from <see cref="NetStack.ConnectTcpAsync"/> or
+/// A TCP connection of an <see cref="IPStack"/>, from <see cref="IPStack.ConnectTcpAsync"/> or
 /// <see cref="TcpPortListener.AcceptAsync"/>. Read and write it directly, as a <see cref="Stream"/>
 /// (<see cref="GetStream"/>) or as an <see cref="IDuplexPipe"/> (<see cref="Transport"/>).
 /// </summary>
@@ -20,7 +20,7 @@ namespace P2PNet.Vpn.NetStack;
 /// </remarks>
 public sealed partial class TcpConnection : IAsyncDisposable
 {
-    private readonly NetStack _stack;
+    private readonly IPStack _stack;
     private readonly NetStackOptions _options;
     private readonly TcpPortListener? _listener;
     private readonly TaskCompletionSource _connected = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -31,7 +31,7 @@ public sealed partial class TcpConnection : IAsyncDisposable
     private TcpConnectionException? _error;
     private bool _disposed;
 
-    internal TcpConnection(NetStack stack, uint remoteAddress, ushort remotePort, ushort localPort, TcpPortListener? listener)
+    internal TcpConnection(IPStack stack, uint remoteAddress, ushort remotePort, ushort localPort, TcpPortListener? listener)
     {
         _stack = stack;
         _options = stack.Options;
@@ -39,9 +39,9 @@ public sealed partial class TcpConnection : IAsyncDisposable
         RemoteAddress = remoteAddress;
         RemotePort = remotePort;
         LocalPort = localPort;
-        Key = NetStack.ConnectionKey(remoteAddress, remotePort, localPort);
+        Key = IPStack.ConnectionKey(remoteAddress, remotePort, localPort);
         LocalEndPoint = new IPEndPoint(stack.Address, localPort);
-        RemoteEndPoint = new IPEndPoint(NetStack.ToAddress(remoteAddress), remotePort);
+        RemoteEndPoint = new IPEndPoint(IPStack.ToAddress(remoteAddress), remotePort);
         _sendCapacity = _options.SendBufferSize;
         _receiveCapacity = _options.ReceiveBufferSize;
         _cc = CreateCongestionControl(_options.Mtu - 40);

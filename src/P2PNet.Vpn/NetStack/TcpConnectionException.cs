@@ -1,6 +1,6 @@
 namespace P2PNet.Vpn.NetStack;
 
-/// <summary>A TCP connection of a <see cref="NetStack"/> failed; <see cref="Error"/> says how. Reconnect to go on.</summary>
+/// <summary>A TCP connection of an <see cref="IPStack"/> failed; <see cref="Error"/> says how. Reconnect to go on.</summary>
 public sealed class TcpConnectionException : IOException
 {
     /// <summary>Creates an exception for <paramref name="error"/>.</summary>

@@ -3,18 +3,18 @@ using P2PNet.Vpn.NetStack.Internal;
 
 namespace P2PNet.Vpn.NetStack;
 
-/// <summary>A TCP port a <see cref="NetStack"/> listens on (<see cref="NetStack.ListenTcp"/>): handshaken connections
+/// <summary>A TCP port an <see cref="IPStack"/> listens on (<see cref="IPStack.ListenTcp"/>): handshaken connections
 /// queue here until <see cref="AcceptAsync"/> takes them.</summary>
 /// <remarks>Thread-safe. Disposing stops listening and resets the connections still queued.</remarks>
 public sealed class TcpPortListener : IDisposable
 {
-    private readonly NetStack _stack;
+    private readonly IPStack _stack;
     private readonly Queue<TcpConnection> _ready = new();
     private readonly AsyncSignal _changed = new();
     private int _halfOpen;
     private bool _disposed;
 
-    internal TcpPortListener(NetStack stack, ushort port, int backlog)
+    internal TcpPortListener(IPStack stack, ushort port, int backlog)
     {
         _stack = stack;
         Port = port;

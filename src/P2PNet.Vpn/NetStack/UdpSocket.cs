@@ -6,18 +6,18 @@ using P2PNet.Vpn.NetStack.Internal;
 
 namespace P2PNet.Vpn.NetStack;
 
-/// <summary>A UDP port of a <see cref="NetStack"/> (<see cref="NetStack.BindUdp"/>): send to any address, receive from any.</summary>
+/// <summary>A UDP port of an <see cref="IPStack"/> (<see cref="IPStack.BindUdp"/>): send to any address, receive from any.</summary>
 /// <remarks>Thread-safe. Received datagrams wait in a bounded queue (<see cref="NetStackOptions.UdpReceiveQueue"/>);
 /// when it is full, new ones are dropped.</remarks>
 public sealed class UdpSocket : IDisposable
 {
-    private readonly NetStack _stack;
+    private readonly IPStack _stack;
     private readonly Queue<(byte[] Buffer, int Length, uint Address, ushort Port)> _queue = new();
     private readonly int _capacity;
     private readonly AsyncSignal _arrived = new();
     private bool _disposed;
 
-    internal UdpSocket(NetStack stack, ushort port, int capacity)
+    internal UdpSocket(IPStack stack, ushort port, int capacity)
     {
         _stack = stack;
         Port = port;
@@ -45,7 +45,7 @@ public sealed class UdpSocket : IDisposable
                     int length = Math.Min(item.Length, buffer.Length);
                     item.Buffer.AsSpan(0, length).CopyTo(buffer.Span);
                     ArrayPool<byte>.Shared.Return(item.Buffer);
-                    return new UdpDatagram(length, new IPEndPoint(NetStack.ToAddress(item.Address), item.Port));
+                    return new UdpDatagram(length, new IPEndPoint(IPStack.ToAddress(item.Address), item.Port));
                 }
                 wait = _arrived.Task;
             }

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using P2PNet.Testing.Interop;
+using P2PNet.Testing.Processes;
 
 namespace P2PNet.Proxy.Tests.Tunnels;
 
@@ -11,7 +12,7 @@ public sealed class TunnelCliTests : IDisposable
 
     private string Db => Path.Combine(_dir, "tunnels.db");
 
-    private async Task<(NodeProcess Server, string Address)> ServeAsync(string ports, params string[] more)
+    private async Task<(ChildProcess Server, string Address)> ServeAsync(string ports, params string[] more)
     {
         var server = P2PNetCli.StartProcess(["tunnel", "serve", "--key", Path.Combine(_dir, "server.key"), "--listen", "/ip4/127.0.0.1/tcp/0",
             "--db", Db, "--public-host", "127.0.0.1", "--bind", "127.0.0.1", "--ports", ports, .. more]);

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using P2PNet.Testing.Interop;
+using P2PNet.Testing.Processes;
 
 namespace P2PNet.Proxy.Tests.Tunnels;
 
@@ -24,10 +25,10 @@ public sealed class TunnelNamespaceTests : IDisposable
     {
         using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(8));
         var ct = cts.Token;
-        await using var lab = await TunnelNamespaceLab.CreateAsync(ct);
+        await using var lab = await TunnelTopology.CreateAsync(ct);
 
         // Behind NAT: the renter cannot reach the device's network at all.
-        var direct = await lab.TryExecAsync(lab.Renter, ["curl", "-s", "-m", "2", $"http://{TunnelNamespaceLab.DeviceAddress}:8000/"], ct);
+        var direct = await lab.TryExecAsync(lab.Renter, ["curl", "-s", "-m", "2", $"http://{TunnelTopology.DeviceAddress}:8000/"], ct);
         Assert.NotEqual(0, direct.ExitCode);
 
         // The device's real services: sshd (own config, host key and authorized key), python's http.server, openssl s_server.
@@ -36,24 +37,24 @@ public sealed class TunnelNamespaceTests : IDisposable
         await RunAsync(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
             "-keyout", F("tls.key"), "-out", F("tls.crt"), "-subj", "/CN=app.dev1.example.test",
             "-addext", "subjectAltName=DNS:app.dev1.example.test"], ct);
-        await using var sshd = lab.Start(lab.Device, "sshd", ["/usr/sbin/sshd", "-D", "-e", "-f", F("sshd_config")]);
-        await using var http = lab.Start(lab.Device, "http.server", ["python3", "-m", "http.server", "8000", "--bind", "127.0.0.1", "--directory", _dir]);
-        await using var tls = lab.Start(lab.Device, "s_server", ["openssl", "s_server", "-accept", "127.0.0.1:8443", "-cert", F("tls.crt"), "-key", F("tls.key"), "-www", "-quiet"]);
+        await using var sshd = lab.Start(lab.Device, ["/usr/sbin/sshd", "-D", "-e", "-f", F("sshd_config")]);
+        await using var http = lab.Start(lab.Device, ["python3", "-m", "http.server", "8000", "--bind", "127.0.0.1", "--directory", _dir]);
+        await using var tls = lab.Start(lab.Device, ["openssl", "s_server", "-accept", "127.0.0.1:8443", "-cert", F("tls.crt"), "-key", F("tls.key"), "-www", "-quiet"]);
 
         string token = (await lab.ExecAsync(lab.Server, Cli("tunnel", "token", "new", "--db", F("tunnels.db"), "--name", "dev1"), ct)).Stdout.Trim();
         Assert.Matches("^[A-Za-z0-9_-]{43}$", token);
 
-        string[] serve = Cli("tunnel", "serve", "--key", F("server.key"), "--listen", $"/ip4/{TunnelNamespaceLab.ServerDeviceSideAddress}/tcp/4001",
-            "--db", F("tunnels.db"), "--public-host", TunnelNamespaceLab.ServerPublicAddress, "--ports", "20000-20999",
+        string[] serve = Cli("tunnel", "serve", "--key", F("server.key"), "--listen", $"/ip4/{TunnelTopology.ServerDeviceSideAddress}/tcp/4001",
+            "--db", F("tunnels.db"), "--public-host", TunnelTopology.ServerPublicAddress, "--ports", "20000-20999",
             "--http", "0.0.0.0:8080", "--https", "0.0.0.0:8443", "--domain", "example.test");
-        var server = lab.Start(lab.Server, "tunnel serve", serve);
+        var server = lab.Start(lab.Server, serve);
         try
         {
-            string serverLine = await server.WaitForLineAsync(l => l.StartsWith("TUNNEL SERVER ", StringComparison.Ordinal), Step);
+            string serverLine = await server.WaitForLineAsync(l => l.StartsWith("TUNNEL SERVER ", StringComparison.Ordinal), Step, ct);
             string serverAddress = serverLine["TUNNEL SERVER ".Length..];
             Assert.Matches("^/ip4/10.201.2.2/tcp/4001/p2p/12D3KooW[1-9A-HJ-NP-Za-km-z]+$", serverAddress);
 
-            await using var device = lab.Start(lab.Device, "tunnel expose", Cli("tunnel", "expose", "--key", F("dev.key"), "--server", serverAddress,
+            await using var device = lab.Start(lab.Device, Cli("tunnel", "expose", "--key", F("dev.key"), "--server", serverAddress,
                 "--token", token, "--tcp", "ssh=127.0.0.1:22", "--http", "web=127.0.0.1:8000", "--https", "app=127.0.0.1:8443"));
             string sshLine = await device.WaitForLineAsync(l => l.StartsWith("EXPOSED ssh ", StringComparison.Ordinal), Step);
             Assert.Equal("EXPOSED ssh tcp 10.201.3.1:20000", sshLine);
@@ -75,15 +76,17 @@ public sealed class TunnelNamespaceTests : IDisposable
 
             // Server restart: the device re-registers (printing its assignments again) and keeps port 20000.
             await server.DisposeAsync();
-            server = lab.Start(lab.Server, "tunnel serve (restarted)", serve);
-            await server.WaitForLineAsync(l => l.StartsWith("TUNNEL SERVER ", StringComparison.Ordinal), Step);
-            Assert.Equal("EXPOSED ssh tcp 10.201.3.1:20000", await device.WaitForLineAsync(l => l.StartsWith("EXPOSED ssh ", StringComparison.Ordinal), Step * 2, count: 2));
+            server = lab.Start(lab.Server, serve);
+            await server.WaitForLineAsync(l => l.StartsWith("TUNNEL SERVER ", StringComparison.Ordinal), Step, ct);
+            // The second EXPOSED ssh line (the harness sees each line once, in order).
+            int sshLines = 0;
+            Assert.Equal("EXPOSED ssh tcp 10.201.3.1:20000", await device.WaitForLineAsync(l => l.StartsWith("EXPOSED ssh ", StringComparison.Ordinal) && ++sshLines == 2, Step * 2, ct));
             await AssertSshRunsAsync(lab, ct);
 
             // Revocation: the device is cut off and says why; the port is closed.
             var revoke = await lab.ExecAsync(lab.Server, Cli("tunnel", "token", "revoke", "--db", F("tunnels.db"), "--name", "dev1"), ct);
             Assert.Equal("REVOKED dev1", revoke.Stdout.Trim());
-            Assert.Equal(4, await device.WaitForExitAsync(Step));
+            Assert.Equal(4, await device.WaitForExitAsync(Step, ct));
             Assert.Contains("error: cut off by the tunnel server", device.Stderr, StringComparison.Ordinal);
             var refused = await lab.TryExecAsync(lab.Renter, ["bash", "-c", $"{Ssh()} true"], ct);
             Assert.NotEqual(0, refused.ExitCode);
@@ -101,18 +104,18 @@ public sealed class TunnelNamespaceTests : IDisposable
     }
 
     private string Ssh() =>
-        $"ssh -p 20000 -i {F("client_key")} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o ConnectTimeout=20 -o LogLevel=ERROR root@{TunnelNamespaceLab.ServerPublicAddress}";
+        $"ssh -p 20000 -i {F("client_key")} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o ConnectTimeout=20 -o LogLevel=ERROR root@{TunnelTopology.ServerPublicAddress}";
 
-    private async Task AssertSshRunsAsync(TunnelNamespaceLab lab, CancellationToken ct)
+    private async Task AssertSshRunsAsync(TunnelTopology lab, CancellationToken ct)
     {
         var ssh = await lab.ExecAsync(lab.Renter, ["bash", "-c", $"{Ssh()} 'echo tunnelled-$((6*7)); ip -4 -o addr show | grep -c 10.201.1.2'"], ct);
         Assert.Equal(["tunnelled-42", "1"], ssh.Stdout.Trim().Split('\n'));
     }
 
-    private async Task AssertHttpAndTlsAsync(TunnelNamespaceLab lab, CancellationToken ct)
+    private async Task AssertHttpAndTlsAsync(TunnelTopology lab, CancellationToken ct)
     {
         var web = await lab.ExecAsync(lab.Renter, ["curl", "-sS", "-m", "20", "-H", "Host: web.dev1.example.test", "http://10.201.3.1:8080/marker.txt"], ct);
-        Assert.Equal("served by the device\n", web.Stdout);
+        Assert.Equal(["served by the device"], web.StdoutLines); // the file is one line
         var unknown = await lab.ExecAsync(lab.Renter, ["curl", "-s", "-m", "20", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: nobody.dev1.example.test", "http://10.201.3.1:8080/"], ct);
         Assert.Equal("404", unknown.Stdout);
         // --cacert with the device's own self-signed certificate: curl verifies it end to end (name and chain).
@@ -163,8 +166,7 @@ public sealed class TunnelNamespaceTests : IDisposable
 
     private static async Task RunAsync(string[] command, CancellationToken ct)
     {
-        await using var process = LabProcess.Start(command[0], command);
-        Assert.Equal(0, await process.WaitForExitAsync(Step));
+        (await ChildProcess.RunAsync(command[0], command[1..], Step, ct)).EnsureSuccess();
     }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);

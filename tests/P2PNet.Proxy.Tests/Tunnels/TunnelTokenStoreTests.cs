@@ -1,5 +1,7 @@
 using System.Text;
+using Microsoft.Data.Sqlite;
 using P2PNet.Proxy.Tunnels;
+using P2PNet.Storage;
 
 namespace P2PNet.Proxy.Tests.Tunnels;
 
@@ -56,6 +58,45 @@ public sealed class TunnelTokenStoreTests : IDisposable
     {
         using var store = TunnelTokenStore.Open(DbPath);
         Assert.Throws<ArgumentException>(() => store.CreateToken(name));
+    }
+
+    [Fact]
+    public void Open_RecordsTheSchemaVersion_AndKeepsTheTokensOfAFileWrittenBeforeVersionsWereRecorded()
+    {
+        string token;
+        using (var store = TunnelTokenStore.Open(DbPath))
+        {
+            token = store.CreateToken("dev1");
+        }
+        Execute("PRAGMA user_version = 0"); // as written before the schema was versioned
+
+        using (var reopened = TunnelTokenStore.Open(DbPath))
+        {
+            Assert.Equal("dev1", reopened.FindDevice(token));
+        }
+        Assert.Equal(TunnelTokenStore.Migrations.Length, (long)Execute("PRAGMA user_version")!);
+    }
+
+    [Fact]
+    public void Open_AFileFromANewerVersion_IsRefused_AndLeftUntouched()
+    {
+        using (TunnelTokenStore.Open(DbPath))
+        {
+        }
+        Execute("PRAGMA user_version = 99");
+
+        var refused = Assert.Throws<StoreVersionException>(() => TunnelTokenStore.Open(DbPath));
+        Assert.Contains(DbPath, refused.Message, StringComparison.Ordinal);
+        Assert.Equal(99L, (long)Execute("PRAGMA user_version")!);
+    }
+
+    private object? Execute(string sql)
+    {
+        using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = DbPath, Pooling = false }.ToString());
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar();
     }
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);

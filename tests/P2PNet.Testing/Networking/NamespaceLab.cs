@@ -175,6 +175,21 @@ public sealed partial class NamespaceLab : IAsyncDisposable
     }
 
     /// <summary>
+    /// Plugs a host or router that already exists into one more switch (the next <c>ethN</c> inside, at
+    /// <paramref name="address"/>), without forwarding: a multi-homed host such as a server with a public and a private side.
+    /// </summary>
+    /// <param name="ns">A namespace from <see cref="AddHostAsync"/> or <see cref="AddRouterAsync"/>.</param>
+    /// <param name="lanSwitch">The switch to plug into.</param>
+    /// <param name="address">Its IPv4 address there.</param>
+    /// <param name="cancellationToken">Stops the setup.</param>
+    /// <returns>The new interface's name inside <paramref name="ns"/>.</returns>
+    public Task<string> AddInterfaceAsync(string ns, LabSwitch lanSwitch, string address, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(lanSwitch);
+        return ConnectAsync(ns, lanSwitch, address, cancellationToken);
+    }
+
+    /// <summary>
     /// Makes <paramref name="router"/> a NAT: an nftables masquerade of everything it forwards out of its interface on
     /// <paramref name="outside"/> (source addresses rewritten to its own, replies mapped back by conntrack).
     /// </summary>

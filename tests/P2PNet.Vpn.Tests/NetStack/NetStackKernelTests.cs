@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using P2PNet.Testing;
 using P2PNet.Vpn.NetStack;
 
 namespace P2PNet.Vpn.Tests.NetStack;
@@ -268,11 +269,6 @@ public class NetStackKernelTests
         return all.ToArray();
     }
 
-    internal static async Task WaitForAsync(Func<bool> condition, CancellationToken ct)
-    {
-        while (!condition())
-        {
-            await Task.Delay(20, ct);
-        }
-    }
+    internal static Task WaitForAsync(Func<bool> condition, CancellationToken ct) =>
+        Conditions.WaitUntilAsync(condition, TimeSpan.FromSeconds(60), "the stack's state did not change as awaited", ct);
 }

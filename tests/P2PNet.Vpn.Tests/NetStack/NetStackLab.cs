@@ -1,14 +1,17 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using P2PNet.Testing.Networking;
 using P2PNet.Vpn.NetStack;
 using P2PNet.Vpn.Tun;
 
 namespace P2PNet.Vpn.Tests.NetStack;
 
 /// <summary>
-/// A network namespace <c>netstack-XXXXXX</c> holding a TUN device whose kernel side is 10.77.0.1/24, with a
-/// <see cref="Vpn.NetStack.NetStack"/> in this process as 10.77.0.2 behind it: the kernel's TCP is the peer under test.
-/// Kernel sockets are made inside the namespace (<see cref="NamespaceSockets"/>). Everything goes in <see cref="DisposeAsync"/>.
+/// A bare network namespace from the test kit's <see cref="NamespaceLab"/> (prefix <c>netstack</c>) holding a TUN
+/// device whose kernel side is 10.77.0.1/24, with a <see cref="IPStack"/> in this process as 10.77.0.2
+/// behind it: the kernel's TCP is the peer under test. Kernel sockets are made inside the namespace
+/// (<see cref="NamespaceLab.CreateSocket"/>). Everything goes in <see cref="DisposeAsync"/>.
 /// </summary>
 internal sealed class NetStackLab : IAsyncDisposable
 {
@@ -16,27 +19,27 @@ internal sealed class NetStackLab : IAsyncDisposable
     public static readonly IPAddress KernelAddress = IPAddress.Parse("10.77.0.1");
     public static readonly IPAddress StackAddress = IPAddress.Parse("10.77.0.2");
 
+    private readonly NamespaceLab _lab;
     private TunDevice? _device;
     private ImpairedPacketDevice? _impaired;
 
-    private NetStackLab(string ns) => Namespace = ns;
+    private NetStackLab(NamespaceLab lab) => _lab = lab;
 
-    public string Namespace { get; }
+    /// <summary>The namespace of the TUN device and the kernel sockets (the lab's hub: a bare namespace is all it needs).</summary>
+    public string Namespace => _lab.Hub;
 
-    public Vpn.NetStack.NetStack Stack { get; private set; } = null!;
+    public IPStack Stack { get; private set; } = null!;
 
     public static async Task<NetStackLab> CreateAsync(NetStackOptions? options = null, int mtu = 1500, Impairment? impairment = null, int seed = 1)
     {
         await KernelTestRequirements.CheckAsync();
-        var lab = new NetStackLab("netstack-" + Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.Next()))[..6]);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var lab = new NetStackLab(await NamespaceLab.CreateAsync("netstack", cts.Token));
         try
         {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-            await NamespaceLab.RunProcessAsync(null, cts.Token, "ip", "netns", "add", lab.Namespace);
-            await lab.RunAsync(cts.Token, "ip", "link", "set", "lo", "up");
-            lab._device = NamespaceSockets.RunIn(lab.Namespace, () => TunDevice.Create(TunName));
+            lab._device = NamespaceLab.RunIn(lab.Namespace, () => TunDevice.Create(TunName));
             await lab.RunAsync(cts.Token, "ip", "addr", "add", $"{KernelAddress}/24", "dev", TunName);
-            await lab.RunAsync(cts.Token, "ip", "link", "set", TunName, "mtu", mtu.ToString(System.Globalization.CultureInfo.InvariantCulture), "up");
+            await lab.RunAsync(cts.Token, "ip", "link", "set", TunName, "mtu", mtu.ToString(CultureInfo.InvariantCulture), "up");
             options ??= new NetStackOptions();
             options.Mtu = mtu;
             IPacketDevice device = lab._device;
@@ -44,7 +47,7 @@ internal sealed class NetStackLab : IAsyncDisposable
             {
                 device = lab._impaired = new ImpairedPacketDevice(lab._device, impairment, seed);
             }
-            lab.Stack = new Vpn.NetStack.NetStack(device, StackAddress, options);
+            lab.Stack = new IPStack(device, StackAddress, options);
             await lab.Stack.StartAsync(cts.Token);
         }
         catch
@@ -57,14 +60,14 @@ internal sealed class NetStackLab : IAsyncDisposable
 
     /// <summary>A kernel TCP socket in the namespace.</summary>
     public Socket KernelSocket(SocketType type = SocketType.Stream, ProtocolType protocol = ProtocolType.Tcp) =>
-        NamespaceSockets.Create(Namespace, type, protocol);
+        NamespaceLab.CreateSocket(Namespace, type, protocol);
 
     /// <summary>Many kernel TCP sockets in the namespace (one thread switch for all).</summary>
     public Socket[] KernelSockets(int count) =>
-        NamespaceSockets.RunIn(Namespace, () => Enumerable.Range(0, count).Select(_ => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)).ToArray());
+        NamespaceLab.RunIn(Namespace, () => Enumerable.Range(0, count).Select(_ => new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp)).ToArray());
 
     /// <summary>Runs a command inside the namespace; its stdout.</summary>
-    public Task<string> RunAsync(CancellationToken ct, params string[] command) => NamespaceLab.RunProcessAsync(Namespace, ct, command);
+    public Task<string> RunAsync(CancellationToken ct, params string[] command) => _lab.ExecAsync(Namespace, ct, command);
 
     public async ValueTask DisposeAsync()
     {
@@ -80,12 +83,6 @@ internal sealed class NetStackLab : IAsyncDisposable
         {
             await _device.DisposeAsync();
         }
-        try
-        {
-            await NamespaceLab.RunProcessAsync(null, CancellationToken.None, "ip", "netns", "del", Namespace);
-        }
-        catch (InvalidOperationException)
-        {
-        }
+        await _lab.DisposeAsync();
     }
 }

@@ -2,6 +2,8 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
+using P2PNet.Testing.Interop;
+using P2PNet.Testing.Networking;
 
 namespace P2PNet.Vpn.Tests.NetStack;
 
@@ -13,14 +15,13 @@ public class NetStackServeCliTests
     public async Task Serve_PrintsItsUpLine_AndServesHttpBytesSha256EchoAndDiscard_ToTheKernel()
     {
         await KernelTestRequirements.CheckAsync();
-        string ns = "netstack-" + Convert.ToHexStringLower(BitConverter.GetBytes(Random.Shared.Next()))[..6];
         string dir = Directory.CreateTempSubdirectory("p2pnet-netstack-").FullName;
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(90));
-        await NamespaceLab.RunProcessAsync(null, cts.Token, "ip", "netns", "add", ns);
+        await using var lab = await NamespaceLab.CreateAsync("netstack", cts.Token);
+        string ns = lab.Hub; // a bare namespace is all this test needs
         try
         {
-            await NamespaceLab.RunProcessAsync(ns, cts.Token, "ip", "link", "set", "lo", "up");
-            await using var serve = CliProcess.Start("ip", ["netns", "exec", ns, "dotnet", P2PNet.Testing.Interop.P2PNetCli.Assembly, "netstack", "serve", "--tun", "nstun9",
+            var serve = lab.Start(ns, ["dotnet", P2PNetCli.Assembly, "netstack", "serve", "--tun", "nstun9",
                 "--kernel-address", "10.77.0.1/24", "--address", "10.77.0.2", "--echo", "7", "--discard", "9", "--http", "80"]);
             Assert.Equal("NETSTACK UP 10.77.0.2 dev nstun9", await serve.WaitForLineAsync("NETSTACK UP", cts.Token));
 
@@ -31,25 +32,25 @@ public class NetStackServeCliTests
             {
                 expected[i] = (byte)((uint)(i * 2654435761L) >> 24);
             }
-            string got = await NamespaceLab.RunProcessAsync(ns, cts.Token, "sh", "-c", $"curl -sf http://10.77.0.2/bytes/{count} | sha256sum");
+            string got = await lab.ExecAsync(ns, cts.Token, "sh", "-c", $"curl -sf http://10.77.0.2/bytes/{count} | sha256sum");
             Assert.StartsWith(Convert.ToHexStringLower(SHA256.HashData(expected)), got, StringComparison.Ordinal);
 
             // POST /sha256: the hex digest of the body.
             string file = Path.Combine(dir, "body.bin");
             byte[] body = RandomNumberGenerator.GetBytes(2_000_000);
             await File.WriteAllBytesAsync(file, body, cts.Token);
-            string digest = await NamespaceLab.RunProcessAsync(ns, cts.Token, "curl", "-sf", "-H", "Expect:", "--data-binary", "@" + file, "http://10.77.0.2/sha256");
+            string digest = await lab.ExecAsync(ns, cts.Token, "curl", "-sf", "-H", "Expect:", "--data-binary", "@" + file, "http://10.77.0.2/sha256");
             Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(body)), digest.Trim());
 
             // Echo and discard, from kernel sockets.
-            using (var echo = NamespaceSockets.Create(ns))
+            using (var echo = NamespaceLab.CreateSocket(ns))
             {
                 await echo.ConnectAsync(new IPEndPoint(IPAddress.Parse("10.77.0.2"), 7), cts.Token);
                 await echo.SendAsync("echo me"u8.ToArray(), SocketFlags.None, cts.Token);
                 echo.Shutdown(SocketShutdown.Send);
                 Assert.Equal("echo me", Encoding.ASCII.GetString(await NetStackKernelTests.ReadToEndAsync(echo, cts.Token)));
             }
-            using (var discard = NamespaceSockets.Create(ns))
+            using (var discard = NamespaceLab.CreateSocket(ns))
             {
                 await discard.ConnectAsync(new IPEndPoint(IPAddress.Parse("10.77.0.2"), 9), cts.Token);
                 await discard.SendAsync(new byte[100_000], SocketFlags.None, cts.Token);
@@ -59,7 +60,6 @@ public class NetStackServeCliTests
         }
         finally
         {
-            await NamespaceLab.RunProcessAsync(null, CancellationToken.None, "ip", "netns", "del", ns);
             Directory.Delete(dir, recursive: true);
         }
     }

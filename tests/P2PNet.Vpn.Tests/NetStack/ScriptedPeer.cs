@@ -8,7 +8,7 @@ using P2PNet.Vpn.NetStack.Internal;
 namespace P2PNet.Vpn.Tests.NetStack;
 
 /// <summary>A device that keeps what the stack sends and gives it nothing to read: tests inject packets with
-/// <see cref="Vpn.NetStack.NetStack.Receive"/> and look at the answers.</summary>
+/// <see cref="IPStack.Receive"/> and look at the answers.</summary>
 internal sealed class CaptureDevice : IPacketDevice
 {
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -59,10 +59,10 @@ internal sealed class ScriptedPeer : IAsyncDisposable
 
     public ScriptedPeer(NetStackOptions? options = null, TimeProvider? time = null)
     {
-        Stack = new Vpn.NetStack.NetStack(_device, StackAddress, options ?? new NetStackOptions(), timeProvider: time);
+        Stack = new IPStack(_device, StackAddress, options ?? new NetStackOptions(), timeProvider: time);
     }
 
-    public Vpn.NetStack.NetStack Stack { get; }
+    public IPStack Stack { get; }
 
     public CaptureDevice Device => _device;
 

@@ -1,5 +1,6 @@
 using System.Net.Sockets;
 using P2PNet.Host;
+using P2PNet.Host.Internal;
 using P2PNet.Peers;
 using P2PNet.Proxy.Tunnels.Protos;
 
@@ -26,7 +27,7 @@ internal sealed class DeviceRegistration(string device, P2PStream control) : IDi
 
     public CancellationTokenSource Stopping { get; } = new();
 
-    public OwnedTasks Tasks { get; } = new();
+    public TaskTracker Tasks { get; } = new();
 
     public bool IsClosed => Volatile.Read(ref _closed) != 0;
 

@@ -4,6 +4,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using P2PNet.Host;
+using P2PNet.Host.Internal;
 using P2PNet.IO;
 
 namespace P2PNet.Proxy.Tunnels.Internal;
@@ -16,7 +17,7 @@ namespace P2PNet.Proxy.Tunnels.Internal;
 internal sealed class UdpRelay(DeviceRegistration registration, PublishedService service, IdleSweeper idle, ILogger logger)
 {
     private readonly ConcurrentDictionary<EndPoint, Flow> _flows = new();
-    private readonly OwnedTasks _tasks = new();
+    private readonly TaskTracker _tasks = new();
 
     public int MaxFlows { get; init; } = 1024;
 
@@ -70,7 +71,7 @@ internal sealed class UdpRelay(DeviceRegistration registration, PublishedService
             {
                 Cancel(flow);
             }
-            await _tasks.WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            await _tasks.WhenAllAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
         }
     }
 
@@ -96,7 +97,7 @@ internal sealed class UdpRelay(DeviceRegistration registration, PublishedService
         var stopping = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var flow = new Flow(stream, stopping, idle.Watch(stopping));
         _flows[remote] = flow;
-        _tasks.Add(ReturnLoopAsync(socket, remote, flow));
+        _tasks.Track(ReturnLoopAsync(socket, remote, flow));
         return flow;
     }
 

@@ -5,7 +5,7 @@ using P2PNet.Vpn.NetStack.Internal;
 namespace P2PNet.Vpn.NetStack;
 
 // Per-protocol demultiplexing and the packets the stack itself answers with (RST, ICMP).
-public sealed partial class NetStack
+public sealed partial class IPStack
 {
     private void ReceiveTcp(ReadOnlySpan<byte> packet, in IpPacket ip)
     {

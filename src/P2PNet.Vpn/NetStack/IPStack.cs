@@ -22,7 +22,7 @@ namespace P2PNet.Vpn.NetStack;
 /// <see cref="UserSpacePacketDevice"/> do). IP fragments are dropped (counted as such).</para>
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1711", Justification = "A TCP/IP stack is the domain's name for it (issue 17).")]
-public sealed partial class NetStack : IAsyncDisposable
+public sealed partial class IPStack : IAsyncDisposable
 {
     private const ushort FirstEphemeralPort = 49152;
 
@@ -55,7 +55,7 @@ public sealed partial class NetStack : IAsyncDisposable
     /// <param name="loggerFactory">Logging; none when null.</param>
     /// <param name="meterFactory">Metrics (meter <c>P2PNet.Vpn.NetStack</c>); a private meter when null.</param>
     /// <param name="timeProvider">The clock for every timer; <see cref="TimeProvider.System"/> when null.</param>
-    public NetStack(IPacketDevice device, IPAddress address, NetStackOptions? options = null, bool ownsDevice = false,
+    public IPStack(IPacketDevice device, IPAddress address, NetStackOptions? options = null, bool ownsDevice = false,
         ILoggerFactory? loggerFactory = null, IMeterFactory? meterFactory = null, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(device);
@@ -70,7 +70,7 @@ public sealed partial class NetStack : IAsyncDisposable
         _ownsDevice = ownsDevice;
         Address = address;
         AddressValue = BinaryPrimitives.ReadUInt32BigEndian(address.GetAddressBytes());
-        _logger = loggerFactory?.CreateLogger<NetStack>() ?? (ILogger)NullLogger.Instance;
+        _logger = loggerFactory?.CreateLogger<IPStack>() ?? (ILogger)NullLogger.Instance;
         Metrics = new NetStackMetrics(meterFactory);
         Time = timeProvider ?? TimeProvider.System;
         _startTimestamp = Time.GetTimestamp();
