@@ -133,6 +133,10 @@ public sealed partial class IPStack
             return; // only echo requests need an answer (RFC 1122 §3.2.2.6); errors for our flows are not acted on yet
         }
         int length = 20 + icmp.Length;
+        if (length > Options.Mtu)
+        {
+            return; // the stack does not fragment what it sends: a reply larger than the MTU is not sent
+        }
         byte[] buffer = RentPacket(length);
         var reply = buffer.AsSpan(0, length);
         IpPacket.WriteIpv4Header(reply, AddressValue, ip.Source, IpPacket.ProtocolIcmp, length, NextIpId());
@@ -148,17 +152,17 @@ public sealed partial class IPStack
     /// error fits 576 bytes: RFC 1812 §4.3.2.3), within <see cref="NetStackOptions.IcmpErrorsPerSecond"/>.</summary>
     private void SendIcmpError(ReadOnlySpan<byte> offending, in IpPacket ip, byte type, byte code)
     {
-        long second = NowMs / 1000;
-        if (second != _icmpBudgetSecond)
-        {
-            _icmpBudgetSecond = second;
-            _icmpBudget = Options.IcmpErrorsPerSecond;
-        }
-        if (_icmpBudget <= 0)
+        // A token bucket (RFC 1812 §4.3.2.8): refilled at the rate, holding at most one second's worth.
+        long now = NowMs;
+        long capacity = Options.IcmpErrorsPerSecond * 1000L;
+        _icmpTokens = _icmpTokensAtMs < 0 ? capacity
+            : Math.Min(capacity, _icmpTokens + ((now - _icmpTokensAtMs) * Options.IcmpErrorsPerSecond));
+        _icmpTokensAtMs = now;
+        if (_icmpTokens < 1000)
         {
             return;
         }
-        _icmpBudget--;
+        _icmpTokens -= 1000;
         int quoted = Math.Min(offending.Length, 576 - 28);
         int length = 28 + quoted;
         byte[] buffer = RentPacket(length);

@@ -19,7 +19,10 @@ namespace P2PNet.Vpn.NetStack;
 /// connection and disposes the device only if <c>ownsDevice</c> was set. All members are thread-safe: the stack keeps its
 /// state under one lock, and packets it produces are written to the device outside it, in order.</para>
 /// <para>The device must hand over whole, validated-length IP packets (as <see cref="Tun.TunDevice"/> and
-/// <see cref="UserSpacePacketDevice"/> do). IP fragments are dropped (counted as such).</para>
+/// <see cref="UserSpacePacketDevice"/> do). IPv4 fragments addressed to the stack are reassembled within the bounds of
+/// <see cref="NetStackOptions.MaxReassemblyDatagrams"/>, <see cref="NetStackOptions.MaxReassemblyBytes"/> and
+/// <see cref="NetStackOptions.ReassemblyTimeout"/>; overlapping fragments drop their datagram. The stack does not fragment
+/// what it sends: an echo reply that would exceed the MTU is not sent.</para>
 /// </remarks>
 [System.Diagnostics.CodeAnalysis.SuppressMessage("Naming", "CA1711", Justification = "A TCP/IP stack is the domain's name for it (issue 17).")]
 public sealed partial class IPStack : IAsyncDisposable
@@ -44,8 +47,8 @@ public sealed partial class IPStack : IAsyncDisposable
     private ushort _nextEphemeralPort = FirstEphemeralPort;
     private ushort _ipId;
     private int _halfOpen;
-    private long _icmpBudgetSecond = -1;
-    private int _icmpBudget;
+    private long _icmpTokensAtMs = -1;
+    private long _icmpTokens; // in thousandths of an ICMP error
 
     /// <summary>Creates a stack owning <paramref name="address"/> on <paramref name="device"/>.</summary>
     /// <param name="device">Where packets go and come from (already configured).</param>
@@ -74,6 +77,8 @@ public sealed partial class IPStack : IAsyncDisposable
         Metrics = new NetStackMetrics(meterFactory);
         Time = timeProvider ?? TimeProvider.System;
         _startTimestamp = Time.GetTimestamp();
+        Reassembly = new Ipv4Reassembler(Options.MaxReassemblyDatagrams, Options.MaxReassemblyBytes,
+            (long)Options.ReassemblyTimeout.TotalMilliseconds, Metrics);
     }
 
     /// <summary>The stack's own address.</summary>
@@ -107,6 +112,9 @@ public sealed partial class IPStack : IAsyncDisposable
     internal uint AddressValue { get; }
 
     internal NetStackMetrics Metrics { get; }
+
+    /// <summary>Fragments being reassembled (under the lock); tests read its counters.</summary>
+    internal Ipv4Reassembler Reassembly { get; }
 
     internal TimeProvider Time { get; }
 
@@ -277,6 +285,10 @@ public sealed partial class IPStack : IAsyncDisposable
         if (_ownsDevice)
         {
             await _device.DisposeAsync().ConfigureAwait(false);
+        }
+        lock (Gate)
+        {
+            Reassembly.Clear();
         }
         Metrics.Dispose();
         _stopping.Dispose();
@@ -473,6 +485,7 @@ public sealed partial class IPStack : IAsyncDisposable
                     connection.OnTimer(now);
                 }
                 _timerScratch.Clear();
+                Reassembly.Expire(now);
             }
             await FlushAsync().ConfigureAwait(false);
         }
@@ -515,6 +528,11 @@ public sealed partial class IPStack : IAsyncDisposable
             return;
         }
         packet = packet[..ip.TotalLength];
+        if (ip.IsFragment)
+        {
+            ReceiveFragment(packet, ip);
+            return;
+        }
         switch (ip.Protocol)
         {
             case IpPacket.ProtocolTcp:
@@ -528,6 +546,26 @@ public sealed partial class IPStack : IAsyncDisposable
                 break;
             default:
                 CountDrop(DropReason.UnsupportedProtocol);
+                break;
+        }
+    }
+
+    private void ReceiveFragment(ReadOnlySpan<byte> packet, in IpPacket ip)
+    {
+        switch (Reassembly.Add(packet, ip, NowMs, out byte[]? datagram, out int length))
+        {
+            case FragmentOutcome.Complete:
+                try
+                {
+                    ReceiveLocked(datagram.AsSpan(0, length));
+                }
+                finally
+                {
+                    ArrayPool<byte>.Shared.Return(datagram!);
+                }
+                break;
+            case FragmentOutcome.Dropped:
+                CountDrop(DropReason.Fragment);
                 break;
         }
     }

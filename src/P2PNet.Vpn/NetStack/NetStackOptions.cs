@@ -79,8 +79,21 @@ public sealed class NetStackOptions
     /// <summary>Datagrams a UDP socket queues for the application before dropping. Default 512.</summary>
     public int UdpReceiveQueue { get; set; } = 512;
 
-    /// <summary>ICMP errors (port unreachable) sent per second at most (RFC 1812 §4.3.2.8). Default 100.</summary>
+    /// <summary>ICMP errors (port unreachable) sent per second at most (RFC 1812 §4.3.2.8): a token bucket refilled at
+    /// this rate that holds as many, so a burst of this many may go at once. Default 100.</summary>
     public int IcmpErrorsPerSecond { get; set; } = 100;
+
+    /// <summary>IPv4 datagrams being reassembled from fragments at once, at most; a fragment of a further datagram
+    /// evicts the oldest. Default 64.</summary>
+    public int MaxReassemblyDatagrams { get; set; } = 64;
+
+    /// <summary>Fragment bytes held for reassembly over all datagrams, at most; the oldest datagrams are evicted to make
+    /// room. Default 4 MiB (Linux's ipfrag_high_thresh).</summary>
+    public int MaxReassemblyBytes { get; set; } = 4 * 1024 * 1024;
+
+    /// <summary>How long a datagram may take to arrive in full after its first fragment before its fragments are
+    /// dropped (RFC 791 suggests 15–60 s). Default 30 s (Linux's ipfrag_time).</summary>
+    public TimeSpan ReassemblyTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Resolution of the stack's timers. Default 10 ms.</summary>
     public TimeSpan TimerInterval { get; set; } = TimeSpan.FromMilliseconds(10);
@@ -98,6 +111,9 @@ public sealed class NetStackOptions
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxHalfOpenConnections, 1, nameof(MaxHalfOpenConnections));
         ArgumentOutOfRangeException.ThrowIfLessThan(ListenBacklog, 1, nameof(ListenBacklog));
         ArgumentOutOfRangeException.ThrowIfLessThan(UdpReceiveQueue, 1, nameof(UdpReceiveQueue));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxReassemblyDatagrams, 1, nameof(MaxReassemblyDatagrams));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxReassemblyBytes, 576, nameof(MaxReassemblyBytes));
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ReassemblyTimeout, TimeSpan.Zero, nameof(ReassemblyTimeout));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(TimerInterval, TimeSpan.Zero, nameof(TimerInterval));
     }
 }

@@ -27,6 +27,18 @@ public sealed class UdpSocket : IDisposable
     /// <summary>The bound port.</summary>
     public int Port { get; }
 
+    /// <summary>Datagrams waiting to be received (tests read it).</summary>
+    internal int QueuedCount
+    {
+        get
+        {
+            lock (_stack.Gate)
+            {
+                return _queue.Count;
+            }
+        }
+    }
+
     /// <summary>The local end point.</summary>
     public IPEndPoint LocalEndPoint => new(_stack.Address, Port);
 

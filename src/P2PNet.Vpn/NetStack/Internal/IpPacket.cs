@@ -25,8 +25,9 @@ internal readonly struct IpPacket
     public const byte ProtocolTcp = 6;
     public const byte ProtocolUdp = 17;
 
-    public IpPacket(int version, uint source, uint destination, byte protocol, int headerLength, int totalLength)
+    public IpPacket(int version, uint source, uint destination, byte protocol, int headerLength, int totalLength, bool isFragment = false)
     {
+        IsFragment = isFragment;
         Version = version;
         Source = source;
         Destination = destination;
@@ -49,8 +50,11 @@ internal readonly struct IpPacket
 
     public int PayloadLength => TotalLength - HeaderLength;
 
+    /// <summary>MF set or a non-zero fragment offset: the stack reassembles it before anything else looks at it.</summary>
+    public bool IsFragment { get; }
+
     /// <summary>Validates an IPv4 header (RFC 791 §3.1, RFC 1122 §3.2.1): version, IHL, total length against what was
-    /// read, header checksum. Fragments are reported apart (the stack does not reassemble).</summary>
+    /// read, header checksum. Fragments parse too, flagged <see cref="IsFragment"/>.</summary>
     public static bool TryParse(ReadOnlySpan<byte> packet, out IpPacket ip, out DropReason reason)
     {
         ip = default;
@@ -81,13 +85,8 @@ internal readonly struct IpPacket
             return false;
         }
         ushort fragment = BinaryPrimitives.ReadUInt16BigEndian(packet[6..]);
-        if ((fragment & 0x3FFF) != 0) // MF set or a non-zero offset
-        {
-            reason = DropReason.Fragment;
-            return false;
-        }
         ip = new IpPacket(4, BinaryPrimitives.ReadUInt32BigEndian(packet[12..]), BinaryPrimitives.ReadUInt32BigEndian(packet[16..]),
-            packet[9], ihl, total);
+            packet[9], ihl, total, (fragment & 0x3FFF) != 0); // MF set or a non-zero offset
         return true;
     }
 

@@ -15,6 +15,7 @@ internal sealed class NetStackMetrics : IDisposable
     private readonly Counter<long> _dropped;
     private readonly Histogram<double> _rtt;
     private readonly UpDownCounter<long> _connections;
+    private readonly Counter<long> _reassembly;
 
     public NetStackMetrics(IMeterFactory? meterFactory)
     {
@@ -25,6 +26,8 @@ internal sealed class NetStackMetrics : IDisposable
         _retransmits = _meter.CreateCounter<long>("p2pnet.netstack.tcp.retransmits", "{segment}", "TCP segments sent again.");
         _dropped = _meter.CreateCounter<long>("p2pnet.netstack.packets.dropped", "{packet}", "Incoming packets dropped, by reason.");
         _rtt = _meter.CreateHistogram<double>("p2pnet.netstack.tcp.rtt", "ms", "TCP round-trip time samples.");
+        _reassembly = _meter.CreateCounter<long>("p2pnet.netstack.ip.reassembly", "{datagram}",
+            "Fragmented IPv4 datagrams by outcome: reassembled, timeout, overlap, limit.");
         _connections = _meter.CreateUpDownCounter<long>("p2pnet.netstack.tcp.connections", "{connection}", "Open TCP connections.");
     }
 
@@ -36,6 +39,9 @@ internal sealed class NetStackMetrics : IDisposable
 
     public void Dropped(DropReason reason) =>
         _dropped.Add(1, new KeyValuePair<string, object?>("reason", ReasonName(reason)));
+
+    public void Reassembly(string outcome) =>
+        _reassembly.Add(1, new KeyValuePair<string, object?>("outcome", outcome));
 
     public void Rtt(double milliseconds) => _rtt.Record(milliseconds);
 
