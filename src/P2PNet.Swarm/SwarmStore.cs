@@ -93,7 +93,7 @@ public sealed partial class SwarmStore : IDisposable
     {
         lock (_lock)
         {
-            using var command = Command("SELECT swarm_id, owner, role, owner_addresses, joined FROM swarm WHERE singleton = 1");
+            using var command = _db.CreateCommand("SELECT swarm_id, owner, role, owner_addresses, joined FROM swarm WHERE singleton = 1");
             using var reader = command.ExecuteReader();
             if (!reader.Read())
             {
@@ -120,7 +120,7 @@ public sealed partial class SwarmStore : IDisposable
     {
         lock (_lock)
         {
-            using var command = Command("SELECT key_file, created_unix_ms, is_current, grace_until_unix_ms FROM keys ORDER BY created_unix_ms DESC");
+            using var command = _db.CreateCommand("SELECT key_file, created_unix_ms, is_current, grace_until_unix_ms FROM keys ORDER BY created_unix_ms DESC");
             using var reader = command.ExecuteReader();
             var keys = new List<KeyRecord>();
             while (reader.Read())
@@ -166,7 +166,7 @@ public sealed partial class SwarmStore : IDisposable
     {
         lock (_lock)
         {
-            using var command = Command("SELECT peer_id, public_key, authorized_unix_ms FROM peers ORDER BY authorized_unix_ms, peer_id");
+            using var command = _db.CreateCommand("SELECT peer_id, public_key, authorized_unix_ms FROM peers ORDER BY authorized_unix_ms, peer_id");
             using var reader = command.ExecuteReader();
             var peers = new List<AuthorizedPeer>();
             while (reader.Read())
@@ -212,7 +212,7 @@ public sealed partial class SwarmStore : IDisposable
     {
         lock (_lock)
         {
-            using var command = Command("SELECT peer_id FROM revoked ORDER BY revoked_unix_ms");
+            using var command = _db.CreateCommand("SELECT peer_id FROM revoked ORDER BY revoked_unix_ms");
             using var reader = command.ExecuteReader();
             var peers = new List<PeerId>();
             while (reader.Read())
@@ -227,7 +227,7 @@ public sealed partial class SwarmStore : IDisposable
     {
         lock (_lock)
         {
-            using var command = Command("SELECT address FROM bootstrap ORDER BY rowid");
+            using var command = _db.CreateCommand("SELECT address FROM bootstrap ORDER BY rowid");
             using var reader = command.ExecuteReader();
             var addresses = new List<Multiaddr>();
             while (reader.Read())
@@ -252,22 +252,11 @@ public sealed partial class SwarmStore : IDisposable
         }
     }
 
-    private SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
-    {
-        var command = _db.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-        return command;
-    }
-
     private int Execute(string sql, params (string Name, object? Value)[] parameters)
     {
         lock (_lock)
         {
-            using var command = Command(sql, parameters);
+            using var command = _db.CreateCommand(sql, parameters);
             return command.ExecuteNonQuery();
         }
     }

@@ -94,7 +94,7 @@ public sealed class TunnelTokenStore : IDisposable
             using var tx = _db.BeginTransaction();
             long? revoked = null;
             bool exists = false;
-            using (var query = Command("SELECT revoked_unix_ms FROM tokens WHERE device = $d", ("$d", device)))
+            using (var query = _db.CreateCommand("SELECT revoked_unix_ms FROM tokens WHERE device = $d", ("$d", device)))
             using (var reader = query.ExecuteReader())
             {
                 if (reader.Read())
@@ -108,7 +108,7 @@ public sealed class TunnelTokenStore : IDisposable
                 throw new TunnelRegistrationException(TunnelStatusCode.NameTaken,
                     $"name taken: device '{device}' already has a token (revoke it first to issue a new one)");
             }
-            using var insert = Command("""
+            using var insert = _db.CreateCommand("""
                 INSERT INTO tokens (device, token_hash, created_unix_ms, revoked_unix_ms) VALUES ($d, $h, $t, NULL)
                 ON CONFLICT (device) DO UPDATE SET token_hash = $h, created_unix_ms = $t, revoked_unix_ms = NULL
                 """, ("$d", device), ("$h", Hash(token)), ("$t", Now()));
@@ -125,7 +125,7 @@ public sealed class TunnelTokenStore : IDisposable
         ArgumentNullException.ThrowIfNull(device);
         lock (_lock)
         {
-            using var update = Command("UPDATE tokens SET revoked_unix_ms = $t WHERE device = $d AND revoked_unix_ms IS NULL",
+            using var update = _db.CreateCommand("UPDATE tokens SET revoked_unix_ms = $t WHERE device = $d AND revoked_unix_ms IS NULL",
                 ("$t", Now()), ("$d", device));
             return update.ExecuteNonQuery() > 0;
         }
@@ -137,7 +137,7 @@ public sealed class TunnelTokenStore : IDisposable
         ArgumentNullException.ThrowIfNull(token);
         lock (_lock)
         {
-            using var query = Command("SELECT device FROM tokens WHERE token_hash = $h AND revoked_unix_ms IS NULL", ("$h", Hash(token)));
+            using var query = _db.CreateCommand("SELECT device FROM tokens WHERE token_hash = $h AND revoked_unix_ms IS NULL", ("$h", Hash(token)));
             return query.ExecuteScalar() as string;
         }
     }
@@ -147,7 +147,7 @@ public sealed class TunnelTokenStore : IDisposable
     {
         lock (_lock)
         {
-            using var query = Command("SELECT 1 FROM tokens WHERE device = $d AND revoked_unix_ms IS NULL", ("$d", device));
+            using var query = _db.CreateCommand("SELECT 1 FROM tokens WHERE device = $d AND revoked_unix_ms IS NULL", ("$d", device));
             return query.ExecuteScalar() is not null;
         }
     }
@@ -157,7 +157,7 @@ public sealed class TunnelTokenStore : IDisposable
     {
         lock (_lock)
         {
-            using var query = Command("SELECT device, created_unix_ms, revoked_unix_ms FROM tokens ORDER BY device");
+            using var query = _db.CreateCommand("SELECT device, created_unix_ms, revoked_unix_ms FROM tokens ORDER BY device");
             using var reader = query.ExecuteReader();
             var list = new List<TunnelTokenInfo>();
             while (reader.Read())
@@ -174,7 +174,7 @@ public sealed class TunnelTokenStore : IDisposable
     {
         lock (_lock)
         {
-            using var query = Command("""
+            using var query = _db.CreateCommand("""
                 SELECT device, service, kind, address, peer_id, online, active, connections, bytes_in, bytes_out, rate_in,
                        rate_out, updated_unix_ms
                 FROM status ORDER BY device, service
@@ -210,13 +210,13 @@ public sealed class TunnelTokenStore : IDisposable
         lock (_lock)
         {
             using var tx = _db.BeginTransaction();
-            using (var clear = Command("UPDATE status SET online = 0, active = 0, rate_in = 0, rate_out = 0"))
+            using (var clear = _db.CreateCommand("UPDATE status SET online = 0, active = 0, rate_in = 0, rate_out = 0"))
             {
                 clear.ExecuteNonQuery();
             }
             foreach (var row in rows)
             {
-                using var upsert = Command("""
+                using var upsert = _db.CreateCommand("""
                     INSERT OR REPLACE INTO status VALUES ($d, $s, $k, $a, $p, $o, $ac, $c, $bi, $bo, $ri, $ro, $u)
                     """, ("$d", row.Device), ("$s", row.Service), ("$k", row.Kind.ToString()), ("$a", row.Address),
                     ("$p", row.PeerId), ("$o", row.Online ? 1 : 0), ("$ac", row.ActiveConnections), ("$c", row.TotalConnections),
@@ -233,7 +233,7 @@ public sealed class TunnelTokenStore : IDisposable
     {
         lock (_lock)
         {
-            using var query = Command("SELECT port FROM assignments WHERE device = $d AND service = $s AND kind = $k",
+            using var query = _db.CreateCommand("SELECT port FROM assignments WHERE device = $d AND service = $s AND kind = $k",
                 ("$d", device), ("$s", service), ("$k", kind.ToString()));
             return query.ExecuteScalar() is long port ? (int)port : null;
         }
@@ -244,7 +244,7 @@ public sealed class TunnelTokenStore : IDisposable
     {
         lock (_lock)
         {
-            using var upsert = Command("INSERT OR REPLACE INTO assignments VALUES ($d, $s, $k, $p)",
+            using var upsert = _db.CreateCommand("INSERT OR REPLACE INTO assignments VALUES ($d, $s, $k, $p)",
                 ("$d", device), ("$s", service), ("$k", kind.ToString()), ("$p", port));
             upsert.ExecuteNonQuery();
         }
@@ -262,15 +262,4 @@ public sealed class TunnelTokenStore : IDisposable
     private static byte[] Hash(string token) => SHA256.HashData(Encoding.UTF8.GetBytes(token));
 
     private static long Now() => DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
-
-    private SqliteCommand Command(string sql, params (string Name, object? Value)[] parameters)
-    {
-        var command = _db.CreateCommand();
-        command.CommandText = sql;
-        foreach (var (name, value) in parameters)
-        {
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        }
-        return command;
-    }
 }
