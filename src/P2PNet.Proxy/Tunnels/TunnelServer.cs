@@ -261,7 +261,8 @@ public sealed partial class TunnelServer : IAsyncDisposable
 
     private async Task CutOffAsync(DeviceRegistration device)
     {
-        Unregister(device);
+        // Tell the device first: unregistering ends its control loop, which disposes the registration and would race
+        // the Closed message (the device then re-registered and saw BadToken instead of Revoked).
         try
         {
             using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(5));
@@ -273,6 +274,10 @@ public sealed partial class TunnelServer : IAsyncDisposable
             or Muxing.StreamResetException or Muxing.MuxerClosedException)
         {
             device.Control.Abort();
+        }
+        finally
+        {
+            Unregister(device);
         }
     }
 
