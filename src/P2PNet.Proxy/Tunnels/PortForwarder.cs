@@ -7,6 +7,7 @@ using P2PNet.Host.Internal;
 using P2PNet.Peers;
 using P2PNet.Proxy.Tunnels.Internal;
 using P2PNet.Proxy.Tunnels.Protos;
+using P2PNet.Transports;
 
 namespace P2PNet.Proxy.Tunnels;
 
@@ -114,21 +115,9 @@ public sealed class PortForwarder : IAsyncDisposable
 
     private async Task AcceptAsync(Socket listener, CancellationToken cancellationToken)
     {
-        while (!cancellationToken.IsCancellationRequested)
+        var acceptor = new SocketAcceptor(listener, _logger);
+        while (await acceptor.AcceptAsync(cancellationToken).ConfigureAwait(false) is { } socket)
         {
-            Socket socket;
-            try
-            {
-                socket = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
-            {
-                continue;
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                return;
-            }
             _tasks.Track(ForwardAsync(socket, cancellationToken));
         }
     }

@@ -5,6 +5,7 @@ using System.Text;
 using P2PNet.Host;
 using P2PNet.Host.Internal;
 using P2PNet.Proxy.Tunnels.Internal;
+using P2PNet.Transports;
 
 namespace P2PNet.Proxy.Tunnels;
 
@@ -37,18 +38,9 @@ public sealed partial class TunnelServer
 
     private async Task AcceptTcpAsync(DeviceRegistration registration, PublishedService service, CancellationToken cancellationToken)
     {
-        var listener = service.Listener!;
-        while (!cancellationToken.IsCancellationRequested)
+        var acceptor = new SocketAcceptor(service.Listener!, _logger);
+        while (await acceptor.AcceptAsync(cancellationToken).ConfigureAwait(false) is { } socket)
         {
-            Socket socket;
-            try
-            {
-                socket = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-            {
-                return;
-            }
             if (!service.Traffic.TryOpen(_options.MaxConnectionsPerTunnel))
             {
                 socket.LingerState = new LingerOption(true, 0);
@@ -99,21 +91,9 @@ public sealed partial class TunnelServer
         var connections = new TaskTracker();
         try
         {
-            while (!cancellationToken.IsCancellationRequested)
+            var acceptor = new SocketAcceptor(listener, _logger);
+            while (await acceptor.AcceptAsync(cancellationToken).ConfigureAwait(false) is { } socket)
             {
-                Socket socket;
-                try
-                {
-                    socket = await listener.AcceptAsync(cancellationToken).ConfigureAwait(false);
-                }
-                catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionAborted or SocketError.ConnectionReset)
-                {
-                    continue;
-                }
-                catch (Exception e) when (e is OperationCanceledException or ObjectDisposedException or SocketException)
-                {
-                    return;
-                }
                 connections.Track(RouteAsync(socket, kind, cancellationToken));
             }
         }

@@ -160,6 +160,13 @@ public sealed class TcpTransport : ITransport
                     await BackOffAsync(e, cancellationToken).ConfigureAwait(false);
                     continue;
                 }
+                if (DescriptorReserve.IsExhausted(accepted))
+                {
+                    // One of the process's last descriptors: shed the connection before the runtime runs out.
+                    accepted.Dispose();
+                    await BackOffAsync(DescriptorReserve.Exhausted(), cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
                 _backoff.Reset();
                 accepted.NoDelay = _options.NoDelay;
                 try

@@ -77,6 +77,14 @@ internal sealed class WebSocketListener : ITransportListener
                     await _backoff.WaitAsync(e, _closing.Token).ConfigureAwait(false);
                     continue;
                 }
+                if (DescriptorReserve.IsExhausted(accepted))
+                {
+                    // One of the process's last descriptors: shed the connection before the runtime runs out.
+                    accepted.Dispose();
+                    _upgradeSlots.Release();
+                    await _backoff.WaitAsync(DescriptorReserve.Exhausted(), _closing.Token).ConfigureAwait(false);
+                    continue;
+                }
                 _backoff.Reset();
                 accepted.NoDelay = true;
                 var upgrade = UpgradeAsync(accepted);
