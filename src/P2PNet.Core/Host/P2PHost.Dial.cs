@@ -308,9 +308,11 @@ public sealed partial class P2PHost
                 throw new IOException(refusal);
             }
             resources.CompleteHandshake();
+            // Counted before the session starts: once it runs, the peer's streams can be served (and seen) before this
+            // line would otherwise be reached. Removal from the table is what counts it closed.
+            Metrics.ConnectionOpened(direction, Stopwatch.GetElapsedTime(started));
             upgrade.Session.Start();
             connection.Start();
-            Metrics.ConnectionOpened(direction, Stopwatch.GetElapsedTime(started));
             HostLog.ConnectionReady(_logger, connection.Id, connection.RemotePeer, direction, connection.RemoteAddress);
             PeerStore.AddAddresses(connection.RemotePeer, []); // remember its key even before identify
             _identify.OnConnected(connection);
