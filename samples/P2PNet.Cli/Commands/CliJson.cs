@@ -120,5 +120,6 @@ internal sealed record VpnStatsLine(
 [JsonSerializable(typeof(SwarmEventLine))]
 [JsonSerializable(typeof(ControlErrorLine))]
 [JsonSerializable(typeof(VpnStatsLine))]
+[JsonSerializable(typeof(P2PNet.Vpn.NetStack.TcpConnectionStatistics))]
 [JsonSerializable(typeof(SwarmControl.Request))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

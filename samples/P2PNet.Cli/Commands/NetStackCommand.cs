@@ -35,7 +35,17 @@ internal static class NetStackCommand
         var mtu = new Option<int>("--mtu") { Description = "MTU of the link.", DefaultValueFactory = _ => 1500 };
         var cc = new Option<CongestionControlAlgorithm>("--congestion-control") { Description = "Cubic or NewReno.", DefaultValueFactory = _ => CongestionControlAlgorithm.Cubic };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug details to stderr." };
-        foreach (var option in new Option[] { tun, kernelAddress, address, echo, discard, http, mtu, cc, verbose })
+        var stats = new Option<bool>("--stats")
+        {
+            Description = "When a connection ends, print 'NETSTACK CONNECTION <remote> <statistics as JSON>' to stderr "
+                + "(retransmits, timeouts, fast recoveries, lost retransmissions, SRTT, cwnd).",
+        };
+        var noOffload = new Option<bool>("--no-offload")
+        {
+            Description = "Open the TUN without offloads: the kernel and the stack exchange only MTU-sized packets (no TSO/GSO "
+                + "super-packets either way), e.g. to compare with kernel-to-kernel paths that have offloads turned off.",
+        };
+        foreach (var option in new Option[] { tun, kernelAddress, address, echo, discard, http, mtu, cc, verbose, stats, noOffload })
         {
             serve.Options.Add(option);
         }
@@ -54,7 +64,7 @@ internal static class NetStackCommand
             }
             using var logging = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));
             var shutdown = CliSupport.WaitForShutdownAsync(ct);
-            await using var device = TunDevice.Create(parse.GetValue(tun)!);
+            await using var device = TunDevice.Create(parse.GetValue(tun)!, offload: !parse.GetValue(noOffload));
             await device.ConfigureAsync(kernelIp, prefix, parse.GetValue(mtu), ct);
             var options = new NetStackOptions { Mtu = parse.GetValue(mtu), CongestionControl = parse.GetValue(cc) };
             await using var stack = new IPStack(device, stackIp, options, loggerFactory: logging);
@@ -63,15 +73,15 @@ internal static class NetStackCommand
             var services = new List<Task>();
             if (parse.GetValue(echo) is { } echoPort)
             {
-                services.Add(ServeAsync(stack.ListenTcp(echoPort), EchoAsync, stopping.Token));
+                services.Add(ServeAsync(stack.ListenTcp(echoPort), EchoAsync, parse.GetValue(stats), stopping.Token));
             }
             if (parse.GetValue(discard) is { } discardPort)
             {
-                services.Add(ServeAsync(stack.ListenTcp(discardPort), DiscardAsync, stopping.Token));
+                services.Add(ServeAsync(stack.ListenTcp(discardPort), DiscardAsync, parse.GetValue(stats), stopping.Token));
             }
             if (parse.GetValue(http) is { } httpPort)
             {
-                services.Add(ServeAsync(stack.ListenTcp(httpPort), HttpAsync, stopping.Token));
+                services.Add(ServeAsync(stack.ListenTcp(httpPort), HttpAsync, parse.GetValue(stats), stopping.Token));
             }
             CliSupport.WriteLine($"NETSTACK UP {stackIp} dev {device.Name}",
                 new EventLine("netstack_up") { Address = stackIp.ToString(), Device = device.Name });
@@ -84,7 +94,8 @@ internal static class NetStackCommand
     }
 
     /// <summary>Accepts until cancelled; every connection's handler is tracked and awaited before returning.</summary>
-    private static async Task ServeAsync(TcpPortListener listener, Func<TcpConnection, CancellationToken, Task> handler, CancellationToken ct)
+    private static async Task ServeAsync(TcpPortListener listener, Func<TcpConnection, CancellationToken, Task> handler, bool stats,
+        CancellationToken ct)
     {
         using (listener)
         {
@@ -95,7 +106,7 @@ internal static class NetStackCommand
                 {
                     var connection = await listener.AcceptAsync(ct);
                     running.RemoveWhere(t => t.IsCompleted);
-                    running.Add(HandleAsync(connection, handler, ct));
+                    running.Add(HandleAsync(connection, handler, stats, ct));
                 }
             }
             catch (OperationCanceledException)
@@ -105,7 +116,8 @@ internal static class NetStackCommand
         }
     }
 
-    private static async Task HandleAsync(TcpConnection connection, Func<TcpConnection, CancellationToken, Task> handler, CancellationToken ct)
+    private static async Task HandleAsync(TcpConnection connection, Func<TcpConnection, CancellationToken, Task> handler, bool stats,
+        CancellationToken ct)
     {
         await using (connection)
         {
@@ -117,6 +129,16 @@ internal static class NetStackCommand
             {
                 connection.Abort();
             }
+        }
+        if (stats)
+        {
+            // Once what was sent is acknowledged (our FIN too), or after 10 s: disposal does not wait for that.
+            for (int i = 0; i < 1000 && connection.State is not (TcpState.FinWait2 or TcpState.TimeWait or TcpState.Closed); i++)
+            {
+                await Task.Delay(10, CancellationToken.None);
+            }
+            await Console.Error.WriteLineAsync($"NETSTACK CONNECTION {connection.RemoteEndPoint} "
+                + System.Text.Json.JsonSerializer.Serialize(connection.GetStatistics(), CliJsonContext.Default.TcpConnectionStatistics));
         }
     }
 

@@ -5,6 +5,7 @@ using System.Net;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using P2PNet.Vpn.Internal;
 using P2PNet.Vpn.NetStack.Internal;
 
 namespace P2PNet.Vpn.NetStack;
@@ -30,14 +31,18 @@ public sealed partial class IPStack : IAsyncDisposable
     private const ushort FirstEphemeralPort = 49152;
 
     private readonly IPacketDevice _device;
+    private readonly IOffloadPacketDevice? _offloadDevice;
     private readonly bool _ownsDevice;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly Dictionary<ulong, TcpConnection> _connections = [];
     private readonly Dictionary<ushort, TcpPortListener> _listeners = [];
     private readonly Dictionary<ushort, UdpSocket> _udpSockets = [];
-    private readonly Queue<(byte[] Buffer, int Length)> _outbox = new();
+    private readonly Queue<(byte[] Buffer, int Length, PacketOffload Offload)> _outbox = new();
     private readonly List<TcpConnection> _timerScratch = [];
+    private readonly AsyncSignal _timerWake = new();
+    private long _timerDueAt = long.MaxValue;
+    private long _armedWhileTicking = long.MaxValue;
     private readonly long _startTimestamp;
     private Task? _readLoop;
     private Task? _timerLoop;
@@ -70,6 +75,8 @@ public sealed partial class IPStack : IAsyncDisposable
         Options = options ?? new NetStackOptions();
         Options.Validate();
         _device = device;
+        _offloadDevice = device as IOffloadPacketDevice;
+        SegmentationOffload = Options.SegmentationOffload && _offloadDevice is { OffloadEnabled: true };
         _ownsDevice = ownsDevice;
         Address = address;
         AddressValue = BinaryPrimitives.ReadUInt32BigEndian(address.GetAddressBytes());
@@ -362,7 +369,13 @@ public sealed partial class IPStack : IAsyncDisposable
     internal static byte[] RentPacket(int length) => ArrayPool<byte>.Shared.Rent(length);
 
     /// <summary>Queues a finished packet for the device (under the lock); <see cref="FlushAsync"/> writes it.</summary>
-    internal void Enqueue(byte[] buffer, int length) => _outbox.Enqueue((buffer, length));
+    internal void Enqueue(byte[] buffer, int length) => _outbox.Enqueue((buffer, length, default));
+
+    /// <summary>Queues a TCP super-packet for a device that segments it (<see cref="SegmentationOffload"/>).</summary>
+    internal void EnqueueOffloaded(byte[] buffer, int length, in PacketOffload offload) => _outbox.Enqueue((buffer, length, offload));
+
+    /// <summary>Whether TCP may hand the device super-packets to segment (the device offloads, and the options allow).</summary>
+    internal bool SegmentationOffload { get; }
 
     internal ushort NextIpId() => _ipId++;
 
@@ -403,6 +416,7 @@ public sealed partial class IPStack : IAsyncDisposable
         {
             byte[] buffer;
             int length;
+            PacketOffload offload;
             lock (Gate)
             {
                 if (!_outbox.TryDequeue(out var item))
@@ -410,11 +424,13 @@ public sealed partial class IPStack : IAsyncDisposable
                     _flushing = false;
                     return;
                 }
-                (buffer, length) = item;
+                (buffer, length, offload) = item;
             }
             try
             {
-                var write = _device.WritePacketAsync(buffer.AsMemory(0, length), CancellationToken.None);
+                var write = offload.IsComplete
+                    ? _device.WritePacketAsync(buffer.AsMemory(0, length), CancellationToken.None)
+                    : _offloadDevice!.WriteOffloadedAsync(new ReadOnlySequence<byte>(buffer, 0, length), offload, CancellationToken.None);
                 if (!write.IsCompletedSuccessfully)
                 {
                     await write.ConfigureAwait(false);
@@ -463,13 +479,35 @@ public sealed partial class IPStack : IAsyncDisposable
         }
     }
 
+
+    /// <summary>Ticks every <see cref="NetStackOptions.TimerInterval"/>, or sooner when a connection has a timer due
+    /// sooner (a tail loss probe or a reordering timer two round trips away on a fast link), at most once a millisecond.</summary>
     private async Task TimerLoopAsync(CancellationToken cancellationToken)
     {
+        long interval = Math.Max((long)Options.TimerInterval.TotalMilliseconds, 1);
+        long next = NowMs + interval;
         while (!cancellationToken.IsCancellationRequested)
         {
+            Task wake;
+            long delay;
+            lock (Gate)
+            {
+                long now = NowMs;
+                next = Math.Min(next, _armedWhileTicking);
+                _armedWhileTicking = long.MaxValue;
+                delay = Math.Clamp(next - now, 1, interval);
+                _timerDueAt = now + delay;
+                wake = _timerWake.Task;
+            }
             try
             {
-                await Task.Delay(Options.TimerInterval, Time, cancellationToken).ConfigureAwait(false);
+                using var early = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                var sleep = Task.Delay(TimeSpan.FromMilliseconds(delay), Time, early.Token);
+                if (await Task.WhenAny(sleep, wake).ConfigureAwait(false) != sleep)
+                {
+                    await early.CancelAsync().ConfigureAwait(false); // no stray timer left armed
+                }
+                cancellationToken.ThrowIfCancellationRequested();
             }
             catch (OperationCanceledException)
             {
@@ -478,16 +516,38 @@ public sealed partial class IPStack : IAsyncDisposable
             lock (Gate)
             {
                 long now = NowMs;
+                _timerDueAt = long.MaxValue; // ticking: a timer armed now is seen by the deadline scan below
+                next = now + interval;
                 _timerScratch.Clear();
                 _timerScratch.AddRange(_connections.Values);
                 foreach (var connection in _timerScratch)
                 {
                     connection.OnTimer(now);
+                    long due = connection.NextDeadline;
+                    if (due >= 0 && due < next)
+                    {
+                        next = due;
+                    }
                 }
                 _timerScratch.Clear();
                 Reassembly.Expire(now);
             }
             await FlushAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Under the lock: a connection armed a timer due at <paramref name="dueMs"/>; wakes the timer loop early if
+    /// it sleeps past that.</summary>
+    internal void TimerArmed(long dueMs)
+    {
+        if (_timerDueAt == long.MaxValue)
+        {
+            _armedWhileTicking = Math.Min(_armedWhileTicking, dueMs); // the loop is not asleep: it takes this before it sleeps
+        }
+        else if (dueMs < _timerDueAt)
+        {
+            _timerDueAt = dueMs;
+            _timerWake.Set();
         }
     }
 

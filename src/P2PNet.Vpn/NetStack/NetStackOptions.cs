@@ -95,6 +95,11 @@ public sealed class NetStackOptions
     /// dropped (RFC 791 suggests 15–60 s). Default 30 s (Linux's ipfrag_time).</summary>
     public TimeSpan ReassemblyTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Send TCP data as super-packets of up to 64 KiB that the device cuts into MSS-sized segments (TSO), when
+    /// the device offers segmentation offload (a <see cref="Tun.TunDevice"/> opened with offload). One device write
+    /// then carries up to 44 segments instead of one. Default true; without such a device it has no effect.</summary>
+    public bool SegmentationOffload { get; set; } = true;
+
     /// <summary>Resolution of the stack's timers. Default 10 ms.</summary>
     public TimeSpan TimerInterval { get; set; } = TimeSpan.FromMilliseconds(10);
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Security.Cryptography;
+using P2PNet.Vpn.Internal;
 using P2PNet.Vpn.NetStack.Internal;
 
 namespace P2PNet.Vpn.NetStack;
@@ -7,7 +8,11 @@ namespace P2PNet.Vpn.NetStack;
 // Sending: the send ring, segment building, ACK processing, loss recovery (RFC 5681, 6582, 6675-style SACK holes).
 public sealed partial class TcpConnection
 {
-    private const int MaxSackedRanges = 16;
+    // A window of a few thousand segments at 1% loss holds dozens of holes; 128 ranges is 1 KiB, allocated on the first
+    // SACK block (an idle or loss-free connection holds none).
+    private const int MaxSackedRanges = 128;
+    private const int MaxTrackedRetransmissions = 64;
+    private const int DupThresh = 3;
 
     private readonly int _sendCapacity;
     private uint _iss;
@@ -36,18 +41,24 @@ public sealed partial class TcpConnection
     private bool _inRecovery;
     private uint _recover;
     private uint _rexmitHigh;
-    private uint _unaRexmitMax;
 
     // SACK scoreboard: ranges the peer holds above SND.UNA, sorted and merged.
-    private readonly (uint Start, uint End)[] _sacked = new (uint, uint)[MaxSackedRanges];
+    private (uint Start, uint End)[]? _sacked;
     private int _sackedCount;
     private long _sackedBytes;
+
+    // Retransmissions during SACK recovery with SND.MAX at the time each was sent: once the peer SACKs data sent
+    // DupThresh segments after one, and that one is still missing, it was lost again (the idea of RFC 8985's RACK).
+    private (uint Start, uint End, uint SentBelow)[]? _rexmits;
+    private int _rexmitCount;
 
     private long _bytesAcked;
     private long _segmentsSent;
     private long _retransmits;
     private long _timeouts;
     private long _fastRetransmits;
+    private long _lostRetransmits;
+    private long _tailLossProbes;
 
     private uint DataEnd => _sndHeadSeq + (uint)_sndLen;
 
@@ -224,6 +235,11 @@ public sealed partial class TcpConnection
 
     private void EmitSegment(uint seq, TcpFlags flags, ReadOnlySpan<byte> options, int window, int ringOffset, int length)
     {
+        if (length > _mss)
+        {
+            EmitSuperPacket(seq, flags, options, window, ringOffset, length);
+            return;
+        }
         int headerLength = 20 + options.Length;
         int total = 20 + headerLength + length;
         byte[] buffer = IPStack.RentPacket(total);
@@ -249,6 +265,59 @@ public sealed partial class TcpConnection
         _stack.Metrics.SegmentSent();
     }
 
+    /// <summary>One packet of <paramref name="length"/> (more than an MSS) bytes that the device cuts into MSS-sized
+    /// segments (TSO): every segment gets this header with its own sequence number, PSH only on the last; the checksum
+    /// field holds the pseudo-header sum for the device to complete, as the kernel's CHECKSUM_PARTIAL.</summary>
+    private void EmitSuperPacket(uint seq, TcpFlags flags, ReadOnlySpan<byte> options, int window, int ringOffset, int length)
+    {
+        int headerLength = 20 + options.Length;
+        int total = 20 + headerLength + length;
+        byte[] buffer = IPStack.RentPacket(total);
+        var packet = buffer.AsSpan(0, total);
+        IpPacket.WriteIpv4Header(packet, _stack.AddressValue, RemoteAddress, IpPacket.ProtocolTcp, total, _stack.NextIpId());
+        var tcp = packet[20..];
+        BinaryPrimitives.WriteUInt16BigEndian(tcp, LocalPort);
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], RemotePort);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], seq);
+        BinaryPrimitives.WriteUInt32BigEndian(tcp[8..], _rcvNxt);
+        tcp[12] = (byte)((headerLength / 4) << 4);
+        tcp[13] = (byte)flags;
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[14..], (ushort)Math.Min(window, ushort.MaxValue));
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], (ushort)~Segmenter.Finish(Segmenter.PseudoHeaderSum(packet, IpPacket.ProtocolTcp, headerLength + length)));
+        BinaryPrimitives.WriteUInt16BigEndian(tcp[18..], 0);
+        options.CopyTo(tcp[20..]);
+        RingRead(_sndBuf!, _sendCapacity, (_sndHead + ringOffset) % _sendCapacity, tcp.Slice(headerLength, length));
+        _stack.EnqueueOffloaded(buffer, total, new PacketOffload(true, 20, 16, SegmentationKind.TcpV4, (ushort)_mss));
+        int segments = (length + _mss - 1) / _mss;
+        _segmentsSent += segments;
+        for (int i = 0; i < segments; i++)
+        {
+            _stack.Metrics.SegmentSent();
+        }
+    }
+
+    /// <summary>How much new data one send may carry: an MSS, or with segmentation offload as many whole MSS as fit in
+    /// one 64 KiB IPv4 packet (the last segment of the data may be short; never a FIN, which goes on its own).</summary>
+    private int MaxSendLength(int available, long room)
+    {
+        if (!_stack.SegmentationOffload || available <= _mss || room < 2L * _mss)
+        {
+            return _mss;
+        }
+        int headers = 20 + 20 + (_tsOk ? 12 : 0);
+        int fit = Math.Min((ushort.MaxValue - headers) / _mss, PacketOffload.MaxSegments) * _mss;
+        int length = (int)Math.Min(Math.Min(available, room), fit);
+        if (length < available)
+        {
+            length -= length % _mss; // whole segments, so none goes out short in the middle of the stream
+        }
+        else if (_finQueued)
+        {
+            length = Math.Max(length - 1, _mss) / _mss * _mss; // leave the tail (and the FIN) to an ordinary segment
+        }
+        return Math.Max(length, _mss);
+    }
+
     /// <summary>Sends what the windows allow: new data, data the peer has not SACKed after a timeout, and the FIN.</summary>
     private void TrySend()
     {
@@ -261,7 +330,7 @@ public sealed partial class TcpConnection
             SkipSacked();
             uint dataEnd = DataEnd;
             int available = Seq.Gt(dataEnd, _sndNxt) ? (int)(dataEnd - _sndNxt) : 0;
-            long pipe = (long)(_sndNxt - _sndUna) - (_sackOk ? _sackedBytes : 0);
+            long pipe = Pipe();
             long cwndRoom = _cc.Cwnd - pipe;
             long windowRoom = (long)(_sndUna + (uint)Math.Min(_sndWnd, int.MaxValue) - _sndNxt);
             if ((int)windowRoom < 0 && _sndWnd < int.MaxValue)
@@ -275,13 +344,13 @@ public sealed partial class TcpConnection
                 {
                     break;
                 }
-                int length = (int)Math.Min(Math.Min(available, room), _mss);
+                bool retransmission = Seq.Lt(_sndNxt, _sndMax);
+                int length = (int)Math.Min(Math.Min(available, room), retransmission ? _mss : MaxSendLength(available, room));
                 int untilSacked = UntilNextSacked(_sndNxt);
                 if (untilSacked > 0 && untilSacked < length)
                 {
                     length = untilSacked;
                 }
-                bool retransmission = Seq.Lt(_sndNxt, _sndMax);
                 // Sender SWS avoidance (RFC 9293 §3.8.6.2.1) and Nagle: hold a small segment while data is in flight.
                 if (!retransmission && length < _mss && length < available && pipe > 0)
                 {
@@ -356,7 +425,7 @@ public sealed partial class TcpConnection
     {
         for (int i = 0; i < _sackedCount; i++)
         {
-            if (Seq.Lt(_sndNxt, _sndMax) && Seq.InRange(_sndNxt, _sacked[i].Start, _sacked[i].End))
+            if (Seq.Lt(_sndNxt, _sndMax) && Seq.InRange(_sndNxt, _sacked![i].Start, _sacked[i].End))
             {
                 _sndNxt = Seq.Min(_sacked[i].End, _sndMax);
             }
@@ -367,7 +436,7 @@ public sealed partial class TcpConnection
     {
         for (int i = 0; i < _sackedCount; i++)
         {
-            if (Seq.Gt(_sacked[i].Start, seq))
+            if (Seq.Gt(_sacked![i].Start, seq))
             {
                 return (int)(_sacked[i].Start - seq);
             }
@@ -442,6 +511,7 @@ public sealed partial class TcpConnection
                 if (Seq.Ge(ack, _recover))
                 {
                     _inRecovery = false;
+                    _rexmitCount = 0;
                     _cc.OnRecoveryEnd(_sndNxt - _sndUna);
                 }
                 else
@@ -501,26 +571,17 @@ public sealed partial class TcpConnection
         // Loss detection: three duplicate ACKs, or more than three segments SACKed above a hole (RFC 6675 §4 IsLost).
         if (!_inRecovery && Seq.Gt(_sndMax, _sndUna) && (_dupAcks >= 3 || (_sackOk && _sackedBytes > 3L * _mss)))
         {
-            _inRecovery = true;
-            _probeAt = -1;
-            _recover = _sndMax;
-            _fastRetransmits++;
-            _cc.OnFastLoss(_sndNxt - _sndUna, now);
-            _cc.EnterRecovery(_sackOk ? 0 : 3L * _mss);
-            _rexmitHigh = _sndUna;
-            RetransmitNextHole();
+            EnterRecovery(now);
+        }
+        else if (!_inRecovery && _sackOk && _sackedCount > 0 && Seq.Gt(_sndMax, _sndUna))
+        {
+            ArmReorderTimer(now); // too few segments above the hole for DupThresh (a small window, or the tail)
         }
         else if (_inRecovery && _sackOk)
         {
-            // A lost retransmission (the idea of RFC 8985's RACK): data sent after SND.UNA's segment was resent is SACKed
-            // three segments beyond it, yet SND.UNA has not moved: resend it now rather than at the RTO.
-            if (_sackedCount > 0 && _unaRexmitMax != 0 && Seq.Gt(_sacked[_sackedCount - 1].End, _unaRexmitMax + (3u * (uint)_mss))
-                && Seq.Gt(_rexmitHigh, _sndUna) && ack == _sndUna)
-            {
-                _rexmitHigh = _sndUna;
-            }
-            // RFC 6675 §5 (NextSeg rule 1): resend holes below the highest SACKed byte while the pipe has room.
-            for (int i = 0; i < 4 && (_sndNxt - _sndUna) - _sackedBytes < _cc.Cwnd; i++)
+            ResendLostRetransmissions();
+            // RFC 6675 §5 (NextSeg rule 1): resend lost holes while the pipe has room for a segment.
+            for (int i = 0; i < 16 && Pipe() + _mss <= _cc.Cwnd; i++)
             {
                 if (!RetransmitNextHole())
                 {
@@ -543,6 +604,21 @@ public sealed partial class TcpConnection
         return true;
     }
 
+    /// <summary>Fast retransmit: enters loss recovery (RFC 5681 §3.2, RFC 6582, RFC 6675 §5) and resends the first hole.</summary>
+    private void EnterRecovery(long now)
+    {
+        _inRecovery = true;
+        _rexmitCount = 0;
+        _probeAt = -1;
+        _rackAt = -1;
+        _recover = _sndMax;
+        _fastRetransmits++;
+        _cc.OnFastLoss(_sndNxt - _sndUna, now);
+        _cc.EnterRecovery(_sackOk ? 0 : 3L * _mss);
+        _rexmitHigh = _sndUna;
+        RetransmitNextHole();
+    }
+
     /// <summary>Resends the first hole at or above the last resent one that lies below the highest SACKed byte (or at
     /// SND.UNA without SACK).</summary>
     private bool RetransmitNextHole()
@@ -550,7 +626,7 @@ public sealed partial class TcpConnection
         uint start = Seq.Max(_sndUna, _rexmitHigh);
         for (int i = 0; i < _sackedCount; i++)
         {
-            if (Seq.InRange(start, _sacked[i].Start, _sacked[i].End))
+            if (Seq.InRange(start, _sacked![i].Start, _sacked[i].End))
             {
                 start = _sacked[i].End;
             }
@@ -559,7 +635,7 @@ public sealed partial class TcpConnection
         {
             return false;
         }
-        if (_sackOk && _sackedCount > 0 && !Seq.Lt(start, _sacked[_sackedCount - 1].End) && start != _sndUna)
+        if (_sackOk && _sackedCount > 0 && !Seq.Lt(start, _sacked![_sackedCount - 1].End) && start != _sndUna)
         {
             return false; // nothing known lost above here; new data goes out under cwnd instead
         }
@@ -581,15 +657,120 @@ public sealed partial class TcpConnection
             bool fin = _finQueued && start + (uint)length == dataEnd && Seq.Gt(_sndMax, dataEnd);
             SendData(start, TcpFlags.Ack | (fin ? TcpFlags.Fin : TcpFlags.None), length);
         }
-        if (start == _sndUna)
+        if (_sackOk && _inRecovery)
         {
-            _unaRexmitMax = _sndMax;
+            TrackRetransmission(start, start + (uint)length);
         }
         _rexmitHigh = start + (uint)length;
         _timedAt = -1;
         CountRetransmit();
         ArmRto(_stack.NowMs);
         return true;
+    }
+
+    /// <summary>RFC 6675 §4 pipe: bytes in flight, less what the peer SACKed and what is deemed lost and not yet
+    /// resent (outside recovery, and without SACK, simply SND.NXT − SND.UNA less the SACKed bytes).</summary>
+    private long Pipe()
+    {
+        long outstanding = (long)(_sndNxt - _sndUna);
+        if (!_sackOk)
+        {
+            return outstanding;
+        }
+        long pipe = outstanding - _sackedBytes;
+        if (_inRecovery && _sackedCount > 0)
+        {
+            pipe -= HoleBytes(Seq.Max(_sndUna, _rexmitHigh), LostEdge());
+        }
+        return Math.Max(pipe, 0);
+    }
+
+    /// <summary>Every unSACKed byte below this has more than (DupThresh − 1) × MSS bytes SACKed above it (IsLost).</summary>
+    private uint LostEdge()
+    {
+        long above = 0;
+        long threshold = (long)(DupThresh - 1) * _mss;
+        for (int i = _sackedCount - 1; i >= 0; i--)
+        {
+            above += _sacked![i].End - _sacked[i].Start;
+            if (above > threshold)
+            {
+                return _sacked[i].Start;
+            }
+        }
+        return _sndUna;
+    }
+
+    /// <summary>Bytes in [from, to) that the peer has not SACKed.</summary>
+    private long HoleBytes(uint from, uint to)
+    {
+        if (!Seq.Lt(from, to))
+        {
+            return 0;
+        }
+        long holes = to - from;
+        for (int i = 0; i < _sackedCount; i++)
+        {
+            uint start = Seq.Max(_sacked![i].Start, from);
+            uint end = Seq.Min(_sacked[i].End, to);
+            if (Seq.Lt(start, end))
+            {
+                holes -= end - start;
+            }
+        }
+        return holes;
+    }
+
+    private void TrackRetransmission(uint start, uint end)
+    {
+        _rexmits ??= new (uint, uint, uint)[MaxTrackedRetransmissions];
+        if (_rexmitCount == MaxTrackedRetransmissions)
+        {
+            Array.Copy(_rexmits, 1, _rexmits, 0, _rexmitCount - 1); // the oldest goes: the RTO still covers it
+            _rexmitCount--;
+        }
+        _rexmits[_rexmitCount++] = (start, end, _sndMax);
+    }
+
+    /// <summary>Resends, once more, every tracked retransmission still missing although the peer has SACKed more than
+    /// DupThresh segments of data sent after it; forgets those acknowledged or SACKed.</summary>
+    private void ResendLostRetransmissions()
+    {
+        if (_rexmitCount == 0)
+        {
+            return;
+        }
+        uint highest = _sackedCount > 0 ? _sacked![_sackedCount - 1].End : _sndUna;
+        int kept = 0;
+        for (int i = 0; i < _rexmitCount; i++)
+        {
+            var (start, end, sentBelow) = _rexmits![i];
+            if (Seq.Le(end, _sndUna) || HoleBytes(Seq.Max(start, _sndUna), end) == 0)
+            {
+                continue; // delivered
+            }
+            if (Seq.Gt(highest, sentBelow + ((uint)DupThresh * (uint)_mss)))
+            {
+                start = Seq.Max(start, _sndUna);
+                int length = (int)Math.Min((uint)_mss, end - start);
+                int untilSacked = UntilNextSacked(start);
+                if (untilSacked > 0)
+                {
+                    length = Math.Min(length, untilSacked);
+                }
+                uint dataEnd = DataEnd;
+                if (Seq.Lt(start, dataEnd) && length > 0)
+                {
+                    length = Math.Min(length, (int)(dataEnd - start));
+                    SendData(start, TcpFlags.Ack, length);
+                    CountRetransmit();
+                    _lostRetransmits++;
+                    sentBelow = _sndMax;
+                }
+            }
+            _rexmits[kept++] = (start, end, sentBelow);
+        }
+        _rexmitCount = kept;
     }
 
     private void AddSacked(uint start, uint end)
@@ -599,6 +780,7 @@ public sealed partial class TcpConnection
         {
             return;
         }
+        _sacked ??= new (uint, uint)[MaxSackedRanges];
         int i = 0;
         while (i < _sackedCount && Seq.Lt(_sacked[i].End, start))
         {
@@ -633,16 +815,16 @@ public sealed partial class TcpConnection
     private void PruneSacked()
     {
         int drop = 0;
-        while (drop < _sackedCount && Seq.Le(_sacked[drop].End, _sndUna))
+        while (drop < _sackedCount && Seq.Le(_sacked![drop].End, _sndUna))
         {
             drop++;
         }
         if (drop > 0)
         {
-            Array.Copy(_sacked, drop, _sacked, 0, _sackedCount - drop);
+            Array.Copy(_sacked!, drop, _sacked!, 0, _sackedCount - drop);
             _sackedCount -= drop;
         }
-        if (_sackedCount > 0 && Seq.Lt(_sacked[0].Start, _sndUna))
+        if (_sackedCount > 0 && Seq.Lt(_sacked![0].Start, _sndUna))
         {
             _sacked[0].Start = _sndUna;
         }
@@ -654,7 +836,7 @@ public sealed partial class TcpConnection
         long total = 0;
         for (int i = 0; i < _sackedCount; i++)
         {
-            total += _sacked[i].End - _sacked[i].Start;
+            total += _sacked![i].End - _sacked[i].Start;
         }
         _sackedBytes = total;
     }

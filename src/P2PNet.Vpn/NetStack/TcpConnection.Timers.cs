@@ -19,18 +19,26 @@ public sealed partial class TcpConnection
     private uint _timedSeq;
     private long _timedAt = -1;
     private long _probeAt = -1;
+    private long _rackAt = -1;
     private bool _probeSpent;
 
     private void ArmRto(long now)
     {
         _rtoAt = now + (long)_rtoMs;
-        // Tail loss probe (RFC 8985 §7.2): PTO = 2 × SRTT (at least one timer tick … 10 ms), so a lost tail is found
-        // by SACK and fast recovery instead of waiting out the RTO.
+        // Tail loss probe (RFC 8985 §7.2), so a lost tail is found by SACK and fast recovery instead of waiting out the
+        // RTO. Also in recovery (unlike RFC 8985): when a retransmission is lost and the window has no room for new data,
+        // nothing else draws an ACK, and the probe resends the first hole in milliseconds rather than at the RTO.
         // One probe per episode: after a probe or a timeout, none until an ACK advances SND.UNA.
-        if (_sackOk && _hasRtt && !_inRecovery && !_probeSpent && _state is not (TcpState.SynSent or TcpState.SynReceived))
+        if (_sackOk && _hasRtt && !_probeSpent && _state is not (TcpState.SynSent or TcpState.SynReceived))
         {
-            long pto = now + (long)Math.Max(2 * _srttMs, 10);
+            // With more than a segment in flight, PTO = 2 × SRTT + 2 ms (as Linux): on a sub-millisecond path a lost
+            // tail costs milliseconds, not a 10 ms tick. A lone segment keeps 10 ms: the peer may be delaying its ACK.
+            long pto = now + (_sndMax - _sndUna > (uint)_mss ? (long)Math.Ceiling(2 * _srttMs) + 2 : (long)Math.Max(2 * _srttMs, 10));
             _probeAt = pto < _rtoAt ? pto : -1;
+            if (_probeAt >= 0)
+            {
+                _stack.TimerArmed(_probeAt);
+            }
         }
         else
         {
@@ -42,8 +50,21 @@ public sealed partial class TcpConnection
     {
         _probeAt = -1;
         _probeSpent = true;
-        if (_inRecovery || _sndUna == _sndMax || _state is TcpState.SynSent or TcpState.SynReceived or TcpState.TimeWait)
+        if (_sndUna == _sndMax || _state is TcpState.SynSent or TcpState.SynReceived or TcpState.TimeWait)
         {
+            return;
+        }
+        _tailLossProbes++;
+        if (_inRecovery)
+        {
+            int untilSacked = UntilNextSacked(_sndUna);
+            int length = (int)Math.Min(Math.Min((uint)_mss, DataEnd - _sndUna), untilSacked > 0 ? (uint)untilSacked : (uint)_mss);
+            if (Seq.Lt(_sndUna, DataEnd) && length > 0)
+            {
+                SendData(_sndUna, TcpFlags.Ack, length);
+                CountRetransmit();
+                _rtoAt = now + (long)_rtoMs;
+            }
             return;
         }
         uint dataEnd = DataEnd;
@@ -91,6 +112,34 @@ public sealed partial class TcpConnection
         _stack.Metrics.Rtt(sampleMs);
     }
 
+    /// <summary>The earliest armed timer (ms on the stack's clock), or −1; keep-alive is left to the regular tick.</summary>
+    internal long NextDeadline
+    {
+        get
+        {
+            long next = -1;
+            foreach (long due in (ReadOnlySpan<long>)[_rtoAt, _probeAt, _rackAt, _delAckAt, _persistAt, _timeWaitAt])
+            {
+                if (due >= 0 && (next < 0 || due < next))
+                {
+                    next = due;
+                }
+            }
+            return next;
+        }
+    }
+
+    /// <summary>RFC 8985's reordering window in spirit: a hole below SACKed data that DupThresh has not declared lost
+    /// is declared lost a quarter of an RTT (at least 1 ms) after it was first seen, rather than at the probe or the RTO.</summary>
+    private void ArmReorderTimer(long now)
+    {
+        if (_rackAt < 0)
+        {
+            _rackAt = now + Math.Max((long)Math.Ceiling(_srttMs / 4), 1);
+            _stack.TimerArmed(_rackAt);
+        }
+    }
+
     internal void OnTimer(long now)
     {
         if (_state == TcpState.Closed)
@@ -113,6 +162,15 @@ public sealed partial class TcpConnection
             if (_state == TcpState.Closed)
             {
                 return;
+            }
+        }
+        if (_rackAt >= 0 && now >= _rackAt)
+        {
+            _rackAt = -1;
+            if (!_inRecovery && _sackedCount > 0 && Seq.Gt(_sndMax, _sndUna)
+                && _state is TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck)
+            {
+                EnterRecovery(now);
             }
         }
         if (_probeAt >= 0 && now >= _probeAt)
@@ -185,6 +243,8 @@ public sealed partial class TcpConnection
         }
         _cc.OnTimeout(_sndNxt - _sndUna, now);
         _inRecovery = false;
+        _rexmitCount = 0;
+        _rackAt = -1;
         _dupAcks = 0;
         _sndNxt = _sndUna;
         _rtoAt = -1;

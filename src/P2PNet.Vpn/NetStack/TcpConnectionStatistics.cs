@@ -17,6 +17,8 @@ namespace P2PNet.Vpn.NetStack;
 /// <param name="WindowScalingEnabled">Whether both sides agreed on window scaling (RFC 7323).</param>
 /// <param name="TimestampsEnabled">Whether both sides agreed on timestamps (RFC 7323).</param>
 /// <param name="SackEnabled">Whether both sides agreed on SACK (RFC 2018).</param>
+/// <param name="LostRetransmits">Retransmissions found lost again during SACK recovery and resent before the RTO.</param>
+/// <param name="TailLossProbes">Tail loss probes sent (RFC 8985 §7).</param>
 public readonly record struct TcpConnectionStatistics(
     TcpState State,
     long BytesSent,
@@ -33,4 +35,6 @@ public readonly record struct TcpConnectionStatistics(
     int SendMss,
     bool WindowScalingEnabled,
     bool TimestampsEnabled,
-    bool SackEnabled);
+    bool SackEnabled,
+    long LostRetransmits,
+    long TailLossProbes);

@@ -23,8 +23,10 @@ internal abstract class CongestionControl
     /// <summary>Fast retransmit: loss seen by duplicate ACKs or SACK (RFC 5681 §3.2 step 2).</summary>
     public abstract void OnFastLoss(long flight, long nowMs);
 
-    /// <summary>Recovery ended with a full ACK (RFC 6582 §3.2 step 3).</summary>
-    public virtual void OnRecoveryEnd(long flight) => Cwnd = Math.Max(Math.Min(Ssthresh, flight + Mss), Mss);
+    /// <summary>Recovery ended with a full ACK (RFC 6582 §3.2 step 3, second option: cwnd = ssthresh, as Linux ends its
+    /// reduction). The first option, min(ssthresh, FlightSize + SMSS), leaves one segment when the full ACK empties the
+    /// pipe, and a peer delays its ACK of a lone segment: on a fast path every recovery then cost a delayed-ACK wait.</summary>
+    public virtual void OnRecoveryEnd(long flight) => Cwnd = Math.Max(Ssthresh, 2L * Mss);
 
     /// <summary>Retransmission timeout (RFC 5681 §3.1 eq. 4, loss window of one segment).</summary>
     public virtual void OnTimeout(long flight, long nowMs)
