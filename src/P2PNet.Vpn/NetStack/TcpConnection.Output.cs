@@ -485,7 +485,7 @@ public sealed partial class TcpConnection
                 _writable.Set();
             }
             _sndUna = ack;
-            _probeSpent = false;
+            _probesSent = 0;
             if (Seq.Lt(_sndNxt, _sndUna))
             {
                 _sndNxt = _sndUna;

@@ -20,7 +20,11 @@ public sealed partial class TcpConnection
     private long _timedAt = -1;
     private long _probeAt = -1;
     private long _rackAt = -1;
-    private bool _probeSpent;
+    private int _probesSent;
+
+    // Two probes per episode, the second after twice the first's wait: one lost probe (or its lost ACK) at 1% loss
+    // otherwise costs a 200 ms RTO every couple of hundred recoveries, a third of a fast transfer's time.
+    private const int MaxProbesPerEpisode = 2;
 
     private void ArmRto(long now)
     {
@@ -28,17 +32,10 @@ public sealed partial class TcpConnection
         // Tail loss probe (RFC 8985 §7.2), so a lost tail is found by SACK and fast recovery instead of waiting out the
         // RTO. Also in recovery (unlike RFC 8985): when a retransmission is lost and the window has no room for new data,
         // nothing else draws an ACK, and the probe resends the first hole in milliseconds rather than at the RTO.
-        // One probe per episode: after a probe or a timeout, none until an ACK advances SND.UNA.
-        if (_sackOk && _hasRtt && !_probeSpent && _state is not (TcpState.SynSent or TcpState.SynReceived))
+        // At most MaxProbesPerEpisode probes: after those or a timeout, none until an ACK advances SND.UNA.
+        if (_sackOk && _hasRtt && _probesSent < MaxProbesPerEpisode && _state is not (TcpState.SynSent or TcpState.SynReceived))
         {
-            // With more than a segment in flight, PTO = 2 × SRTT + 2 ms (as Linux): on a sub-millisecond path a lost
-            // tail costs milliseconds, not a 10 ms tick. A lone segment keeps 10 ms: the peer may be delaying its ACK.
-            long pto = now + (_sndMax - _sndUna > (uint)_mss ? (long)Math.Ceiling(2 * _srttMs) + 2 : (long)Math.Max(2 * _srttMs, 10));
-            _probeAt = pto < _rtoAt ? pto : -1;
-            if (_probeAt >= 0)
-            {
-                _stack.TimerArmed(_probeAt);
-            }
+            ArmProbe(now, ProbeTimeout());
         }
         else
         {
@@ -46,10 +43,26 @@ public sealed partial class TcpConnection
         }
     }
 
+    /// <summary>PTO: with more than a segment in flight 2 × SRTT + 2 ms (as Linux), so on a sub-millisecond path a lost
+    /// tail costs milliseconds, not a 10 ms tick; a lone segment waits max(2 × SRTT, 10 ms), as the peer may be delaying
+    /// its ACK.</summary>
+    private long ProbeTimeout() =>
+        _sndMax - _sndUna > (uint)_mss ? (long)Math.Ceiling(2 * _srttMs) + 2 : (long)Math.Max(2 * _srttMs, 10);
+
+    private void ArmProbe(long now, long timeout)
+    {
+        long pto = now + timeout;
+        _probeAt = pto < _rtoAt ? pto : -1;
+        if (_probeAt >= 0)
+        {
+            _stack.TimerArmed(_probeAt);
+        }
+    }
+
     private void OnProbeTimeout(long now)
     {
         _probeAt = -1;
-        _probeSpent = true;
+        _probesSent++;
         if (_sndUna == _sndMax || _state is TcpState.SynSent or TcpState.SynReceived or TcpState.TimeWait)
         {
             return;
@@ -64,6 +77,7 @@ public sealed partial class TcpConnection
                 SendData(_sndUna, TcpFlags.Ack, length);
                 CountRetransmit();
                 _rtoAt = now + (long)_rtoMs;
+                ArmNextProbe(now);
             }
             return;
         }
@@ -90,6 +104,15 @@ public sealed partial class TcpConnection
             CountRetransmit();
         }
         _rtoAt = now + (long)_rtoMs;
+        ArmNextProbe(now);
+    }
+
+    private void ArmNextProbe(long now)
+    {
+        if (_probesSent < MaxProbesPerEpisode)
+        {
+            ArmProbe(now, 2 * ProbeTimeout() * _probesSent);
+        }
     }
 
     /// <summary>RFC 6298 §2.2–2.4 with G = the timer interval.</summary>
@@ -202,7 +225,7 @@ public sealed partial class TcpConnection
     {
         _retries++;
         _timeouts++;
-        _probeSpent = true;
+        _probesSent = MaxProbesPerEpisode;
         _probeAt = -1;
         bool handshake = _state is TcpState.SynSent or TcpState.SynReceived;
         int limit = handshake ? _options.MaxSynRetransmissions : _options.MaxRetransmissions;

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Buffers.Binary;
 using System.Collections.Concurrent;
 using System.Net;
@@ -8,8 +9,10 @@ using P2PNet.Vpn.NetStack.Internal;
 namespace P2PNet.Vpn.Tests.NetStack;
 
 /// <summary>A device that keeps what the stack sends and gives it nothing to read: tests inject packets with
-/// <see cref="IPStack.Receive"/> and look at the answers.</summary>
-internal sealed class CaptureDevice : IPacketDevice
+/// <see cref="IPStack.Receive"/> and look at the answers. With <see cref="OffloadEnabled"/> it takes super-packets as a
+/// TUN device with offload does, keeps them in <see cref="SuperPackets"/> and their segments (cut as the kernel would)
+/// in <see cref="Sent"/>.</summary>
+internal sealed class CaptureDevice : IPacketDevice, IOffloadPacketDevice
 {
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -38,6 +41,31 @@ internal sealed class CaptureDevice : IPacketDevice
         return ValueTask.CompletedTask;
     }
 
+    public bool OffloadEnabled { get; init; }
+
+    public ConcurrentQueue<(byte[] Packet, PacketOffload Offload)> SuperPackets { get; } = new();
+
+    public async ValueTask<OffloadedPacket> ReadOffloadedAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        await _closed.Task.WaitAsync(cancellationToken);
+        return default;
+    }
+
+    public ValueTask WriteOffloadedAsync(ReadOnlySequence<byte> packet, PacketOffload offload, CancellationToken cancellationToken)
+    {
+        Written++;
+        byte[] bytes = packet.ToArray();
+        Assert.True(offload.IsValidFor(bytes), "the stack handed the device a super-packet it cannot segment");
+        SuperPackets.Enqueue((bytes, offload));
+        var segment = new byte[Segmenter.MaxSegmentLength(bytes, offload)];
+        for (int i = 0; i < Segmenter.SegmentCount(bytes, offload); i++)
+        {
+            int length = Segmenter.WriteSegment(bytes, offload, i, segment);
+            Sent.Enqueue(segment[..length]);
+        }
+        return ValueTask.CompletedTask;
+    }
+
     public ValueTask DisposeAsync()
     {
         _closed.TrySetResult();
@@ -55,10 +83,11 @@ internal sealed class ScriptedPeer : IAsyncDisposable
     public static readonly IPAddress StackAddress = IPAddress.Parse("10.88.0.2");
     private const ushort PeerPort = 40000;
 
-    private readonly CaptureDevice _device = new();
+    private readonly CaptureDevice _device;
 
-    public ScriptedPeer(NetStackOptions? options = null, TimeProvider? time = null)
+    public ScriptedPeer(NetStackOptions? options = null, TimeProvider? time = null, bool offload = false)
     {
+        _device = new CaptureDevice { OffloadEnabled = offload };
         Stack = new IPStack(_device, StackAddress, options ?? new NetStackOptions(), timeProvider: time);
     }
 

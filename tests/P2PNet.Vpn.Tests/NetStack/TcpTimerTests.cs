@@ -23,12 +23,16 @@ public class TcpTimerTests
         var first = ScriptedPeer.Single(peer.TakeSent());
 
         // The handshake's ACK came at once on this clock: RTT ≈ 0, so the RTO is the 200 ms floor. First a tail loss
-        // probe (RFC 8985: PTO = max(2 × SRTT, 10 ms)) resends the tail; the RTO then runs from the probe, and doubles.
+        // probe (RFC 8985: PTO = max(2 × SRTT, 10 ms) for a lone segment) resends the tail, then a second one twice
+        // as late; the RTO then runs from the last probe, and doubles.
         Assert.Equal(TimeSpan.FromMilliseconds(200), connection.GetStatistics().RetransmissionTimeout);
         await AdvanceAsync(time, TimeSpan.FromMilliseconds(20));
         var probe = await WaitForSegmentAsync(peer, cts.Token);
         Assert.Equal(first.SequenceNumber, probe.SequenceNumber);
         Assert.Equal(4, probe.PayloadLength);
+        await AdvanceAsync(time, TimeSpan.FromMilliseconds(30));
+        Assert.Equal(first.SequenceNumber, (await WaitForSegmentAsync(peer, cts.Token)).SequenceNumber);
+        Assert.Equal(2, connection.GetStatistics().TailLossProbes);
         await AdvanceAsync(time, TimeSpan.FromMilliseconds(170));
         Assert.Empty(peer.TakeSent());
         await AdvanceAsync(time, TimeSpan.FromMilliseconds(40));

@@ -1,0 +1,166 @@
+using System.Buffers.Binary;
+using P2PNet.Testing;
+using P2PNet.Vpn.Internal;
+using P2PNet.Vpn.NetStack;
+using P2PNet.Vpn.NetStack.Internal;
+
+namespace P2PNet.Vpn.Tests.NetStack;
+
+/// <summary>The sender's loss recovery segment by segment, the test as the receiving peer: the reordering timer, a lost
+/// retransmission found from later SACKs, the probe in recovery; and segmentation offload (super-packets).</summary>
+public class TcpLossRecoveryTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private const int Mss = 1460; // the scripted peer offers 1460 and no timestamps
+
+    [Fact]
+    public async Task WithOffload_NewDataGoesAsSuperPacketsOfWholeSegments_PshOnTheLast_TheFinInAnOrdinarySegment()
+    {
+        await using var peer = new ScriptedPeer(offload: true);
+        using var cts = new CancellationTokenSource(Timeout);
+        using var listener = peer.Stack.ListenTcp(7000);
+        await using var connection = await peer.ConnectAsync(listener, cts.Token);
+        byte[] data = new byte[20_000];
+        Random.Shared.NextBytes(data);
+        uint first = peer.Ack;
+
+        await connection.WriteAsync(data, cts.Token);
+        var flight = peer.TakeSent();
+        var (packet, offload) = Assert.Single(peer.Device.SuperPackets);
+        Assert.Equal(SegmentationKind.TcpV4, offload.Segmentation);
+        Assert.Equal(Mss, offload.SegmentSize);
+        Assert.Equal(10, flight.Count); // the initial window, in one device write
+        Assert.All(flight, s => Assert.Equal(Mss, s.PayloadLength));
+        Assert.All(flight, s => Assert.False(s.Has(TcpFlags.Psh) || s.Has(TcpFlags.Fin)));
+
+        // The rest and the FIN: whole segments in a super-packet, the short tail with the FIN on its own.
+        peer.Device.SuperPackets.Clear();
+        connection.CompleteWrites();
+        peer.Inject(peer.Seq, first + (uint)(10 * Mss), TcpFlags.Ack, 1024, []);
+        var rest = peer.TakeSent();
+        Assert.Equal([Mss, Mss, Mss, 20_000 - (13 * Mss)], rest.Select(s => s.PayloadLength));
+        Assert.True(rest[^1].Has(TcpFlags.Fin));
+        var (tail, tailOffload) = Assert.Single(peer.Device.SuperPackets);
+        Assert.Equal(3, Segmenter.SegmentCount(tail, tailOffload));
+        Assert.Equal(0, tail[20 + 13] & (byte)(TcpFlags.Fin | TcpFlags.Psh)); // never a FIN or PSH inside a super-packet
+
+        // Every byte in order, at the sequence numbers the super-packets' segments carry.
+        var all = flight.Concat(rest).ToList();
+        for (int i = 0; i < all.Count; i++)
+        {
+            Assert.Equal(first + (uint)(i * Mss), all[i].SequenceNumber);
+        }
+        Assert.True(packet.Length > 1500); // one write carried more than an MTU
+    }
+
+    [Fact]
+    public async Task WithoutOffload_EverySegmentIsAnOrdinaryPacket()
+    {
+        await using var peer = new ScriptedPeer(offload: false);
+        using var cts = new CancellationTokenSource(Timeout);
+        using var listener = peer.Stack.ListenTcp(7000);
+        await using var connection = await peer.ConnectAsync(listener, cts.Token);
+        await connection.WriteAsync(new byte[20_000], cts.Token);
+        Assert.Equal(10, peer.TakeSent().Count);
+        Assert.Empty(peer.Device.SuperPackets);
+    }
+
+    [Fact]
+    public async Task AHoleBelowOneSackedSegment_IsResentAfterTheReorderingWindow_AndAgainByAProbe_NeverWaitingForTheRto()
+    {
+        var time = new ManualTimeProvider();
+        await using var peer = new ScriptedPeer(new NetStackOptions(), time);
+        using var cts = new CancellationTokenSource(Timeout);
+        using var listener = peer.Stack.ListenTcp(7000);
+        await using var connection = await peer.ConnectAsync(listener, cts.Token);
+        await peer.Stack.StartAsync(cts.Token);
+        await connection.WriteAsync(new byte[4 * Mss], cts.Token);
+        var flight = peer.TakeSent();
+        Assert.Equal(4, flight.Count);
+
+        // Segment 3 arrives, 1 and 2 do not: one SACKed segment is too few for DupThresh (three), and no more data is
+        // coming to make more. Not the RTO (200 ms) and not a probe of the tail: the hole itself, a millisecond later.
+        peer.Inject(peer.Seq, flight[0].SequenceNumber, TcpFlags.Ack, 1024, [], SackOption(flight[2].SequenceNumber, Mss));
+        var (resent, after) = await AdvanceUntilSentAsync(peer, time, cts.Token);
+        Assert.Equal(flight[0].SequenceNumber, resent.SequenceNumber);
+        Assert.True(after <= TimeSpan.FromMilliseconds(2), $"resent after {after}");
+        Assert.Equal(1, connection.GetStatistics().FastRetransmits);
+
+        // That retransmission is lost as well, and nothing else is in flight to draw an ACK: a probe resends the hole
+        // within a few milliseconds, where a stack that probes only outside recovery waits out the RTO.
+        var (probe, probeAfter) = await AdvanceUntilSentAsync(peer, time, cts.Token);
+        Assert.Equal(flight[0].SequenceNumber, probe.SequenceNumber);
+        Assert.True(probeAfter < TimeSpan.FromMilliseconds(50), $"probed after {probeAfter}");
+        var statistics = connection.GetStatistics();
+        Assert.Equal(0, statistics.Timeouts);
+        Assert.True(statistics.TailLossProbes >= 1);
+    }
+
+    [Fact]
+    public async Task ALostRetransmission_IsResentAsSoonAsDataSentAfterItIsSacked()
+    {
+        await using var peer = new ScriptedPeer();
+        using var cts = new CancellationTokenSource(Timeout);
+        using var listener = peer.Stack.ListenTcp(7000);
+        await using var connection = await peer.ConnectAsync(listener, cts.Token);
+        await connection.WriteAsync(new byte[10 * Mss], cts.Token);
+        var flight = peer.TakeSent();
+        Assert.Equal(10, flight.Count);
+        uint hole = flight[0].SequenceNumber;
+
+        // Segments 2–10 arrive: recovery, and segment 1 is resent.
+        peer.Inject(peer.Seq, hole, TcpFlags.Ack, 1024, [], SackOption(hole + Mss, 9 * Mss));
+        Assert.Equal(hole, ScriptedPeer.Single(peer.TakeSent()).SequenceNumber);
+
+        // New data goes out in recovery (the pipe counts only the resent segment) …
+        await connection.WriteAsync(new byte[6 * Mss], cts.Token);
+        var fresh = peer.TakeSent();
+        Assert.NotEmpty(fresh);
+        Assert.All(fresh, s => Assert.True(Seq.Ge(s.SequenceNumber, hole + (10 * Mss))));
+        Assert.True(fresh.Count >= 4);
+
+        // … and is SACKed four segments deep while segment 1 is still missing: its retransmission was lost too.
+        peer.Inject(peer.Seq, hole, TcpFlags.Ack, 1024, [], SackOption(hole + Mss, 13 * Mss));
+        var again = peer.TakeSent();
+        Assert.Contains(again, s => s.SequenceNumber == hole);
+        Assert.Equal(1, connection.GetStatistics().LostRetransmits);
+        Assert.Equal(0, connection.GetStatistics().Timeouts);
+
+        // Once it arrives, everything is acknowledged and recovery ends with the window at ssthresh, not one segment.
+        peer.Inject(peer.Seq, hole + (16 * Mss), TcpFlags.Ack, 1024, []);
+        var final = connection.GetStatistics();
+        Assert.True(final.CongestionWindow >= final.SlowStartThreshold, $"cwnd {final.CongestionWindow}, ssthresh {final.SlowStartThreshold}");
+        Assert.True(final.CongestionWindow > 2 * Mss);
+    }
+
+    /// <summary>A SACK option (NOP, NOP, kind 5) with one block.</summary>
+    private static byte[] SackOption(uint start, int length)
+    {
+        byte[] option = [1, 1, 5, 10, 0, 0, 0, 0, 0, 0, 0, 0];
+        BinaryPrimitives.WriteUInt32BigEndian(option.AsSpan(4), start);
+        BinaryPrimitives.WriteUInt32BigEndian(option.AsSpan(8), start + (uint)length);
+        return option;
+    }
+
+    /// <summary>Advances the clock a millisecond at a time (each once the stack's timer loop waits) until the stack sends
+    /// something; returns the first segment and the time it took.</summary>
+    private static async Task<(TcpSegment Segment, TimeSpan After)> AdvanceUntilSentAsync(ScriptedPeer peer, ManualTimeProvider time, CancellationToken ct)
+    {
+        var step = TimeSpan.FromMilliseconds(1);
+        for (var elapsed = TimeSpan.Zero; elapsed < TimeSpan.FromSeconds(1); elapsed += step)
+        {
+            await time.WaitForArmedTimersAsync(1, Timeout);
+            time.Advance(step);
+            for (int i = 0; i < 20; i++)
+            {
+                var sent = peer.TakeSent();
+                if (sent.Count > 0)
+                {
+                    return (sent[0], elapsed + step);
+                }
+                await Task.Delay(5, ct);
+            }
+        }
+        throw new TimeoutException("The stack sent nothing for a second of its clock.");
+    }
+}
