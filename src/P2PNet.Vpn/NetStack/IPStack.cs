@@ -75,8 +75,10 @@ public sealed partial class IPStack : IAsyncDisposable
         Options = options ?? new NetStackOptions();
         Options.Validate();
         _device = device;
-        _offloadDevice = device as IOffloadPacketDevice;
-        SegmentationOffload = Options.SegmentationOffload && _offloadDevice is { OffloadEnabled: true };
+        // A device that offloads is read and written through its offload methods only (its IPacketDevice ones may not
+        // work); TSO on send is then the options' choice.
+        _offloadDevice = device is IOffloadPacketDevice { OffloadEnabled: true } offloading ? offloading : null;
+        SegmentationOffload = Options.SegmentationOffload && _offloadDevice is not null;
         _ownsDevice = ownsDevice;
         Address = address;
         AddressValue = BinaryPrimitives.ReadUInt32BigEndian(address.GetAddressBytes());
@@ -428,9 +430,9 @@ public sealed partial class IPStack : IAsyncDisposable
             }
             try
             {
-                var write = offload.IsComplete
+                var write = _offloadDevice is null
                     ? _device.WritePacketAsync(buffer.AsMemory(0, length), CancellationToken.None)
-                    : _offloadDevice!.WriteOffloadedAsync(new ReadOnlySequence<byte>(buffer, 0, length), offload, CancellationToken.None);
+                    : _offloadDevice.WriteOffloadedAsync(new ReadOnlySequence<byte>(buffer, 0, length), offload, CancellationToken.None);
                 if (!write.IsCompletedSuccessfully)
                 {
                     await write.ConfigureAwait(false);
@@ -452,12 +454,21 @@ public sealed partial class IPStack : IAsyncDisposable
     private async Task ReadLoopAsync(CancellationToken cancellationToken)
     {
         byte[] buffer = new byte[65536];
+        byte[]? segment = null;
         while (!cancellationToken.IsCancellationRequested)
         {
             int length;
+            PacketOffload offload = default;
             try
             {
-                length = await _device.ReadPacketAsync(buffer, cancellationToken).ConfigureAwait(false);
+                if (_offloadDevice is not null)
+                {
+                    (length, offload) = await _offloadDevice.ReadOffloadedAsync(buffer, cancellationToken).ConfigureAwait(false);
+                }
+                else
+                {
+                    length = await _device.ReadPacketAsync(buffer, cancellationToken).ConfigureAwait(false);
+                }
             }
             catch (OperationCanceledException)
             {
@@ -474,8 +485,59 @@ public sealed partial class IPStack : IAsyncDisposable
             {
                 return;
             }
-            Receive(buffer.AsSpan(0, length));
+            if (offload.IsComplete)
+            {
+                Receive(buffer.AsSpan(0, length));
+            }
+            else
+            {
+                ReceiveOffloaded(buffer.AsSpan(0, length), offload, ref segment);
+            }
             await FlushAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A packet the device left unfinished (GRO's counterpart of <see cref="EnqueueOffloaded"/>): a TCP
+    /// super-packet is taken whole, as one segment of many MSS (its checksum completed first), which is what makes the
+    /// kernel's 64 KiB sends cheap to receive; anything else is cut into segments here.</summary>
+    private void ReceiveOffloaded(Span<byte> packet, in PacketOffload offload, ref byte[]? segment)
+    {
+        if (!offload.IsValidFor(packet))
+        {
+            CountDrop(DropReason.Malformed);
+            return;
+        }
+        try
+        {
+            ReceiveValidOffloaded(packet, offload, ref segment);
+        }
+#pragma warning disable CA1031 // as in Receive: a packet that trips a bug is dropped, never the read loop
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            lock (Gate)
+            {
+                NetStackLog.PacketFailed(_logger, e, e.Message);
+                InternalErrors++;
+                CountDrop(DropReason.Malformed);
+            }
+        }
+    }
+
+    private void ReceiveValidOffloaded(Span<byte> packet, in PacketOffload offload, ref byte[]? segment)
+    {
+        if (offload.Segmentation is SegmentationKind.None or SegmentationKind.TcpV4 && offload.ChecksumPartial
+            && packet.Length >= 20 && BinaryPrimitives.ReadUInt16BigEndian(packet[2..]) == packet.Length)
+        {
+            Segmenter.CompletePartialChecksum(packet, offload.ChecksumStart, offload.ChecksumOffset);
+            Receive(packet);
+            return;
+        }
+        segment ??= new byte[65536];
+        for (int i = 0; i < Segmenter.SegmentCount(packet, offload); i++)
+        {
+            int length = Segmenter.WriteSegment(packet, offload, i, segment);
+            Receive(segment.AsSpan(0, length));
         }
     }
 

@@ -337,7 +337,10 @@ public sealed partial class TcpConnection
             }
             _bytesReceived += data.Length;
             _readable.Set();
-            if (++_unackedSegments >= 2)
+            // Every second full segment is acknowledged at once (RFC 9293 §3.8.6.3); a super-packet from an offloading
+            // device counts as the segments it holds, so it is acknowledged at once too, as Linux does after GRO.
+            _unackedSegments += data.Length > _mss ? 2 : 1;
+            if (_unackedSegments >= 2)
             {
                 _ackNow = true;
             }

@@ -56,7 +56,10 @@ internal sealed class CaptureDevice : IPacketDevice, IOffloadPacketDevice
         Written++;
         byte[] bytes = packet.ToArray();
         Assert.True(offload.IsValidFor(bytes), "the stack handed the device a super-packet it cannot segment");
-        SuperPackets.Enqueue((bytes, offload));
+        if (offload.Segmentation != SegmentationKind.None)
+        {
+            SuperPackets.Enqueue((bytes, offload));
+        }
         var segment = new byte[Segmenter.MaxSegmentLength(bytes, offload)];
         for (int i = 0; i < Segmenter.SegmentCount(bytes, offload); i++)
         {

@@ -164,3 +164,67 @@ public class TcpLossRecoveryTests
         throw new TimeoutException("The stack sent nothing for a second of its clock.");
     }
 }
+
+/// <summary>An offloading device (a TUN with IFF_VNET_HDR) hands the stack super-packets and checksum-partial packets:
+/// whatever their headers claim, the stack takes them whole, cuts them, or drops them, and keeps serving.</summary>
+public class NetStackOffloadReceiveTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+    private static readonly System.Net.IPAddress StackAddress = System.Net.IPAddress.Parse("10.88.0.2");
+
+    [Fact]
+    public async Task ArbitraryOffloadedPackets_AreDroppedOrTaken_WithoutTrippingTheStack_WhichStillAnswersAPing()
+    {
+        await using var device = new OffloadTestDevice();
+        await using var stack = new IPStack(device, StackAddress, new NetStackOptions());
+        using var cts = new CancellationTokenSource(Timeout);
+        using var listener = stack.ListenTcp(7000);
+        await stack.StartAsync(cts.Token);
+        var random = new Random(17);
+        SegmentationKind[] kinds = [SegmentationKind.None, SegmentationKind.TcpV4, SegmentationKind.TcpV6, SegmentationKind.Udp];
+        for (int i = 0; i < 3000; i++)
+        {
+            byte[] packet = new byte[random.Next(1, 3000)]; // a read of 0 bytes means the device closed
+            random.NextBytes(packet);
+            if (packet.Length >= 40 && random.Next(2) == 0)
+            {
+                // A plausible IPv4 header to us, so the garbage reaches the offload and transport code.
+                packet[0] = 0x45;
+                BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(2), (ushort)packet.Length);
+                packet[6] = 0x40;
+                packet[7] = 0;
+                packet[9] = random.Next(2) == 0 ? (byte)6 : (byte)17;
+                StackAddress.GetAddressBytes().CopyTo(packet, 16);
+                packet[10] = packet[11] = 0;
+                BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(10), Segmenter.Finish(Segmenter.Sum(packet.AsSpan(0, 20))));
+            }
+            var offload = new PacketOffload(random.Next(4) != 0, (ushort)random.Next(0, 60), (ushort)(random.Next(2) == 0 ? 16 : random.Next(0, 40)),
+                kinds[random.Next(kinds.Length)], (ushort)random.Next(0, 2000));
+            await device.SendAsync(packet, offload);
+        }
+
+        await device.SendAsync(EchoRequest(), default);
+        while (true)
+        {
+            var (reply, _) = await device.ReceiveAsync(cts.Token);
+            if (reply.Length >= 28 && reply[9] == 1 && reply[20] == 0)
+            {
+                break; // ICMP echo reply: the read loop is alive after all of it
+            }
+        }
+        Assert.Equal(0, stack.InternalErrors);
+    }
+
+    private static byte[] EchoRequest()
+    {
+        byte[] packet = new byte[28 + 8];
+        IpPacket.WriteIpv4Header(packet, BinaryPrimitives.ReadUInt32BigEndian(ScriptedPeer.PeerAddress.GetAddressBytes()),
+            BinaryPrimitives.ReadUInt32BigEndian(StackAddress.GetAddressBytes()), IpPacket.ProtocolIcmp, packet.Length, 7);
+        packet[20] = 8; // echo request
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(24), 1);
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(26), 1);
+        "ping!ok!"u8.CopyTo(packet.AsSpan(28));
+        BinaryPrimitives.WriteUInt16BigEndian(packet.AsSpan(22), Segmenter.Finish(Segmenter.Sum(packet.AsSpan(20))));
+        return packet;
+    }
+}
