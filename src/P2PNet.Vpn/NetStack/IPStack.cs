@@ -32,6 +32,8 @@ public sealed partial class IPStack : IAsyncDisposable
 
     private readonly IPacketDevice _device;
     private readonly IOffloadPacketDevice? _offloadDevice;
+    private readonly IPacketBatchSource? _batchSource;
+    private readonly List<TcpConnection> _deferredAcks = [];
     private readonly bool _ownsDevice;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
@@ -78,6 +80,7 @@ public sealed partial class IPStack : IAsyncDisposable
         // A device that offloads is read and written through its offload methods only (its IPacketDevice ones may not
         // work); TSO on send is then the options' choice.
         _offloadDevice = device is IOffloadPacketDevice { OffloadEnabled: true } offloading ? offloading : null;
+        _batchSource = device as IPacketBatchSource;
         SegmentationOffload = Options.SegmentationOffload && _offloadDevice is not null;
         _ownsDevice = ownsDevice;
         Address = address;
@@ -485,15 +488,86 @@ public sealed partial class IPStack : IAsyncDisposable
             {
                 return;
             }
-            if (offload.IsComplete)
+            // The rest of a burst, if the device says what is queued: ACKs wait until the burst is taken (at most
+            // MaxBatch packets), so a burst of segments is acknowledged once, with the latest SACK blocks.
+            SetDeferringAcks(_batchSource is not null);
+            bool closed = false;
+            try
             {
-                Receive(buffer.AsSpan(0, length));
+                for (int taken = 1; ; taken++)
+                {
+                    if (offload.IsComplete)
+                    {
+                        Receive(buffer.AsSpan(0, length));
+                    }
+                    else
+                    {
+                        ReceiveOffloaded(buffer.AsSpan(0, length), offload, ref segment);
+                    }
+                    if (_batchSource is null || taken == MaxBatch || !TryReadQueued(buffer, out length, out offload))
+                    {
+                        break;
+                    }
+                    if (length <= 0)
+                    {
+                        closed = true;
+                        break;
+                    }
+                }
             }
-            else
+#pragma warning disable CA1031 // the device failed between packets: what was read is answered, then the loop ends
+            catch (Exception e)
+#pragma warning restore CA1031
             {
-                ReceiveOffloaded(buffer.AsSpan(0, length), offload, ref segment);
+                NetStackLog.DeviceReadFailed(_logger, e.Message);
+                closed = true;
+            }
+            finally
+            {
+                SetDeferringAcks(false);
             }
             await FlushAsync().ConfigureAwait(false);
+            if (closed)
+            {
+                return;
+            }
+        }
+    }
+
+    private const int MaxBatch = 64;
+
+    private bool TryReadQueued(byte[] buffer, out int length, out PacketOffload offload)
+    {
+        offload = default;
+        if (_offloadDevice is not null)
+        {
+            bool read = _batchSource!.TryReadOffloaded(buffer, out var packet);
+            (length, offload) = (packet.Length, packet.Offload);
+            return read;
+        }
+        return _batchSource!.TryReadPacket(buffer, out length);
+    }
+
+    /// <summary>Under the lock: whether a connection that owes an ACK leaves it to <see cref="SetDeferringAcks"/>(false).</summary>
+    internal bool DeferringAcks { get; private set; }
+
+    /// <summary>Under the lock: <paramref name="connection"/> owes an ACK at the end of the current burst.</summary>
+    internal void AckAfterBurst(TcpConnection connection) => _deferredAcks.Add(connection);
+
+    private void SetDeferringAcks(bool deferring)
+    {
+        lock (Gate)
+        {
+            DeferringAcks = deferring;
+            if (deferring)
+            {
+                return;
+            }
+            foreach (var connection in _deferredAcks)
+            {
+                connection.SendDeferredAck();
+            }
+            _deferredAcks.Clear();
         }
     }
 

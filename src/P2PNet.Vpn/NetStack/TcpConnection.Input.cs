@@ -25,6 +25,7 @@ public sealed partial class TcpConnection
     private uint _tsRecent;
     private int _unackedSegments;
     private bool _ackNow;
+    private bool _ackDeferred;
 
     // Out-of-order ranges [start, end) above RCV.NXT, sorted, merged; _lastOoo is the most recent (first SACK block).
     private (uint Start, uint End)[]? _ooo;
@@ -176,13 +177,32 @@ public sealed partial class TcpConnection
         }
 
         TrySend();
-        if (_ackNow)
+        if (_ackNow && _stack.DeferringAcks)
+        {
+            if (!_ackDeferred)
+            {
+                _ackDeferred = true;
+                _stack.AckAfterBurst(this); // one ACK for the burst the stack is reading
+            }
+        }
+        else if (_ackNow)
         {
             SendAck();
         }
         else if (_delAckAt < 0 && _unackedSegments > 0)
         {
             _delAckAt = now + (long)_options.DelayedAckTimeout.TotalMilliseconds;
+        }
+    }
+
+    /// <summary>Under the lock, at the end of a burst: the ACK deferred by <see cref="IPStack.AckAfterBurst"/>, unless
+    /// a segment sent since carried it.</summary>
+    internal void SendDeferredAck()
+    {
+        _ackDeferred = false;
+        if (_ackNow)
+        {
+            SendAck();
         }
     }
 

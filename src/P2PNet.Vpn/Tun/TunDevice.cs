@@ -21,7 +21,7 @@ namespace P2PNet.Vpn.Tun;
 /// <para>Reads block in the kernel (polled, so cancellation is seen within <see cref="PollInterval"/>); the network
 /// reads from one dedicated thread. Writes are one system call each and may come from several threads.</para>
 /// </remarks>
-public sealed class TunDevice : IPacketDevice, IOffloadPacketDevice
+public sealed class TunDevice : IPacketDevice, IOffloadPacketDevice, IPacketBatchSource
 {
     /// <summary>How often a blocked read checks its cancellation token.</summary>
     public static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(200);
@@ -224,8 +224,47 @@ public sealed class TunDevice : IPacketDevice, IOffloadPacketDevice
         }
     }
 
-    /// <summary>Reads one packet (behind a virtio-net header when <paramref name="header"/> is not empty); 0 when closed.</summary>
-    private unsafe int Read(Span<byte> header, Memory<byte> buffer, CancellationToken cancellationToken)
+    bool IPacketBatchSource.TryReadPacket(Memory<byte> buffer, out int length)
+    {
+        length = Offload ? -1 : Read(Span<byte>.Empty, buffer, CancellationToken.None, block: false);
+        if (length < 0)
+        {
+            length = 0;
+            return false;
+        }
+        return true;
+    }
+
+    bool IPacketBatchSource.TryReadOffloaded(Memory<byte> buffer, out OffloadedPacket packet)
+    {
+        packet = default;
+        if (!Offload)
+        {
+            return false;
+        }
+        Span<byte> header = stackalloc byte[PacketOffload.VirtioHeaderSize];
+        while (true)
+        {
+            int length = Read(header, buffer, CancellationToken.None, block: false);
+            if (length < 0)
+            {
+                return false;
+            }
+            if (length == 0)
+            {
+                return true; // closed
+            }
+            if (PacketOffload.TryReadVirtioHeader(header, out var offload))
+            {
+                packet = new OffloadedPacket(length, offload);
+                return true;
+            }
+        }
+    }
+
+    /// <summary>Reads one packet (behind a virtio-net header when <paramref name="header"/> is not empty); 0 when closed;
+    /// without <paramref name="block"/>, −1 when none is queued.</summary>
+    private unsafe int Read(Span<byte> header, Memory<byte> buffer, CancellationToken cancellationToken, bool block = true)
     {
         var poll = new LinuxTun.PollFd { Events = LinuxTun.PollIn };
         using var pin = buffer.Pin();
@@ -256,6 +295,10 @@ public sealed class TunDevice : IPacketDevice, IOffloadPacketDevice
                     if (errno != LinuxTun.EAgain)
                     {
                         throw new VpnDeviceException($"Reading {Name} failed: {Marshal.GetPInvokeErrorMessage(errno)}.");
+                    }
+                    if (!block)
+                    {
+                        return -1;
                     }
                     poll.Fd = fd;
                     poll.Revents = 0;

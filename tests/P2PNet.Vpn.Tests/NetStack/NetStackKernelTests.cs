@@ -195,7 +195,9 @@ public class NetStackKernelTests
         try
         {
             var connects = sockets.Select(s => s.ConnectAsync(new IPEndPoint(NetStackLab.StackAddress, 5000), cts.Token).AsTask()).ToArray();
-            await WaitForAsync(() => listener.PendingCount == 4 && lab.Stack.PacketsDropped >= 4, cts.Token);
+            // The kernel's connect() returns when the SYN-ACK arrives; the socket task completes a moment later.
+            await WaitForAsync(() => listener.PendingCount == 4 && lab.Stack.PacketsDropped >= 4
+                && connects.Count(c => c.IsCompletedSuccessfully) >= 4, cts.Token);
             Assert.Equal(4, connects.Count(c => c.IsCompletedSuccessfully));
             Assert.Equal(4, listener.PendingCount); // the queue never grows past the backlog
             // Accepting makes room; the kernel's SYN retries (1 s, 3 s, 7 s …) get the others in.

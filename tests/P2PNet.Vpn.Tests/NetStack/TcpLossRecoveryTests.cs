@@ -228,3 +228,105 @@ public class NetStackOffloadReceiveTests
         return packet;
     }
 }
+
+/// <summary>A burst of segments read from the device at once is acknowledged once, at its end, with the latest SACK
+/// blocks (a device that can say what is queued: <see cref="IPacketBatchSource"/>, as a TUN device can).</summary>
+public class NetStackAckBatchingTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task ABurstOfOutOfOrderSegments_IsAcknowledgedOnce_AndTheSegmentThatFillsTheHoleOnceMore()
+    {
+        await using var builder = new ScriptedPeer(); // crafts the peer's packets; its own stack is not used
+        await using var device = new BurstDevice();
+        await using var stack = new IPStack(device, ScriptedPeer.StackAddress, new NetStackOptions());
+        using var cts = new CancellationTokenSource(Timeout);
+        using var listener = stack.ListenTcp(7000);
+        await stack.StartAsync(cts.Token);
+
+        uint seq = 5000;
+        device.Burst(builder.Build(seq, 0, TcpFlags.Syn, 65535, [], [2, 4, 0x05, 0xB4, 1, 1, 4, 2]));
+        var synAck = await device.NextSegmentAsync(cts.Token);
+        uint ack = synAck.SequenceNumber + 1;
+        seq++;
+        device.Burst(builder.Build(seq, ack, TcpFlags.Ack, 1024, []));
+        await using var connection = await listener.AcceptAsync(cts.Token);
+
+        // Ten segments above a 100-byte hole, all in one read burst: one ACK, not ten.
+        device.Burst([.. Enumerable.Range(0, 10).Select(i => builder.Build(seq + 100 + (uint)(i * 10), ack, TcpFlags.Ack, 1024, new byte[10]))]);
+        var sackAck = await device.NextSegmentAsync(cts.Token);
+        Assert.Equal(seq, sackAck.AcknowledgmentNumber);
+        Assert.Equal(1, sackAck.SackCount);
+        Assert.Equal(seq + 100, sackAck.Sack[0]);
+        Assert.Equal(seq + 200, sackAck.Sack[1]);
+        device.Burst(builder.Build(seq, ack, TcpFlags.Ack, 1024, new byte[100]));
+        var full = await device.NextSegmentAsync(cts.Token);
+        Assert.Equal(seq + 200, full.AcknowledgmentNumber);
+        await Task.Delay(100, cts.Token);
+        Assert.Equal(0, device.Pending); // nothing more was sent for the burst
+    }
+
+    private sealed class BurstDevice : IPacketDevice, IPacketBatchSource
+    {
+        private readonly System.Threading.Channels.Channel<byte[][]> _bursts = System.Threading.Channels.Channel.CreateUnbounded<byte[][]>();
+        private readonly System.Threading.Channels.Channel<byte[]> _sent = System.Threading.Channels.Channel.CreateUnbounded<byte[]>();
+        private byte[][] _current = [];
+        private int _next;
+
+        public int Pending => _sent.Reader.Count;
+
+        public void Burst(params byte[][] packets) => Assert.True(_bursts.Writer.TryWrite(packets));
+
+        public async Task<TcpSegment> NextSegmentAsync(CancellationToken ct)
+        {
+            byte[] packet = await _sent.Reader.ReadAsync(ct);
+            Assert.True(TcpSegment.TryParse(packet.AsSpan(20), out var segment));
+            return segment;
+        }
+
+        public ValueTask ConfigureAsync(System.Net.IPAddress address, int prefixLength, int mtu, CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
+        public async ValueTask<int> ReadPacketAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (!await _bursts.Reader.WaitToReadAsync(cancellationToken) || !_bursts.Reader.TryRead(out var burst))
+            {
+                return 0;
+            }
+            (_current, _next) = (burst, 1);
+            burst[0].CopyTo(buffer);
+            return burst[0].Length;
+        }
+
+        public bool TryReadPacket(Memory<byte> buffer, out int length)
+        {
+            length = 0;
+            if (_next >= _current.Length)
+            {
+                return false;
+            }
+            byte[] packet = _current[_next++];
+            packet.CopyTo(buffer);
+            length = packet.Length;
+            return true;
+        }
+
+        public bool TryReadOffloaded(Memory<byte> buffer, out OffloadedPacket packet)
+        {
+            packet = default;
+            return false;
+        }
+
+        public ValueTask WritePacketAsync(ReadOnlyMemory<byte> packet, CancellationToken cancellationToken = default)
+        {
+            Assert.True(_sent.Writer.TryWrite(packet.ToArray()));
+            return ValueTask.CompletedTask;
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            _bursts.Writer.TryComplete();
+            return ValueTask.CompletedTask;
+        }
+    }
+}
