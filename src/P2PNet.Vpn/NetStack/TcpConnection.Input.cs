@@ -69,6 +69,16 @@ public sealed partial class TcpConnection
             return;
         }
 
+        // RFC 7323 §5.3 R1, PAWS: a segment (not a RST) whose timestamp is older than TS.Recent is an old duplicate from
+        // an earlier pass through the sequence space, or forged: not acceptable, answered with an ACK. Timestamps are
+        // compared modulo 2^32.
+        if (_tsOk && segment.HasTimestamp && !segment.Has(TcpFlags.Rst) && (int)(segment.TsVal - _tsRecent) < 0)
+        {
+            _stack.CountDrop(DropReason.Paws);
+            SendAck();
+            return;
+        }
+
         // First check (§3.10.7.4): is the segment in the window?
         if (!IsAcceptable(segment))
         {
@@ -140,8 +150,8 @@ public sealed partial class TcpConnection
             return;
         }
 
-        // RFC 7323 §4.3: remember the timestamp of a segment that covers RCV.NXT.
-        if (_tsOk && segment.HasTimestamp && Seq.Le(segment.SequenceNumber, _rcvNxt))
+        // RFC 7323 §4.3: remember the timestamp of a segment that covers RCV.NXT, never moving it back.
+        if (_tsOk && segment.HasTimestamp && Seq.Le(segment.SequenceNumber, _rcvNxt) && (int)(segment.TsVal - _tsRecent) >= 0)
         {
             _tsRecent = segment.TsVal;
         }

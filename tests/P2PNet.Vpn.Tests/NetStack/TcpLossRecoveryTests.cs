@@ -330,3 +330,51 @@ public class NetStackAckBatchingTests
         }
     }
 }
+
+/// <summary>RFC 7323 §5 (PAWS): with timestamps, a segment older than the last in-order one is dropped and answered
+/// with an ACK, even when its sequence numbers lie in the window.</summary>
+public class TcpPawsTests
+{
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
+
+    [Fact]
+    public async Task ASegmentWithAnOlderTimestamp_IsDroppedAndAnsweredWithAnAck_NewerOnesAreTaken()
+    {
+        await using var peer = new ScriptedPeer();
+        using var cts = new CancellationTokenSource(Timeout);
+        using var listener = peer.Stack.ListenTcp(7000);
+        peer.Inject(peer.Seq, 0, TcpFlags.Syn, 65535, [], [2, 4, 0x05, 0xB4, 4, 2, .. Timestamp(1000, 0), 1, 3, 3, 7]);
+        var synAck = ScriptedPeer.Single(peer.TakeSent());
+        Assert.True(synAck.HasTimestamp);
+        Assert.Equal(1000u, synAck.TsEcr);
+        peer.Seq++;
+        peer.Ack = synAck.SequenceNumber + 1;
+        peer.Inject(peer.Seq, peer.Ack, TcpFlags.Ack, 1024, [], [1, 1, .. Timestamp(1001, synAck.TsVal)]);
+        await using var connection = await listener.AcceptAsync(cts.Token);
+
+        peer.Inject(peer.Seq, peer.Ack, TcpFlags.Ack | TcpFlags.Psh, 1024, "new"u8, [1, 1, .. Timestamp(2000, synAck.TsVal)]);
+        peer.TakeSent();
+        // An old duplicate at the next sequence number (a wrapped sequence space, or a forgery): PAWS drops it.
+        peer.Inject(peer.Seq + 3, peer.Ack, TcpFlags.Ack | TcpFlags.Psh, 1024, "old"u8, [1, 1, .. Timestamp(1500, synAck.TsVal)]);
+        var answer = ScriptedPeer.Single(peer.TakeSent());
+        Assert.Equal(peer.Seq + 3, answer.AcknowledgmentNumber);
+        Assert.Equal(2000u, answer.TsEcr); // TS.Recent did not move back
+        peer.Inject(peer.Seq + 3, peer.Ack, TcpFlags.Ack | TcpFlags.Psh, 1024, "ok!"u8, [1, 1, .. Timestamp(2001, synAck.TsVal)]);
+
+        var buffer = new byte[16];
+        int read = 0;
+        while (read < 6)
+        {
+            read += await connection.ReadAsync(buffer.AsMemory(read), cts.Token);
+        }
+        Assert.Equal("newok!", System.Text.Encoding.ASCII.GetString(buffer, 0, read));
+    }
+
+    private static byte[] Timestamp(uint value, uint echo)
+    {
+        byte[] option = [8, 10, 0, 0, 0, 0, 0, 0, 0, 0];
+        BinaryPrimitives.WriteUInt32BigEndian(option.AsSpan(2), value);
+        BinaryPrimitives.WriteUInt32BigEndian(option.AsSpan(6), echo);
+        return option;
+    }
+}

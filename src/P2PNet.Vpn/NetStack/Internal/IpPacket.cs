@@ -15,6 +15,7 @@ internal enum DropReason
     NoSocket,
     QueueFull,
     SynFlood,
+    Paws,
 }
 
 /// <summary>A validated IP packet: addresses, protocol and where the transport payload lies. IPv6 has its own version

@@ -58,6 +58,7 @@ internal sealed class NetStackMetrics : IDisposable
         DropReason.UnsupportedVersion => "unsupported_version",
         DropReason.UnsupportedProtocol => "unsupported_protocol",
         DropReason.NoSocket => "no_socket",
+        DropReason.Paws => "paws",
         DropReason.QueueFull => "queue_full",
         DropReason.SynFlood => "syn_flood",
         _ => "other",
