@@ -233,13 +233,13 @@ public sealed partial class TcpConnection
         _ackNow = false;
     }
 
+    /// <summary>Builds and queues one packet of <paramref name="length"/> bytes from the send ring. Up to an MSS it is an
+    /// ordinary segment with its checksum; beyond, a super-packet the device cuts into MSS-sized segments (TSO): every
+    /// segment gets this header with its own sequence number, PSH only on the last, and the checksum field holds the
+    /// pseudo-header sum for the device to complete, as the kernel's CHECKSUM_PARTIAL.</summary>
     private void EmitSegment(uint seq, TcpFlags flags, ReadOnlySpan<byte> options, int window, int ringOffset, int length)
     {
-        if (length > _mss)
-        {
-            EmitSuperPacket(seq, flags, options, window, ringOffset, length);
-            return;
-        }
+        bool super = length > _mss;
         int headerLength = 20 + options.Length;
         int total = 20 + headerLength + length;
         byte[] buffer = IPStack.RentPacket(total);
@@ -259,36 +259,18 @@ public sealed partial class TcpConnection
         {
             RingRead(_sndBuf!, _sendCapacity, (_sndHead + ringOffset) % _sendCapacity, tcp.Slice(headerLength, length));
         }
-        IpPacket.WriteTransportChecksum(packet, 16, udp: false);
-        _stack.Enqueue(buffer, total);
-        _segmentsSent++;
-        _stack.Metrics.SegmentSent();
-    }
-
-    /// <summary>One packet of <paramref name="length"/> (more than an MSS) bytes that the device cuts into MSS-sized
-    /// segments (TSO): every segment gets this header with its own sequence number, PSH only on the last; the checksum
-    /// field holds the pseudo-header sum for the device to complete, as the kernel's CHECKSUM_PARTIAL.</summary>
-    private void EmitSuperPacket(uint seq, TcpFlags flags, ReadOnlySpan<byte> options, int window, int ringOffset, int length)
-    {
-        int headerLength = 20 + options.Length;
-        int total = 20 + headerLength + length;
-        byte[] buffer = IPStack.RentPacket(total);
-        var packet = buffer.AsSpan(0, total);
-        IpPacket.WriteIpv4Header(packet, _stack.AddressValue, RemoteAddress, IpPacket.ProtocolTcp, total, _stack.NextIpId());
-        var tcp = packet[20..];
-        BinaryPrimitives.WriteUInt16BigEndian(tcp, LocalPort);
-        BinaryPrimitives.WriteUInt16BigEndian(tcp[2..], RemotePort);
-        BinaryPrimitives.WriteUInt32BigEndian(tcp[4..], seq);
-        BinaryPrimitives.WriteUInt32BigEndian(tcp[8..], _rcvNxt);
-        tcp[12] = (byte)((headerLength / 4) << 4);
-        tcp[13] = (byte)flags;
-        BinaryPrimitives.WriteUInt16BigEndian(tcp[14..], (ushort)Math.Min(window, ushort.MaxValue));
-        BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], (ushort)~Segmenter.Finish(Segmenter.PseudoHeaderSum(packet, IpPacket.ProtocolTcp, headerLength + length)));
-        BinaryPrimitives.WriteUInt16BigEndian(tcp[18..], 0);
-        options.CopyTo(tcp[20..]);
-        RingRead(_sndBuf!, _sendCapacity, (_sndHead + ringOffset) % _sendCapacity, tcp.Slice(headerLength, length));
-        _stack.EnqueueOffloaded(buffer, total, new PacketOffload(true, 20, 16, SegmentationKind.TcpV4, (ushort)_mss));
-        int segments = (length + _mss - 1) / _mss;
+        int segments = 1;
+        if (super)
+        {
+            BinaryPrimitives.WriteUInt16BigEndian(tcp[16..], (ushort)~Segmenter.Finish(Segmenter.PseudoHeaderSum(packet, IpPacket.ProtocolTcp, headerLength + length)));
+            _stack.EnqueueOffloaded(buffer, total, new PacketOffload(true, 20, 16, SegmentationKind.TcpV4, (ushort)_mss));
+            segments = (length + _mss - 1) / _mss;
+        }
+        else
+        {
+            IpPacket.WriteTransportChecksum(packet, 16, udp: false);
+            _stack.Enqueue(buffer, total);
+        }
         _segmentsSent += segments;
         for (int i = 0; i < segments; i++)
         {
