@@ -334,6 +334,7 @@ public abstract partial class VpnEndpoint : IAsyncDisposable
                     if (_links.TryGetValue(member.Peer, out var link))
                     {
                         link.Address = address;
+                        link.RedialNow(); // a member that joins is dialed at once, not when an old backoff ends
                     }
                     else
                     {

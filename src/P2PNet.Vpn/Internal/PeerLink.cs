@@ -22,6 +22,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly ILogger _logger;
     private Task _sendLoop = Task.CompletedTask;
+    private CancellationTokenSource? _backoff; // the current redial wait, if any; RedialNow cuts it short
     private uint _address;
     private int _connected;
     private long _packetsSent, _bytesSent, _packetsReceived, _bytesReceived;
@@ -190,16 +191,42 @@ internal sealed partial class PeerLink : IAsyncDisposable
     private TimeSpan Next(TimeSpan delay) =>
         TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _owner.Options.RedialMaxDelay.Ticks));
 
-    private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stop)
+    /// <summary>
+    /// Ends a redial wait now, if the dialing side is in one. Called when a new table arrives: it is news about the peer
+    /// (it just joined, or its addresses changed), so the backoff from the failures before it no longer applies. Without
+    /// this, a coordinator whose allow list names a member dials it at start, fails, and is deep in its backoff (up to
+    /// <see cref="VpnOptions.RedialMaxDelay"/>) when the member joins: the member's first packets wait for the timer.
+    /// </summary>
+    public void RedialNow()
     {
         try
         {
-            await Task.Delay(delay, _owner.TimeProvider, stop).ConfigureAwait(false);
+            Volatile.Read(ref _backoff)?.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The wait just ended by itself.
+        }
+    }
+
+    /// <returns><see langword="false"/> when the link is stopping; <see langword="true"/> after the delay, or sooner
+    /// through <see cref="RedialNow"/>.</returns>
+    private async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stop)
+    {
+        using var backoff = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        Volatile.Write(ref _backoff, backoff);
+        try
+        {
+            await Task.Delay(delay, _owner.TimeProvider, backoff.Token).ConfigureAwait(false);
             return true;
         }
         catch (OperationCanceledException)
         {
-            return false;
+            return !stop.IsCancellationRequested;
+        }
+        finally
+        {
+            Interlocked.CompareExchange(ref _backoff, null, backoff);
         }
     }
 
