@@ -23,6 +23,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
     private readonly ILogger _logger;
     private Task _sendLoop = Task.CompletedTask;
     private CancellationTokenSource? _backoff; // the current redial wait, if any; RedialNow cuts it short
+    private int _backoffRestarted; // set by RedialNow: the next wait starts again from RedialInitialDelay
     private uint _address;
     private int _connected;
     private long _packetsSent, _bytesSent, _packetsReceived, _bytesReceived;
@@ -127,7 +128,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
                     {
                         return;
                     }
-                    delay = Next(delay);
+                    delay = NextDelay(delay);
                     continue;
                 }
                 delay = _owner.Options.RedialInitialDelay;
@@ -182,23 +183,28 @@ internal sealed partial class PeerLink : IAsyncDisposable
                     {
                         return;
                     }
-                    delay = Next(delay);
+                    delay = NextDelay(delay);
                 }
             }
         }
     }
 
-    private TimeSpan Next(TimeSpan delay) =>
-        TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _owner.Options.RedialMaxDelay.Ticks));
+    /// <summary>The wait before the next redial: doubled, or back to the first step when <see cref="RedialNow"/> restarted
+    /// the backoff (a member that has just joined may not serve its data protocols yet when the first redial reaches it).</summary>
+    private TimeSpan NextDelay(TimeSpan delay) =>
+        Interlocked.Exchange(ref _backoffRestarted, 0) != 0
+            ? _owner.Options.RedialInitialDelay
+            : TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _owner.Options.RedialMaxDelay.Ticks));
 
     /// <summary>
-    /// Ends a redial wait now, if the dialing side is in one. Called when a new table arrives: it is news about the peer
+    /// Ends a redial wait now, if the dialing side is in one, and restarts the backoff. Called when a new table arrives: it is news about the peer
     /// (it just joined, or its addresses changed), so the backoff from the failures before it no longer applies. Without
     /// this, a coordinator whose allow list names a member dials it at start, fails, and is deep in its backoff (up to
     /// <see cref="VpnOptions.RedialMaxDelay"/>) when the member joins: the member's first packets wait for the timer.
     /// </summary>
     public void RedialNow()
     {
+        Volatile.Write(ref _backoffRestarted, 1);
         try
         {
             Volatile.Read(ref _backoff)?.Cancel();
