@@ -81,6 +81,8 @@ public class TcpLossRecoveryTests
         // Segment 3 arrives, 1 and 2 do not: one SACKed segment is too few for DupThresh (three), and no more data is
         // coming to make more. Not the RTO (200 ms) and not a probe of the tail: the hole itself, a millisecond later.
         peer.Inject(peer.Seq, flight[0].SequenceNumber, TcpFlags.Ack, 1024, [], SackOption(flight[2].SequenceNumber, Mss));
+        // The stack's timer loop, asleep until its 10 ms tick, is woken to sleep until the reordering timer instead.
+        await time.WaitForTimerAsync(TimeSpan.FromMilliseconds(1), Timeout);
         var (resent, after) = await AdvanceUntilSentAsync(peer, time, cts.Token);
         Assert.Equal(flight[0].SequenceNumber, resent.SequenceNumber);
         Assert.True(after <= TimeSpan.FromMilliseconds(2), $"resent after {after}");
@@ -142,23 +144,22 @@ public class TcpLossRecoveryTests
         return option;
     }
 
-    /// <summary>Advances the clock a millisecond at a time (each once the stack's timer loop waits) until the stack sends
-    /// something; returns the first segment and the time it took.</summary>
+    /// <summary>Advances the clock a millisecond at a time until the stack sends something; returns the first segment and
+    /// the time it took. After each step the test waits until the stack's timer loop waits again: it re-arms its delay
+    /// only after a tick has run and its packets were flushed, so what the tick sent is there to take, under any load.</summary>
     private static async Task<(TcpSegment Segment, TimeSpan After)> AdvanceUntilSentAsync(ScriptedPeer peer, ManualTimeProvider time, CancellationToken ct)
     {
         var step = TimeSpan.FromMilliseconds(1);
         for (var elapsed = TimeSpan.Zero; elapsed < TimeSpan.FromSeconds(1); elapsed += step)
         {
+            ct.ThrowIfCancellationRequested();
             await time.WaitForArmedTimersAsync(1, Timeout);
             time.Advance(step);
-            for (int i = 0; i < 20; i++)
+            await time.WaitForArmedTimersAsync(1, Timeout);
+            var sent = peer.TakeSent();
+            if (sent.Count > 0)
             {
-                var sent = peer.TakeSent();
-                if (sent.Count > 0)
-                {
-                    return (sent[0], elapsed + step);
-                }
-                await Task.Delay(5, ct);
+                return (sent[0], elapsed + step);
             }
         }
         throw new TimeoutException("The stack sent nothing for a second of its clock.");
