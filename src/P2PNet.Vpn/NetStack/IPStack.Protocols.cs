@@ -83,7 +83,7 @@ public sealed partial class IPStack
         BinaryPrimitives.WriteUInt16BigEndian(tcp[18..], 0);
         IpPacket.WriteTransportChecksum(packet, 16, udp: false);
         Enqueue(buffer, length);
-        Metrics.SegmentSent();
+        Metrics.SegmentsSent(1);
     }
 
     private void ReceiveUdp(ReadOnlySpan<byte> packet, in IpPacket ip)

@@ -615,7 +615,6 @@ public sealed partial class IPStack : IAsyncDisposable
         }
     }
 
-
     /// <summary>Ticks every <see cref="NetStackOptions.TimerInterval"/>, or sooner when a connection has a timer due
     /// sooner (a tail loss probe or a reordering timer two round trips away on a fast link), at most once a millisecond.</summary>
     private async Task TimerLoopAsync(CancellationToken cancellationToken)

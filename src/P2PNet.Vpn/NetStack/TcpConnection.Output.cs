@@ -272,10 +272,7 @@ public sealed partial class TcpConnection
             _stack.Enqueue(buffer, total);
         }
         _segmentsSent += segments;
-        for (int i = 0; i < segments; i++)
-        {
-            _stack.Metrics.SegmentSent();
-        }
+        _stack.Metrics.SegmentsSent(segments);
     }
 
     /// <summary>How much new data one send may carry: an MSS, or with segmentation offload as many whole MSS as fit in

@@ -208,20 +208,8 @@ public sealed class TunDevice : IPacketDevice, IOffloadPacketDevice, IPacketBatc
 
     ValueTask<OffloadedPacket> IOffloadPacketDevice.ReadOffloadedAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
-        Span<byte> header = stackalloc byte[PacketOffload.VirtioHeaderSize];
-        while (true)
-        {
-            int length = Read(header, buffer, cancellationToken);
-            if (length <= 0)
-            {
-                return ValueTask.FromResult(default(OffloadedPacket));
-            }
-            // The kernel only hands over what TUNSETOFFLOAD enabled; anything else would be a kernel bug: skip it.
-            if (PacketOffload.TryReadVirtioHeader(header, out var offload))
-            {
-                return ValueTask.FromResult(new OffloadedPacket(length, offload));
-            }
-        }
+        ReadOffloaded(buffer, block: true, out var packet, cancellationToken);
+        return ValueTask.FromResult(packet);
     }
 
     bool IPacketBatchSource.TryReadPacket(Memory<byte> buffer, out int length)
@@ -238,22 +226,23 @@ public sealed class TunDevice : IPacketDevice, IOffloadPacketDevice, IPacketBatc
     bool IPacketBatchSource.TryReadOffloaded(Memory<byte> buffer, out OffloadedPacket packet)
     {
         packet = default;
-        if (!Offload)
-        {
-            return false;
-        }
+        return Offload && ReadOffloaded(buffer, block: false, out packet, CancellationToken.None);
+    }
+
+    /// <summary>Reads one packet with its virtio-net header (length 0 when closed); without <paramref name="block"/>,
+    /// false when none is queued.</summary>
+    private bool ReadOffloaded(Memory<byte> buffer, bool block, out OffloadedPacket packet, CancellationToken cancellationToken)
+    {
         Span<byte> header = stackalloc byte[PacketOffload.VirtioHeaderSize];
         while (true)
         {
-            int length = Read(header, buffer, CancellationToken.None, block: false);
-            if (length < 0)
+            int length = Read(header, buffer, cancellationToken, block);
+            if (length <= 0)
             {
-                return false;
+                packet = default;
+                return length == 0;
             }
-            if (length == 0)
-            {
-                return true; // closed
-            }
+            // The kernel only hands over what TUNSETOFFLOAD enabled; anything else would be a kernel bug: skip it.
             if (PacketOffload.TryReadVirtioHeader(header, out var offload))
             {
                 packet = new OffloadedPacket(length, offload);

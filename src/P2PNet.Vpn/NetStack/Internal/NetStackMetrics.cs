@@ -31,7 +31,7 @@ internal sealed class NetStackMetrics : IDisposable
         _connections = _meter.CreateUpDownCounter<long>("p2pnet.netstack.tcp.connections", "{connection}", "Open TCP connections.");
     }
 
-    public void SegmentSent() => _segmentsSent.Add(1);
+    public void SegmentsSent(int count) => _segmentsSent.Add(count);
 
     public void SegmentReceived() => _segmentsReceived.Add(1);
 
