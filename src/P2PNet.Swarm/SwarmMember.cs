@@ -174,8 +174,9 @@ public sealed partial class SwarmMember : IAsyncDisposable
     }
 
     /// <summary>
-    /// Moves the host into the private swarm: fetches the key first if we have none, closes listeners and public
-    /// connections, listens again on the same addresses with the key, and connects to the bootstrap nodes.
+    /// Moves the host into the private swarm: fetches the key first if we have none, applies the key (the listeners stay
+    /// open and take only connections with it from then on), closes public connections, and connects to the bootstrap
+    /// nodes.
     /// </summary>
     /// <returns>How many bootstrap nodes were reached.</returns>
     public async Task<int> JoinAsync(CancellationToken cancellationToken = default)
@@ -246,7 +247,7 @@ public sealed partial class SwarmMember : IAsyncDisposable
         return reached;
     }
 
-    /// <summary>Returns the host to the public network: removes the key, closes private connections and listens again. The key is kept for a later join.</summary>
+    /// <summary>Returns the host to the public network: removes the key and closes private connections. The key is kept for a later join.</summary>
     public async Task LeaveAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);

@@ -350,7 +350,7 @@ public sealed partial class P2PHost
 
     /// <summary>
     /// Changes the private-network keys for connections made from now on (open connections are untouched; close them to
-    /// enforce the change). <paramref name="key"/> <see langword="null"/> returns to the public network;
+    /// enforce the change; one still in its handshake with keys no longer accepted is refused when it completes). <paramref name="key"/> <see langword="null"/> returns to the public network;
     /// <paramref name="alsoAccepted"/> are accepted inbound too, for a rotation's grace period.
     /// </summary>
     public void SetPrivateNetworkKeys(SwarmKey? key, IEnumerable<SwarmKey>? alsoAccepted = null)
@@ -367,6 +367,11 @@ public sealed partial class P2PHost
         }
     }
 
+    /// <summary>Under the lock: whether a connection protected by <paramref name="key"/> (null: none) belongs to the
+    /// network the host is in now.</summary>
+    private bool IsAcceptedPrivateNetworkKey(SwarmKey? key) =>
+        _privateKey is null ? key is null : key is not null && (key.Equals(_privateKey) || _acceptedKeys.Contains(key));
+
     private bool TryAddConnection(P2PConnection connection, out string? refusal)
     {
         bool first;
@@ -375,6 +380,13 @@ public sealed partial class P2PHost
             if (_state >= 2)
             {
                 refusal = "the host is stopping";
+                return false;
+            }
+            // The keys are read when the upgrade starts; one that changed since (a swarm joined, left or rotated) must
+            // not admit a connection of the network just left, as the sweep of open connections has run already.
+            if (!IsAcceptedPrivateNetworkKey(connection.PrivateNetworkKey))
+            {
+                refusal = "the private network changed while the connection was being set up";
                 return false;
             }
             if (!_connections.TryGetValue(connection.RemotePeer, out var list))

@@ -49,6 +49,52 @@ public sealed class PrivateNetworkHostTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task AConnectionWhoseHandshakeEndsAfterTheHostChangedNetworks_IsRefused_AndTheListenerServesTheNewNetwork()
+    {
+        var key = SwarmKey.Generate();
+        P2PHost? switching = null;
+        // The gater runs after the handshake and before the connection is admitted: the host joins a private network
+        // right there, as a swarm join can while a public connection is still in its handshake.
+        var gater = new SwitchingGater(() => switching!.SetPrivateNetworkKeys(key));
+        var options = new P2PHostOptions { ConnectionGater = gater, HandshakeTimeout = TimeSpan.FromSeconds(5) };
+        options.ListenAddresses.Add(Multiaddr.Parse("/ip4/127.0.0.1/tcp/0"));
+        await using var b = new P2PHost(options, XunitLoggerProvider.CreateFactory(output));
+        switching = b;
+        await b.StartAsync().AsTask().WaitAsync(Timeout);
+        var address = b.ListenAddresses[0];
+        await using var publicDialer = await StartHostAsync(null);
+        await using var privateDialer = await StartHostAsync(key);
+
+        await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            var connection = await publicDialer.DialAsync(address).AsTask().WaitAsync(Timeout);
+            await PingOnceAsync(connection); // the listener closed it, if the dial returned before it did
+        });
+        await Conditions.WaitUntilAsync(() => b.Connections.Count == 0, Timeout, "the refused connection is gone");
+        Assert.Equal(1, gater.Calls);
+
+        // The same listener, never reopened, now takes the private network only.
+        await PingOnceAsync(await privateDialer.DialAsync(address).AsTask().WaitAsync(Timeout));
+        await AssertRefusedFastAsync(publicDialer, address);
+    }
+
+    private sealed class SwitchingGater(Action onFirstSecured) : IConnectionGater
+    {
+        private int _calls;
+
+        public int Calls => _calls;
+
+        public bool AllowSecured(ConnectionDirection direction, P2PNet.Peers.PeerId peer, Multiaddr remoteAddress)
+        {
+            if (Interlocked.Increment(ref _calls) == 1)
+            {
+                onFirstSecured();
+            }
+            return true;
+        }
+    }
+
+    [Fact]
     public async Task Dial_WithSameKey_ConnectsAndPings()
     {
         var key = SwarmKey.Generate();
