@@ -4,8 +4,15 @@
 // It mirrors the P2PNet CLI contract so tests can drive both implementations the same way:
 //
 //   node.mjs listen   [--listen MA]... [--key FILE] [--psk FILE] [--ws] [--mdns] [--mdns-interval MS] [--relay-service]
+//                     [--autonat-service] [--dcutr]
 //                     (--relay-service serves circuit relay v2 without data/duration limits; a --listen
-//                     <relay MA>/p2p-circuit reserves there and prints 'RESERVED <circuit MA>')
+//                     <relay MA>/p2p-circuit reserves there and prints 'RESERVED <circuit MA>';
+//                     --autonat-service adds @libp2p/autonat (/libp2p/autonat/1.0.0) and @libp2p/autonat-v2
+//                     (/libp2p/autonat/2/dial-request, /libp2p/autonat/2/dial-back); --dcutr adds @libp2p/dcutr
+//                     (/libp2p/dcutr). Besides LISTEN/CONNECT/DISCONNECT/IDENTIFY/DISCOVERED/RESERVED it prints
+//                     'ADDRESS <MA>' whenever the advertised addresses gain one after start-up (an address
+//                     AutoNAT confirmed, a circuit address, ...) and 'CONNECTION <peer> <remote MA> limited|direct'
+//                     on every opened connection (limited: connection.limits set or a /p2p-circuit address).)
 //   node.mjs ping     MA [--count N] [--interval-ms MS] [--libp2p-ping] [--psk FILE] [--key FILE]
 //   node.mjs echo     MA --bytes N [--streams K] [--lazy] [--psk FILE] [--key FILE]
 //   node.mjs perf     MA --upload BYTES --download BYTES [--psk FILE] [--key FILE]
@@ -20,6 +27,81 @@
 // Key files (--key, keygen) hold the hex of the libp2p protobuf-encoded private key (crypto.proto
 // PrivateKey). `--key FILE` creates an Ed25519 key in FILE when the file does not exist yet.
 // PSK files are the standard swarm key text: "/key/swarm/psk/1.0.0/\n/base16/\n<64 hex chars>".
+//
+// NAT traversal in js-libp2p as pinned here (autonat 3.0.28, autonat-v2 2.0.15, dcutr 3.0.28, libp2p 3.3.11,
+// @libp2p/utils 7.4.1, identify 4.1.14), read from node_modules/*/dist/src and checked in network namespaces:
+//
+// "Private" below means @libp2p/utils isPrivate(ma) (dist/src/multiaddr/is-private.js) / isPrivateIp(ip)
+// (dist/src/private-ip.js): IPv4 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.0.0/24, 192.0.2/24,
+// 192.31.196/24, 192.52.193/24, 192.88.99/24, 192.168/16, 192.175.48/24, 198.18/15, 198.51.100/24,
+// 203.0.113/24, 240/4, 255.255.255.255; IPv6 ::, ::1, 64:ff9b::<v4>, 100::, 2001::, 2001:2x::, 2001:db8::,
+// 2002::, fc00::/7, fe80::/10, ff00::/8, and IPv4-mapped/embedded IPv6 forms of the IPv4 ranges. So loopback,
+// RFC 1918, CGNAT, benchmarking and all three documentation ranges (192.0.2, 198.51.100, 203.0.113) are
+// private; ordinary public-looking addresses (1.2.3.4, 44.0.0.1, 45.0.0.2) are not. No option of autonat,
+// autonat-v2 or dcutr changes this: neither service has an allow-private/loopback option nor one that turns
+// its own client side off (the startupDelay and refreshInterval options are declared in index.d.ts but not
+// used), so there is no --autonat-allow-private.
+//
+// AutoNAT v1 server, @libp2p/autonat dist/src/autonat.js AutoNATService.handleAutonatMessage: the requested
+// peer id must be the connection's remote peer (else E_BAD_REQUEST); it keeps only addresses that are not
+// private, whose host equals the host of connection.remoteAddr, is not one of the server's own hosts and has
+// a dial transport; none left -> E_DIAL_REFUSED "no dialable addresses". It then calls
+// connectionManager.openConnection(addr/p2p/<peer>) without force, which returns the existing direct
+// connection to that peer (libp2p dist/src/connection-manager/utils.js findExistingConnection): the request's
+// own connection. If its remoteAddr differs from the requested address (the client dialed from an ephemeral
+// port) it fails with "Unexpected remote address" (E_DIAL_ERROR); if it equals it, it counts as success.
+// Either way its finally block closes that connection before the response is written, so the client sees
+// the stream and the connection closed and no DialResponse (seen: "Cannot write to a stream that is
+// closed"). The handler is registered without runOnLimitedConnection, so requests over relays are not taken.
+// Consequence seen with two --autonat-service nodes (each one's v1 client asks the other): the connection
+// drops right after identify; a node that reserved on a relay this way loses the reservation (NO_RESERVATION).
+//
+// AutoNAT v2 server, @libp2p/autonat-v2 dist/src/server.js AutoNATv2Server.handleDialRequestStream: for each
+// requested address in order: connectionManager.isDialable false -> DialResponse E_DIAL_REFUSED; a private
+// IP (isPrivateIp of the last ip4/ip6 component) -> throws inside the loop: logged, no response for that
+// address, next address; an IP different from the connection's remote IP -> asks for 30000..100000 bytes of
+// dial data first (preventAmplificationAttack); then dialClientBack opens a new connection (force: true),
+// sends DialBack{nonce} on /libp2p/autonat/2/dial-back, expects DialBackResponse OK and closes it: OK,
+// E_DIAL_ERROR (dial failed) or E_DIAL_BACK_ERROR. It writes one DialResponse per address it answers (not one
+// per request as the spec has it), then closes the stream. Checked js-js: 45.0.0.2 was dialed back and
+// confirmed.
+//
+// Clients: both services are also clients (autonat.js AutoNATService.verifyExternalAddresses / askPeerToVerify,
+// client.js AutoNATv2Client.verifyExternalAddresses / askPeerToVerify). They run on the registrar topology
+// onConnect, i.e. after identify shows a peer supporting /libp2p/autonat/1.0.0 resp.
+// /libp2p/autonat/2/dial-request, on every such connection; findRandomPeers also random-walks every 60 s, which
+// finds nothing without a peer routing (DHT). They ask only about addresses of the address manager whose
+// verification expired (libp2p dist/src/address-manager: expires < now), skipping private ones and IPv6
+// ones that are not 2000::/3 or when the server advertised no IPv6 (v1 getFirstUnverifiedMultiaddr sends one
+// address, v2 getUnverifiedMultiaddrs sends all). Results count once per server peer and once per network
+// segment (getNetworkSegment: first IPv4 octet / first IPv6 group of the server's address). A transport
+// (listen), ip-mapping or dns-mapping address is confirmed by the first success (one server is enough); an
+// observed address needs REQUIRED_SUCCESSFUL_DIALS = 4 successes from 4 segments; 8 failures
+// (REQUIRED_FAILED_DIALS) remove it. Confirmation: addressManager.confirmObservedAddr, valid for 10 minutes
+// (addressVerificationTTL), then re-checked. The v2 client skips E_DIAL_BACK_ERROR results and stops reading
+// at the first response that is not OK.
+//
+// What the node advertises (getMultiaddrs, identify listenAddrs, dcutr): libp2p address-manager
+// transport-addresses.js TransportAddresses.get marks private listen addresses verified from the start and
+// public ones unverified until AutoNAT confirms them; getAddresses returns verified ones only. So a node
+// listening on a public-looking address advertises it only after a server confirmed it (an ADDRESS line);
+// listen then prints the bound addresses as LISTEN when nothing is advertised yet. identify.js
+// maybeAddObservedAddress ignores private observed addresses and every plain TCP observed address, so a js node
+// behind a NAT never learns or confirms its mapped TCP address.
+//
+// DCUtR, @libp2p/dcutr dist/src/dcutr.js DefaultDCUtRService: runs on connections whose remoteAddr is a circuit
+// address (topology with notifyOnLimitedConnection) and only on the side where the relayed connection is
+// inbound (upgradeInbound). That side first tries attemptUnilateralConnectionUpgrade: the peer store's
+// addresses of the remote (identify listenAddrs) filtered by isPublicAndDialable, force-dialed; on success the
+// relayed connection is closed. Otherwise up to 3 attempts (5 s each): it sends CONNECT with
+// addressManager.getAddresses() (every advertised address: private listen addresses, confirmed public
+// ones, circuit addresses, no filter), reads the remote's CONNECT, SYNCs, waits RTT/2 and force-dials. The
+// other side (handleIncomingUpgrade) answers CONNECT with its own getAddresses() and dials on SYNC. Both
+// sides dial only addresses that pass utils.js isPublicAndDialable: not a circuit address, a dial transport
+// exists, and either DNS or an IP address that is not private. So js never hole-punches to loopback,
+// RFC 1918, CGNAT or documentation-range addresses, and a js peer whose public address AutoNAT has not
+// confirmed sends no public address. Checked: B reserved on relay R (44.0.0.1), A (46.0.0.3, confirmed by R's
+// v2 server) dialed B through R; B opened a direct connection to 46.0.0.3:4003 and closed the relayed one.
 
 import { createHash, randomBytes } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
@@ -27,9 +109,12 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { noise } from '@chainsafe/libp2p-noise'
+import { autoNAT } from '@libp2p/autonat'
+import { autoNATv2 } from '@libp2p/autonat-v2'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { dcutr } from '@libp2p/dcutr'
 import { identify } from '@libp2p/identify'
 import { mdns } from '@libp2p/mdns'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
@@ -117,6 +202,8 @@ function parseCli (argv) {
         'linger-ms': { type: 'string' },
         lazy: { type: 'boolean' },
         'relay-service': { type: 'boolean' },
+        'autonat-service': { type: 'boolean' },
+        dcutr: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }
       }
     })
@@ -204,7 +291,7 @@ function loadPsk (file) {
 
 // ---------------------------------------------------------------- node
 
-async function createNode ({ listen = [], keyFile, pskFile, withMdns = false, mdnsInterval = 1000, start = true, relayService = false }) {
+async function createNode ({ listen = [], keyFile, pskFile, withMdns = false, mdnsInterval = 1000, start = true, relayService = false, autonatService = false, withDcutr = false }) {
   const services = {
     identify: identify({ timeout: 10_000 }),
     ping: ping()
@@ -214,6 +301,16 @@ async function createNode ({ listen = [], keyFile, pskFile, withMdns = false, md
   }
   if (relayService) {
     services.relay = circuitRelayServer({ reservations: { applyDefaultLimit: false } })
+  }
+  if (autonatService) {
+    // Neither service has an option to accept private/loopback addresses or to turn its own client
+    // side off (see the notes at the top of this file), so both run with their defaults.
+    services.autoNAT = autoNAT()
+    services.autoNATv2 = autoNATv2()
+  }
+  if (withDcutr) {
+    // Needs identify (above) and the circuit relay transport (below), both always present.
+    services.dcutr = dcutr()
   }
   const options = {
     start,
@@ -396,7 +493,9 @@ async function cmdListen (values) {
       withMdns: values.mdns === true,
       mdnsInterval: intOption(values, 'mdns-interval', 1000, 1),
       start: false,
-      relayService: values['relay-service'] === true
+      relayService: values['relay-service'] === true,
+      autonatService: values['autonat-service'] === true,
+      withDcutr: values.dcutr === true
     })
   } catch (err) {
     fail(`cannot create node: ${errText(err)}`)
@@ -405,6 +504,12 @@ async function cmdListen (values) {
   node.addEventListener('peer:connect', (evt) => out(`CONNECT ${evt.detail.toString()}`))
   node.addEventListener('peer:disconnect', (evt) => out(`DISCONNECT ${evt.detail.toString()}`))
   node.addEventListener('peer:identify', (evt) => out(`IDENTIFY ${identifyJson(evt.detail)}`))
+  node.addEventListener('connection:open', (evt) => {
+    const conn = evt.detail
+    const remote = conn.remoteAddr.toString()
+    const kind = conn.limits != null || remote.includes('/p2p-circuit') ? 'limited' : 'direct'
+    out(`CONNECTION ${conn.remotePeer.toString()} ${remote} ${kind}`)
+  })
   if (node.services.mdns != null) {
     const seen = new Set()
     node.services.mdns.addEventListener('peer', (evt) => {
@@ -442,7 +547,15 @@ async function cmdListen (values) {
   } catch (err) {
     fail(`cannot listen on ${listen.join(', ')}: ${errText(err)}`)
   }
-  const addrs = node.getMultiaddrs()
+  let addrs = node.getMultiaddrs()
+  const advertised = new Set(addrs.map(a => a.toString()))
+  if (addrs.length === 0) {
+    // js-libp2p advertises a listen address outside @libp2p/utils isPrivate() only once AutoNAT has
+    // confirmed it, so a node listening on public-looking addresses only advertises nothing yet:
+    // report the bound addresses instead (ADDRESS lines follow once they are confirmed).
+    addrs = node.components.transportManager.getAddrs()
+      .map(a => a.encapsulate(`/p2p/${node.peerId.toString()}`))
+  }
   if (addrs.length === 0) fail(`node has no listen addresses (asked for ${listen.join(', ')})`)
   clearTimeout(startupTimer)
   // One write, so a reader sees every LISTEN line at once.
@@ -458,6 +571,18 @@ async function cmdListen (values) {
   }
   node.addEventListener('self:peer:update', printReserved)
   printReserved()
+  // Every address the node starts advertising after start-up (an AutoNAT-confirmed address, a relay
+  // reservation's circuit address, a new listener); one that goes away and comes back prints again.
+  const printAddresses = () => {
+    const now = new Set(node.getMultiaddrs().map(a => a.toString()))
+    for (const ma of now) {
+      if (!advertised.has(ma)) out(`ADDRESS ${ma}`)
+    }
+    advertised.clear()
+    for (const ma of now) advertised.add(ma)
+  }
+  node.addEventListener('self:peer:update', printAddresses)
+  printAddresses()
 }
 
 async function withClient (values, fn) {
