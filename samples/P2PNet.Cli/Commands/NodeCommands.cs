@@ -33,6 +33,7 @@ internal static class NodeCommands
         var bootstrap = new Option<string[]>("--bootstrap") { Description = "Bootstrap peer multiaddr ending in /p2p/<id> (repeatable): dialed at start and re-dialed with backoff while disconnected." };
         var peerStore = new Option<string?>("--peerstore") { Description = "SQLite file keeping known peers across restarts (reconnects to them at start)." };
         var relayOptions = new RelayCliOptions();
+        var natOptions = new NatCliOptions();
         node.Options.Add(listen);
         node.Options.Add(key);
         node.Options.Add(Verbose);
@@ -42,6 +43,7 @@ internal static class NodeCommands
         node.Options.Add(bootstrap);
         node.Options.Add(peerStore);
         relayOptions.AddTo(node);
+        natOptions.AddTo(node, listening: true);
         node.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
         {
             string[] addresses = parse.GetValue(listen) is { Length: > 0 } given ? given : ["/ip4/127.0.0.1/tcp/0"];
@@ -70,6 +72,7 @@ internal static class NodeCommands
                     o.BootstrapPeers.Add(peer);
                 }
                 o.PeerStore.DatabasePath = parse.GetValue(peerStore);
+                natOptions.Configure(parse, o);
             });
             bool abandoned = false;
             try
@@ -115,6 +118,7 @@ internal static class NodeCommands
                     }
                 }
                 await host.StartAsync(ct); // mDNS and bootstrap (already running when a listen started the host)
+                await using var nat = await natOptions.StartAsync(parse, host, logging, output);
                 await using var relays = await RelayCliOptions.StartAsync(parse, relayOptions, host, logging, output, ct);
                 await shutdown;
                 abandoned = !await StopAsync(host);
@@ -169,6 +173,7 @@ internal static class NodeCommands
         ping.Options.Add(key);
         ping.Options.Add(Verbose);
         ping.Options.Add(Psk);
+        ClientListen.AddTo(ping);
         ping.SetAction((parse, cancel) => CliSupport.RunClientAsync(parse, timeout, async ct =>
         {
             int n = parse.GetValue(count);
@@ -201,6 +206,7 @@ internal static class NodeCommands
         perf.Options.Add(key);
         perf.Options.Add(Verbose);
         perf.Options.Add(Psk);
+        ClientListen.AddTo(perf);
         perf.SetAction((parse, cancel) => CliSupport.RunClientAsync(parse, timeout, async ct =>
         {
             long up = parse.GetValue(upload), down = parse.GetValue(download);
@@ -238,6 +244,7 @@ internal static class NodeCommands
         echo.Options.Add(key);
         echo.Options.Add(Verbose);
         echo.Options.Add(Psk);
+        ClientListen.AddTo(echo);
         echo.SetAction((parse, cancel) => CliSupport.RunClientAsync(parse, timeout, async ct =>
         {
             long n = parse.GetValue(bytes);
@@ -308,10 +315,16 @@ internal static class NodeCommands
             var psk = LoadPsk(parse);
             var identity = CliSupport.LoadOrCreateKey(parse.GetValue(key));
             var logging = CliSupport.CreateLoggerFactory(parse.GetValue(Verbose));
-            var host = CliSupport.CreateHost(identity, logging, o => o.PrivateNetworkKey = psk);
+            var host = CliSupport.CreateHost(identity, logging, o =>
+            {
+                o.PrivateNetworkKey = psk;
+                ClientListen.Configure(parse, o);
+            });
             try
             {
+                await using var nat = await ClientListen.StartAsync(parse, host, logging);
                 var connection = await host.DialAsync(target, ct);
+                connection = await ClientListen.AwaitDirectAsync(parse, host, connection, ct);
                 return new ClientSession(identity, logging, host, connection);
             }
             catch (IOException e) when (e.GetType() == typeof(IOException))

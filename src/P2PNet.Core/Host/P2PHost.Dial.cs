@@ -139,8 +139,11 @@ public sealed partial class P2PHost
     {
         lock (_lock)
         {
-            // The newest open one: when a peer reconnects, the older connection is the one more likely to be going away.
-            return _connections.TryGetValue(peer, out var list) ? list.LastOrDefault(c => !c.IsClosing) : null;
+            // The newest open one, direct before relayed (a hole punch leaves both open for a while): when a peer
+            // reconnects, the older connection is the one more likely to be going away.
+            return _connections.TryGetValue(peer, out var list)
+                ? list.LastOrDefault(c => !c.IsClosing && !c.IsLimited) ?? list.LastOrDefault(c => !c.IsClosing)
+                : null;
         }
     }
 

@@ -22,7 +22,7 @@ public sealed partial class P2PHost
             {
                 bound = [.. _listeners.Select(l => l.Listener.LocalAddress)];
             }
-            return [.. bound.SelectMany(ExpandUnspecified).Distinct().Select(a => a.WithPeerId(PeerId)), .. CircuitAddresses];
+            return [.. bound.SelectMany(ExpandUnspecified).Distinct().Select(a => a.WithPeerId(PeerId)), .. AdvertisedObservedAddresses, .. CircuitAddresses];
         }
     }
 

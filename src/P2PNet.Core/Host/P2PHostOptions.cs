@@ -119,6 +119,9 @@ public sealed class P2PHostOptions
     /// <summary>TCP transport settings.</summary>
     public TcpTransportOptions Tcp { get; set; } = new();
 
+    /// <summary>How observed addresses (identify) are collected, advertised and turned into a NAT type.</summary>
+    public ObservedAddressOptions ObservedAddresses { get; set; } = new();
+
     /// <summary>WebSocket transport settings (<c>/ws</c>, <c>/wss</c>).</summary>
     public WebSocketTransportOptions WebSockets { get; set; } = new();
 

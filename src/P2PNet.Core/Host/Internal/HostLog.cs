@@ -59,4 +59,7 @@ internal static partial class HostLog
 
     [LoggerMessage(1050, LogLevel.Warning, "A handler of {Event} threw")]
     public static partial void EventHandlerFailed(ILogger logger, Exception exception, string @event);
+
+    [LoggerMessage(1064, LogLevel.Information, "Reachability is now {Reachability}")]
+    public static partial void ReachabilityChanged(ILogger logger, Reachability reachability);
 }

@@ -202,6 +202,10 @@ internal sealed class IdentifyService(P2PHost host, ILogger logger) : IHostServi
             {
             }
         }
+        if (observed is not null)
+        {
+            host.OnObservedAddress(connection, observed);
+        }
         return host.PeerStore.ApplyIdentify(connection.RemotePeer, key ?? connection.RemotePublicKey, listen, protocols,
             message.HasAgentVersion ? message.AgentVersion : null,
             message.HasProtocolVersion ? message.ProtocolVersion : null, observed);

@@ -14,6 +14,7 @@ public sealed class TcpTransport : ITransport
 {
     private readonly TcpTransportOptions _options;
     private readonly ILoggerFactory _loggerFactory;
+    private readonly List<IPEndPoint> _listening = [];
 
     /// <summary>Creates the transport.</summary>
     /// <param name="options">Settings; the defaults when <see langword="null"/>.</param>
@@ -44,36 +45,84 @@ public sealed class TcpTransport : ITransport
     }
 
     /// <inheritdoc />
-    public async ValueTask<TransportConnection> DialAsync(Multiaddr address, CancellationToken cancellationToken = default)
+    public ValueTask<TransportConnection> DialAsync(Multiaddr address, CancellationToken cancellationToken = default) =>
+        DialAsync(address, _options.PortReuse, cancellationToken);
+
+    /// <summary>Opens a raw connection to <paramref name="address"/>, from the listening port when
+    /// <paramref name="reusePort"/> (and a listener of the address family is open), from an ephemeral port otherwise.
+    /// AutoNAT dial-backs pass false whatever <see cref="TcpTransportOptions.PortReuse"/> says: a dial-back from the
+    /// listening port could punch the very hole it is meant to test.</summary>
+    internal async ValueTask<TransportConnection> DialAsync(Multiaddr address, bool reusePort, CancellationToken cancellationToken)
     {
         if (!CanDial(address))
         {
             throw new ArgumentException($"The TCP transport cannot dial {address}.", nameof(address));
         }
         IPEndPoint endPoint = await ResolveAsync(address, cancellationToken).ConfigureAwait(false);
-        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = _options.NoDelay };
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(_options.ConnectTimeout);
         try
         {
-            await socket.ConnectAsync(endPoint, timeout.Token).ConfigureAwait(false);
-            return new SocketConnection(socket, _options);
+            if (reusePort && ReusableSource(endPoint) is { } source)
+            {
+                try
+                {
+                    return new SocketConnection(await ConnectAsync(endPoint, source, timeout.Token).ConfigureAwait(false), _options);
+                }
+                catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressAlreadyInUse or SocketError.AddressNotAvailable)
+                {
+                    // That remote is already connected from the listening port (or its TIME_WAIT lingers): any port will do.
+                }
+            }
+            return new SocketConnection(await ConnectAsync(endPoint, null, timeout.Token).ConfigureAwait(false), _options);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
-            socket.Dispose();
             throw new IOException($"Connecting to {address} timed out after {_options.ConnectTimeout.TotalSeconds:0.#} s.");
         }
         catch (SocketException e)
         {
-            socket.Dispose();
             throw new IOException($"Cannot connect to {address}: {e.Message}", e);
+        }
+    }
+
+    private async Task<Socket> ConnectAsync(IPEndPoint endPoint, IPEndPoint? source, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = _options.NoDelay };
+        try
+        {
+            if (source is not null)
+            {
+                ListeningSocket.SetReusePort(socket);
+                socket.Bind(source);
+            }
+            await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
+            return socket;
         }
         catch
         {
             socket.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The listening end point to dial <paramref name="remote"/> from: same address family, and loopback
+    /// only for a loopback remote (a socket bound to 127.0.0.1 cannot reach other hosts), an unspecified address for any.</summary>
+    private IPEndPoint? ReusableSource(IPEndPoint remote)
+    {
+        bool loopback = IPAddress.IsLoopback(remote.Address);
+        lock (_listening)
+        {
+            foreach (var local in _listening)
+            {
+                if (local.AddressFamily == remote.AddressFamily
+                    && (local.Address.Equals(IPAddress.Any) || local.Address.Equals(IPAddress.IPv6Any) || IPAddress.IsLoopback(local.Address) == loopback))
+                {
+                    return local;
+                }
+            }
+        }
+        return null;
     }
 
     /// <summary>
@@ -115,8 +164,17 @@ public sealed class TcpTransport : ITransport
         {
             throw new ArgumentException($"The TCP transport cannot listen on {address}.", nameof(address));
         }
-        var socket = ListeningSocket.Open(endPoint, _options.Backlog, address);
-        return ValueTask.FromResult<ITransportListener>(new TcpListener(socket, _options, _loggerFactory.CreateLogger<TcpTransport>()));
+        var socket = ListeningSocket.Open(endPoint, _options.Backlog, address, _options.PortReuse);
+        var bound = (IPEndPoint)socket.LocalEndPoint!;
+        if (_options.PortReuse)
+        {
+            lock (_listening)
+            {
+                _listening.Add(bound);
+            }
+        }
+        return ValueTask.FromResult<ITransportListener>(new TcpListener(socket, _options, _loggerFactory.CreateLogger<TcpTransport>(),
+            () => { lock (_listening) { _listening.Remove(bound); } }));
     }
 
     private sealed class TcpListener : ITransportListener
@@ -125,10 +183,12 @@ public sealed class TcpTransport : ITransport
         private readonly TcpTransportOptions _options;
         private readonly AcceptBackoff _backoff;
         private readonly CancellationTokenSource _closing = new();
+        private readonly Action _closed;
 
-        public TcpListener(Socket socket, TcpTransportOptions options, ILogger logger)
+        public TcpListener(Socket socket, TcpTransportOptions options, ILogger logger, Action closed)
         {
             _socket = socket;
+            _closed = closed;
             _options = options;
             LocalAddress = Multiaddr.FromTcpEndPoint((IPEndPoint)socket.LocalEndPoint!);
             _backoff = new AcceptBackoff(logger, LocalAddress);
@@ -195,6 +255,7 @@ public sealed class TcpTransport : ITransport
 
         public async ValueTask DisposeAsync()
         {
+            _closed();
             await _closing.CancelAsync().ConfigureAwait(false);
             _socket.Dispose();
         }

@@ -17,4 +17,14 @@ public sealed class TcpTransportOptions
 
     /// <summary>Bytes buffered for the socket before writers pause (backpressure). Default 1 MiB.</summary>
     public int MaxWriteBufferSize { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// Dial out from the port we listen on (SO_REUSEPORT on the listener and on outbound sockets), as go-libp2p does.
+    /// NAT traversal needs it: peers then observe the address our NAT maps for the listening port, which AutoNAT can
+    /// verify and hole punching (DCUtR) can aim at, and the TCP simultaneous open of a hole punch leaves from that port.
+    /// A dial that cannot reuse the port (the same remote already connected from it, or no listener of the address
+    /// family) uses an ephemeral port instead. The price: another process of the same user that also sets SO_REUSEPORT
+    /// can bind the same port without an error. Default false; <c>p2pnet node</c> turns it on unless hole punching is off.
+    /// </summary>
+    public bool PortReuse { get; set; }
 }

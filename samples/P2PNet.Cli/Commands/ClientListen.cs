@@ -1,0 +1,99 @@
+using System.CommandLine;
+using Microsoft.Extensions.Logging;
+using P2PNet.Host;
+using P2PNet.Protocols.Nat;
+
+namespace P2PNet.Cli.Commands;
+
+/// <summary>
+/// ping/echo/perf's listening form: <c>--listen MA</c> makes the client a full peer (it listens, dials out from that
+/// port and answers DCUtR), so a connection through a relay can become direct; <c>--direct-wait SECONDS</c> waits that
+/// long for the upgrade (printing <c>DIRECT &lt;peer&gt; &lt;multiaddr&gt;</c>) before the run, which then takes the
+/// direct connection, or the relayed one if none came.
+/// </summary>
+internal static class ClientListen
+{
+    private static readonly Option<string[]> Listen = new("--listen") { Description = "Also listen on this multiaddr (repeatable): dials leave from its port and DCUtR can upgrade a relayed connection." };
+    private static readonly Option<double> DirectWait = new("--direct-wait") { Description = "With --listen and a circuit address: seconds to wait for a direct connection before the run (0: none).", DefaultValueFactory = _ => 0 };
+    private static readonly Option<bool> NoHolePunching = new("--no-hole-punching") { Description = "With --listen: do not answer hole punching." };
+
+    public static void AddTo(Command command)
+    {
+        command.Options.Add(Listen);
+        command.Options.Add(DirectWait);
+        command.Options.Add(NoHolePunching);
+    }
+
+    private static bool Listening(ParseResult parse) => parse.GetValue(Listen) is { Length: > 0 };
+
+    public static void Configure(ParseResult parse, P2PHostOptions options) =>
+        options.Tcp.PortReuse = Listening(parse) && !parse.GetValue(NoHolePunching);
+
+    /// <summary>Listens (printing nothing: the run's output stays as it was) and starts hole punching.</summary>
+    public static async Task<IAsyncDisposable> StartAsync(ParseResult parse, P2PHost host, ILoggerFactory logging)
+    {
+        double wait = parse.GetValue(DirectWait);
+        if (wait < 0 || double.IsNaN(wait) || wait > 3600)
+        {
+            throw new ArgumentException("--direct-wait must be between 0 and 3600 seconds.");
+        }
+        if (!Listening(parse))
+        {
+            return new Nothing();
+        }
+        foreach (var address in parse.GetValue(Listen)!)
+        {
+            await host.ListenAsync(CliSupport.ParseAddress(address));
+        }
+        if (parse.GetValue(NoHolePunching))
+        {
+            return new Nothing();
+        }
+        var service = new HolePunchService(host, null, logging.CreateLogger<HolePunchService>());
+        service.Start();
+        return service;
+    }
+
+    /// <summary>Waits up to --direct-wait for a relayed <paramref name="connection"/> to be upgraded; returns the
+    /// connection to use.</summary>
+    public static async Task<P2PConnection> AwaitDirectAsync(ParseResult parse, P2PHost host, P2PConnection connection, CancellationToken cancellationToken)
+    {
+        double wait = parse.GetValue(DirectWait);
+        if (!connection.IsLimited || wait <= 0 || !Listening(parse) || parse.GetValue(NoHolePunching))
+        {
+            return connection;
+        }
+        var direct = new TaskCompletionSource<P2PConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
+        using var succeeded = host.Events.Subscribe<HolePunchSucceeded>(e =>
+        {
+            if (e.Peer == connection.RemotePeer && host.GetConnections(e.Peer).LastOrDefault(c => !c.IsLimited && !c.Closed.IsCompleted) is { } found)
+            {
+                direct.TrySetResult(found);
+            }
+        });
+        if (host.GetConnections(connection.RemotePeer).LastOrDefault(c => !c.IsLimited && !c.Closed.IsCompleted) is { } already)
+        {
+            direct.TrySetResult(already);
+        }
+        try
+        {
+            var upgraded = await direct.Task.WaitAsync(TimeSpan.FromSeconds(wait), cancellationToken);
+            CliSupport.WriteLine($"DIRECT {upgraded.RemotePeer} {upgraded.RemoteAddress}",
+                new EventLine("direct") { Peer = upgraded.RemotePeer.ToString(), Address = upgraded.RemoteAddress.ToString() });
+            Console.Out.Flush();
+            return upgraded;
+        }
+        catch (TimeoutException)
+        {
+            CliSupport.WriteLine($"NO-DIRECT {connection.RemotePeer} no direct connection within {wait:0.#} s",
+                new EventLine("no-direct") { Peer = connection.RemotePeer.ToString(), Message = $"no direct connection within {wait:0.#} s" });
+            Console.Out.Flush();
+            return connection;
+        }
+    }
+
+    private sealed class Nothing : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}
