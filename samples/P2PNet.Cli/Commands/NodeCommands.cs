@@ -322,7 +322,8 @@ internal static class NodeCommands
             });
             try
             {
-                await using var nat = await ClientListen.StartAsync(parse, host, logging);
+                // Hole punching keeps answering for the whole run (disposed with the host).
+                _ = await ClientListen.StartAsync(parse, host, logging);
                 var connection = await host.DialAsync(target, ct);
                 connection = await ClientListen.AwaitDirectAsync(parse, host, connection, ct);
                 return new ClientSession(identity, logging, host, connection);

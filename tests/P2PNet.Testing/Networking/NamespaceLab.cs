@@ -196,7 +196,13 @@ public sealed partial class NamespaceLab : IAsyncDisposable
     /// <param name="router">A router from <see cref="AddRouterAsync"/>.</param>
     /// <param name="outside">The switch whose side is "outside".</param>
     /// <param name="cancellationToken">Stops the setup.</param>
-    public async Task MasqueradeAsync(string router, LabSwitch outside, CancellationToken cancellationToken)
+    /// <param name="endpointDependent">Map every outbound connection to a random external port (<c>masquerade
+    /// random,fully-random</c>): an endpoint-dependent ("symmetric") NAT. By default the masquerade keeps the source
+    /// port when it can: endpoint-independent mapping, as most home routers do.</param>
+    /// <param name="firewall">Drop new connections arriving from outside, at the router itself and forwarded, as a
+    /// home router does (without it, an unsolicited SYN to the router gets a RST, which also spoils a hole punch).</param>
+    public async Task MasqueradeAsync(string router, LabSwitch outside, CancellationToken cancellationToken,
+        bool endpointDependent = false, bool firewall = false)
     {
         ArgumentNullException.ThrowIfNull(outside);
         await RequireToolAsync("nft", "nftables", cancellationToken).ConfigureAwait(false);
@@ -204,7 +210,18 @@ public sealed partial class NamespaceLab : IAsyncDisposable
         await ExecAsync(router, cancellationToken, "nft", "add", "table", "ip", "nat").ConfigureAwait(false);
         await ExecAsync(router, cancellationToken, "nft", "add", "chain", "ip", "nat", "postrouting",
             "{ type nat hook postrouting priority 100 ; }").ConfigureAwait(false);
-        await ExecAsync(router, cancellationToken, "nft", "add", "rule", "ip", "nat", "postrouting", "oifname", device, "masquerade").ConfigureAwait(false);
+        string[] masquerade = endpointDependent ? ["masquerade", "random,fully-random"] : ["masquerade"];
+        await ExecAsync(router, cancellationToken, ["nft", "add", "rule", "ip", "nat", "postrouting", "oifname", device, .. masquerade]).ConfigureAwait(false);
+        if (firewall)
+        {
+            await ExecAsync(router, cancellationToken, "nft", "add", "table", "ip", "filter").ConfigureAwait(false);
+            foreach (var hook in (string[])["input", "forward"])
+            {
+                await ExecAsync(router, cancellationToken, "nft", "add", "chain", "ip", "filter", hook,
+                    $"{{ type filter hook {hook} priority 0 ; policy accept ; }}").ConfigureAwait(false);
+                await ExecAsync(router, cancellationToken, "nft", "add", "rule", "ip", "filter", hook, "iifname", device, "ct", "state", "new", "drop").ConfigureAwait(false);
+            }
+        }
     }
 
     /// <summary>The interface name inside <paramref name="ns"/> that is plugged into <paramref name="lanSwitch"/>.</summary>

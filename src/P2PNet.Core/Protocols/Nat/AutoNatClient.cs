@@ -100,7 +100,7 @@ public sealed class AutoNatClient : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(server);
         ArgumentNullException.ThrowIfNull(address);
-        var result = await ProbeOnceAsync(server, address, Candidates().Where(a => !a.Equals(address)).ToArray(), cancellationToken).ConfigureAwait(false);
+        var result = await ProbeOnceAsync(server, address, Candidates(includeLoopback: IsLoopback(address)).Where(a => !a.Equals(address)).ToArray(), cancellationToken).ConfigureAwait(false);
         if (result is { } r)
         {
             Record(r.Address, server, r.Reachable);
@@ -136,8 +136,10 @@ public sealed class AutoNatClient : IAsyncDisposable
     /// servers at once as are still needed. Returns whether every candidate has a verdict.</summary>
     private async Task<bool> ProbeRoundAsync(CancellationToken cancellationToken)
     {
-        var candidates = Candidates();
         var servers = Servers();
+        // A loopback address means something only to a server on this machine.
+        bool local = servers.Count > 0 && servers.All(p => _host.GetConnections(p).All(c => IsLoopback(c.RemoteAddress)));
+        var candidates = Candidates(local);
         Forget(candidates);
         if (candidates.Count == 0 || servers.Count == 0)
         {
@@ -173,11 +175,14 @@ public sealed class AutoNatClient : IAsyncDisposable
                 && (protocols.Contains(NatProtocols.AutoNatV2DialRequest) || protocols.Contains(NatProtocols.AutoNatV1)))];
 
     /// <summary>Addresses worth testing, best first: activated observed addresses, then direct listen addresses.</summary>
-    private List<Multiaddr> Candidates() =>
+    private List<Multiaddr> Candidates(bool includeLoopback) =>
         [.. _host.ObservedAddresses.Concat(_host.ListenAddresses.Select(a => a.WithoutPeerId()))
             .Where(a => !a.Contains(MultiaddrProtocol.P2pCircuit) && NatMessages.IsDirectTcp(a, out var e)
-                && (_options.AllowPrivateAddresses || NatMessages.IsPublic(e.Address)))
+                && (_options.AllowPrivateAddresses || NatMessages.IsPublic(e.Address)) && (includeLoopback || !IsLoopback(a)))
             .Distinct()];
+
+    private static bool IsLoopback(Multiaddr address) =>
+        address.WithoutPeerId().TryGetTcpEndPoint(out var e) && System.Net.IPAddress.IsLoopback(e.Address);
 
     /// <summary>Drops results and verdicts of addresses that are no longer ours.</summary>
     private void Forget(List<Multiaddr> candidates)

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Runtime.CompilerServices;
 using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -34,6 +35,8 @@ public sealed class HolePunchService : IAsyncDisposable
     private readonly HolePunchOptions _options;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<PeerId, byte> _inProgress = new();
+    // Relayed connections already tried (identify pushes re-announce a peer; one upgrade per connection is enough).
+    private readonly ConditionalWeakTable<P2PConnection, object> _tried = [];
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _running = [];
     private IDisposable? _identified;
@@ -96,7 +99,7 @@ public sealed class HolePunchService : IAsyncDisposable
         var connections = _host.GetConnections(peer);
         if (connections.Any(c => !c.IsLimited && !c.IsClosing)
             || connections.LastOrDefault(c => c.IsLimited && !c.IsClosing && c.Direction == ConnectionDirection.Inbound) is not { } relayed
-            || !_inProgress.TryAdd(peer, 0))
+            || !_tried.TryAdd(relayed, peer) || !_inProgress.TryAdd(peer, 0))
         {
             return;
         }
