@@ -63,27 +63,22 @@ internal static class ClientListen
         {
             return connection;
         }
-        var direct = new TaskCompletionSource<P2PConnection>(TaskCreationOptions.RunContinuationsAsynchronously);
-        using var succeeded = host.Events.Subscribe<HolePunchSucceeded>(e =>
-        {
-            if (e.Peer == connection.RemotePeer && host.GetConnections(e.Peer).LastOrDefault(c => !c.IsLimited && !c.Closed.IsCompleted) is { } found)
-            {
-                direct.TrySetResult(found);
-            }
-        });
-        if (host.GetConnections(connection.RemotePeer).LastOrDefault(c => !c.IsLimited && !c.Closed.IsCompleted) is { } already)
-        {
-            direct.TrySetResult(already);
-        }
+        // Ours (DCUtR answered) or the peer's own direct dial (its unilateral upgrade): any direct connection will do.
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(TimeSpan.FromSeconds(wait));
         try
         {
-            var upgraded = await direct.Task.WaitAsync(TimeSpan.FromSeconds(wait), cancellationToken);
+            P2PConnection? upgraded;
+            while ((upgraded = host.GetConnections(connection.RemotePeer).LastOrDefault(c => !c.IsLimited && !c.Closed.IsCompleted)) is null)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(50), deadline.Token);
+            }
             CliSupport.WriteLine($"DIRECT {upgraded.RemotePeer} {upgraded.RemoteAddress}",
                 new EventLine("direct") { Peer = upgraded.RemotePeer.ToString(), Address = upgraded.RemoteAddress.ToString() });
             Console.Out.Flush();
             return upgraded;
         }
-        catch (TimeoutException)
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             CliSupport.WriteLine($"NO-DIRECT {connection.RemotePeer} no direct connection within {wait:0.#} s",
                 new EventLine("no-direct") { Peer = connection.RemotePeer.ToString(), Message = $"no direct connection within {wait:0.#} s" });
