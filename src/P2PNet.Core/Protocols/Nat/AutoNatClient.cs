@@ -72,7 +72,10 @@ public sealed class AutoNatClient : IAsyncDisposable
             return;
         }
         _host.SetStreamHandler(NatProtocols.AutoNatV2DialBack, HandleDialBackAsync);
-        _loop = Task.Run(() => RunAsync(_stopping.Token));
+        if (_options.BackgroundProbing)
+        {
+            _loop = Task.Run(() => RunAsync(_stopping.Token));
+        }
     }
 
     /// <summary>Stops probing and serving dial-backs.</summary>

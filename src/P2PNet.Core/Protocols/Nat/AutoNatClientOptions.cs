@@ -23,4 +23,8 @@ public sealed class AutoNatClientOptions
     /// private ranges).
     /// Default false: only public addresses are sent, as the spec asks.</summary>
     public bool AllowPrivateAddresses { get; set; }
+
+    /// <summary>Probe in the background from <see cref="AutoNatClient.Start"/> on. Off: only
+    /// <see cref="AutoNatClient.ProbeAsync"/> probes (on demand), and dial-backs are still served. Default true.</summary>
+    public bool BackgroundProbing { get; set; } = true;
 }
