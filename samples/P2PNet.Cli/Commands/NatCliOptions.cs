@@ -32,6 +32,9 @@ internal sealed class NatCliOptions
         command.Options.Add(_noHolePunching);
     }
 
+    /// <summary>Whether <c>--autonat</c> was given.</summary>
+    public bool AutoNat(ParseResult parse) => parse.GetValue(_autoNat);
+
     /// <summary>Host settings the options imply: the listening port is reused for dials unless hole punching is off.</summary>
     public void Configure(ParseResult parse, P2PHostOptions options)
     {

@@ -119,7 +119,7 @@ internal static class NodeCommands
                 }
                 await host.StartAsync(ct); // mDNS and bootstrap (already running when a listen started the host)
                 await using var nat = await natOptions.StartAsync(parse, host, logging, output);
-                await using var relays = await RelayCliOptions.StartAsync(parse, relayOptions, host, logging, output, ct);
+                await using var relays = await RelayCliOptions.StartAsync(parse, relayOptions, host, logging, output, ct, natOptions.AutoNat(parse));
                 await shutdown;
                 abandoned = !await StopAsync(host);
                 return 0;

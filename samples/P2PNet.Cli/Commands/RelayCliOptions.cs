@@ -14,6 +14,7 @@ internal sealed class RelayCliOptions
     private readonly Option<string[]> _relays = new("--relay") { Description = "Relay multiaddr ending in /p2p/<id> (repeatable): reserve a slot there, renewed until exit; prints 'RESERVED <circuit multiaddr>' per address." };
     private readonly Option<long?> _dataLimit = new("--relay-data-limit") { Description = "With --relay-service: bytes a circuit may carry each way (0: no limit). Default 131072 (the spec's 128 KiB)." };
     private readonly Option<double?> _duration = new("--relay-duration") { Description = "With --relay-service: seconds a circuit may stay open (0: no limit). Default 120." };
+    private readonly Option<bool> _autoRelay = new("--auto-relay") { Description = "Reserve on the --relay relays (and on connected peers that serve the hop protocol) only while AutoNAT says this node is private (with --autonat; without it, always), at most two at a time, moving when a relay goes away; prints 'RESERVED <circuit multiaddr>' and 'UNRESERVED <circuit multiaddr>' as they come and go." };
     private readonly Option<bool> _refuseRelayed = new("--refuse-relayed") { Description = "Refuse relayed connections through our reservations (the relay answers PERMISSION_DENIED)." };
 
     public void AddTo(Command command)
@@ -23,11 +24,12 @@ internal sealed class RelayCliOptions
         command.Options.Add(_dataLimit);
         command.Options.Add(_duration);
         command.Options.Add(_refuseRelayed);
+        command.Options.Add(_autoRelay);
     }
 
     /// <summary>Starts what the options ask for and prints the reservations; disposing stops it all.</summary>
     public static async Task<IAsyncDisposable> StartAsync(ParseResult parse, RelayCliOptions options, P2PHost host, ILoggerFactory logging,
-        Lock output, CancellationToken cancellationToken)
+        Lock output, CancellationToken cancellationToken, bool autoNat = false)
     {
         var relays = (parse.GetValue(options._relays) ?? []).Select(CliSupport.ParseAddress).ToArray();
         if (relays.FirstOrDefault(a => a.GetPeerId() is null || a.Contains(MultiaddrProtocol.P2pCircuit)) is { } bad)
@@ -56,6 +58,31 @@ internal sealed class RelayCliOptions
             started.Client = new RelayClient(host, new RelayClientOptions { AcceptRelayedConnections = !parse.GetValue(options._refuseRelayed) },
                 logging.CreateLogger<RelayClient>());
             started.Client.Start(); // accepts relayed connections even before any reservation of ours (e.g. a relay that knows us)
+            if (parse.GetValue(options._autoRelay))
+            {
+                started.Addresses = host.Events.Subscribe<LocalAddressesUpdated>(e =>
+                {
+                    lock (output)
+                    {
+                        foreach (var (kind, list) in (ReadOnlySpan<(string, IReadOnlyList<Multiaddr>)>)[("RESERVED", e.Added), ("UNRESERVED", e.Removed)])
+                        {
+                            foreach (var circuit in list.Where(a => a.Contains(MultiaddrProtocol.P2pCircuit)))
+                            {
+                                CliSupport.WriteLine($"{kind} {circuit}", new EventLine(kind.ToLowerInvariant()) { Address = circuit.ToString() });
+                            }
+                        }
+                        Console.Out.Flush();
+                    }
+                });
+                var autoOptions = new AutoRelayOptions { OnlyWhenPrivate = autoNat };
+                foreach (var relay in relays)
+                {
+                    autoOptions.StaticRelays.Add(relay);
+                }
+                started.AutoRelay = new AutoRelay(host, started.Client, autoOptions, logging.CreateLogger<AutoRelay>());
+                started.AutoRelay.Start();
+                return started;
+            }
             foreach (var relay in relays)
             {
                 var reservation = await started.Client.ReserveAsync(relay, cancellationToken);
@@ -82,8 +109,17 @@ internal sealed class RelayCliOptions
 
         public RelayClient? Client { get; set; }
 
+        public AutoRelay? AutoRelay { get; set; }
+
+        public IDisposable? Addresses { get; set; }
+
         public async ValueTask DisposeAsync()
         {
+            Addresses?.Dispose();
+            if (AutoRelay is not null)
+            {
+                await AutoRelay.DisposeAsync();
+            }
             if (Client is not null)
             {
                 await Client.DisposeAsync();

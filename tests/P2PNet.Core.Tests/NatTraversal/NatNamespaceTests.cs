@@ -29,12 +29,17 @@ public sealed class NatNamespaceTests
         // The public node says public; the private one says private and that its NAT maps endpoint-independently.
         await using var publicNode = net.Node(net.Public, "--bootstrap", net.AutoNatAddress, "--bootstrap", net.RelayAddress, "--autonat", "--autonat-allow-private");
         await publicNode.WaitForLineAsync(l => l == "REACHABILITY public", Step, cancel.Token);
-        await using var right = net.Node(net.Right, "--relay", net.RelayAddress, "--bootstrap", net.AutoNatAddress, "--autonat", "--autonat-allow-private");
+        // AutoRelay: the private node reserves on the relay once it knows it is private.
+        await using var right = net.Node(net.Right, "--relay", net.RelayAddress, "--auto-relay", "--bootstrap", net.AutoNatAddress,
+            "--autonat", "--autonat-allow-private");
         string rightId = await PeerIdOfAsync(right, cancel.Token);
-        string circuit = (await right.WaitForLineAsync("RESERVED ", $"/ip4/{RelayIp}/", Step, cancel.Token))["RESERVED ".Length..];
-        Assert.EndsWith($"/p2p-circuit/p2p/{rightId}", circuit, StringComparison.Ordinal);
         await right.WaitForLineAsync(l => l == "NAT tcp cone", Step, cancel.Token);
         await right.WaitForLineAsync(l => l == "REACHABILITY private", Step, cancel.Token);
+        string circuit = (await right.WaitForLineAsync("RESERVED ", $"/ip4/{RelayIp}/", Step, cancel.Token))["RESERVED ".Length..];
+        Assert.EndsWith($"/p2p-circuit/p2p/{rightId}", circuit, StringComparison.Ordinal);
+        var lines = right.Lines.ToList();
+        Assert.True(lines.IndexOf("REACHABILITY private") < lines.FindIndex(l => l.StartsWith("RESERVED ", StringComparison.Ordinal)),
+            "reserved only once private:\n" + string.Join('\n', lines));
         Assert.DoesNotContain("REACHABILITY public", right.Lines);
 
         // Through the relay: a peer behind the other NAT pings and echoes 8 MiB (the echo checks every byte).

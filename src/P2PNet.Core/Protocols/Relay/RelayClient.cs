@@ -104,6 +104,22 @@ public sealed class RelayClient : IAsyncDisposable
         return reservation;
     }
 
+    /// <summary>Gives up the reservation on <paramref name="relay"/> (no more renewals; its circuit addresses are
+    /// withdrawn; the relay forgets it when it expires or our connection closes). False when none was held.</summary>
+    public bool Release(PeerId relay)
+    {
+        ArgumentNullException.ThrowIfNull(relay);
+        lock (_lock)
+        {
+            if (!_reservations.ContainsKey(relay))
+            {
+                return false;
+            }
+        }
+        Drop(relay);
+        return true;
+    }
+
     /// <summary>Stops accepting relayed connections and renewing, and withdraws the circuit addresses (open relayed
     /// connections stay).</summary>
     public async ValueTask DisposeAsync()

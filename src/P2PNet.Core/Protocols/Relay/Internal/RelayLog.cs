@@ -31,4 +31,7 @@ internal static partial class RelayLog
 
     [LoggerMessage(EventId = 1513, Level = LogLevel.Debug, Message = "Relay client: relayed connection from {Peer} via {Relay} refused: {Reason}")]
     public static partial void InboundRefused(ILogger logger, PeerId peer, PeerId relay, string reason);
+
+    [LoggerMessage(EventId = 1514, Level = LogLevel.Information, Message = "AutoRelay: {Relay}: {What}")]
+    public static partial void AutoRelay(ILogger logger, PeerId relay, string what);
 }
