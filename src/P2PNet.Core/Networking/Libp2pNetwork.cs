@@ -4,6 +4,8 @@ using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Host;
 using P2PNet.Messaging;
 using P2PNet.Multiformats;
+using P2PNet.Protocols.Nat;
+using P2PNet.Protocols.Relay;
 
 namespace P2PNet.Networking;
 
@@ -18,6 +20,8 @@ public sealed class Libp2pNetwork : INetwork
     private NetworkOptions _config = new();
     private P2PHost? _host;
     private Messenger? _messenger;
+    private readonly List<IAsyncDisposable> _services = [];
+    private RelayClient? _relayClient;
     private bool _stopped;
 
     /// <summary>Creates an unconfigured network.</summary>
@@ -72,6 +76,48 @@ public sealed class Libp2pNetwork : INetwork
             _host = host;
         }
         await host.StartAsync(cancellationToken).ConfigureAwait(false);
+        StartNatServices(host);
+    }
+
+    /// <summary>The NAT-traversal services <see cref="NetworkOptions"/> asks for, started once the host runs.</summary>
+    private void StartNatServices(P2PHost host)
+    {
+        lock (_lock)
+        {
+            if (_config.RelayService is { } relayService)
+            {
+                var service = new RelayService(host, relayService, _loggerFactory.CreateLogger<RelayService>());
+                service.Start();
+                _services.Add(service);
+            }
+            if (_config.AutoNatService is { } autoNatService)
+            {
+                var service = new AutoNatService(host, autoNatService, _loggerFactory.CreateLogger<AutoNatService>());
+                service.Start();
+                _services.Add(service);
+            }
+            if (_config.HolePunching is { } holePunching)
+            {
+                var service = new HolePunchService(host, holePunching, _loggerFactory.CreateLogger<HolePunchService>());
+                service.Start();
+                _services.Add(service);
+            }
+            if (_config.AutoRelay is { } autoRelay)
+            {
+                _relayClient = new RelayClient(host, null, _loggerFactory.CreateLogger<RelayClient>());
+                _relayClient.Start();
+                var service = new AutoRelay(host, _relayClient, autoRelay, _loggerFactory.CreateLogger<AutoRelay>());
+                service.Start();
+                _services.Add(service);
+                _services.Add(_relayClient);
+            }
+            if (_config.AutoNat is { } autoNat)
+            {
+                var service = new AutoNatClient(host, autoNat, _loggerFactory.CreateLogger<AutoNatClient>());
+                service.Start();
+                _services.Add(service);
+            }
+        }
     }
 
     /// <inheritdoc />
@@ -110,12 +156,18 @@ public sealed class Libp2pNetwork : INetwork
         var peers = connections.GroupBy(c => c.RemotePeer).Select(g =>
         {
             var record = host.PeerStore.Get(g.Key);
-            return new ConnectedPeer(g.Key, [.. g.Select(c => c.RemoteAddress)], record?.Protocols ?? [], record?.AgentVersion, g.Count());
+            return new ConnectedPeer(g.Key, [.. g.Select(c => c.RemoteAddress)], record?.Protocols ?? [], record?.AgentVersion, g.Count())
+            {
+                RelayedConnections = g.Count(c => c.IsLimited),
+            };
         }).ToArray();
         return new NetworkStatus(host.PeerId, !_stopped, host.ListenAddresses, [.. host.Protocols], peers,
-            connections.Count, connections.Sum(c => c.StreamCount), Reachability.Unknown)
+            connections.Count, connections.Sum(c => c.StreamCount), host.Reachability)
         {
             Resources = host.GetResourceUsage(),
+            NatDeviceType = host.NatDeviceType,
+            ObservedAddresses = host.ObservedAddresses,
+            Reservations = _relayClient?.Reservations ?? [],
         };
     }
 
@@ -133,6 +185,16 @@ public sealed class Libp2pNetwork : INetwork
             _stopped = true;
             host = _host;
             messenger = _messenger;
+        }
+        IAsyncDisposable[] services;
+        lock (_lock)
+        {
+            services = [.. _services];
+            _services.Clear();
+        }
+        foreach (var service in services.Reverse())
+        {
+            await service.DisposeAsync().ConfigureAwait(false);
         }
         // The host first: removing the messenger's protocol from a running host would push identify to every peer.
         if (host is not null)

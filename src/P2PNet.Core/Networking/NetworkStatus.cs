@@ -26,4 +26,13 @@ public sealed record NetworkStatus(
     /// <summary>What the host holds of its resource budgets (connections, handshakes, streams, buffer memory) and how
     /// many requests it refused; see <see cref="Resources.ResourceLimits"/>.</summary>
     public Resources.ResourceUsage? Resources { get; init; }
+
+    /// <summary>The TCP mapping behaviour of the NAT in front of us, from observed addresses.</summary>
+    public NatDeviceType NatDeviceType { get; init; }
+
+    /// <summary>Our addresses as enough peers observe them (see <see cref="ObservedAddressOptions"/>).</summary>
+    public IReadOnlyList<Multiaddr> ObservedAddresses { get; init; } = [];
+
+    /// <summary>Relay reservations held (through <see cref="NetworkOptions.AutoRelay"/>).</summary>
+    public IReadOnlyList<Protocols.Relay.RelayReservation> Reservations { get; init; } = [];
 }

@@ -112,6 +112,12 @@ public sealed class HolePunchService : IAsyncDisposable
             catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
             {
             }
+#pragma warning disable CA1031 // a background upgrade must never fault: the relayed connection simply stays
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Failed(peer, e.Message);
+            }
             finally
             {
                 _inProgress.TryRemove(peer, out _);
@@ -135,6 +141,14 @@ public sealed class HolePunchService : IAsyncDisposable
         {
             return Succeeded(relayed, direct, started, attempt: 0, closeRelayed: true);
         }
+        if (_host.PeerStore.Get(peer)?.Protocols is { Count: > 0 } protocols && !protocols.Contains(NatProtocols.HolePunch))
+        {
+            return Failed(peer, $"the peer does not speak {NatProtocols.HolePunch}");
+        }
+        if (OurAddresses().Length == 0)
+        {
+            return Failed(peer, "no observed address of ours to offer");
+        }
         P2PStream stream;
         try
         {
@@ -144,7 +158,7 @@ public sealed class HolePunchService : IAsyncDisposable
         {
             return Failed(peer, $"cannot open {NatProtocols.HolePunch}: {e.Message}");
         }
-        await using (stream.ConfigureAwait(false))
+        try
         {
             for (int attempt = 1; attempt <= _options.MaxAttempts; attempt++)
             {
@@ -176,6 +190,17 @@ public sealed class HolePunchService : IAsyncDisposable
                 {
                     return Failed(peer, $"attempt {attempt}: {e.Message}");
                 }
+            }
+        }
+        finally
+        {
+            try
+            {
+                await stream.DisposeAsync().ConfigureAwait(false);
+            }
+            catch (Exception e) when (IsPeerFailure(e, CancellationToken.None))
+            {
+                // A stream opened optimistically reports the peer's refusal only now: nothing more to do with it.
             }
         }
         return Failed(peer, $"no direct connection after {_options.MaxAttempts} attempts");
@@ -332,6 +357,6 @@ public sealed class HolePunchService : IAsyncDisposable
 
     private static bool IsPeerFailure(Exception e, CancellationToken cancellationToken) =>
         e is IOException or TimeoutException or WireFormatException or ProtocolNotSupportedException or ProtocolViolationException
-            or Muxing.MuxerClosedException or ConnectionGatedException
+            or Muxing.MuxerClosedException or ConnectionGatedException or ObjectDisposedException
         || e is OperationCanceledException && !cancellationToken.IsCancellationRequested;
 }
