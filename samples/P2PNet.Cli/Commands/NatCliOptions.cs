@@ -55,7 +55,7 @@ internal sealed class NatCliOptions
         if (!parse.GetValue(_noHolePunching))
         {
             started.Subscriptions.Add(host.Events.Subscribe<HolePunchSucceeded>(e => Print(output, $"DIRECT {e.Peer} {e.Address}",
-                new EventLine("direct") { Peer = e.Peer.ToString(), Address = e.Address.ToString() })));
+                new EventLine("direct") { Peer = e.Peer.ToString(), Address = e.Address.ToString(), Message = $"{e.Elapsed.TotalMilliseconds:0} ms, attempt {e.Attempt}" })));
             started.Subscriptions.Add(host.Events.Subscribe<HolePunchFailed>(e => Print(output, $"NO-DIRECT {e.Peer} {e.Reason}",
                 new EventLine("no-direct") { Peer = e.Peer.ToString(), Message = e.Reason })));
             started.HolePunch = new HolePunchService(host, null, logging.CreateLogger<HolePunchService>());

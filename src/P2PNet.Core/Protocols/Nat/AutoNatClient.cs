@@ -135,8 +135,9 @@ public sealed class AutoNatClient : IAsyncDisposable
         }
     }
 
-    /// <summary>One round: the first candidate without a verdict (or all, oldest first, once settled) is put to as many
-    /// servers at once as are still needed. Returns whether every candidate has a verdict.</summary>
+    /// <summary>One round: the first candidate without a verdict (or, once all have one, each in turn) is put to
+    /// <see cref="AutoNatClientOptions.Confirmations"/> requests at once, spread over the servers. Returns whether
+    /// every candidate has a verdict.</summary>
     private async Task<bool> ProbeRoundAsync(CancellationToken cancellationToken)
     {
         var servers = Servers();
@@ -155,7 +156,9 @@ public sealed class AutoNatClient : IAsyncDisposable
         }
         bool settled = target is null;
         target ??= candidates[_nextServer % candidates.Count];
-        int wanted = Math.Min(_options.Confirmations, servers.Count);
+        // As many requests at once as a verdict needs, spread over the servers (one server may get several): a verdict
+        // then takes one dial-back time, not one per confirmation.
+        int wanted = settled ? Math.Min(_options.Confirmations, servers.Count) : _options.Confirmations;
         var chosen = Enumerable.Range(0, wanted).Select(i => servers[(_nextServer + i) % servers.Count]).ToArray();
         _nextServer += wanted;
         var others = candidates.Where(c => !c.Equals(target)).ToArray();
