@@ -4,9 +4,10 @@
 // It mirrors the P2PNet CLI contract so tests can drive both implementations the same way:
 //
 //   node.mjs listen   [--listen MA]... [--key FILE] [--psk FILE] [--ws] [--mdns] [--mdns-interval MS] [--relay-service]
-//                     [--autonat-service] [--dcutr]
+//                     [--autonat-service] [--autonat-v1] [--dcutr]
 //                     (--relay-service serves circuit relay v2 without data/duration limits; a --listen
 //                     <relay MA>/p2p-circuit reserves there and prints 'RESERVED <circuit MA>';
+//                     --autonat-v1 adds only @libp2p/autonat (AutoNAT v1, client and server);
 //                     --autonat-service adds @libp2p/autonat (/libp2p/autonat/1.0.0) and @libp2p/autonat-v2
 //                     (/libp2p/autonat/2/dial-request, /libp2p/autonat/2/dial-back); --dcutr adds @libp2p/dcutr
 //                     (/libp2p/dcutr). Besides LISTEN/CONNECT/DISCONNECT/IDENTIFY/DISCOVERED/RESERVED it prints
@@ -203,6 +204,7 @@ function parseCli (argv) {
         lazy: { type: 'boolean' },
         'relay-service': { type: 'boolean' },
         'autonat-service': { type: 'boolean' },
+        'autonat-v1': { type: 'boolean' },
         dcutr: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }
       }
@@ -291,7 +293,7 @@ function loadPsk (file) {
 
 // ---------------------------------------------------------------- node
 
-async function createNode ({ listen = [], keyFile, pskFile, withMdns = false, mdnsInterval = 1000, start = true, relayService = false, autonatService = false, withDcutr = false }) {
+async function createNode ({ listen = [], keyFile, pskFile, withMdns = false, mdnsInterval = 1000, start = true, relayService = false, autonatService = false, autonatV1Only = false, withDcutr = false }) {
   const services = {
     identify: identify({ timeout: 10_000 }),
     ping: ping()
@@ -306,7 +308,7 @@ async function createNode ({ listen = [], keyFile, pskFile, withMdns = false, md
     // Neither service has an option to accept private/loopback addresses or to turn its own client
     // side off (see the notes at the top of this file), so both run with their defaults.
     services.autoNAT = autoNAT()
-    services.autoNATv2 = autoNATv2()
+    if (!autonatV1Only) services.autoNATv2 = autoNATv2()
   }
   if (withDcutr) {
     // Needs identify (above) and the circuit relay transport (below), both always present.
@@ -494,7 +496,8 @@ async function cmdListen (values) {
       mdnsInterval: intOption(values, 'mdns-interval', 1000, 1),
       start: false,
       relayService: values['relay-service'] === true,
-      autonatService: values['autonat-service'] === true,
+      autonatService: values['autonat-service'] === true || values['autonat-v1'] === true,
+      autonatV1Only: values['autonat-v1'] === true,
       withDcutr: values.dcutr === true
     })
   } catch (err) {

@@ -8,6 +8,7 @@ using P2PNet.Peers;
 using P2PNet.Resources.Internal;
 using P2PNet.Security.Pnet;
 using P2PNet.Transports;
+using P2PNet.Transports.Tcp;
 using P2PNet.Upgrade;
 using P2PNet.Upgrade.Internal;
 
@@ -181,7 +182,30 @@ public sealed partial class P2PHost
                 resources.Dispose();
                 throw;
             }
-            var connection = await UpgradeAsync(raw, ConnectionDirection.Outbound, expected, resources, limited: false, timeout.Token).ConfigureAwait(false);
+            P2PConnection connection;
+            try
+            {
+                connection = await UpgradeAsync(raw, ConnectionDirection.Outbound, expected, resources, limited: false, timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (raw is SocketConnection { FromListeningPort: true } && transport is TcpTransport tcp
+                && e is IOException or TimeoutException && !timeout.IsCancellationRequested)
+            {
+                // Two peers that dial each other from their listening ports at the same instant meet in one TCP
+                // simultaneous open, where both lead the handshake and it fails. A second dial from an ephemeral port
+                // cannot meet that way.
+                HostLog.DialRetried(_logger, address, e.Message);
+                resources = _resources.OpenOutbound(address.TryGetTcpEndPoint(out var again) ? again.Address : null);
+                try
+                {
+                    raw = await tcp.DialAsync(address, reusePort: false, timeout.Token).ConfigureAwait(false);
+                }
+                catch
+                {
+                    resources.Dispose();
+                    throw;
+                }
+                connection = await UpgradeAsync(raw, ConnectionDirection.Outbound, expected, resources, limited: false, timeout.Token).ConfigureAwait(false);
+            }
             PeerStore.AddAddresses(connection.RemotePeer, [address]);
             return connection;
         }

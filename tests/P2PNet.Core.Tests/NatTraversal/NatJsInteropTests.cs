@@ -45,6 +45,22 @@ public sealed class NatJsInteropTests
     }
 
     [Fact]
+    public async Task JsAutoNatV1Client_WithAP2PNetAutoNatServer_ConfirmsItsAddress()
+    {
+        using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(3));
+        await using var lab = await NamespaceLab.CreateAsync("relay", cancel.Token);
+        var net = await lab.AddSwitchAsync("44.0.0.0/24", cancel.Token);
+        string jsNs = await lab.AddHostAsync("js", net, "44.0.0.10", cancel.Token);
+        string dotnetNs = await lab.AddHostAsync("dotnet", net, "44.0.0.20", cancel.Token);
+        // js with AutoNAT v1 only: the confirmation can only come from our v1 server.
+        await using var js = lab.Start(jsNs, [JsLibp2p.NodeExecutable, JsLibp2p.Script, "listen", "--listen", "/ip4/44.0.0.10/tcp/4001", "--autonat-v1"]);
+        string jsAddress = await JsListenAsync(js, "/ip4/44.0.0.10/", cancel.Token);
+
+        await using var node = lab.Start(dotnetNs, ["dotnet", P2PNetCli.Assembly, "node", "--listen", "/ip4/0.0.0.0/tcp/4001", "--bootstrap", jsAddress, "--autonat-service"]);
+        await js.WaitForLineAsync(l => l.StartsWith("ADDRESS /ip4/44.0.0.10/tcp/4001", StringComparison.Ordinal), Step, cancel.Token);
+    }
+
+    [Fact]
     public async Task JsBehindNat_ReachedThroughAP2PNetRelay_UpgradesToDirect_WithAP2PNetPeer()
     {
         using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(3));

@@ -31,7 +31,7 @@ public sealed class NatNamespaceTests
         await publicNode.WaitForLineAsync(l => l == "REACHABILITY public", Step, cancel.Token);
         // AutoRelay: the private node reserves on the relay once it knows it is private.
         await using var right = net.Node(net.Right, "--relay", net.RelayAddress, "--auto-relay", "--bootstrap", net.AutoNatAddress,
-            "--autonat", "--autonat-allow-private");
+            "--autonat", "--autonat-allow-private", "-v");
         string rightId = await PeerIdOfAsync(right, cancel.Token);
         await right.WaitForLineAsync(l => l == "NAT tcp cone", Step, cancel.Token);
         await right.WaitForLineAsync(l => l == "REACHABILITY private", Step, cancel.Token);
@@ -60,7 +60,7 @@ public sealed class NatNamespaceTests
     {
         using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(4));
         await using var net = await Topology.CreateAsync(leftEndpointDependent: true, cancel.Token);
-        await using var left = net.Node(net.Left, "--bootstrap", net.AutoNatAddress, "--bootstrap", net.RelayAddress);
+        await using var left = net.Node(net.Left, "--bootstrap", net.AutoNatAddress, "--bootstrap", net.RelayAddress, "-v");
         await left.WaitForLineAsync(l => l == "NAT tcp symmetric", Step, cancel.Token);
 
         await using var right = net.Node(net.Right, "--relay", net.RelayAddress);

@@ -62,4 +62,7 @@ internal static partial class HostLog
 
     [LoggerMessage(1064, LogLevel.Information, "Reachability is now {Reachability}")]
     public static partial void ReachabilityChanged(ILogger logger, Reachability reachability);
+
+    [LoggerMessage(1065, LogLevel.Debug, "Dialing {Address} from the listening port failed ({Reason}); dialing again from an ephemeral port")]
+    public static partial void DialRetried(ILogger logger, P2PNet.Multiformats.Multiaddr address, string reason);
 }

@@ -30,6 +30,8 @@ public sealed class AutoNatService : IAsyncDisposable
     private readonly Lock _lock = new();
     private readonly Dictionary<PeerId, Queue<DateTimeOffset>> _recent = [];
     private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _dialerGate = new(1, 1);
+    private P2PHost? _dialer;
     private int _active;
     private long _dialBacks;
     private long _rejected;
@@ -72,7 +74,54 @@ public sealed class AutoNatService : IAsyncDisposable
         _host.RemoveStreamHandler(NatProtocols.AutoNatV2DialRequest);
         _host.RemoveStreamHandler(NatProtocols.AutoNatV1);
         await _stopping.CancelAsync().ConfigureAwait(false);
+        await _dialerGate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            if (_dialer is not null)
+            {
+                await _dialer.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            _dialerGate.Release();
+        }
         _stopping.Dispose();
+    }
+
+    /// <summary>
+    /// The host dial-backs leave from: an identity of its own with no listener, as go-libp2p's server does (the spec
+    /// allows another peer id: clients go by the nonce). Dial-backs from our main identity would become connections
+    /// to the client that either side could pick for its own streams (a relay circuit, a reservation) just before the
+    /// server closes them. It follows the main host's private network.
+    /// </summary>
+    private async Task<P2PHost> DialerAsync(CancellationToken cancellationToken)
+    {
+        await _dialerGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            ObjectDisposedException.ThrowIf(_state == 2, this);
+            if (_dialer is null)
+            {
+                var options = new P2PHostOptions
+                {
+                    AgentVersion = _host.Options.AgentVersion,
+                    HandshakeTimeout = _host.Options.HandshakeTimeout,
+                    MaxConnections = Math.Max(16, _options.MaxConcurrentRequests * _options.MaxV1DialAttempts),
+                };
+                options.Tcp.ConnectTimeout = _options.DialBackTimeout;
+                var dialer = new P2PHost(options, _host.LoggerFactory, timeProvider: _host.TimeProvider);
+                await dialer.StartAsync(cancellationToken).ConfigureAwait(false);
+                _dialer = dialer;
+            }
+            var (key, _) = _host.PrivateNetworkKeys;
+            _dialer.SetPrivateNetworkKeys(key);
+            return _dialer;
+        }
+        finally
+        {
+            _dialerGate.Release();
+        }
     }
 
     private async Task HandleV2Async(P2PStream stream, CancellationToken cancellationToken)
@@ -159,7 +208,7 @@ public sealed class AutoNatService : IAsyncDisposable
         P2PConnection connection;
         try
         {
-            connection = await _host.DialDirectAsync(target, peer, ConnectionDirection.Outbound, reusePort: false, timeout.Token).ConfigureAwait(false);
+            connection = await (await DialerAsync(timeout.Token).ConfigureAwait(false)).DialDirectAsync(target, peer, ConnectionDirection.Outbound, reusePort: false, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception e) when (e is IOException or TimeoutException or OperationCanceledException or ConnectionGatedException or NotSupportedException)
         {
@@ -237,7 +286,7 @@ public sealed class AutoNatService : IAsyncDisposable
                 timeout.CancelAfter(_options.DialBackTimeout);
                 try
                 {
-                    var connection = await _host.DialDirectAsync(target, stream.RemotePeer, ConnectionDirection.Outbound, reusePort: false, timeout.Token).ConfigureAwait(false);
+                    var connection = await (await DialerAsync(timeout.Token).ConfigureAwait(false)).DialDirectAsync(target, stream.RemotePeer, ConnectionDirection.Outbound, reusePort: false, timeout.Token).ConfigureAwait(false);
                     await connection.DisposeAsync().ConfigureAwait(false);
                     NatLog.DialBack(_logger, stream.RemotePeer, target, "ok");
                     await RespondV1Async(stream, PbAutoNatV1.Types.ResponseStatus.Ok, null, target, ct).ConfigureAwait(false);

@@ -25,6 +25,9 @@ internal sealed class SocketConnection : TransportConnection
     private readonly Task _sendLoop;
     private int _disposed;
 
+    /// <summary>Whether the dial left from a listening port (<see cref="TcpTransportOptions.PortReuse"/>).</summary>
+    internal bool FromListeningPort { get; init; }
+
     public SocketConnection(Socket socket, TcpTransportOptions options)
     {
         _socket = socket;

@@ -67,7 +67,10 @@ public sealed class TcpTransport : ITransport
             {
                 try
                 {
-                    return new SocketConnection(await ConnectAsync(endPoint, source, timeout.Token).ConfigureAwait(false), _options);
+                    return new SocketConnection(await ConnectAsync(endPoint, source, timeout.Token).ConfigureAwait(false), _options)
+                    {
+                        FromListeningPort = true,
+                    };
                 }
                 catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressAlreadyInUse or SocketError.AddressNotAvailable)
                 {
