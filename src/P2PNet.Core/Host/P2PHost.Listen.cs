@@ -33,14 +33,35 @@ public sealed partial class P2PHost
     public async ValueTask<IReadOnlyList<Multiaddr>> ListenAsync(Multiaddr address, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(address);
-        await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        ObjectDisposedException.ThrowIf(_state >= 2, this);
         var bare = address.WithoutPeerId();
         var transport = _transports.FirstOrDefault(t => t.CanListen(bare))
             ?? throw new NotSupportedException($"No transport can listen on {address}. Supported: /ip4|ip6/<ip>/tcp/<port>[/ws].");
+        // Bound before the services start, so that their first dials (bootstrap) already leave from this port when
+        // the transport reuses it (TcpTransportOptions.PortReuse); connections wait in the backlog meanwhile.
         ITransportListener listener = await transport.ListenAsync(bare, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await EnsureStartedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await listener.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        bool stopping;
         lock (_lock)
         {
-            _listeners.Add((listener, AcceptLoopAsync(listener)));
+            stopping = _state >= 2;
+            if (!stopping)
+            {
+                _listeners.Add((listener, AcceptLoopAsync(listener)));
+            }
+        }
+        if (stopping)
+        {
+            await listener.DisposeAsync().ConfigureAwait(false); // the host stopped meanwhile: its listeners are closed
+            throw new ObjectDisposedException(nameof(P2PHost), "The host stopped while it was starting to listen.");
         }
         HostLog.Listening(_logger, listener.LocalAddress);
         PublishAddresses([listener.LocalAddress], removed: false);

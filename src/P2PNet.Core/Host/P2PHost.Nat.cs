@@ -15,7 +15,11 @@ public sealed partial class P2PHost
     private int _natDeviceType; // NatDeviceType
     private int _reachability;  // Reachability
 
-    private ObservedAddressManager Observed => _observed ??= new ObservedAddressManager(Options.ObservedAddresses, TimeProvider);
+    /// <summary>Created on first use, once (identify reports from several connections at the same time).</summary>
+    private ObservedAddressManager Observed =>
+        Volatile.Read(ref _observed)
+        ?? Interlocked.CompareExchange(ref _observed, new ObservedAddressManager(Options.ObservedAddresses, TimeProvider), null)
+        ?? _observed!;
 
     /// <summary>Whether other peers can dial us, as AutoNAT last concluded (<see cref="LocalReachabilityChanged"/>);
     /// <see cref="Reachability.Unknown"/> while no AutoNAT client runs or before its first verdict.</summary>
@@ -51,7 +55,9 @@ public sealed partial class P2PHost
         {
             return;
         }
-        if (!Observed.Record(connection.LocalAddress, connection.RemoteAddress, observed, ListeningTcpPorts()))
+        bool counted = Observed.Record(connection.LocalAddress, connection.RemoteAddress, observed, ListeningTcpPorts());
+        HostLog.Observed(_logger, connection.RemotePeer, observed, connection.LocalAddress, connection.RemoteAddress, counted, Observed.DeviceType);
+        if (!counted)
         {
             return;
         }

@@ -232,7 +232,7 @@ public sealed class HolePunchService : IAsyncDisposable
                 {
                     return; // the other side gave up
                 }
-                if (connect.Type != PbHolePunch.Types.Type.Connect)
+                if (!connect.HasType || connect.Type != PbHolePunch.Types.Type.Connect)
                 {
                     throw new WireFormatException($"Expected CONNECT, got {(connect.HasType ? connect.Type.ToString() : "no type")}.");
                 }
@@ -264,7 +264,7 @@ public sealed class HolePunchService : IAsyncDisposable
         timeout.CancelAfter(_options.MessageTimeout);
         var message = await NatMessages.ReadAsync(stream, PbHolePunch.Parser, timeout.Token).ConfigureAwait(false)
             ?? throw new IOException($"The peer closed the hole-punch stream before {expected}.");
-        if (message.Type != expected)
+        if (!message.HasType || message.Type != expected)
         {
             throw new WireFormatException($"Expected {expected}, got {(message.HasType ? message.Type.ToString() : "no type")}.");
         }
