@@ -14,50 +14,37 @@ public sealed class NatJsInteropTests
     private static readonly TimeSpan Step = TimeSpan.FromSeconds(60);
 
     [Fact]
-    public async Task P2PNetAutoNatClient_WithAJsAutoNatV2Server_ConcludesPublic()
-    {
-        using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await using var lab = await NamespaceLab.CreateAsync("relay", cancel.Token);
-        var net = await lab.AddSwitchAsync("44.0.0.0/24", cancel.Token);
-        string jsNs = await lab.AddHostAsync("js", net, "44.0.0.10", cancel.Token);
-        string dotnetNs = await lab.AddHostAsync("dotnet", net, "44.0.0.20", cancel.Token);
-        await using var js = lab.Start(jsNs, [JsLibp2p.NodeExecutable, JsLibp2p.Script, "listen", "--listen", "/ip4/44.0.0.10/tcp/4001", "--autonat-service"]);
-        string jsAddress = await JsListenAsync(js, "/ip4/44.0.0.10/", cancel.Token);
+    public Task P2PNetAutoNatClient_WithAJsAutoNatV2Server_ConcludesPublic() =>
+        WithJsAndNodeAsync("--autonat-service", "--autonat",
+            (js, node, ct) => node.WaitForLineAsync(l => l == "REACHABILITY public", Step, ct));
 
-        await using var node = lab.Start(dotnetNs, ["dotnet", P2PNetCli.Assembly, "node", "--listen", "/ip4/0.0.0.0/tcp/4001", "--bootstrap", jsAddress, "--autonat"]);
-        await node.WaitForLineAsync(l => l == "REACHABILITY public", Step, cancel.Token);
-    }
-
+    // js advertises a public listen address only once an AutoNAT server confirmed it: here the only server is ours.
     [Fact]
-    public async Task JsAutoNatClient_WithAP2PNetAutoNatServer_ConfirmsItsAddress()
-    {
-        using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        await using var lab = await NamespaceLab.CreateAsync("relay", cancel.Token);
-        var net = await lab.AddSwitchAsync("44.0.0.0/24", cancel.Token);
-        string jsNs = await lab.AddHostAsync("js", net, "44.0.0.10", cancel.Token);
-        string dotnetNs = await lab.AddHostAsync("dotnet", net, "44.0.0.20", cancel.Token);
-        await using var js = lab.Start(jsNs, [JsLibp2p.NodeExecutable, JsLibp2p.Script, "listen", "--listen", "/ip4/44.0.0.10/tcp/4001", "--autonat-service"]);
-        string jsAddress = await JsListenAsync(js, "/ip4/44.0.0.10/", cancel.Token);
+    public Task JsAutoNatClient_WithAP2PNetAutoNatServer_ConfirmsItsAddress() =>
+        WithJsAndNodeAsync("--autonat-service", "--autonat-service", JsConfirmedAsync);
 
-        await using var node = lab.Start(dotnetNs, ["dotnet", P2PNetCli.Assembly, "node", "--listen", "/ip4/0.0.0.0/tcp/4001", "--bootstrap", jsAddress, "--autonat-service"]);
-        // js advertises a public listen address only once an AutoNAT server confirmed it: here the only server is ours.
-        await js.WaitForLineAsync(l => l.StartsWith("ADDRESS /ip4/44.0.0.10/tcp/4001", StringComparison.Ordinal), Step, cancel.Token);
-    }
-
+    // js with AutoNAT v1 only: the confirmation can only come from our v1 server.
     [Fact]
-    public async Task JsAutoNatV1Client_WithAP2PNetAutoNatServer_ConfirmsItsAddress()
+    public Task JsAutoNatV1Client_WithAP2PNetAutoNatServer_ConfirmsItsAddress() =>
+        WithJsAndNodeAsync("--autonat-v1", "--autonat-service", JsConfirmedAsync);
+
+    private static Task JsConfirmedAsync(ChildProcess js, ChildProcess node, CancellationToken cancellationToken) =>
+        js.WaitForLineAsync(l => l.StartsWith("ADDRESS /ip4/44.0.0.10/tcp/4001", StringComparison.Ordinal), Step, cancellationToken);
+
+    /// <summary>A js node at 44.0.0.10 (with <paramref name="jsOption"/>) and a p2pnet node at 44.0.0.20 that
+    /// bootstraps to it (with <paramref name="nodeOption"/>), on one switch; <paramref name="outcome"/> waits for what
+    /// the test expects.</summary>
+    private static async Task WithJsAndNodeAsync(string jsOption, string nodeOption, Func<ChildProcess, ChildProcess, CancellationToken, Task> outcome)
     {
         using var cancel = new CancellationTokenSource(TimeSpan.FromMinutes(3));
         await using var lab = await NamespaceLab.CreateAsync("relay", cancel.Token);
         var net = await lab.AddSwitchAsync("44.0.0.0/24", cancel.Token);
         string jsNs = await lab.AddHostAsync("js", net, "44.0.0.10", cancel.Token);
         string dotnetNs = await lab.AddHostAsync("dotnet", net, "44.0.0.20", cancel.Token);
-        // js with AutoNAT v1 only: the confirmation can only come from our v1 server.
-        await using var js = lab.Start(jsNs, [JsLibp2p.NodeExecutable, JsLibp2p.Script, "listen", "--listen", "/ip4/44.0.0.10/tcp/4001", "--autonat-v1"]);
+        await using var js = lab.Start(jsNs, [JsLibp2p.NodeExecutable, JsLibp2p.Script, "listen", "--listen", "/ip4/44.0.0.10/tcp/4001", jsOption]);
         string jsAddress = await JsListenAsync(js, "/ip4/44.0.0.10/", cancel.Token);
-
-        await using var node = lab.Start(dotnetNs, ["dotnet", P2PNetCli.Assembly, "node", "--listen", "/ip4/0.0.0.0/tcp/4001", "--bootstrap", jsAddress, "--autonat-service"]);
-        await js.WaitForLineAsync(l => l.StartsWith("ADDRESS /ip4/44.0.0.10/tcp/4001", StringComparison.Ordinal), Step, cancel.Token);
+        await using var node = lab.Start(dotnetNs, ["dotnet", P2PNetCli.Assembly, "node", "--listen", "/ip4/0.0.0.0/tcp/4001", "--bootstrap", jsAddress, nodeOption]);
+        await outcome(js, node, cancel.Token);
     }
 
     [Fact]

@@ -4,6 +4,7 @@ using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Host;
+using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
 using P2PNet.Peers;
 using P2PNet.Protocols.Nat.Internal;
@@ -36,7 +37,7 @@ public sealed class AutoNatClient : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Task _loop = Task.CompletedTask;
     private int _nextServer;
-    private int _state; // 0 created, 1 started, 2 disposed
+    private ServiceLifecycle _lifecycle;
 
     /// <summary>Creates the client; nothing runs until <see cref="Start"/>.</summary>
     public AutoNatClient(P2PHost host, AutoNatClientOptions? options = null, ILogger<AutoNatClient>? logger = null)
@@ -66,8 +67,7 @@ public sealed class AutoNatClient : IAsyncDisposable
     /// <summary>Serves the dial-back protocol and starts probing in the background.</summary>
     public void Start()
     {
-        ObjectDisposedException.ThrowIf(_state == 2, this);
-        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        if (!_lifecycle.TryStart(this))
         {
             return;
         }
@@ -81,7 +81,7 @@ public sealed class AutoNatClient : IAsyncDisposable
     /// <summary>Stops probing and serving dial-backs.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _state, 2) == 2)
+        if (!_lifecycle.TryDispose(out _))
         {
             return;
         }

@@ -4,6 +4,7 @@ using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Host;
+using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
 using P2PNet.Peers;
 using P2PNet.Protocols.Nat.Internal;
@@ -35,7 +36,7 @@ public sealed class AutoNatService : IAsyncDisposable
     private int _active;
     private long _dialBacks;
     private long _rejected;
-    private int _state; // 0 created, 1 started, 2 disposed
+    private ServiceLifecycle _lifecycle;
 
     /// <summary>Creates the service; nothing is served until <see cref="Start"/>.</summary>
     public AutoNatService(P2PHost host, AutoNatServiceOptions? options = null, ILogger<AutoNatService>? logger = null)
@@ -55,8 +56,7 @@ public sealed class AutoNatService : IAsyncDisposable
     /// <summary>Starts serving both protocols on the host.</summary>
     public void Start()
     {
-        ObjectDisposedException.ThrowIf(_state == 2, this);
-        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        if (!_lifecycle.TryStart(this))
         {
             return;
         }
@@ -67,7 +67,7 @@ public sealed class AutoNatService : IAsyncDisposable
     /// <summary>Stops serving; requests in progress are cancelled.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _state, 2) == 2)
+        if (!_lifecycle.TryDispose(out _))
         {
             return;
         }
@@ -100,7 +100,7 @@ public sealed class AutoNatService : IAsyncDisposable
         await _dialerGate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            ObjectDisposedException.ThrowIf(_state == 2, this);
+            ObjectDisposedException.ThrowIf(_lifecycle.IsDisposed, this);
             if (_dialer is null)
             {
                 var options = new P2PHostOptions

@@ -5,6 +5,7 @@ using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Host;
+using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
 using P2PNet.Peers;
 using P2PNet.Protocols.Nat.Internal;
@@ -40,7 +41,7 @@ public sealed class HolePunchService : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<Task> _running = [];
     private IDisposable? _identified;
-    private int _state; // 0 created, 1 started, 2 disposed
+    private ServiceLifecycle _lifecycle;
 
     /// <summary>Creates the service; nothing runs until <see cref="Start"/>.</summary>
     public HolePunchService(P2PHost host, HolePunchOptions? options = null, ILogger<HolePunchService>? logger = null)
@@ -54,8 +55,7 @@ public sealed class HolePunchService : IAsyncDisposable
     /// <summary>Serves <c>/libp2p/dcutr</c> and starts upgrading inbound relayed connections once identified.</summary>
     public void Start()
     {
-        ObjectDisposedException.ThrowIf(_state == 2, this);
-        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        if (!_lifecycle.TryStart(this))
         {
             return;
         }
@@ -66,7 +66,7 @@ public sealed class HolePunchService : IAsyncDisposable
     /// <summary>Stops serving and cancels upgrades in progress (relayed connections stay as they are).</summary>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _state, 2) == 2)
+        if (!_lifecycle.TryDispose(out _))
         {
             return;
         }

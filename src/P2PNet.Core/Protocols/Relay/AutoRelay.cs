@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Host;
+using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
 using P2PNet.Peers;
 using P2PNet.Protocols.Relay.Internal;
@@ -29,7 +30,7 @@ public sealed class AutoRelay(P2PHost host, RelayClient client, AutoRelayOptions
     private readonly List<IDisposable> _subscriptions = [];
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _loop = Task.CompletedTask;
-    private int _state; // 0 created, 1 started, 2 disposed
+    private ServiceLifecycle _lifecycle;
 
     /// <summary>Relays we hold a reservation on because of this service.</summary>
     public IReadOnlyList<PeerId> Relays
@@ -48,8 +49,7 @@ public sealed class AutoRelay(P2PHost host, RelayClient client, AutoRelayOptions
     {
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(client);
-        ObjectDisposedException.ThrowIf(_state == 2, this);
-        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        if (!_lifecycle.TryStart(this))
         {
             return;
         }
@@ -67,7 +67,7 @@ public sealed class AutoRelay(P2PHost host, RelayClient client, AutoRelayOptions
     /// <summary>Stops; the reservations made stay with the relay client (dispose it to give them up).</summary>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _state, 2) == 2)
+        if (!_lifecycle.TryDispose(out _))
         {
             return;
         }

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Host;
+using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
 using P2PNet.Peers;
 using P2PNet.Protocols.Relay.Internal;
@@ -27,7 +28,7 @@ public sealed class RelayClient : IAsyncDisposable
     private TaskCompletionSource? _wake;
     private IDisposable? _disconnects;
     private Task? _renewLoop;
-    private int _state; // 0 created, 1 started, 2 disposed
+    private ServiceLifecycle _lifecycle;
 
     /// <summary>Creates the client; nothing is served until <see cref="Start"/>.</summary>
     public RelayClient(P2PHost host, RelayClientOptions? options = null, ILogger<RelayClient>? logger = null)
@@ -53,8 +54,7 @@ public sealed class RelayClient : IAsyncDisposable
     /// <summary>Serves the stop protocol (accepting relayed connections) and starts renewing reservations.</summary>
     public void Start()
     {
-        ObjectDisposedException.ThrowIf(_state == 2, this);
-        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        if (!_lifecycle.TryStart(this))
         {
             return;
         }
@@ -93,7 +93,7 @@ public sealed class RelayClient : IAsyncDisposable
     public async Task<RelayReservation> ReserveAsync(Multiaddr relayAddress, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(relayAddress);
-        ObjectDisposedException.ThrowIf(_state == 2, this);
+        ObjectDisposedException.ThrowIf(_lifecycle.IsDisposed, this);
         if (relayAddress.GetPeerId() is null || relayAddress.Contains(MultiaddrProtocol.P2pCircuit))
         {
             throw new ArgumentException($"The relay address {relayAddress} must be a direct address ending in /p2p/<relay id>.", nameof(relayAddress));
@@ -124,12 +124,11 @@ public sealed class RelayClient : IAsyncDisposable
     /// connections stay).</summary>
     public async ValueTask DisposeAsync()
     {
-        int previous = Interlocked.Exchange(ref _state, 2);
-        if (previous == 2)
+        if (!_lifecycle.TryDispose(out bool wasStarted))
         {
             return;
         }
-        if (previous == 1)
+        if (wasStarted)
         {
             _host.RemoveStreamHandler(RelayProtocol.StopId);
         }

@@ -3,6 +3,7 @@ using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Host;
+using P2PNet.Host.Internal;
 using P2PNet.Multiformats;
 using P2PNet.Peers;
 using P2PNet.Protocols.Relay.Internal;
@@ -28,7 +29,7 @@ public sealed class RelayService : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private IDisposable? _disconnects;
     private int _circuits;
-    private int _state; // 0 created, 1 started, 2 disposed
+    private ServiceLifecycle _lifecycle;
 
     /// <summary>Creates the service; nothing is served until <see cref="Start"/>.</summary>
     public RelayService(P2PHost host, RelayServiceOptions? options = null, ILogger<RelayService>? logger = null)
@@ -58,8 +59,7 @@ public sealed class RelayService : IAsyncDisposable
     /// <summary>Starts serving the hop protocol on the host.</summary>
     public void Start()
     {
-        ObjectDisposedException.ThrowIf(_state == 2, this);
-        if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
+        if (!_lifecycle.TryStart(this))
         {
             return;
         }
@@ -83,7 +83,7 @@ public sealed class RelayService : IAsyncDisposable
     /// <summary>Stops serving the hop protocol and resets every open circuit.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _state, 2) == 2)
+        if (!_lifecycle.TryDispose(out _))
         {
             return;
         }
