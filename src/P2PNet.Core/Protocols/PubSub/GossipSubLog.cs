@@ -5,27 +5,27 @@ namespace P2PNet.Protocols.PubSub;
 
 internal static partial class GossipSubLog
 {
-    [LoggerMessage(1, LogLevel.Debug, "Pubsub peer {Peer} joined on {Protocol}")]
+    [LoggerMessage(1751, LogLevel.Debug, "Pubsub peer {Peer} joined on {Protocol}")]
     public static partial void PeerJoined(ILogger logger, PeerId peer, string protocol);
 
-    [LoggerMessage(2, LogLevel.Debug, "Pubsub peer {Peer} left")]
+    [LoggerMessage(1752, LogLevel.Debug, "Pubsub peer {Peer} left")]
     public static partial void PeerLeft(ILogger logger, PeerId peer);
 
-    [LoggerMessage(3, LogLevel.Debug, "Pubsub stream with {Peer} ended")]
+    [LoggerMessage(1753, LogLevel.Debug, "Pubsub stream with {Peer} ended")]
     public static partial void StreamFailed(ILogger logger, PeerId peer, Exception error);
 
-    [LoggerMessage(4, LogLevel.Debug, "Dropped a message on {Topic} from {Peer}: {Reason}")]
+    [LoggerMessage(1754, LogLevel.Debug, "Dropped a message on {Topic} from {Peer}: {Reason}")]
     public static partial void MessageRejected(ILogger logger, string topic, PeerId peer, string reason);
 
-    [LoggerMessage(5, LogLevel.Debug, "Ignored an RPC from graylisted peer {Peer} (score {Score})")]
+    [LoggerMessage(1755, LogLevel.Debug, "Ignored an RPC from graylisted peer {Peer} (score {Score})")]
     public static partial void Graylisted(ILogger logger, PeerId peer, double score);
 
-    [LoggerMessage(6, LogLevel.Debug, "Outbound queue of {Peer} is full: RPC dropped")]
+    [LoggerMessage(1756, LogLevel.Debug, "Outbound queue of {Peer} is full: RPC dropped")]
     public static partial void QueueFull(ILogger logger, PeerId peer);
 
-    [LoggerMessage(7, LogLevel.Warning, "A heartbeat failed")]
+    [LoggerMessage(1757, LogLevel.Warning, "A heartbeat failed")]
     public static partial void HeartbeatFailed(ILogger logger, Exception error);
 
-    [LoggerMessage(8, LogLevel.Debug, "Peer exchange dial of {Peer} failed")]
+    [LoggerMessage(1758, LogLevel.Debug, "Peer exchange dial of {Peer} failed")]
     public static partial void PeerExchangeDialFailed(ILogger logger, PeerId peer, Exception error);
 }
