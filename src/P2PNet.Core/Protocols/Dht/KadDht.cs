@@ -1,0 +1,202 @@
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using P2PNet.Host;
+using P2PNet.Host.Internal;
+using P2PNet.IO;
+using P2PNet.Multiformats;
+using P2PNet.Peers;
+using P2PNet.Protocols.Dht.Internal;
+using P2PNet.Protocols.Dht.Protos;
+
+namespace P2PNet.Protocols.Dht;
+
+/// <summary>
+/// A Kademlia DHT node (libp2p/specs kad-dht): a routing table of peers that serve the protocol, iterative lookups
+/// with α queries in flight, peer routing (<c>FIND_NODE</c>) and provider records (<c>ADD_PROVIDER</c>,
+/// <c>GET_PROVIDERS</c>). In server mode it answers others' queries.
+/// </summary>
+/// <remarks>
+/// Not yet: value records (<c>PUT_VALUE</c>/<c>GET_VALUE</c> with validators), periodic table refresh and provider
+/// republishing, SQLite persistence, the host asking the DHT when it dials a peer id without addresses. Thread-safe.
+/// </remarks>
+public sealed partial class KadDht : IAsyncDisposable
+{
+    private readonly P2PHost _host;
+    private readonly KadDhtOptions _options;
+    private readonly ILogger _logger;
+    private readonly RoutingTable _table;
+    private readonly ProviderStore _providers;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly List<IDisposable> _subscriptions = [];
+    private ServiceLifecycle _lifecycle;
+
+    /// <summary>Creates the node; nothing runs until <see cref="Start"/>.</summary>
+    public KadDht(P2PHost host, KadDhtOptions? options = null, ILogger<KadDht>? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        _host = host;
+        _options = options ?? new KadDhtOptions();
+        if (_options.BucketSize < 1 || _options.Alpha < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), "BucketSize and Alpha must be at least 1.");
+        }
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        _table = new RoutingTable(host.PeerId, _options.BucketSize);
+        _providers = new ProviderStore(_options, host.TimeProvider);
+    }
+
+    /// <summary>Peers in the routing table.</summary>
+    public int RoutingTableSize => _table.Count;
+
+    /// <summary>Serves the protocol (server mode) and fills the routing table with the peers identify shows serve it.</summary>
+    public void Start()
+    {
+        if (!_lifecycle.TryStart(this))
+        {
+            return;
+        }
+        if (_options.ServerMode)
+        {
+            _host.SetStreamHandler(_options.ProtocolId, HandleAsync);
+        }
+        _subscriptions.Add(_host.Events.Subscribe<PeerIdentificationCompleted>(e =>
+        {
+            if (e.Record.Protocols.Contains(_options.ProtocolId))
+            {
+                _table.TryAdd(e.Peer);
+            }
+        }));
+        foreach (var peer in _host.ConnectedPeers)
+        {
+            if (_host.PeerStore.Get(peer)?.Protocols.Contains(_options.ProtocolId) == true)
+            {
+                _table.TryAdd(peer);
+            }
+        }
+    }
+
+    /// <summary>Stops serving; lookups in progress are cancelled.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!_lifecycle.TryDispose(out bool wasStarted))
+        {
+            return;
+        }
+        if (wasStarted && _options.ServerMode)
+        {
+            _host.RemoveStreamHandler(_options.ProtocolId);
+        }
+        foreach (var subscription in _subscriptions)
+        {
+            subscription.Dispose();
+        }
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _stopping.Dispose();
+    }
+
+    /// <summary>Looks up our own id: fills the routing table with the peers closest to us (run after connecting to
+    /// bootstrap peers).</summary>
+    public async Task BootstrapAsync(CancellationToken cancellationToken = default) =>
+        await GetClosestPeersAsync(_host.PeerId.Bytes.ToArray(), cancellationToken).ConfigureAwait(false);
+
+    /// <summary>The k peers closest to <paramref name="key"/> that answered an iterative lookup, closest first.</summary>
+    public async Task<IReadOnlyList<PeerId>> GetClosestPeersAsync(byte[] key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var lookup = await LookupAsync(key, PbKadMessage.Types.MessageType.FindNode, stopWhen: null, cancellationToken).ConfigureAwait(false);
+        return lookup.Closest;
+    }
+
+    /// <summary>The addresses of <paramref name="peer"/>: known ones, or found by a lookup of its id; empty when none.</summary>
+    public async Task<IReadOnlyList<Multiaddr>> FindPeerAsync(PeerId peer, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(peer);
+        if (_host.PeerStore.Get(peer)?.Addresses is { Count: > 0 } known)
+        {
+            return known;
+        }
+        await LookupAsync(peer.Bytes.ToArray(), PbKadMessage.Types.MessageType.FindNode,
+            stopWhen: _ => _host.PeerStore.Get(peer)?.Addresses.Count > 0, cancellationToken).ConfigureAwait(false);
+        return _host.PeerStore.Get(peer)?.Addresses ?? [];
+    }
+
+    /// <summary>Announces that we provide <paramref name="key"/> (e.g. a CID's bytes) to the k peers closest to it
+    /// (and records it locally); returns how many accepted the announcement.</summary>
+    public async Task<int> ProvideAsync(byte[] key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var self = new PbKadMessage.Types.Peer { Id = ByteString.CopyFrom(_host.PeerId.Bytes) };
+        var ours = OurAddresses();
+        self.Addrs.AddRange(ours.Select(a => ByteString.CopyFrom(a.ToBytes())));
+        _providers.Add(key, _host.PeerId, ours);
+        var closest = await GetClosestPeersAsync(key, cancellationToken).ConfigureAwait(false);
+        var request = new PbKadMessage { Type = PbKadMessage.Types.MessageType.AddProvider, Key = ByteString.CopyFrom(key) };
+        request.ProviderPeers.Add(self);
+        var sent = await Task.WhenAll(closest.Select(async peer =>
+        {
+            try
+            {
+                await SendAsync(peer, request, expectReply: false, cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+            catch (Exception e) when (IsPeerFailure(e, cancellationToken))
+            {
+                return false;
+            }
+        })).ConfigureAwait(false);
+        return sent.Count(s => s);
+    }
+
+    /// <summary>Peers that provide <paramref name="key"/> with their addresses, up to <paramref name="max"/>: ours
+    /// first, then from a lookup that stops once enough are found.</summary>
+    public async Task<IReadOnlyList<DhtProvider>> FindProvidersAsync(byte[] key, int max = 20, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var found = new Dictionary<PeerId, DhtProvider>();
+        foreach (var provider in _providers.Get(key))
+        {
+            found[provider.Peer] = provider;
+        }
+        if (found.Count < max)
+        {
+            var lookup = await LookupAsync(key, PbKadMessage.Types.MessageType.GetProviders,
+                stopWhen: response =>
+                {
+                    lock (found)
+                    {
+                        foreach (var provider in ReadPeers(response.ProviderPeers))
+                        {
+                            found.TryAdd(provider.Peer, new DhtProvider(provider.Peer, provider.Addresses));
+                        }
+                        return found.Count >= max;
+                    }
+                }, cancellationToken).ConfigureAwait(false);
+            _ = lookup;
+        }
+        lock (found)
+        {
+            return [.. found.Values.Take(max)];
+        }
+    }
+
+    private static bool IsPeerFailure(Exception e, CancellationToken cancellationToken) =>
+        e is IOException or TimeoutException or WireFormatException or ProtocolNotSupportedException or ProtocolViolationException
+            or Muxing.MuxerClosedException or ConnectionGatedException or NotSupportedException or ObjectDisposedException
+        || e is OperationCanceledException && !cancellationToken.IsCancellationRequested;
+
+    private static PbKadMessage Parse(byte[] bytes)
+    {
+        try
+        {
+            return PbKadMessage.Parser.ParseFrom(bytes);
+        }
+        catch (InvalidProtocolBufferException e)
+        {
+            throw new WireFormatException($"Malformed DHT message: {e.Message}", e);
+        }
+    }
+
+    private static async Task WriteAsync(P2PStream stream, PbKadMessage message, CancellationToken cancellationToken) =>
+        await LengthPrefixed.WriteAsync(stream.Output, message.ToByteArray(), cancellationToken).ConfigureAwait(false);
+}

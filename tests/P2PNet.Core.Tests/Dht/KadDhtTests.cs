@@ -1,0 +1,161 @@
+using System.Security.Cryptography;
+using Google.Protobuf;
+using P2PNet.Host;
+using P2PNet.IO;
+using P2PNet.Peers;
+using P2PNet.Protocols.Dht;
+using P2PNet.Protocols.Dht.Protos;
+using P2PNet.Testing;
+
+namespace P2PNet.Core.Tests.Dht;
+
+/// <summary>The Kademlia DHT in an in-process network of hosts that all bootstrap from host 0: lookups converge on the
+/// true k closest peers, provider records are found from anywhere, and hostile requests are bounded.</summary>
+public sealed class KadDhtTests
+{
+    private const int Nodes = 30;
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+
+    [Fact]
+    public async Task ALookup_ConvergesOnTheTrueClosestPeers()
+    {
+        await using var network = await DhtNetwork.StartAsync(Nodes);
+        byte[] key = RandomNumberGenerator.GetBytes(32);
+        var found = await network.Dhts[Nodes - 1].GetClosestPeersAsync(key).WaitAsync(Timeout);
+        var truth = network.Group.Hosts.Take(Nodes - 1).Select(h => h.PeerId)
+            .OrderBy(p => p, Comparer<PeerId>.Create((a, b) => Distance(key, a).AsSpan().SequenceCompareTo(Distance(key, b))))
+            .Take(20).ToArray();
+        Assert.Equal(truth, found);
+    }
+
+    [Fact]
+    public async Task AProvider_IsFoundFromAnotherNode_WithItsAddresses()
+    {
+        await using var network = await DhtNetwork.StartAsync(Nodes);
+        byte[] key = RandomNumberGenerator.GetBytes(34);
+        Assert.True(await network.Dhts[5].ProvideAsync(key).WaitAsync(Timeout) > 0);
+        var providers = await network.Dhts[25].FindProvidersAsync(key).WaitAsync(Timeout);
+        var provider = Assert.Single(providers);
+        Assert.Equal(network.Group[5].PeerId, provider.Peer);
+        Assert.Contains(network.Group[5].ListenAddresses[0].WithoutPeerId(), provider.Addresses);
+        Assert.Empty(await network.Dhts[25].FindProvidersAsync(RandomNumberGenerator.GetBytes(34)).WaitAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task FindPeer_ReturnsTheAddressesOfAPeerNotConnectedToUs()
+    {
+        await using var network = await DhtNetwork.StartAsync(Nodes);
+        var target = network.Group[17];
+        var seeker = network.Group[Nodes - 1];
+        await seeker.DisconnectAsync(target.PeerId);
+        var addresses = await network.Dhts[Nodes - 1].FindPeerAsync(target.PeerId).WaitAsync(Timeout);
+        Assert.Contains(target.ListenAddresses[0].WithoutPeerId(), addresses);
+    }
+
+    [Fact]
+    public async Task HostileRequests_AreBounded_AndTheNodeKeepsServing()
+    {
+        await using var network = await DhtNetwork.StartAsync(4);
+        var server = network.Group[0];
+        var client = network.Group[3];
+        var connection = await client.DialAsync(server.PeerId).AsTask().WaitAsync(Timeout);
+
+        // A 1 MiB length prefix: the stream is reset before a byte of the body is read.
+        await using (var oversized = await connection.OpenStreamAsync("/ipfs/kad/1.0.0").AsTask().WaitAsync(Timeout))
+        {
+            await oversized.WriteAsync(new byte[] { 0x80, 0x80, 0x40, 1, 2, 3 }, completeWrites: false).AsTask().WaitAsync(Timeout);
+            await Assert.ThrowsAnyAsync<Exception>(async () =>
+                Assert.NotNull(await LengthPrefixed.ReadAsync(oversized.Input, 1 << 20).AsTask().WaitAsync(Timeout)));
+        }
+
+        // ADD_PROVIDER naming another peer: not recorded.
+        byte[] key = RandomNumberGenerator.GetBytes(34);
+        var forged = new PbKadMessage { Type = PbKadMessage.Types.MessageType.AddProvider, Key = ByteString.CopyFrom(key) };
+        forged.ProviderPeers.Add(new PbKadMessage.Types.Peer { Id = ByteString.CopyFrom(network.Group[1].PeerId.Bytes) });
+        await using (var stream = await connection.OpenStreamAsync("/ipfs/kad/1.0.0").AsTask().WaitAsync(Timeout))
+        {
+            await LengthPrefixed.WriteAsync(stream.Output, forged.ToByteArray()).AsTask().WaitAsync(Timeout);
+            await stream.CompleteWritesAsync().AsTask().WaitAsync(Timeout);
+        }
+
+        // The server still answers, and has no provider for the key.
+        var query = new PbKadMessage { Type = PbKadMessage.Types.MessageType.GetProviders, Key = ByteString.CopyFrom(key) };
+        await using (var stream = await connection.OpenStreamAsync("/ipfs/kad/1.0.0").AsTask().WaitAsync(Timeout))
+        {
+            await LengthPrefixed.WriteAsync(stream.Output, query.ToByteArray()).AsTask().WaitAsync(Timeout);
+            var reply = PbKadMessage.Parser.ParseFrom(await LengthPrefixed.ReadAsync(stream.Input, 1 << 20).AsTask().WaitAsync(Timeout));
+            Assert.Equal(PbKadMessage.Types.MessageType.GetProviders, reply.Type);
+            Assert.Empty(reply.ProviderPeers);
+            Assert.InRange(reply.CloserPeers.Count, 1, 20);
+        }
+    }
+
+    private static byte[] Distance(byte[] key, PeerId peer)
+    {
+        byte[] a = SHA256.HashData(key), b = SHA256.HashData(peer.Bytes);
+        for (int i = 0; i < a.Length; i++)
+        {
+            a[i] ^= b[i];
+        }
+        return a;
+    }
+
+    /// <summary>Hosts with a DHT each, every one connected to host 0 and bootstrapped.</summary>
+    private sealed class DhtNetwork : IAsyncDisposable
+    {
+        private DhtNetwork(TestHostGroup group, KadDht[] dhts)
+        {
+            Group = group;
+            Dhts = dhts;
+        }
+
+        public TestHostGroup Group { get; }
+
+        public KadDht[] Dhts { get; }
+
+        public static async Task<DhtNetwork> StartAsync(int count)
+        {
+            // Every node on 127.0.0.1: lift the per-IP budgets a public node applies (16 inbound connections per IP).
+            var group = await TestHostGroup.StartAsync(count, (_, o) =>
+            {
+                o.Resources.MaxInboundConnectionsPerIp = 1024;
+                o.Resources.MaxInboundHandshakesPerIp = 1024;
+            });
+            var dhts = group.Hosts.Select(h => new KadDht(h)).ToArray();
+            var network = new DhtNetwork(group, dhts);
+            try
+            {
+                foreach (var dht in dhts)
+                {
+                    dht.Start();
+                }
+                foreach (var host in group.Hosts.Skip(1))
+                {
+                    await host.DialAsync(group[0].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+                }
+                await Conditions.WaitUntilAsync(() => dhts[0].RoutingTableSize >= Math.Min(count - 1, 20) && dhts.Skip(1).All(d => d.RoutingTableSize >= 1),
+                    Timeout, () => "every node has host 0 in its table, and host 0 has them: " + string.Join(", ", dhts.Select(d => d.RoutingTableSize))
+                        + $"; host 1 knows host 0's protocols: {string.Join(" ", group[1].PeerStore.Get(group[0].PeerId)?.Protocols ?? [])}");
+                foreach (var dht in dhts.Skip(1))
+                {
+                    await dht.BootstrapAsync().WaitAsync(Timeout);
+                }
+                return network;
+            }
+            catch
+            {
+                await network.DisposeAsync();
+                throw;
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            foreach (var dht in Dhts)
+            {
+                await dht.DisposeAsync();
+            }
+            await Group.DisposeAsync();
+        }
+    }
+}
