@@ -6,10 +6,11 @@ using P2PNet.Host;
 namespace P2PNet.Proxy.Tunnels.Internal;
 
 /// <summary>
-/// Pipes bytes both ways between a TCP socket and a libp2p stream until both directions have ended, respecting
-/// half-close: the socket's FIN becomes the stream's <c>CompleteWrites</c> and the stream's end becomes the socket's
-/// <c>Shutdown(Send)</c>, so protocols that close one side first (SSH's exit, HTTP/1.0 requests, <c>nc -q</c>) work.
-/// An error either way, an idle timeout or cancellation resets both.
+/// Pipes bytes both ways between a TCP socket and a byte stream (a libp2p stream, or a connection of the user-space
+/// TCP/IP stack: <see cref="IPumpedStream"/>) until both directions have ended, respecting half-close: the socket's FIN
+/// becomes the stream's <c>CompleteWrites</c> and the stream's end becomes the socket's <c>Shutdown(Send)</c>, so
+/// protocols that close one side first (SSH's exit, HTTP/1.0 requests, <c>nc -q</c>) work. An error either way (a reset
+/// of either side), an idle timeout or cancellation resets both.
 /// </summary>
 internal static class SocketStreamPump
 {
@@ -27,7 +28,15 @@ internal static class SocketStreamPump
     /// <param name="idle">Ends the pump after the idle timeout.</param>
     /// <param name="cancellationToken">Ends the pump (shutdown).</param>
     /// <returns>Whether both directions ended cleanly.</returns>
-    public static async Task<bool> RunAsync(Socket socket, P2PStream stream, ReadOnlyMemory<byte> initial,
+    public static Task<bool> RunAsync(Socket socket, P2PStream stream, ReadOnlyMemory<byte> initial,
+        Action<int>? countToStream, Action<int>? countToSocket, ByteRateLimiter? toStreamLimit, ByteRateLimiter? toSocketLimit,
+        IdleSweeper idle, CancellationToken cancellationToken) =>
+        RunAsync(socket, new PumpedP2PStream(stream), initial, countToStream, countToSocket, toStreamLimit, toSocketLimit, idle,
+            cancellationToken);
+
+    /// <summary>Runs the pump with any stream end; disposes <paramref name="socket"/> and <paramref name="stream"/> when done.</summary>
+    /// <inheritdoc cref="RunAsync(Socket, P2PStream, ReadOnlyMemory{byte}, Action{int}?, Action{int}?, ByteRateLimiter?, ByteRateLimiter?, IdleSweeper, CancellationToken)"/>
+    public static async Task<bool> RunAsync(Socket socket, IPumpedStream stream, ReadOnlyMemory<byte> initial,
         Action<int>? countToStream, Action<int>? countToSocket, ByteRateLimiter? toStreamLimit, ByteRateLimiter? toSocketLimit,
         IdleSweeper idle, CancellationToken cancellationToken)
     {
@@ -65,7 +74,7 @@ internal static class SocketStreamPump
         return clean;
     }
 
-    private static async Task SocketToStreamAsync(Socket socket, P2PStream stream, ReadOnlyMemory<byte> initial,
+    private static async Task SocketToStreamAsync(Socket socket, IPumpedStream stream, ReadOnlyMemory<byte> initial,
         Action<int>? count, ByteRateLimiter? limit, IdleSweeper.Activity activity, CancellationToken cancellationToken)
     {
         var output = stream.Output;
@@ -99,7 +108,7 @@ internal static class SocketStreamPump
         await stream.CompleteWritesAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task StreamToSocketAsync(P2PStream stream, Socket socket, Action<int>? count, ByteRateLimiter? limit,
+    private static async Task StreamToSocketAsync(IPumpedStream stream, Socket socket, Action<int>? count, ByteRateLimiter? limit,
         IdleSweeper.Activity activity, CancellationToken cancellationToken)
     {
         var input = stream.Input;
