@@ -36,7 +36,13 @@ internal sealed class GossipTestNetwork : IAsyncDisposable
 
     public static async Task<GossipTestNetwork> StartAsync(int count, Func<GossipSubOptions>? options = null)
     {
-        var hosts = await TestHostGroup.StartAsync(count).WaitAsync(Timeout);
+        // Every node on 127.0.0.1: a public node's per-IP budgets (16 inbound connections, 8 handshakes at once) would
+        // shed some of the network's own links when a loaded machine slows the handshakes down.
+        var hosts = await TestHostGroup.StartAsync(count, (_, o) =>
+        {
+            o.Resources.MaxInboundConnectionsPerIp = 1024;
+            o.Resources.MaxInboundHandshakesPerIp = 1024;
+        }).WaitAsync(Timeout);
         var routers = new List<GossipSubRouter>();
         foreach (var host in hosts.Hosts)
         {
