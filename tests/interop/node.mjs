@@ -4,10 +4,12 @@
 // It mirrors the P2PNet CLI contract so tests can drive both implementations the same way:
 //
 //   node.mjs listen   [--listen MA]... [--key FILE] [--psk FILE] [--ws] [--mdns] [--mdns-interval MS] [--relay-service]
-//                     [--autonat-service] [--autonat-v1] [--dcutr]
+//                     [--autonat-service] [--autonat-v1] [--dcutr] [--dht] [--provide HEX] [--find-providers HEX]
 //                     (--relay-service serves circuit relay v2 without data/duration limits; a --listen
 //                     <relay MA>/p2p-circuit reserves there and prints 'RESERVED <circuit MA>';
 //                     --autonat-v1 adds only @libp2p/autonat (AutoNAT v1, client and server);
+//                     --dht adds @libp2p/kad-dht in server mode on /ipfs/kad/1.0.0; --provide/--find-providers
+//                     take a sha2-256 multihash in hex and print PROVIDED <cid> / PROVIDER <id>… PROVIDERS-DONE;
 //                     --autonat-service adds @libp2p/autonat (/libp2p/autonat/1.0.0) and @libp2p/autonat-v2
 //                     (/libp2p/autonat/2/dial-request, /libp2p/autonat/2/dial-back); --dcutr adds @libp2p/dcutr
 //                     (/libp2p/dcutr). Besides LISTEN/CONNECT/DISCONNECT/IDENTIFY/DISCOVERED/RESERVED it prints
@@ -112,6 +114,9 @@ import { parseArgs } from 'node:util'
 import { noise } from '@chainsafe/libp2p-noise'
 import { autoNAT } from '@libp2p/autonat'
 import { autoNATv2 } from '@libp2p/autonat-v2'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { CID } from 'multiformats/cid'
+import * as Digest from 'multiformats/hashes/digest'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
@@ -205,6 +210,9 @@ function parseCli (argv) {
         'relay-service': { type: 'boolean' },
         'autonat-service': { type: 'boolean' },
         'autonat-v1': { type: 'boolean' },
+        dht: { type: 'boolean' },
+        provide: { type: 'string' },
+        'find-providers': { type: 'string' },
         dcutr: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }
       }
@@ -293,7 +301,7 @@ function loadPsk (file) {
 
 // ---------------------------------------------------------------- node
 
-async function createNode ({ listen = [], keyFile, pskFile, withMdns = false, mdnsInterval = 1000, start = true, relayService = false, autonatService = false, autonatV1Only = false, withDcutr = false }) {
+async function createNode ({ listen = [], keyFile, pskFile, withMdns = false, mdnsInterval = 1000, start = true, relayService = false, autonatService = false, autonatV1Only = false, withDcutr = false, withDht = false }) {
   const services = {
     identify: identify({ timeout: 10_000 }),
     ping: ping()
@@ -313,6 +321,12 @@ async function createNode ({ listen = [], keyFile, pskFile, withMdns = false, md
   if (withDcutr) {
     // Needs identify (above) and the circuit relay transport (below), both always present.
     services.dcutr = dcutr()
+  }
+  if (withDht) {
+    // Server mode from the start (no AutoNAT deciding it), on the public network's protocol id.
+    // passthroughMapper: keep loopback and private addresses (the tests run on 127.0.0.1; the public DHT's default
+    // mapper would drop every peer).
+    services.dht = kadDHT({ protocol: '/ipfs/kad/1.0.0', clientMode: false, peerInfoMapper: passthroughMapper })
   }
   const options = {
     start,
@@ -498,7 +512,8 @@ async function cmdListen (values) {
       relayService: values['relay-service'] === true,
       autonatService: values['autonat-service'] === true || values['autonat-v1'] === true,
       autonatV1Only: values['autonat-v1'] === true,
-      withDcutr: values.dcutr === true
+      withDcutr: values.dcutr === true,
+      withDht: values.dht === true || values.provide != null || values['find-providers'] != null
     })
   } catch (err) {
     fail(`cannot create node: ${errText(err)}`)
@@ -586,6 +601,34 @@ async function cmdListen (values) {
   }
   node.addEventListener('self:peer:update', printAddresses)
   printAddresses()
+  if (values.provide != null || values['find-providers'] != null) {
+    void dhtTask(node, values)
+  }
+}
+
+// --provide HEX / --find-providers HEX: a sha2-256 multihash in hex (a raw-codec CIDv1 of it is what js announces);
+// runs once a DHT peer is in the routing table. Prints 'PROVIDED <cid>', or 'PROVIDER <peer id>' per provider found
+// and then 'PROVIDERS-DONE'.
+async function dhtTask (node, values) {
+  try {
+    while (node.services.dht.routingTable.size === 0) {
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+    if (values.provide != null) {
+      const cid = CID.createV1(0x55, Digest.decode(Buffer.from(values.provide, 'hex')))
+      await node.contentRouting.provide(cid, { signal: AbortSignal.timeout(30_000) })
+      out(`PROVIDED ${cid.toString()}`)
+    }
+    if (values['find-providers'] != null) {
+      const cid = CID.createV1(0x55, Digest.decode(Buffer.from(values['find-providers'], 'hex')))
+      for await (const provider of node.contentRouting.findProviders(cid, { signal: AbortSignal.timeout(30_000) })) {
+        out(`PROVIDER ${provider.id.toString()}`)
+      }
+      out('PROVIDERS-DONE')
+    }
+  } catch (err) {
+    process.stderr.write(`error: DHT task: ${errText(err)}\n`)
+  }
 }
 
 async function withClient (values, fn) {
