@@ -30,7 +30,7 @@ public class NetStackOverVpnTests
         Assert.Equal(length, receivedLength);
         Assert.Equal(await send, received);
         Assert.Equal(length, await serve);
-        // The device's receive queue may overflow under a burst (counted in ReceiveDrops); TCP recovers what it drops.
+        // Sized so the device's receive queue does not overflow (see StackPair); TCP would recover what it dropped.
     }
 
     [Fact]
@@ -116,7 +116,15 @@ public class NetStackOverVpnTests
         private static async Task<IPStack> StartStackAsync(UserSpacePacketDevice device, CancellationToken ct)
         {
             IPAddress address = await device.Configured.WaitAsync(ct);
-            var stack = new IPStack(device.ApplicationEnd, address, new NetStackOptions { Mtu = device.Mtu });
+            // Windows of 256 KiB (about 190 segments each way) stay well inside the device's 1,024-packet receive
+            // queue: with the 1 MiB default, a loaded machine overflowed it with whole bursts and one CI run spent
+            // over 90 s recovering (the overflow itself is left to the next plan: docs/netstack.md).
+            var stack = new IPStack(device.ApplicationEnd, address, new NetStackOptions
+            {
+                Mtu = device.Mtu,
+                ReceiveBufferSize = 256 * 1024,
+                SendBufferSize = 256 * 1024,
+            });
             await stack.StartAsync(ct);
             return stack;
         }
