@@ -9,6 +9,7 @@ namespace P2PNet.Core.Tests.NatTraversal;
 /// <c>@libp2p/dcutr</c> 3.0.28), in network namespaces on public-looking addresses (44.0.0.0/24): js-libp2p treats
 /// every private, loopback and documentation range as private and will neither dial back nor hole-punch to them.
 /// </summary>
+[Collection(NatLabGroup.Name)]
 public sealed class NatJsInteropTests
 {
     private static readonly TimeSpan Step = TimeSpan.FromSeconds(60);

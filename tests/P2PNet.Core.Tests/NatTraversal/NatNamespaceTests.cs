@@ -11,6 +11,7 @@ namespace P2PNet.Core.Tests.NatTraversal;
 /// relay, an AutoNAT server and a public node, every node a <c>p2pnet</c> process. The documentation range counts as
 /// private for libp2p (as in go- and js-libp2p), hence <c>--autonat-allow-private</c> throughout.
 /// </summary>
+[Collection(NatLabGroup.Name)]
 public sealed class NatNamespaceTests
 {
     private static readonly TimeSpan Step = TimeSpan.FromSeconds(60);
