@@ -56,7 +56,7 @@ public sealed partial class P2PHost
             return;
         }
         bool counted = Observed.Record(connection.LocalAddress, connection.RemoteAddress, observed, ListeningTcpPorts());
-        HostLog.Observed(_logger, connection.RemotePeer, observed, connection.LocalAddress, connection.RemoteAddress, counted, Observed.DeviceType);
+        HostLog.Observed(_logger, connection.RemotePeer, observed, connection.LocalAddress, connection.RemoteAddress, counted);
         if (!counted)
         {
             return;

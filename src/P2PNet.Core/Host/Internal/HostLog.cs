@@ -66,7 +66,7 @@ internal static partial class HostLog
     [LoggerMessage(1065, LogLevel.Debug, "Dialing {Address} from the listening port failed ({Reason}); dialing again from an ephemeral port")]
     public static partial void DialRetried(ILogger logger, P2PNet.Multiformats.Multiaddr address, string reason);
 
-    [LoggerMessage(1066, LogLevel.Debug, "{Peer} observes us at {Observed} (connection {Local} -> {Remote}); counted: {Counted}, NAT type now {Type}")]
+    [LoggerMessage(1066, LogLevel.Debug, "{Peer} observes us at {Observed} (connection {Local} -> {Remote}); counted: {Counted}")]
     public static partial void Observed(ILogger logger, P2PNet.Peers.PeerId peer, P2PNet.Multiformats.Multiaddr observed,
-        P2PNet.Multiformats.Multiaddr local, P2PNet.Multiformats.Multiaddr remote, bool counted, NatDeviceType type);
+        P2PNet.Multiformats.Multiaddr local, P2PNet.Multiformats.Multiaddr remote, bool counted);
 }
