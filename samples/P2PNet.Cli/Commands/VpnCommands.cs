@@ -137,7 +137,7 @@ internal static class VpnCommands
         return up;
     }
 
-    private static async Task<VpnRoutingTable> JoinWithRetryAsync(VpnMember network, Multiaddr coordinator, IPAddress? address, Task shutdown, CancellationToken ct)
+    internal static async Task<VpnRoutingTable> JoinWithRetryAsync(VpnMember network, Multiaddr coordinator, IPAddress? address, Task shutdown, CancellationToken ct)
     {
         // The coordinator may still be starting: retry unreachable dials for a while, never a refusal.
         for (int attempt = 1; ; attempt++)
