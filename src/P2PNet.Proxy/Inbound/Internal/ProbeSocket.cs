@@ -193,14 +193,8 @@ internal sealed class ProbeSocket : IAsyncDisposable
                 int equals = pair.IndexOf('=', StringComparison.Ordinal);
                 if (equals > 0 && pair[..equals] == "RequestorId")
                 {
-                    try
-                    {
-                        requestor = Uri.UnescapeDataString(pair[(equals + 1)..].Replace('+', ' '));
-                    }
-                    catch (UriFormatException)
-                    {
-                        return (400, "malformed RequestorId");
-                    }
+                    // Malformed escapes stay as they are (an id nobody registered): 404, not an error.
+                    requestor = Uri.UnescapeDataString(pair[(equals + 1)..].Replace('+', ' '));
                 }
             }
         }
