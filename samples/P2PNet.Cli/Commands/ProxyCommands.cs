@@ -116,7 +116,8 @@ internal static class ProxyCommands
                 CliSupport.WriteLine($"PROXY API {url}", new EventLine("proxy_api") { Url = url });
                 foreach (var bound in host.ListenAddresses)
                 {
-                    CliSupport.WriteLine($"LISTEN {bound}/p2p/{host.PeerId}", new EventLine("listen") { Address = $"{bound}/p2p/{host.PeerId}" });
+                    string full = CliSupport.DialableAddress(host, bound);
+                CliSupport.WriteLine($"LISTEN {full}", new EventLine("listen") { Address = full });
                 }
                 await shutdown;
             }

@@ -112,7 +112,8 @@ internal static class VpnCommands
                 new EventLine("vpn_up") { Address = network.Address?.ToString(), Prefix = table.Network.PrefixLength, Device = device.Name });
             foreach (var bound in host.ListenAddresses)
             {
-                CliSupport.WriteLine($"LISTEN {bound}/p2p/{host.PeerId}", new EventLine("listen") { Address = $"{bound}/p2p/{host.PeerId}" });
+                string full = CliSupport.DialableAddress(host, bound);
+                CliSupport.WriteLine($"LISTEN {full}", new EventLine("listen") { Address = full });
             }
             await Console.Out.FlushAsync(ct);
             using var stopCommands = CancellationTokenSource.CreateLinkedTokenSource(ct);
