@@ -68,7 +68,7 @@ public sealed partial class InboundProxy : IAsyncDisposable
     }
 
     /// <summary>The name of the meter the proxy reports on (<c>P2PNet.Proxy.Inbound</c>).</summary>
-    public const string MeterName = "P2PNet.Proxy.Inbound";
+    public const string MeterName = Diagnostics.P2PNetTelemetry.InboundProxyMeterName;
 
     /// <summary>The options in force.</summary>
     public InboundProxyOptions Options => _options;

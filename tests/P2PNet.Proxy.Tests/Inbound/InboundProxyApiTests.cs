@@ -1,9 +1,11 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Net.Http.Json;
 using System.Net.Sockets;
 using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
 using P2PNet.Proxy.Inbound;
 using P2PNet.Testing;
 using static P2PNet.Proxy.Tests.Inbound.InboundProxyHarness;
@@ -210,10 +212,12 @@ public class InboundProxyApiTests
     }
 
     [Fact]
-    public async Task StatusApi_MetricsMatchTheBytesMoved_PerActivityVpnAndOverall()
+    public async Task StatusApi_MetricsMatchTheBytesMoved_PerActivityVpnAndOverall_AndSoDoTheMeters()
     {
         using var cts = new CancellationTokenSource(InboundVpnLab.Timeout);
-        await using var h = await StartAsync(cts.Token);
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meterFactory = services.GetRequiredService<IMeterFactory>();
+        await using var h = await StartAsync(cts.Token, meters: meterFactory);
         await using var service = ServiceRunner.Start(h.Lab.Service, EchoPort, EchoAsync);
         var address = FreeEndPoint();
         await h.Proxy.AddGatewayAsync(InboundProtocol.Tcp, address, new InboundGatewayEntry("R1", "act-1", h.Lab.VpnId, h.Lab.ServicePeerId,
@@ -250,6 +254,35 @@ public class InboundProxyApiTests
             Assert.Equal(0, metrics["Connections"]!["Active"]!.GetValue<long>());
             Assert.Empty(metrics["Open"]!.AsArray());
         }
+        // The meters report the same figures.
+        var observed = new Dictionary<string, double>();
+        using (var listener = new MeterListener())
+        {
+            listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Scope == meterFactory && instrument.Meter.Name == InboundProxy.MeterName)
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
+            {
+                string key = instrument.Name + string.Concat(tags.ToArray().Where(t => t.Key != "vpn.id").Select(t => $" {t.Key}={t.Value}"));
+                observed[key] = value;
+            }
+            listener.SetMeasurementEventCallback<long>((i, v, t, _) => Record(i, v, t));
+            listener.SetMeasurementEventCallback<int>((i, v, t, _) => Record(i, v, t));
+            listener.SetMeasurementEventCallback<double>((i, v, t, _) => Record(i, v, t));
+            listener.Start();
+            listener.RecordObservableInstruments();
+        }
+        Assert.Equal(length, observed["p2pnet.inbound.bytes direction=in"]);
+        Assert.Equal(length, observed["p2pnet.inbound.bytes direction=out"]);
+        Assert.Equal(1, observed["p2pnet.inbound.connections outcome=accepted"]);
+        Assert.Equal(0, observed["p2pnet.inbound.connections.active"]);
+        Assert.Equal(1, observed["p2pnet.inbound.sockets kind=gateway"]);
+        Assert.True(observed["p2pnet.inbound.rate direction=out statistic=max"] > 0);
+
         var status = await h.GetJsonAsync("/status-api/v1/status", cts.Token);
         Assert.Equal(1, status["GatewaySockets"]!.GetValue<int>());
         Assert.Equal(1, status["ActivitiesServed"]!.GetValue<long>());

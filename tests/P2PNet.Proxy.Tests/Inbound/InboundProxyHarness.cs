@@ -28,10 +28,10 @@ internal sealed class InboundProxyHarness : IAsyncDisposable
     public HttpClient Client { get; }
 
     public static async Task<InboundProxyHarness> StartAsync(CancellationToken ct, InboundProxyOptions? options = null,
-        InboundProxyApiOptions? apiOptions = null, TimeProvider? time = null)
+        InboundProxyApiOptions? apiOptions = null, TimeProvider? time = null, System.Diagnostics.Metrics.IMeterFactory? meters = null)
     {
         var lab = await InboundVpnLab.StartAsync(ct);
-        var proxy = new InboundProxy(options, timeProvider: time);
+        var proxy = new InboundProxy(options, timeProvider: time, meterFactory: meters);
         proxy.AddVpn(lab.ProxyVpn, lab.Proxy);
         var server = new InboundProxyApiServer(proxy, new IPEndPoint(IPAddress.Loopback, 0), apiOptions);
         await server.StartAsync(ct);
