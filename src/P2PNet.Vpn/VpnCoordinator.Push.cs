@@ -55,7 +55,12 @@ public sealed partial class VpnCoordinator
         _members[Host.PeerId] = _members[Host.PeerId] with { Addresses = OwnAddresses() };
         var members = _members.OrderBy(m => AddressPool.ToUInt32(m.Value.Address))
             .Select(m => new VpnMemberInfo(m.Key, m.Value.Address, m.Value.Addresses)).ToList();
-        var table = new VpnRoutingTable(++_version, Options.Network, Options.Mtu, Host.PeerId, members) { Epoch = _epoch, VpnId = VpnId! };
+        var table = new VpnRoutingTable(++_version, Options.Network, Options.Mtu, Host.PeerId, members)
+        {
+            Epoch = _epoch,
+            VpnId = VpnId!,
+            Gateway = Options.Gateway,
+        };
         await ApplyTableAsync(table, cancellationToken).ConfigureAwait(false);
         var signed = TableCodec.Sign(table, _signingKey!);
         var published = new PublishedTable(table, signed, new ControlMessage { Table = signed }.ToByteArray());

@@ -84,6 +84,13 @@ public sealed partial class VpnCoordinator : VpnEndpoint, IVpn
             {
                 throw new ArgumentException($"The coordinator's address {own} is not a host address of {Options.Network}.");
             }
+            if (Options.Gateway is { } gateway && !_pool.IsUsable(gateway))
+            {
+                throw new ArgumentException($"The gateway's address {gateway} is not a host address of {Options.Network}.");
+            }
+            // The gateway's address goes only to the member that asks for it (the gateway node), never to a member that
+            // asks for any address: that member would receive every packet for the Internet.
+            _pool.Reserved = Options.Gateway;
             var self = _pool.Allocate(Options.Address) ?? throw new InvalidOperationException($"{Options.Network} has no free address.");
             _members[Host.PeerId] = new CoordinatedMember(self, OwnAddresses(), Joined: true);
             foreach (var request in initialMembers)

@@ -116,15 +116,15 @@ public abstract partial class VpnEndpoint
             Metrics.Dropped(VpnDropReason.Malformed);
             return false;
         }
-        if (source != LocalAddressValue)
+        var routes = Volatile.Read(ref _routes);
+        routes.TryGetValue(destination, out var link);
+        if (source != LocalAddressValue || link is null)
         {
-            Metrics.Dropped(VpnDropReason.Spoofed);
-            return false;
-        }
-        if (!Volatile.Read(ref _routes).TryGetValue(destination, out var link))
-        {
-            Metrics.Dropped(VpnDropReason.Unroutable);
-            return false;
+            link = RouteThroughGateway(packet, length, source, destination, link);
+            if (link is null)
+            {
+                return false;
+            }
         }
         if (!link.TryEnqueue(buffer, length, offload))
         {

@@ -347,6 +347,7 @@ public abstract partial class VpnEndpoint : IAsyncDisposable
                 }
             }
             removed.AddRange(_links.Values.Where(l => !links.ContainsKey(l.Peer)));
+            UpdateGatewayRoute(table, routes, self is null ? 0 : AddressPool.ToUInt32(self.Address));
             _links = links;
             _routes = routes;
         }

@@ -20,6 +20,12 @@ public sealed class VpnOptions
     /// <summary>The coordinator's own address (coordinator only); null takes the lowest free one.</summary>
     public IPAddress? Address { get; set; }
 
+    /// <summary>Coordinator: the VPN address of the outbound gateway, announced in every routing table
+    /// (<see cref="VpnRoutingTable.Gateway"/>). Members send packets for destinations outside <see cref="Network"/> to
+    /// the member holding it (which needs a <see cref="VpnEndpoint.Egress"/> to forward them). It may be an address no
+    /// member holds yet: the member that later joins with it becomes the gateway. Null (the default): no gateway.</summary>
+    public IPAddress? Gateway { get; set; }
+
     /// <summary>The MTU of the VPN interface, in bytes (576–65535). Default 1420, which leaves room for the TCP,
     /// Noise and Yamux overhead inside a 1500-byte Ethernet path.</summary>
     public int Mtu { get; set; } = 1420;

@@ -20,6 +20,10 @@ public sealed record VpnRoutingTable(ulong Version, IPNetwork Network, int Mtu, 
     /// of one VPN is never taken by a member of another VPN of the same coordinator.</summary>
     public string VpnId { get; init; } = "";
 
+    /// <summary>The outbound gateway's VPN address, or null: members send packets for destinations outside
+    /// <see cref="Network"/> to the member holding it (docs/outbound-gateway.md). Covered by the signature.</summary>
+    public IPAddress? Gateway { get; init; }
+
     /// <summary>The member <paramref name="peer"/>, or null.</summary>
     public VpnMemberInfo? Find(PeerId peer) => Members.FirstOrDefault(m => m.Peer == peer);
 

@@ -14,6 +14,10 @@ public enum VpnDropReason
 
     /// <summary>Not an IPv4 packet, or too short or too long.</summary>
     Malformed,
+
+    /// <summary>On an outbound gateway: from a member that is not an allowed requestor, to a destination the egress
+    /// policy refuses, or over the requestor's bandwidth limit (<see cref="Gateway.VpnEgress"/>).</summary>
+    EgressRefused,
 }
 
 /// <summary>Traffic with one peer since the network started.</summary>

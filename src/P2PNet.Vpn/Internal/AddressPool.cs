@@ -24,6 +24,9 @@ internal sealed class AddressPool
 
     public IPNetwork Network { get; }
 
+    /// <summary>An address handed out only to whoever asks for it by name (the gateway's), never as "the lowest free".</summary>
+    public IPAddress? Reserved { get; set; }
+
     public int Count => _used.Count;
 
     public bool IsUsable(IPAddress address) =>
@@ -38,6 +41,22 @@ internal sealed class AddressPool
         {
             return requested;
         }
+        bool hold = Reserved is { } reserved && IsUsable(reserved) && _used.Add(ToUInt32(reserved));
+        try
+        {
+            return AllocateLowest();
+        }
+        finally
+        {
+            if (hold)
+            {
+                _used.Remove(ToUInt32(Reserved!));
+            }
+        }
+    }
+
+    private IPAddress? AllocateLowest()
+    {
         // The set is sorted, so walk it alongside the candidates: O(n) with no gaps, O(1) when the low end is free.
         uint candidate = _first;
         foreach (uint used in _used)

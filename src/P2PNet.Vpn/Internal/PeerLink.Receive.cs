@@ -119,14 +119,9 @@ internal sealed partial class PeerLink
             _owner.Metrics.Dropped(VpnDropReason.Malformed);
             return false;
         }
-        if (source != Address)
+        if ((source != Address || destination != _owner.LocalAddressValue)
+            && !_owner.AcceptThroughGateway(this, packet, length, source, destination))
         {
-            _owner.Metrics.Dropped(VpnDropReason.Spoofed);
-            return false;
-        }
-        if (destination != _owner.LocalAddressValue)
-        {
-            _owner.Metrics.Dropped(VpnDropReason.Unroutable);
             return false;
         }
         if (!offload.IsValidFor(packet, length))

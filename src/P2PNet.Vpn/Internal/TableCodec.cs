@@ -24,6 +24,7 @@ internal static class TableCodec
             PrefixLength = (uint)table.Network.PrefixLength,
             Mtu = (uint)table.Mtu,
             Coordinator = ByteString.CopyFrom(table.Coordinator.Bytes),
+            Gateway = table.Gateway is { } gateway ? ByteString.CopyFrom(gateway.GetAddressBytes()) : ByteString.Empty,
         };
         foreach (var member in table.Members)
         {
@@ -119,7 +120,21 @@ internal static class TableCodec
                 }
                 members.Add(new VpnMemberInfo(PeerId.FromBytes(m.PeerId.Span), new IPAddress(m.Ip.Span), addresses));
             }
-            return new VpnRoutingTable(raw.Version, network, (int)raw.Mtu, coordinator, members) { Epoch = raw.Epoch, VpnId = raw.VpnId };
+            if (raw.Gateway.Length is not (0 or 4))
+            {
+                throw new WireFormatException("The gateway's address is not IPv4.");
+            }
+            var gateway = raw.Gateway.Length == 4 ? new IPAddress(raw.Gateway.Span) : null;
+            if (gateway is not null && !new AddressPool(network).IsUsable(gateway))
+            {
+                throw new WireFormatException($"The gateway {gateway} is not a host address of {network}.");
+            }
+            return new VpnRoutingTable(raw.Version, network, (int)raw.Mtu, coordinator, members)
+            {
+                Epoch = raw.Epoch,
+                VpnId = raw.VpnId,
+                Gateway = gateway,
+            };
         }
         catch (Exception e) when (e is not WireFormatException and (ArgumentException or FormatException or NotSupportedException or OverflowException))
         {

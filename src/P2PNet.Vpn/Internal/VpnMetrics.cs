@@ -53,6 +53,7 @@ internal sealed class VpnMetrics : IDisposable
                 VpnDropReason.Spoofed => "spoofed",
                 VpnDropReason.Unroutable => "unroutable",
                 VpnDropReason.QueueFull => "queue_full",
+                VpnDropReason.EgressRefused => "egress_refused",
                 _ => "malformed",
             }));
         }
