@@ -14,6 +14,7 @@ foreach (var command in new[]
     TunnelCommands.Create(),
     NetStackCommand.Create(),
     PubSubCommand.Create(),
+    ProxyCommands.Create(),
 })
 {
     root.Subcommands.Add(command);

@@ -185,6 +185,10 @@ internal static class CliSupport
     /// <summary>Serializes a value whose runtime type <see cref="CliJsonContext"/> knows.</summary>
     public static string ToJson(object value) => JsonSerializer.Serialize(value, value.GetType(), CliJsonContext.Default);
 
+    /// <summary>A listen address ending in /p2p/&lt;the host's peer id&gt; (once: the host may report it with the id already).</summary>
+    public static string DialableAddress(P2PHost host, Multiaddr bound) =>
+        bound.GetPeerId() is null ? $"{bound}/p2p/{host.PeerId}" : bound.ToString();
+
     /// <summary>Prints <paramref name="text"/>, or with <c>--json</c> <paramref name="json"/> as a JSON line, on stdout.</summary>
     public static void WriteLine(string text, EventLine json)
     {

@@ -58,7 +58,7 @@ internal static class PubSubCommand
             {
                 foreach (var bound in await host.ListenAsync(address, ct))
                 {
-                    string full = bound.GetPeerId() is null ? $"{bound}/p2p/{host.PeerId}" : bound.ToString();
+                    string full = CliSupport.DialableAddress(host, bound);
                     Write($"LISTEN {full}", new PubSubLine("listen") { Address = full });
                 }
             }

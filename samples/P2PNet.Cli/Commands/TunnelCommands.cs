@@ -401,7 +401,7 @@ internal static class TunnelCommands
 
     /// <summary>The host's listen addresses, each ending in /p2p/&lt;its peer id&gt;.</summary>
     private static IEnumerable<string> FullAddresses(P2PHost host) =>
-        host.ListenAddresses.Select(a => a.GetPeerId() is null ? $"{a}/p2p/{host.PeerId}" : a.ToString());
+        host.ListenAddresses.Select(a => CliSupport.DialableAddress(host, a));
 
     private static PrivateKey LoadOrCreateKey(string? path)
     {

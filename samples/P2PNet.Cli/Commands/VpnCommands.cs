@@ -112,7 +112,8 @@ internal static class VpnCommands
                 new EventLine("vpn_up") { Address = network.Address?.ToString(), Prefix = table.Network.PrefixLength, Device = device.Name });
             foreach (var bound in host.ListenAddresses)
             {
-                CliSupport.WriteLine($"LISTEN {bound}/p2p/{host.PeerId}", new EventLine("listen") { Address = $"{bound}/p2p/{host.PeerId}" });
+                string full = CliSupport.DialableAddress(host, bound);
+                CliSupport.WriteLine($"LISTEN {full}", new EventLine("listen") { Address = full });
             }
             await Console.Out.FlushAsync(ct);
             using var stopCommands = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -137,7 +138,7 @@ internal static class VpnCommands
         return up;
     }
 
-    private static async Task<VpnRoutingTable> JoinWithRetryAsync(VpnMember network, Multiaddr coordinator, IPAddress? address, Task shutdown, CancellationToken ct)
+    internal static async Task<VpnRoutingTable> JoinWithRetryAsync(VpnMember network, Multiaddr coordinator, IPAddress? address, Task shutdown, CancellationToken ct)
     {
         // The coordinator may still be starting: retry unreachable dials for a while, never a refusal.
         for (int attempt = 1; ; attempt++)

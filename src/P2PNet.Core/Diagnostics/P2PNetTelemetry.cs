@@ -21,8 +21,11 @@ public static class P2PNetTelemetry
     /// <summary>The WebSocket-to-UDP bridge's meter (package P2PNet.Proxy): <c>P2PNet.Proxy.UdpBridge</c>.</summary>
     public const string UdpBridgeMeterName = "P2PNet.Proxy.UdpBridge";
 
+    /// <summary>The inbound proxy's meter (package P2PNet.Proxy): <c>P2PNet.Proxy.Inbound</c>.</summary>
+    public const string InboundProxyMeterName = "P2PNet.Proxy.Inbound";
+
     /// <summary>Every meter P2PNet's packages create.</summary>
-    public static IReadOnlyList<string> MeterNames { get; } = [HostMeterName, VpnMeterName, UdpBridgeMeterName];
+    public static IReadOnlyList<string> MeterNames { get; } = [HostMeterName, VpnMeterName, UdpBridgeMeterName, InboundProxyMeterName];
 
     /// <summary>The source of the dial, handshake, muxer and stream negotiation spans.</summary>
     internal static readonly ActivitySource Source = new(ActivitySourceName,

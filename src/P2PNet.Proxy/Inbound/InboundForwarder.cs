@@ -36,6 +36,9 @@ public sealed class InboundForwarder : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly InboundCounters _counters = new();
     private readonly ConcurrentDictionary<InboundConnection, byte> _open = new();
+    private readonly TimeProvider _time;
+    private readonly SourceLimiter? _sources;
+    private readonly BandwidthMeter[] _meters;
     private int _active;
     private Socket? _listener;
     private Task? _acceptLoop;
@@ -51,6 +54,14 @@ public sealed class InboundForwarder : IAsyncDisposable
     /// <exception cref="ArgumentException">The target is not IPv4 or its port is 0.</exception>
     public InboundForwarder(IPStack stack, IPEndPoint listenEndPoint, IPEndPoint target, InboundForwarderOptions? options = null,
         ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+        : this(stack, listenEndPoint, target, options, loggerFactory, timeProvider, null, [])
+    {
+    }
+
+    /// <summary>The proxy's forwarder: its public connections count against <paramref name="sources"/>, and their bytes
+    /// into <paramref name="meters"/> (the activity's, the VPN's, the proxy's).</summary>
+    internal InboundForwarder(IPStack stack, IPEndPoint listenEndPoint, IPEndPoint target, InboundForwarderOptions? options,
+        ILoggerFactory? loggerFactory, TimeProvider? timeProvider, SourceLimiter? sources, BandwidthMeter[] meters)
     {
         ArgumentNullException.ThrowIfNull(stack);
         ArgumentNullException.ThrowIfNull(listenEndPoint);
@@ -65,7 +76,10 @@ public sealed class InboundForwarder : IAsyncDisposable
         _listen = listenEndPoint;
         _target = target;
         _logger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger<InboundForwarder>();
-        _idle = new IdleSweeper(_options.IdleTimeout, timeProvider ?? TimeProvider.System);
+        _time = timeProvider ?? TimeProvider.System;
+        _idle = new IdleSweeper(_options.IdleTimeout, _time);
+        _sources = sources;
+        _meters = meters;
     }
 
     /// <summary>The bound public endpoint (after <see cref="StartAsync"/>).</summary>
@@ -105,7 +119,13 @@ public sealed class InboundForwarder : IAsyncDisposable
     /// <summary>Totals since the start, and the connections open now.</summary>
     public InboundForwarderStatistics GetStatistics() => new(
         Volatile.Read(ref _active), _counters.Accepted, _counters.Refused, _counters.Failed, _counters.ToTarget, _counters.FromTarget,
-        [.. _open.Keys.Select(c => c.Snapshot())]);
+        [.. _open.Keys.Select(c => c.Snapshot())])
+    {
+        RateLimitedConnections = _counters.RateLimited,
+    };
+
+    /// <summary>The connections open now (for the proxy's sampler and per-connection metrics).</summary>
+    internal IEnumerable<InboundConnection> OpenConnections => _open.Keys;
 
     /// <summary>Stops listening and resets every forwarded connection (both its public and its VPN side).</summary>
     public async ValueTask DisposeAsync()
@@ -133,22 +153,43 @@ public sealed class InboundForwarder : IAsyncDisposable
         var acceptor = new SocketAcceptor(listener, _logger);
         while (await acceptor.AcceptAsync(cancellationToken).ConfigureAwait(false) is { } socket)
         {
+            if (socket.RemoteEndPoint is not IPEndPoint client)
+            {
+                socket.Dispose(); // reset before it could be accepted
+                continue;
+            }
             if (Interlocked.Increment(ref _active) > _options.MaxConnections)
             {
                 Interlocked.Decrement(ref _active);
                 _counters.CountRefused();
-                InboundLog.OverLimit(_logger, socket.RemoteEndPoint?.ToString() ?? "?", _options.MaxConnections);
+                InboundLog.OverLimit(_logger, client.ToString(), _options.MaxConnections);
+                Reset(socket);
+                continue;
+            }
+            var verdict = _sources?.TryOpen(client.Address) ?? SourceVerdict.Allowed;
+            if (verdict != SourceVerdict.Allowed)
+            {
+                Interlocked.Decrement(ref _active);
+                if (verdict == SourceVerdict.RateLimited)
+                {
+                    _counters.CountRateLimited();
+                }
+                else
+                {
+                    _counters.CountRefused();
+                }
+                InboundLog.SourceLimited(_logger, client.ToString(), verdict.ToString());
                 Reset(socket);
                 continue;
             }
             _counters.CountAccepted();
-            _tasks.Track(ForwardAsync(socket, cancellationToken));
+            _tasks.Track(ForwardAsync(socket, client, cancellationToken));
         }
     }
 
-    private async Task ForwardAsync(Socket socket, CancellationToken cancellationToken)
+    private async Task ForwardAsync(Socket socket, IPEndPoint client, CancellationToken cancellationToken)
     {
-        var connection = new InboundConnection((IPEndPoint)socket.RemoteEndPoint!, _counters);
+        var connection = new InboundConnection(client, _counters, new BandwidthMeter(_time, _meters));
         _open.TryAdd(connection, 0);
         try
         {
@@ -175,6 +216,7 @@ public sealed class InboundForwarder : IAsyncDisposable
         finally
         {
             _open.TryRemove(connection, out _);
+            _sources?.Close(client.Address);
             Interlocked.Decrement(ref _active);
         }
     }

@@ -32,6 +32,15 @@ internal sealed class InboundVpnLab : IAsyncDisposable
     /// <summary>The proxy member's stack.</summary>
     public IPStack Proxy => _stacks[1];
 
+    /// <summary>The proxy's membership (its routing table names the service's address).</summary>
+    public VpnEndpoint ProxyVpn => _vpns[1];
+
+    /// <summary>The service member's peer id.</summary>
+    public string ServicePeerId => _hosts[0].PeerId.ToString();
+
+    /// <summary>The VPN's id.</summary>
+    public string VpnId => _vpns[0].VpnId!;
+
     public static async Task<InboundVpnLab> StartAsync(CancellationToken ct)
     {
         // The coordinator signs routing tables with its host's identity key: each host gets one it can be given.

@@ -6,6 +6,7 @@ internal sealed class InboundCounters
     private long _accepted;
     private long _refused;
     private long _failed;
+    private long _rateLimited;
     private long _toTarget;
     private long _fromTarget;
 
@@ -14,6 +15,8 @@ internal sealed class InboundCounters
     public long Refused => Interlocked.Read(ref _refused);
 
     public long Failed => Interlocked.Read(ref _failed);
+
+    public long RateLimited => Interlocked.Read(ref _rateLimited);
 
     public long ToTarget => Interlocked.Read(ref _toTarget);
 
@@ -24,6 +27,8 @@ internal sealed class InboundCounters
     public void CountRefused() => Interlocked.Increment(ref _refused);
 
     public void CountFailed() => Interlocked.Increment(ref _failed);
+
+    public void CountRateLimited() => Interlocked.Increment(ref _rateLimited);
 
     public void AddToTarget(int bytes) => Interlocked.Add(ref _toTarget, bytes);
 

@@ -13,4 +13,22 @@ internal static partial class InboundLog
 
     [LoggerMessage(3203, LogLevel.Debug, "Inbound connection from {Client} to {Target} failed: {Error}")]
     public static partial void ConnectFailed(ILogger logger, string client, string target, string error);
+
+    [LoggerMessage(3204, LogLevel.Debug, "Inbound connection from {Client} refused by the per-source limits: {Verdict}")]
+    public static partial void SourceLimited(ILogger logger, string client, string verdict);
+
+    [LoggerMessage(3205, LogLevel.Information, "Inbound proxy: {Protocol} probe socket bound at {Address}")]
+    public static partial void ProbeBound(ILogger logger, string protocol, string address);
+
+    [LoggerMessage(3206, LogLevel.Information, "Inbound proxy: {Protocol} socket at {Address} unbound")]
+    public static partial void Unbound(ILogger logger, string protocol, string address);
+
+    [LoggerMessage(3207, LogLevel.Information, "Inbound proxy: {Protocol} gateway {Address} -> {Target} in VPN {VpnId} (activity {ActivityId})")]
+    public static partial void GatewayBound(ILogger logger, string protocol, string address, string target, string vpnId, string activityId);
+
+    [LoggerMessage(3208, LogLevel.Debug, "Inbound probe request from {Client} rejected: {Reason}")]
+    public static partial void ProbeRejected(ILogger logger, string client, string reason);
+
+    [LoggerMessage(3209, LogLevel.Debug, "Inbound UDP flow from {Client} to {Target} ended: {Reason}")]
+    public static partial void FlowEnded(ILogger logger, string client, string target, string reason);
 }
