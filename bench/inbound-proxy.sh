@@ -7,8 +7,8 @@
 #   - TCP throughput (iperf3, SECS seconds each way: client → service and service → client);
 #   - new connections per second (WORKERS python threads, each: connect, send a line, read the reply to the service's
 #     close; for CONN_SECS seconds) and the mean time per connection;
-# then the proxy's resident memory per forwarded connection: its RSS with COUNT idle forwarded connections open minus
-# its RSS just before (after a warm-up), divided by COUNT.
+# then the resident memory per forwarded connection of a second, fresh proxy: its RSS with COUNT (then 5 x COUNT) idle
+# forwarded connections open minus its RSS just before (after a warm-up), divided by the count.
 # Needs root, iproute2, iperf3, python3, curl.   bench/inbound-proxy.sh [SECS, default 8] [COUNT, default 200]
 # WORKERS (default 4), CONN_SECS (default 5). About 1.5 minutes with the defaults.
 set -euo pipefail
@@ -23,7 +23,7 @@ DLL=${P2PNET_DLL:-$PWD/samples/P2PNet.Cli/bin/Release/net10.0/p2pnet.dll}
 [ -n "${P2PNET_DLL:-}" ] || dotnet build samples/P2PNet.Cli -c Release -v q -nologo >/dev/null
 CLI=(dotnet "$DLL")
 P=p2ib$(printf '%04x' $((RANDOM)))
-SVC=192.0.2.10; PROXY=192.0.2.20; CLIENT=192.0.2.30; SVCVPN=10.86.0.2; API=http://127.0.0.1:7466
+SVC=192.0.2.10; PROXY=192.0.2.20; CLIENT=192.0.2.30; SVCVPN=10.86.0.2; API=http://127.0.0.1:7466; MEMAPI=http://127.0.0.1:7467
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
@@ -40,7 +40,7 @@ start() { # name ns command... (stdout to $tmp/name.out; ip execs the command, s
   pids+=($!); echo $! >"$tmp/$name.pid"
 }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-active() { ip netns exec "$P-proxy" curl -sf "$API/status-api/v1/metrics" | python3 -c 'import json,sys;print(json.load(sys.stdin)["Connections"]["Active"])'; }
+active() { ip netns exec "$P-proxy" curl -sf "$MEMAPI/status-api/v1/metrics" | python3 -c 'import json,sys;print(json.load(sys.stdin)["Connections"]["Active"])'; }
 
 # ---------------------------------------------------------------- topology
 for n in hub svc proxy client; do ip netns add "$P-$n"; ip -n "$P-$n" link set lo up; done
@@ -54,16 +54,17 @@ for pair in svc:$SVC proxy:$PROXY client:$CLIENT; do
 done
 
 SVCID=$("${CLI[@]}" key new --out "$tmp/svc.key"); PROXYID=$("${CLI[@]}" key new --out "$tmp/proxy.key")
-CLIENTID=$("${CLI[@]}" key new --out "$tmp/client.key")
+CLIENTID=$("${CLI[@]}" key new --out "$tmp/client.key"); MEMID=$("${CLI[@]}" key new --out "$tmp/mem.key")
 start svc svc "${CLI[@]}" vpn up --coordinator --cidr 10.86.0.0/24 --ip $SVCVPN --allow "$PROXYID=10.86.0.3" --allow "$CLIENTID=10.86.0.4" \
-  --key "$tmp/svc.key" --listen /ip4/$SVC/tcp/4001 --tun p2vpn0
+  --allow "$MEMID=10.86.0.5" --key "$tmp/svc.key" --listen /ip4/$SVC/tcp/4001 --tun p2vpn0
 wait_for "$tmp/svc.out" "VPN ID"
 VPNID=$(grep -m1 "^VPN ID " "$tmp/svc.out" | cut -d' ' -f3)
 JOIN=/ip4/$SVC/tcp/4001/p2p/$SVCID
 
 # Services on the service's VPN address: iperf3; 81 replies to the first read and closes; 83 echoes and stays open.
 cat >"$tmp/services.py" <<'PY'
-import socketserver, sys, threading
+import resource, socketserver, sys, threading
+resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
 ip = sys.argv[1]
 class Reply(socketserver.BaseRequestHandler):
     def handle(self):
@@ -88,14 +89,20 @@ wait_for "$tmp/services.out" READY
 
 start client client "${CLI[@]}" vpn up --join "$JOIN" --key "$tmp/client.key" --listen /ip4/$CLIENT/tcp/4001 --tun p2vpn0
 start proxy proxy "${CLI[@]}" proxy inbound --key "$tmp/proxy.key" --listen /ip4/$PROXY/tcp/4002 --vpn-join "$JOIN" --api "${API#http://}" \
-  --max-connections-per-source 100000 --connection-rate-per-source 100000
+  --max-connections-per-source 0 --connection-rate-per-source 0
+# A second proxy, fresh and idle until the memory measurement (the first one's heap has grown by then).
+start mem proxy "${CLI[@]}" proxy inbound --key "$tmp/mem.key" --listen /ip4/$PROXY/tcp/4003 --vpn-join "$JOIN" --api "${MEMAPI#http://}" \
+  --max-connections-per-source 0 --connection-rate-per-source 0
 wait_for "$tmp/client.out" "VPN UP"
 wait_for "$tmp/proxy.out" "PROXY API"
-PROXYPID=$(cat "$tmp/proxy.pid")
-for port in 5201 81 83; do
-  ip netns exec "$P-proxy" "${CLI[@]}" proxy gateway add tcp 0.0.0.0:$port --api $API --requestor bench --activity bench --vpn "$VPNID" \
-    --remote-id "$SVCID" --remote-addr $SVCVPN:$port >/dev/null
-done
+wait_for "$tmp/mem.out" "PROXY API"
+MEMPID=$(cat "$tmp/mem.pid")
+gateway() { # api port
+  ip netns exec "$P-proxy" "${CLI[@]}" proxy gateway add tcp 0.0.0.0:$2 --api "$1" --requestor bench --activity bench --vpn "$VPNID" \
+    --remote-id "$SVCID" --remote-addr $SVCVPN:$(( $2 % 10000 )) >/dev/null
+}
+for port in 5201 81 83; do gateway $API $port; done
+gateway "$MEMAPI" 10083
 ip netns exec "$P-client" ping -c 3 -i 0.2 -W 2 $SVCVPN >/dev/null   # warm the client's data stream
 
 # ---------------------------------------------------------------- throughput
@@ -139,7 +146,8 @@ read -r CPS_VPN FAIL_VPN MS_VPN < <(ip netns exec "$P-client" python3 "$tmp/conn
 
 # ---------------------------------------------------------------- memory per forwarded connection
 cat >"$tmp/hold.py" <<'PY'
-import socket, sys, time
+import resource, socket, sys, time
+resource.setrlimit(resource.RLIMIT_NOFILE, (resource.getrlimit(resource.RLIMIT_NOFILE)[1],) * 2)
 host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 held = []
 for _ in range(count):
@@ -150,27 +158,32 @@ for _ in range(count):
 print("OPEN", len(held), flush=True)
 time.sleep(3600)
 PY
-# Warm-up: the connection paths are compiled and pools filled before the baseline.
+# On the second proxy: a warm-up (the connection paths compiled, pools filled), then COUNT idle connections, then 4 x COUNT more.
 ip netns exec "$P-client" timeout 60 python3 -c "
 import socket
 for _ in range(20):
-    with socket.create_connection(('$PROXY', 83), timeout=10) as s:
+    with socket.create_connection(('$PROXY', 10083), timeout=10) as s:
         s.sendall(b'x'); s.recv(1)"
-for _ in $(seq 200); do [ "$(active)" = 0 ] && break; sleep 0.05; done
-RSS_BEFORE=$(rss_kb "$PROXYPID")
-start hold client python3 -u "$tmp/hold.py" $PROXY 83 "$COUNT"
+settle() { for _ in $(seq 400); do [ "$(active)" = "$1" ] && return; sleep 0.05; done; echo "the proxy did not reach $1 active connections" >&2; exit 1; }
+settle 0
+RSS_BEFORE=$(rss_kb "$MEMPID")
+start hold client python3 -u "$tmp/hold.py" $PROXY 10083 "$COUNT"
 wait_for "$tmp/hold.out" OPEN
-for _ in $(seq 200); do [ "$(active)" = "$COUNT" ] && break; sleep 0.05; done
-RSS_HELD=$(rss_kb "$PROXYPID")
+settle "$COUNT"
+RSS_HELD=$(rss_kb "$MEMPID")
 ACTIVE=$(active)
+start hold2 client python3 -u "$tmp/hold.py" $PROXY 10083 $((4 * COUNT))
+wait_for "$tmp/hold2.out" OPEN
+settle $((5 * COUNT))
+RSS_HELD5=$(rss_kb "$MEMPID")
 
 python3 - "$SECS" "$UP_PROXY" "$UP_VPN" "$DOWN_PROXY" "$DOWN_VPN" "$WORKERS" "$CONN_SECS" "$CPS_PROXY" "$CPS_VPN" "$MS_PROXY" "$MS_VPN" \
-  "$FAIL_PROXY" "$FAIL_VPN" "$COUNT" "$ACTIVE" "$RSS_BEFORE" "$RSS_HELD" <<'PY'
+  "$FAIL_PROXY" "$FAIL_VPN" "$COUNT" "$ACTIVE" "$RSS_BEFORE" "$RSS_HELD" "$RSS_HELD5" <<'PY'
 import sys
 a = sys.argv[1:]
 secs, up_p, up_v, down_p, down_v = float(a[0]), *map(float, a[1:5])
 workers, conn_secs, cps_p, cps_v, ms_p, ms_v = int(a[5]), float(a[6]), *map(float, a[7:11])
-fail_p, fail_v, count, active, before, held = map(int, a[11:17])
+fail_p, fail_v, count, active, before, held, held5 = map(int, a[11:18])
 pct = lambda x, y: f"{x / y * 100:.0f} %" if y else "-"
 print(f"| client → service | through the inbound proxy | directly over the VPN (kernel TUN) | proxy / direct |")
 print("|---|---:|---:|---:|")
@@ -181,9 +194,9 @@ print(f"| time per connection (mean) | {ms_p:.2f} ms | {ms_v:.2f} ms | |")
 if fail_p or fail_v:
     print(f"| failed connections | {fail_p} | {fail_v} | |")
 print()
-print(f"| proxy process | RSS |")
-print("|---|---:|")
-print(f"| before (after a warm-up) | {before / 1024:.1f} MiB |")
-print(f"| with {count} idle forwarded connections open ({active} active in its metrics) | {held / 1024:.1f} MiB |")
-print(f"| per forwarded connection | {(held - before) / count:.1f} KiB |")
+print(f"| a fresh proxy process (after a 20-connection warm-up) | RSS | per forwarded connection |")
+print("|---|---:|---:|")
+print(f"| no connection open | {before / 1024:.1f} MiB | |")
+print(f"| {count} idle forwarded connections open ({active} active in its metrics) | {held / 1024:.1f} MiB | {(held - before) / count:.1f} KiB |")
+print(f"| {5 * count} idle forwarded connections open | {held5 / 1024:.1f} MiB | {(held5 - before) / (5 * count):.1f} KiB |")
 PY
