@@ -1,6 +1,7 @@
 using System.Net;
 using FsCheck;
 using FsCheck.Xunit;
+using P2PNet.Networking.Internal;
 using P2PNet.Proxy.UdpBridge.Internal;
 
 namespace P2PNet.Proxy.Tests.UdpBridge;

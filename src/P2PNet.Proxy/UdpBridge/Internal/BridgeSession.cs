@@ -204,8 +204,7 @@ internal sealed partial class BridgeSession : IDisposable
         e is WebSocketException or IOException or ObjectDisposedException or OperationCanceledException
             or InvalidOperationException;
 
-    internal static bool IsIPv4Mapped(ReadOnlySpan<byte> v6) =>
-        v6.Length == 16 && !v6[..10].ContainsAnyExcept((byte)0) && v6[10] == 0xff && v6[11] == 0xff;
+    internal static bool IsIPv4Mapped(ReadOnlySpan<byte> v6) => Networking.Internal.AddressPolicy.IsIPv4Mapped(v6);
 
     internal static IPAddress Unmap(IPAddress address) => address.IsIPv4MappedToIPv6 ? address.MapToIPv4() : address;
 }

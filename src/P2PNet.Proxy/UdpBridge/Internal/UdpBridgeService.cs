@@ -8,6 +8,7 @@ using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using P2PNet.Networking.Internal;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Primitives;
 

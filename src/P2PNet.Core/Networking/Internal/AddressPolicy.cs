@@ -1,11 +1,11 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace P2PNet.Proxy.UdpBridge.Internal;
+namespace P2PNet.Networking.Internal;
 
 /// <summary>
-/// Decides which remote addresses a bridge client may exchange datagrams with, working on raw address bytes so the
-/// per-datagram check allocates nothing.
+/// Decides which remote addresses traffic may go to (the WebSocket-to-UDP bridge's datagrams, the outbound gateway's
+/// egress), working on raw address bytes so the per-packet check allocates nothing.
 /// </summary>
 /// <remarks>
 /// <para>An address is judged by the operator's rules first: the most specific (longest prefix) rule among the allowed
@@ -76,7 +76,7 @@ internal sealed class AddressPolicy
     /// <summary>Whether datagrams may go to (or come from) <paramref name="address"/>, given as 4 or 16 bytes.</summary>
     public bool IsAllowed(ReadOnlySpan<byte> address)
     {
-        if (address.Length == 16 && BridgeSession.IsIPv4Mapped(address))
+        if (address.Length == 16 && IsIPv4Mapped(address))
         {
             address = address[12..];
         }
@@ -106,6 +106,10 @@ internal sealed class AddressPolicy
 
         return true;
     }
+
+    /// <summary>Whether a 16-byte address is IPv4-mapped (<c>::ffff:a.b.c.d</c>).</summary>
+    internal static bool IsIPv4Mapped(ReadOnlySpan<byte> v6) =>
+        v6.Length == 16 && !v6[..10].ContainsAnyExcept((byte)0) && v6[10] == 0xff && v6[11] == 0xff;
 
     /// <summary>Whether <paramref name="address"/> is allowed (allocates nothing beyond the caller's address).</summary>
     public bool IsAllowed(IPAddress address)
