@@ -24,8 +24,11 @@ public static class P2PNetTelemetry
     /// <summary>The inbound proxy's meter (package P2PNet.Proxy): <c>P2PNet.Proxy.Inbound</c>.</summary>
     public const string InboundProxyMeterName = "P2PNet.Proxy.Inbound";
 
+    /// <summary>The outbound gateway's meter (package P2PNet.Proxy): <c>P2PNet.Proxy.Gateway</c>.</summary>
+    public const string GatewayMeterName = "P2PNet.Proxy.Gateway";
+
     /// <summary>Every meter P2PNet's packages create.</summary>
-    public static IReadOnlyList<string> MeterNames { get; } = [HostMeterName, VpnMeterName, UdpBridgeMeterName, InboundProxyMeterName];
+    public static IReadOnlyList<string> MeterNames { get; } = [HostMeterName, VpnMeterName, UdpBridgeMeterName, InboundProxyMeterName, GatewayMeterName];
 
     /// <summary>The source of the dial, handshake, muxer and stream negotiation spans.</summary>
     internal static readonly ActivitySource Source = new(ActivitySourceName,

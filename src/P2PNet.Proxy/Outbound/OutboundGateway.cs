@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -25,10 +26,17 @@ public sealed class OutboundGateway : IAsyncDisposable
     private readonly VpnEgress _egress;
     private readonly ConcurrentDictionary<string, Membership> _memberships = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _joins = new(1, 1);
+    private readonly Meter _meter;
     private bool _disposed;
 
     /// <summary>Creates the gateway; nothing is accepted until <see cref="Start"/>.</summary>
-    public OutboundGateway(P2PHost host, OutboundGatewayOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null)
+    /// <param name="host">The started host.</param>
+    /// <param name="options">Mode, requestors, policy.</param>
+    /// <param name="loggerFactory">Where logs go.</param>
+    /// <param name="timeProvider">Clock for usage durations and rates.</param>
+    /// <param name="meterFactory">Creates the <c>P2PNet.Proxy.Gateway</c> meter (usage per requestor, refusals).</param>
+    public OutboundGateway(P2PHost host, OutboundGatewayOptions options, ILoggerFactory? loggerFactory = null, TimeProvider? timeProvider = null,
+        IMeterFactory? meterFactory = null)
     {
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(options);
@@ -37,6 +45,65 @@ public sealed class OutboundGateway : IAsyncDisposable
         _options = options;
         _loggerFactory = loggerFactory ?? NullLoggerFactory.Instance;
         _egress = new VpnEgress(options.Egress, timeProvider);
+        _meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
+        _meter.CreateObservableCounter("p2pnet.gateway.bytes", () => GetUsage().SelectMany(u => new[]
+        {
+            new Measurement<long>(u.BytesIn, new("direction", "in"), new("requestor", u.Requestor.ToString())),
+            new Measurement<long>(u.BytesOut, new("direction", "out"), new("requestor", u.Requestor.ToString())),
+        }), "By", "Bytes through the gateway per requestor (golem.usage.network.in/out).");
+        _meter.CreateObservableGauge("p2pnet.gateway.duration", () => GetUsage().Select(u =>
+            new Measurement<double>(u.DurationSeconds, new KeyValuePair<string, object?>("requestor", u.Requestor.ToString()))),
+            "s", "Seconds since each requestor's first packet (golem.usage.duration_sec).");
+        _meter.CreateObservableCounter("p2pnet.gateway.refused", () => new[]
+        {
+            new Measurement<long>(_egress.RefusedRequestor, new KeyValuePair<string, object?>("reason", "requestor")),
+            new Measurement<long>(_egress.RefusedDestination, new KeyValuePair<string, object?>("reason", "destination")),
+            new Measurement<long>(_egress.RefusedRate, new KeyValuePair<string, object?>("reason", "rate")),
+        }, "{packet}", "Packets the egress policy dropped.");
+    }
+
+    /// <summary>The meter the gateway reports on: <c>P2PNet.Proxy.Gateway</c>.</summary>
+    public const string MeterName = Diagnostics.P2PNetTelemetry.GatewayMeterName;
+
+    /// <summary>The gateway's status as one JSON object: memberships, usage per requestor in the design's usage vector,
+    /// refusals (what <c>p2pnet gateway serve --api</c> answers at <c>GET /status</c>).</summary>
+    public byte[] GetStatusJson()
+    {
+        using var stream = new MemoryStream();
+        using (var json = new System.Text.Json.Utf8JsonWriter(stream))
+        {
+            json.WriteStartObject();
+            json.WriteStartArray(nameof(Memberships));
+            foreach (var (vpnId, address) in Memberships)
+            {
+                json.WriteStartObject();
+                json.WriteString("VpnId", vpnId);
+                json.WriteString("Address", address?.ToString());
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteStartArray("Usage");
+            foreach (var usage in GetUsage())
+            {
+                json.WriteStartObject();
+                json.WriteString("Requestor", usage.Requestor.ToString());
+                var values = usage.ToUsageVector();
+                for (int i = 0; i < values.Count; i++)
+                {
+                    json.WriteNumber(VpnEgressUsage.UsageVector[i], values[i]);
+                }
+                json.WriteNumber("PacketsRefused", usage.PacketsRefused);
+                json.WriteEndObject();
+            }
+            json.WriteEndArray();
+            json.WriteStartObject("Refused");
+            json.WriteNumber("Requestor", _egress.RefusedRequestor);
+            json.WriteNumber("Destination", _egress.RefusedDestination);
+            json.WriteNumber("Rate", _egress.RefusedRate);
+            json.WriteEndObject();
+            json.WriteEndObject();
+        }
+        return stream.ToArray();
     }
 
     /// <summary>The egress control shared by every VPN this node serves (its usage and refusal counts).</summary>
@@ -151,6 +218,7 @@ public sealed class OutboundGateway : IAsyncDisposable
                 await membership.Device.DisposeAsync().ConfigureAwait(false);
             }
             _memberships.Clear();
+            _meter.Dispose();
         }
         finally
         {

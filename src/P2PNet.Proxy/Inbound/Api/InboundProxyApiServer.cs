@@ -1,13 +1,6 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using P2PNet.Proxy.UdpBridge.Internal;
 
 namespace P2PNet.Proxy.Inbound;
 
@@ -58,39 +51,14 @@ public sealed class InboundProxyApiServer : IAsyncDisposable
             throw new InvalidOperationException("The API server was already started.");
         }
         // An empty builder: no configuration files or environment variables from the working directory leak in.
-        WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        if (_loggerFactory is not null)
-        {
-            builder.Services.AddSingleton(_loggerFactory);
-        }
-        builder.Services.AddSingleton<IHostLifetime, EmbeddedHostLifetime>();
-        builder.Services.AddRoutingCore();
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
-        {
-            kestrel.AddServerHeader = false;
-            kestrel.Limits.MaxRequestBodySize = _options.MaxBodySize;
-            kestrel.Listen(_listenEndPoint);
-        });
-        WebApplication app = builder.Build();
-        app.UseRouting();
-        app.MapInboundProxyApi(_proxy, _options);
-        _app = app;
-        await app.StartAsync(cancellationToken).ConfigureAwait(false);
-        string bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault()
-            ?? throw new InvalidOperationException("Kestrel reported no bound address.");
-        int port = new Uri(bound).Port;
-        string host = _listenEndPoint.Address.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{_listenEndPoint.Address}]" : _listenEndPoint.Address.ToString();
-        _url = new Uri($"http://{host}:{port}");
+        (_app, _url) = await Outbound.Internal.EmbeddedKestrel.StartAsync(_listenEndPoint, _loggerFactory, _options.MaxBodySize, app => app.MapInboundProxyApi(_proxy, _options), cancellationToken)
+            .ConfigureAwait(false);
     }
 
     /// <summary>Stops serving (requests in flight finish first).</summary>
     public async ValueTask DisposeAsync()
     {
-        if (_app is not null)
-        {
-            await _app.StopAsync().ConfigureAwait(false);
-            await _app.DisposeAsync().ConfigureAwait(false);
-            _app = null;
-        }
+        await Outbound.Internal.EmbeddedKestrel.StopAsync(_app).ConfigureAwait(false);
+        _app = null;
     }
 }
