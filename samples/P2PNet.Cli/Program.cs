@@ -15,6 +15,8 @@ foreach (var command in new[]
     NetStackCommand.Create(),
     PubSubCommand.Create(),
     ProxyCommands.Create(),
+    GatewayCommands.CreateGateway(),
+    GatewayCommands.CreateNetApi(),
 })
 {
     root.Subcommands.Add(command);

@@ -34,8 +34,9 @@ internal static class VpnCommands
         var noOffload = new Option<bool>("--no-offload") { Description = "Open the TUN device without IFF_VNET_HDR segmentation/checksum offload: one MTU-sized packet per read and write (slower; for kernels or setups where offload misbehaves)." };
         var vpnId = new Option<string?>("--vpn-id") { Description = "The VPN's id (32 hex characters). Coordinator: default the one kept in <key file>.vpn-id (created on the first run), or a new one each run without --key. Member: the VPN to join when the coordinator's host runs several (default: its only one)." };
         var psk = new Option<string?>("--psk") { Description = "Swarm key file: run inside that private network (libp2p PSK v1)." };
+        var gateway = new Option<string?>("--gateway") { Description = "Coordinator: the outbound gateway's VPN address (members send packets for destinations outside the VPN to it; docs/outbound-gateway.md)." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug details to stderr." };
-        foreach (var option in new Option[] { key, listen, cidr, ip, coordinator, allow, join, tun, mtu, noOffload, vpnId, psk, verbose })
+        foreach (var option in new Option[] { key, listen, cidr, ip, coordinator, allow, join, tun, mtu, noOffload, vpnId, psk, gateway, verbose })
         {
             up.Options.Add(option);
         }
@@ -60,6 +61,7 @@ internal static class VpnCommands
                 }
                 options.Network = range;
                 options.Address = address;
+                options.Gateway = parse.GetValue(gateway) is { } gatewayText ? ParseIp(gatewayText, "--gateway") : null;
                 options.VpnId ??= LoadOrCreateVpnId(parse.GetValue(key));
                 foreach (string entry in parse.GetValue(allow) ?? [])
                 {
