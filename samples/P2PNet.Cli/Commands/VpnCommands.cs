@@ -21,7 +21,7 @@ internal static class VpnCommands
 
     private static Command CreateUp()
     {
-        var up = new Command("up", "Start a network (--coordinator) or join one (--join). Prints 'VPN ID <id>' and 'VPN UP <ip>/<prefix> dev <tun>' once the device is up, runs until SIGINT/SIGTERM and removes the device on exit. Needs CAP_NET_ADMIN. A coordinator reads 'add PEERID[=IP]', 'remove PEERID' and 'status' lines on stdin.");
+        var up = new Command("up", "Start a network (--coordinator) or join one (--join). Prints 'VPN ID <id>' and 'VPN UP <ip>/<prefix> dev <tun>' once the device is up, runs until SIGINT/SIGTERM and removes the device on exit. Needs CAP_NET_ADMIN. A coordinator reads 'add PEERID[=IP]', 'invite PEERID[=IP]' (admit and ask the peer to join, e.g. a gateway node), 'remove PEERID' and 'status' lines on stdin.");
         var key = new Option<string?>("--key") { Description = "Identity key file (default: a new key each run)." };
         var listen = new Option<string[]>("--listen") { Description = "Multiaddr to listen on (repeatable). Default /ip4/0.0.0.0/tcp/0." };
         var cidr = new Option<string?>("--cidr") { Description = "The VPN network, e.g. 10.86.0.0/24 (coordinator)." };
@@ -181,6 +181,22 @@ internal static class VpnCommands
                         CliSupport.WriteLine(was ? $"REMOVED {removed}" : $"NOT A MEMBER {removed}",
                             new EventLine(was ? "removed" : "not_a_member") { Peer = removed.ToString() });
                     }
+                    else if (words is ["invite", var invited] && PeerId.TryParse(invited.Split('=')[0], out var guest))
+                    {
+                        // Admit, then ask the peer to join (an outbound gateway node, `p2pnet gateway serve`): it answers once joined.
+                        var ip = invited.Contains('=', StringComparison.Ordinal) ? ParseIp(invited.Split('=')[1], "invite") : null;
+                        var given = await network.AddPeerAsync(guest, ip, ct);
+                        try
+                        {
+                            await VpnInvite.InviteAsync(network, guest, given, null, ct);
+                            CliSupport.WriteLine($"JOINED {guest} {given}", new EventLine("joined") { Peer = guest.ToString(), Address = given.ToString() });
+                        }
+                        catch (Exception e) when (e is VpnJoinRejectedException or IOException or System.Net.Sockets.SocketException or TimeoutException or WireFormatException)
+                        {
+                            await network.RemovePeerAsync(guest, ct);
+                            await Console.Error.WriteLineAsync($"error: {guest} did not join: {e.Message}");
+                        }
+                    }
                     else if (words is ["add", var entry] && PeerId.TryParse(entry.Split('=')[0], out var added))
                     {
                         var ip = entry.Contains('=', StringComparison.Ordinal) ? ParseIp(entry.Split('=')[1], "add") : null;
@@ -189,7 +205,7 @@ internal static class VpnCommands
                     }
                     else
                     {
-                        await Console.Error.WriteLineAsync($"unknown command '{line}': use 'add PEERID[=IP]', 'remove PEERID' or 'status'");
+                        await Console.Error.WriteLineAsync($"unknown command '{line}': use 'add PEERID[=IP]', 'invite PEERID[=IP]', 'remove PEERID' or 'status'");
                     }
                 }
                 catch (ArgumentException e)
