@@ -1,0 +1,205 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Net.NetworkInformation;
+using System.Net.Sockets;
+using P2PNet.Vpn.Gateway.Internal;
+using P2PNet.Vpn.Internal;
+using P2PNet.Vpn.NetStack.Internal;
+
+namespace P2PNet.Vpn.Gateway;
+
+// UDP (one connected OS socket per flow) and ICMP echo (Ping, bounded concurrency).
+public sealed partial class RootlessEgress
+{
+    private readonly Dictionary<FlowKey, UdpEgressFlow> _udpFlows = [];
+    private long _udpFlowsTotal;
+    private int _pingsInFlight;
+    private long _pingsAnswered;
+    private long _pingsUnanswered;
+
+    private async ValueTask ReceiveUdpAsync(Memory<byte> packet, IpPacket ip, CancellationToken cancellationToken)
+    {
+        var udp = packet.Span.Slice(ip.HeaderLength, ip.PayloadLength);
+        if (udp.Length < EgressPackets.UdpHeaderLength)
+        {
+            Drop(RootlessEgressDropReason.Malformed);
+            return;
+        }
+        int length = BinaryPrimitives.ReadUInt16BigEndian(udp[4..]);
+        if (length < EgressPackets.UdpHeaderLength || length > udp.Length)
+        {
+            Drop(RootlessEgressDropReason.Malformed);
+            return;
+        }
+        // RFC 768: checksum 0 means none was computed; anything else must verify.
+        if (BinaryPrimitives.ReadUInt16BigEndian(udp[6..]) != 0 && IpPacket.TransportChecksum(packet.Span, ip) != 0)
+        {
+            Drop(RootlessEgressDropReason.BadChecksum);
+            return;
+        }
+        if (ip.Destination == _localAddress)
+        {
+            Drop(RootlessEgressDropReason.LocalAddress);
+            return;
+        }
+        var key = new FlowKey(ip.Source, BinaryPrimitives.ReadUInt16BigEndian(udp), ip.Destination, BinaryPrimitives.ReadUInt16BigEndian(udp[2..]));
+        var payload = packet.Slice(ip.HeaderLength + EgressPackets.UdpHeaderLength, length - EgressPackets.UdpHeaderLength);
+        UdpEgressFlow? flow;
+        lock (_lock)
+        {
+            if (!_udpFlows.TryGetValue(key, out flow) && _udpFlows.Count >= Options.MaxUdpFlows)
+            {
+                Drop(RootlessEgressDropReason.UdpFlowLimit);
+                return;
+            }
+        }
+        if (flow is null)
+        {
+            // Only this loop adds flows, so nobody else can have added this one meanwhile.
+            try
+            {
+                flow = UdpEgressFlow.Open(this, key);
+            }
+            catch (SocketException)
+            {
+                Drop(RootlessEgressDropReason.SendFailed);
+                return;
+            }
+            lock (_lock)
+            {
+                if (_disposed)
+                {
+                    flow.Dispose();
+                    return;
+                }
+                _udpFlows.Add(key, flow);
+                _udpFlowsTotal++;
+            }
+            _tasks.Track(flow.ReceiveLoopAsync());
+            EgressLog.UdpFlowOpened(_logger, key.MemberEndPoint, key.DestinationEndPoint);
+        }
+        try
+        {
+            await flow.SendAsync(payload, cancellationToken).ConfigureAwait(false);
+            CountBytesOut(payload.Length);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            Drop(RootlessEgressDropReason.SendFailed); // no route, or the flow was closed as idle meanwhile
+        }
+    }
+
+    /// <summary>A datagram from a flow's destination goes to the member, from the destination's address and port.</summary>
+    internal async ValueTask DeliverUdpAsync(FlowKey key, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        int length = EgressPackets.Ipv4HeaderLength + EgressPackets.UdpHeaderLength + payload.Length;
+        byte[] packet = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            EgressPackets.WriteUdp(packet, key.Destination, key.DestinationPort, key.Member, key.MemberPort, payload.Span, NextIpId());
+            CountBytesIn(payload.Length);
+            await WriteFragmentedAsync(packet, length, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(packet);
+        }
+    }
+
+    internal void UdpFlowEnded(UdpEgressFlow flow, string outcome)
+    {
+        lock (_lock)
+        {
+            if (_udpFlows.TryGetValue(flow.Key, out var current) && current == flow)
+            {
+                _udpFlows.Remove(flow.Key);
+            }
+        }
+        flow.Dispose();
+        EgressLog.UdpFlowClosed(_logger, flow.Key.MemberEndPoint, flow.Key.DestinationEndPoint, outcome);
+    }
+
+    private async ValueTask ReceiveIcmpAsync(Memory<byte> packet, IpPacket ip, CancellationToken cancellationToken)
+    {
+        var icmp = packet.Slice(ip.HeaderLength, ip.PayloadLength);
+        if (icmp.Length < 8)
+        {
+            Drop(RootlessEgressDropReason.Malformed);
+            return;
+        }
+        if (Segmenter.Finish(Segmenter.Sum(icmp.Span)) != 0)
+        {
+            Drop(RootlessEgressDropReason.BadChecksum);
+            return;
+        }
+        if (icmp.Span[0] != 8 || icmp.Span[1] != 0)
+        {
+            Drop(RootlessEgressDropReason.UnsupportedProtocol); // only echo requests are forwarded
+            return;
+        }
+        if (ip.Destination == _localAddress)
+        {
+            await SendEchoReplyAsync(ip.Destination, ip.Source, icmp, cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        if (Interlocked.Increment(ref _pingsInFlight) > Options.MaxConcurrentPings)
+        {
+            Interlocked.Decrement(ref _pingsInFlight);
+            Drop(RootlessEgressDropReason.PingLimit);
+            return;
+        }
+        byte[] request = icmp.ToArray(); // outlives the read buffer; bounded by MaxConcurrentPings
+        _tasks.Track(Task.Run(() => PingAsync(ip.Source, ip.Destination, request), CancellationToken.None));
+    }
+
+    /// <summary>Pings the destination; its reply becomes an echo reply from it to the member.</summary>
+    private async Task PingAsync(uint member, uint destination, byte[] request)
+    {
+        var token = _stopping.Token;
+        string outcome;
+        try
+        {
+            using var ping = new Ping();
+            var reply = await ping.SendPingAsync(FlowKey.ToAddress(destination), Options.PingTimeout, request[8..], options: null, token)
+                .ConfigureAwait(false);
+            if (reply.Status == IPStatus.Success)
+            {
+                Interlocked.Increment(ref _pingsAnswered);
+                await SendEchoReplyAsync(destination, member, request, token).ConfigureAwait(false);
+                return;
+            }
+            outcome = reply.Status.ToString();
+        }
+        catch (OperationCanceledException)
+        {
+            outcome = "egress stopping";
+        }
+#pragma warning disable CA1031 // a ping the system cannot send (no permission, no route) is an unanswered ping
+        catch (Exception e)
+#pragma warning restore CA1031
+        {
+            outcome = e.InnerException?.Message ?? e.Message;
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _pingsInFlight);
+        }
+        Interlocked.Increment(ref _pingsUnanswered);
+        EgressLog.PingUnanswered(_logger, FlowKey.ToAddress(destination), outcome);
+    }
+
+    private async ValueTask SendEchoReplyAsync(uint source, uint member, ReadOnlyMemory<byte> request, CancellationToken cancellationToken)
+    {
+        int length = EgressPackets.Ipv4HeaderLength + request.Length;
+        byte[] packet = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            EgressPackets.WriteEchoReply(packet, source, member, request.Span, NextIpId());
+            await WriteFragmentedAsync(packet, length, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(packet);
+        }
+    }
+}
