@@ -26,6 +26,8 @@ namespace P2PNet.Vpn.Gateway;
 /// </remarks>
 public sealed partial class RootlessEgress : IAsyncDisposable
 {
+    private static readonly TimeSpan TcpTimeWait = TimeSpan.FromSeconds(5);
+
     private readonly IPacketDevice _device;
     private readonly ILoggerFactory? _loggerFactory;
     private readonly ILogger _logger;
@@ -71,6 +73,10 @@ public sealed partial class RootlessEgress : IAsyncDisposable
             ReceiveBufferSize = Options.TcpBufferSize,
             SendBufferSize = Options.TcpBufferSize,
             MaxHalfOpenConnections = Options.MaxPendingConnects,
+            // The member side of a flow runs over the VPN's ordered, reliable streams, where the old duplicates TIME_WAIT
+            // guards against hardly occur; and every connection in a stack costs a look per timer tick. Short, so a
+            // member that opens many short flows does not leave thousands of them behind.
+            TimeWaitDuration = TcpTimeWait,
         };
         _reassembly = new Ipv4Reassembler(stackDefaults.MaxReassemblyDatagrams, stackDefaults.MaxReassemblyBytes,
             (long)stackDefaults.ReassemblyTimeout.TotalMilliseconds);

@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Text;
+
 namespace P2PNet.Vpn.Gateway;
 
 /// <summary>A snapshot of a <see cref="RootlessEgress"/>'s counters (<see cref="RootlessEgress.GetStatistics"/>).</summary>
@@ -32,4 +35,21 @@ public sealed record RootlessEgressStatistics(
 
     /// <summary>All drops, whatever the reason.</summary>
     public long TotalDrops => Drops.Values.Sum();
+
+    // The record's ToString, with the drops spelled out instead of the dictionary's type name.
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Style", "IDE0051", Justification = "The compiler's ToString of the record calls it.")]
+    private bool PrintMembers(StringBuilder builder)
+    {
+        builder.Append(CultureInfo.InvariantCulture,
+            $"PacketsReceived = {PacketsReceived}, TcpFlowsOpen = {TcpFlowsOpen}, TcpFlowsTotal = {TcpFlowsTotal}, ")
+            .Append(CultureInfo.InvariantCulture,
+            $"TcpConnectFailures = {TcpConnectFailures}, TcpDestinations = {TcpDestinations}, UdpFlowsOpen = {UdpFlowsOpen}, ")
+            .Append(CultureInfo.InvariantCulture,
+            $"UdpFlowsTotal = {UdpFlowsTotal}, PingsAnswered = {PingsAnswered}, PingsUnanswered = {PingsUnanswered}, ")
+            .Append(CultureInfo.InvariantCulture,
+            $"BytesToInternet = {BytesToInternet}, BytesFromInternet = {BytesFromInternet}, Drops = {{ ")
+            .AppendJoin(", ", Drops.OrderBy(d => d.Key).Select(d => string.Create(CultureInfo.InvariantCulture, $"{d.Key} = {d.Value}")))
+            .Append(" }");
+        return true;
+    }
 }
