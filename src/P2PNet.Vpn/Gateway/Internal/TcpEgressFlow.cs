@@ -14,6 +14,8 @@ internal sealed class TcpEgressFlow : IDisposable
     // One copy buffer per direction, rented only while bytes are there (zero-byte reads wait without one).
     private const int CopyBufferSize = 64 * 1024;
 
+    private const string Closed = "closed";
+
     private readonly RootlessEgress _egress;
     private readonly DestinationStack _destination;
     private readonly TcpSegment _syn;
@@ -58,7 +60,8 @@ internal sealed class TcpEgressFlow : IDisposable
     /// <summary>Runs the flow to its end; never throws.</summary>
     public async Task RunAsync()
     {
-        string outcome = "closed";
+        string outcome = Closed;
+        bool graceful = false;
         Socket? socket = null;
         TcpConnection? connection = null;
         try
@@ -87,6 +90,7 @@ internal sealed class TcpEgressFlow : IDisposable
                 return;
             }
             outcome = await PumpAsync(socket, connection).ConfigureAwait(false);
+            graceful = outcome == Closed;
         }
 #pragma warning disable CA1031 // a flow that trips a bug ends (both sides reset); the egress goes on
         catch (Exception e)
@@ -94,12 +98,19 @@ internal sealed class TcpEgressFlow : IDisposable
         {
             outcome = "failed: " + e.Message;
             connection?.Abort();
-            ResetSocket(socket);
-            socket = null;
         }
         finally
         {
-            socket?.Dispose();
+            // Only a flow both sides closed ends with FIN; any other end (the member never finished its handshake, the
+            // egress stopped, a failure) resets the destination, as the member's side is reset.
+            if (graceful)
+            {
+                socket?.Dispose();
+            }
+            else
+            {
+                ResetSocket(socket);
+            }
             if (connection is not null)
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
@@ -142,7 +153,7 @@ internal sealed class TcpEgressFlow : IDisposable
         var toInternet = ToInternetAsync(socket, connection, token);
         var toMember = ToMemberAsync(socket, connection, token);
         var first = await Task.WhenAny(toInternet, toMember).ConfigureAwait(false);
-        string outcome = "closed";
+        string outcome = Closed;
         if (!first.IsCompletedSuccessfully)
         {
             outcome = token.IsCancellationRequested ? "reset (idle or stopping)" : "reset: " + first.Exception?.InnerException?.Message;
@@ -156,7 +167,7 @@ internal sealed class TcpEgressFlow : IDisposable
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            if (outcome == "closed")
+            if (outcome == Closed)
             {
                 outcome = token.IsCancellationRequested ? "reset (idle or stopping)" : "reset: " + e.Message;
             }
