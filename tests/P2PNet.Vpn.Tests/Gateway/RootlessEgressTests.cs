@@ -95,6 +95,36 @@ public class RootlessEgressTests
     }
 
     [Fact]
+    public async Task Connect_ThatTimesOut_IsRefusedWithReset()
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        await using var pair = await EgressPair.StartAsync(new RootlessEgressOptions { ConnectTimeout = TimeSpan.FromMilliseconds(500) });
+        await using var blackHole = await BlackHoleListener.StartAsync(cts.Token);
+        var error = await Assert.ThrowsAsync<TcpConnectionException>(() => pair.Stack.ConnectTcpAsync(IPAddress.Loopback, blackHole.Port, cts.Token));
+        Assert.Equal(TcpError.ConnectionRefused, error.Error);
+        await Conditions.WaitUntilAsync(() => pair.Egress.GetStatistics().TcpFlowsOpen == 0, Short, "the timed-out flow ends", cts.Token);
+        Assert.Equal(1, pair.Egress.GetStatistics().TcpConnectFailures);
+    }
+
+    [Fact]
+    public async Task PendingConnects_AtTheLimit_DropFurtherSyns()
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        var options = new RootlessEgressOptions { MaxPendingConnects = 2, ConnectTimeout = TimeSpan.FromSeconds(30) };
+        await using var pair = await EgressPair.StartAsync(options, clientStack: false);
+        await using var blackHole = await BlackHoleListener.StartAsync(cts.Token);
+        uint loopback = EgressPair.Value(IPAddress.Loopback);
+        for (int i = 0; i < 5; i++)
+        {
+            await pair.SendRawAsync(EgressPair.TcpSegment(EgressPair.Member, (ushort)(30000 + i), loopback, (ushort)blackHole.Port, 100, 0, TcpFlags.Syn));
+        }
+        await Conditions.WaitUntilAsync(() => pair.Egress.GetStatistics().PacketsReceived == 5, Short, "the egress takes the SYNs", cts.Token);
+        var stats = pair.Egress.GetStatistics();
+        Assert.Equal(2, stats.TcpFlowsOpen);
+        Assert.Equal(3, stats.DropCount(RootlessEgressDropReason.PendingConnectLimit));
+    }
+
+    [Fact]
     public async Task Udp_FromTwoMemberPorts_KeepsTheFlowsApart()
     {
         using var cts = new CancellationTokenSource(Timeout);
@@ -251,6 +281,48 @@ public class RootlessEgressTests
         await pair.Egress.DisposeAsync().AsTask().WaitAsync(cts.Token);
         await Assert.ThrowsAsync<TcpConnectionException>(async () => await client.ReadAsync(new byte[16], cts.Token));
         await Assert.ThrowsAsync<SocketException>(async () => await serverSide.ReceiveAsync(new byte[16], SocketFlags.None, cts.Token));
+    }
+
+    /// <summary>A loopback listener whose accept queue is full, so the kernel drops further SYNs and connects to it
+    /// hang: a destination that does not answer.</summary>
+    private sealed class BlackHoleListener : IAsyncDisposable
+    {
+        private readonly Socket _listener;
+        private readonly List<Socket> _fillers = [];
+
+        private BlackHoleListener(Socket listener) => _listener = listener;
+
+        public int Port => ((IPEndPoint)_listener.LocalEndPoint!).Port;
+
+        public static async Task<BlackHoleListener> StartAsync(CancellationToken ct)
+        {
+            var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+            listener.Listen(0);
+            var hole = new BlackHoleListener(listener);
+            // Linux queues backlog + 1 connections; later SYNs are dropped. Fill the queue until a connect hangs.
+            for (int i = 0; i < 8; i++)
+            {
+                var filler = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                hole._fillers.Add(filler);
+                var connect = filler.ConnectAsync(IPAddress.Loopback, hole.Port, ct).AsTask();
+                if (await Task.WhenAny(connect, Task.Delay(TimeSpan.FromMilliseconds(300), ct)) != connect)
+                {
+                    return hole;
+                }
+            }
+            throw new InvalidOperationException("the listener's accept queue never filled up");
+        }
+
+        public ValueTask DisposeAsync()
+        {
+            foreach (var filler in _fillers)
+            {
+                filler.Dispose();
+            }
+            _listener.Dispose();
+            return ValueTask.CompletedTask;
+        }
     }
 
     internal static void AssertEchoReply(byte[] reply, IPAddress from, ushort identifier, ushort sequence, byte[] data)
