@@ -6,6 +6,7 @@ using System.Security.Cryptography;
 using System.Text;
 using P2PNet.Testing;
 using P2PNet.Vpn.Gateway;
+using P2PNet.Vpn.Gateway.Internal;
 using P2PNet.Vpn.Internal;
 using P2PNet.Vpn.NetStack;
 using P2PNet.Vpn.NetStack.Internal;
@@ -178,6 +179,45 @@ public class RootlessEgressTests
     }
 
     [Fact]
+    public async Task Udp_FragmentedByTheMember_IsReassembled_AndSentWhole()
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        await using var pair = await EgressPair.StartAsync(clientStack: false);
+        using var server = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        server.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        int port = ((IPEndPoint)server.LocalEndPoint!).Port;
+        byte[] payload = new byte[5000];
+        new Random(5).NextBytes(payload);
+        byte[] whole = new byte[28 + payload.Length];
+        int length = EgressPackets.WriteUdp(whole, EgressPair.Member, 6000, EgressPair.Value(IPAddress.Loopback), (ushort)port, payload, id: 77);
+        byte[] fragment = new byte[1420];
+        int count = EgressPackets.FragmentCount(length, 1420);
+        Assert.True(count > 1);
+        for (int i = 0; i < count; i++)
+        {
+            int n = EgressPackets.WriteFragment(whole.AsSpan(0, length), i, 1420, fragment);
+            await pair.SendRawAsync(fragment.AsMemory(0, n).ToArray());
+        }
+        byte[] received = new byte[8192];
+        var datagram = await server.ReceiveFromAsync(received, SocketFlags.None, new IPEndPoint(IPAddress.Any, 0), cts.Token);
+        Assert.Equal(payload, received[..datagram.ReceivedBytes]);
+
+        // The same fragments with the first one overlapping the second are dropped as a whole, and counted.
+        byte[] overlapping = new byte[1420];
+        int first = EgressPackets.WriteFragment(whole.AsSpan(0, length), 0, 1420, overlapping);
+        BinaryPrimitives.WriteUInt16BigEndian(overlapping.AsSpan(4), 78);
+        int second = EgressPackets.WriteFragment(whole.AsSpan(0, length), 1, 1420, fragment);
+        BinaryPrimitives.WriteUInt16BigEndian(fragment.AsSpan(4), 78);
+        BinaryPrimitives.WriteUInt16BigEndian(fragment.AsSpan(6), (ushort)(0x2000 | 8)); // offset 64: inside the first
+        RewriteHeaderChecksum(overlapping);
+        RewriteHeaderChecksum(fragment);
+        await pair.SendRawAsync(overlapping.AsMemory(0, first).ToArray());
+        await pair.SendRawAsync(fragment.AsMemory(0, second).ToArray());
+        await Conditions.WaitUntilAsync(() => pair.Egress.GetStatistics().DropCount(RootlessEgressDropReason.Fragment) == 1, Short,
+            () => $"the overlap is counted: {pair.Egress.GetStatistics()}", cts.Token);
+    }
+
+    [Fact]
     public async Task Ping_ToLoopback_IsAnsweredFromTheDestination()
     {
         await using var pair = await EgressPair.StartAsync(clientStack: false);
@@ -337,6 +377,12 @@ public class RootlessEgressTests
         Assert.Equal(identifier, BinaryPrimitives.ReadUInt16BigEndian(icmp[4..]));
         Assert.Equal(sequence, BinaryPrimitives.ReadUInt16BigEndian(icmp[6..]));
         Assert.Equal(data, icmp[8..].ToArray());
+    }
+
+    private static void RewriteHeaderChecksum(Span<byte> packet)
+    {
+        packet[10] = packet[11] = 0;
+        BinaryPrimitives.WriteUInt16BigEndian(packet[10..], Segmenter.Finish(Segmenter.Sum(packet[..20])));
     }
 
     private static int Port(TcpListener listener) => ((IPEndPoint)listener.LocalEndpoint).Port;
