@@ -101,6 +101,21 @@ public sealed partial class RootlessEgress
         }
     }
 
+    /// <summary>The destination refused a flow's datagram (port unreachable): the member hears it from the destination.</summary>
+    internal async ValueTask DeliverPortUnreachableAsync(FlowKey key, CancellationToken cancellationToken)
+    {
+        byte[] packet = ArrayPool<byte>.Shared.Rent(56);
+        try
+        {
+            int length = EgressPackets.WritePortUnreachable(packet, key.Destination, key.DestinationPort, key.Member, key.MemberPort, NextIpId());
+            await WriteToVpnAsync(packet.AsMemory(0, length), cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(packet);
+        }
+    }
+
     internal void UdpFlowEnded(UdpEgressFlow flow, string outcome)
     {
         lock (_lock)

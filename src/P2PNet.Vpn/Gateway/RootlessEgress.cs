@@ -13,7 +13,9 @@ namespace P2PNet.Vpn.Gateway;
 /// IPv4 packets members send to Internet destinations from a packet device, terminates each flow and re-originates it
 /// with ordinary OS sockets: TCP through a user-space stack that plays the destination towards the member (the member's
 /// SYN is answered only once the OS connect succeeded, with RST when it failed), UDP through one connected socket per
-/// flow, ICMP echo through <see cref="System.Net.NetworkInformation.Ping"/>.
+/// flow (a port unreachable from the destination comes back as one), ICMP echo through
+/// <see cref="System.Net.NetworkInformation.Ping"/>. Fragments from members are reassembled; replies larger than the MTU
+/// are fragmented.
 /// </summary>
 /// <remarks>
 /// <para>The device's <see cref="IPacketDevice.ReadPacketAsync"/> yields the members' packets and its

@@ -218,6 +218,26 @@ public class RootlessEgressTests
     }
 
     [Fact]
+    public async Task Udp_ToAClosedPort_IsAnsweredWithPortUnreachable_FromTheDestination()
+    {
+        await using var pair = await EgressPair.StartAsync(clientStack: false);
+        int port = ClosedUdpPort();
+        uint loopback = EgressPair.Value(IPAddress.Loopback);
+        await pair.SendRawAsync(EgressPair.UdpDatagram(EgressPair.Member, 6001, loopback, (ushort)port, "anyone?"u8));
+        byte[] error = await pair.ReadRawAsync(Short);
+        Assert.True(IpPacket.TryParse(error, out var ip, out _));
+        Assert.Equal(IpPacket.ProtocolIcmp, ip.Protocol);
+        Assert.Equal(loopback, ip.Source);
+        var icmp = error.AsSpan(ip.HeaderLength, ip.PayloadLength);
+        Assert.Equal(3, icmp[0]);
+        Assert.Equal(3, icmp[1]);
+        Assert.Equal(0, Segmenter.Finish(Segmenter.Sum(icmp)));
+        Assert.Equal(EgressPair.Member, BinaryPrimitives.ReadUInt32BigEndian(icmp[20..])); // the quoted datagram's source
+        Assert.Equal(6001, BinaryPrimitives.ReadUInt16BigEndian(icmp[28..]));
+        Assert.Equal(port, BinaryPrimitives.ReadUInt16BigEndian(icmp[30..]));
+    }
+
+    [Fact]
     public async Task Ping_ToLoopback_IsAnsweredFromTheDestination()
     {
         await using var pair = await EgressPair.StartAsync(clientStack: false);
@@ -377,6 +397,13 @@ public class RootlessEgressTests
         Assert.Equal(identifier, BinaryPrimitives.ReadUInt16BigEndian(icmp[4..]));
         Assert.Equal(sequence, BinaryPrimitives.ReadUInt16BigEndian(icmp[6..]));
         Assert.Equal(data, icmp[8..].ToArray());
+    }
+
+    private static int ClosedUdpPort()
+    {
+        using var probe = new Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
+        probe.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return ((IPEndPoint)probe.LocalEndPoint!).Port; // nothing is bound there once the probe is closed
     }
 
     private static void RewriteHeaderChecksum(Span<byte> packet)

@@ -45,6 +45,29 @@ internal static class EgressPackets
         return length;
     }
 
+    /// <summary>Writes an ICMP port unreachable (type 3 code 3, RFC 792) from <paramref name="source"/> to the member,
+    /// quoting the header of a datagram the member sent to <paramref name="source"/>:<paramref name="sourcePort"/> (its IPv4
+    /// header and the first 8 bytes of its UDP header, as the error of a real host does); 56.</summary>
+    public static int WritePortUnreachable(Span<byte> destination, uint source, ushort sourcePort, uint member, ushort memberPort, ushort id)
+    {
+        const int quoted = Ipv4HeaderLength + UdpHeaderLength;
+        const int length = Ipv4HeaderLength + 8 + quoted;
+        var packet = destination[..length];
+        IpPacket.WriteIpv4Header(packet, source, member, IpPacket.ProtocolIcmp, length, id);
+        var icmp = packet[Ipv4HeaderLength..];
+        icmp[..8].Clear();
+        icmp[0] = 3;
+        icmp[1] = 3;
+        var original = icmp[8..];
+        IpPacket.WriteIpv4Header(original, member, source, IpPacket.ProtocolUdp, quoted, 0);
+        BinaryPrimitives.WriteUInt16BigEndian(original[20..], memberPort);
+        BinaryPrimitives.WriteUInt16BigEndian(original[22..], sourcePort);
+        BinaryPrimitives.WriteUInt16BigEndian(original[24..], UdpHeaderLength);
+        BinaryPrimitives.WriteUInt16BigEndian(original[26..], 0);
+        BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Segmenter.Finish(Segmenter.Sum(icmp)));
+        return length;
+    }
+
     /// <summary>Writes a bare RST (or RST+ACK) segment from <paramref name="source"/>:<paramref name="sourcePort"/>; 40.</summary>
     public static int WriteReset(Span<byte> destination, uint source, ushort sourcePort, uint target, ushort targetPort,
         uint seq, uint ack, TcpFlags flags, ushort id)

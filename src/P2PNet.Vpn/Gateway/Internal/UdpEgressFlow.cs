@@ -68,7 +68,10 @@ internal sealed class UdpEgressFlow : IDisposable
                 }
                 catch (SocketException e) when (e.SocketErrorCode == SocketError.ConnectionRefused)
                 {
-                    continue; // an ICMP port unreachable for an earlier datagram (Linux reports it on the connected socket)
+                    // An ICMP port unreachable for an earlier datagram (Linux reports it on the connected socket): the
+                    // member gets one too, so its application fails fast as it would talking to the host directly.
+                    await _egress.DeliverPortUnreachableAsync(Key, _stop.Token).ConfigureAwait(false);
+                    continue;
                 }
                 Touch();
                 await _egress.DeliverUdpAsync(Key, buffer.AsMemory(0, read), _stop.Token).ConfigureAwait(false);
