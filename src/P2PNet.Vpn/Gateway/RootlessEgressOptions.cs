@@ -41,7 +41,8 @@ public sealed class RootlessEgressOptions
     /// <see cref="RootlessEgressDropReason.PingLimit"/>. Default 16.</summary>
     public int MaxConcurrentPings { get; set; } = 16;
 
-    /// <summary>How long an outgoing TCP connect may take before the member's SYN is answered with RST. Default 10 s.</summary>
+    /// <summary>How long an outgoing TCP connect may take before the member's SYN is answered with RST; also how long the
+    /// member then has to complete its handshake before the flow is reset. Default 10 s.</summary>
     public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>A TCP flow that moves no byte in either direction this long is reset on both sides. Default 30 min.</summary>

@@ -306,6 +306,36 @@ public class RootlessEgressTests
     }
 
     [Fact]
+    public async Task IdleDestination_IsLetGo_OnceItHasNoFlowsLeft()
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        await using var pair = await EgressPair.StartAsync(new RootlessEgressOptions { DestinationIdleTimeout = TimeSpan.FromMilliseconds(200) });
+        await Assert.ThrowsAsync<TcpConnectionException>(() => pair.Stack.ConnectTcpAsync(IPAddress.Loopback, ClosedPort(), cts.Token));
+        Assert.Equal(1, pair.Egress.GetStatistics().TcpDestinations);
+        await Conditions.WaitUntilAsync(() => pair.Egress.GetStatistics().TcpDestinations == 0, Short, "the idle destination's stack goes", cts.Token);
+    }
+
+    [Fact]
+    public async Task DestinationLimit_Reached_RefusesANewDestination_UntilOneIsIdle()
+    {
+        using var cts = new CancellationTokenSource(Timeout);
+        await using var pair = await EgressPair.StartAsync(new RootlessEgressOptions { MaxDestinations = 1 });
+        using var server = new TcpListener(IPAddress.Any, 0);
+        server.Start();
+        await using (var held = await pair.Stack.ConnectTcpAsync(IPAddress.Loopback, Port(server), cts.Token))
+        {
+            var error = await Assert.ThrowsAsync<TcpConnectionException>(() => pair.Stack.ConnectTcpAsync(IPAddress.Parse("127.0.0.2"), Port(server), cts.Token));
+            Assert.Equal(TcpError.ConnectionRefused, error.Error);
+            Assert.Equal(1, pair.Egress.GetStatistics().DropCount(RootlessEgressDropReason.DestinationLimit));
+            held.Abort();
+        }
+        // Once 127.0.0.1 has no flow or connection left, a new destination takes its place at once.
+        await Conditions.WaitUntilAsync(() => pair.Egress.GetStatistics().TcpFlowsOpen == 0, Short, "the aborted flow ends", cts.Token);
+        await using var other = await pair.Stack.ConnectTcpAsync(IPAddress.Parse("127.0.0.2"), Port(server), cts.Token);
+        Assert.Equal(1, pair.Egress.GetStatistics().TcpDestinations);
+    }
+
+    [Fact]
     public async Task MaxTcpFlows_Reached_RefusesTheNextSyn_WithReset()
     {
         using var cts = new CancellationTokenSource(Timeout);
