@@ -305,14 +305,12 @@ public sealed class NetApi : IAsyncDisposable
         {
             throw new NetApiException(400, $"mask {mask} does not match the prefix of ip {ip}.");
         }
-        try
-        {
-            return new IPNetwork(address, prefix);
-        }
-        catch (ArgumentException)
+        uint value = System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(address.GetAddressBytes());
+        if ((value & ~(uint.MaxValue << (32 - prefix))) != 0)
         {
             throw new NetApiException(400, $"ip {address} has host bits set for a /{prefix} network: give the network's first address.");
         }
+        return new IPNetwork(address, prefix);
     }
 
     private static IPAddress ParseAddress(string? text, string field) =>

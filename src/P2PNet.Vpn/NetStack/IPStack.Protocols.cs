@@ -27,7 +27,8 @@ public sealed partial class IPStack
         {
             // RFC 9293 §3.6.1 / RFC 6191: a new SYN above the old incarnation's sequence space reopens a TIME_WAIT pair.
             if (!(connection.State == TcpState.TimeWait && segment.Flags == TcpFlags.Syn
-                && Seq.Gt(segment.SequenceNumber, connection.ReceiveNext) && _listeners.ContainsKey(segment.DestinationPort)))
+                && Seq.Gt(segment.SequenceNumber, connection.ReceiveNext)
+                && (_anyListener is not null || _listeners.ContainsKey(segment.DestinationPort))))
             {
                 connection.OnSegment(segment, payload, NowMs);
                 return;
@@ -35,12 +36,17 @@ public sealed partial class IPStack
             connection.Terminate();
         }
         if ((segment.Flags & (TcpFlags.Syn | TcpFlags.Ack | TcpFlags.Rst)) == TcpFlags.Syn
-            && _listeners.TryGetValue(segment.DestinationPort, out var listener))
+            && (_listeners.GetValueOrDefault(segment.DestinationPort) ?? _anyListener) is { } listener)
         {
             // SYN-flood protection: half-open connections are bounded stack-wide; the accept queue per listener.
             if (_halfOpen >= Options.MaxHalfOpenConnections || !listener.HasRoom)
             {
                 CountDrop(DropReason.SynFlood);
+                return;
+            }
+            if (listener.SynGate is { } gate)
+            {
+                gate.OnSyn(this, listener, ip.Source, segment); // answered later: AcceptSyn or RefuseSyn
                 return;
             }
             var accepted = new TcpConnection(this, ip.Source, segment.SourcePort, segment.DestinationPort, listener);

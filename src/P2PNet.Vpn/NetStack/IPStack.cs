@@ -39,6 +39,7 @@ public sealed partial class IPStack : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private readonly Dictionary<ulong, TcpConnection> _connections = [];
     private readonly Dictionary<ushort, TcpPortListener> _listeners = [];
+    private TcpPortListener? _anyListener;
     private readonly Dictionary<ushort, UdpSocket> _udpSockets = [];
     private readonly Queue<(byte[] Buffer, int Length, PacketOffload Offload)> _outbox = new();
     private readonly List<TcpConnection> _timerScratch = [];
@@ -178,6 +179,66 @@ public sealed partial class IPStack : IAsyncDisposable
         }
     }
 
+    /// <summary>Listens for TCP connections on every port no <see cref="ListenTcp"/> listener holds, and lets
+    /// <paramref name="gate"/> decide when each SYN is answered: the stack hands it every new SYN (after its checksum and
+    /// the half-open bound) and does nothing more until the gate calls <see cref="AcceptSyn"/> or <see cref="RefuseSyn"/>.
+    /// A gateway uses it to answer a SYN only once the connection it stands for is made elsewhere. Connections accepted
+    /// this way are not queued on the listener: <see cref="AcceptSyn"/> returns them.</summary>
+    /// <exception cref="InvalidOperationException">The stack already has a wildcard listener.</exception>
+    internal TcpPortListener ListenTcpAny(ITcpSynGate gate)
+    {
+        ArgumentNullException.ThrowIfNull(gate);
+        lock (Gate)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_anyListener is not null)
+            {
+                throw new InvalidOperationException("The stack already listens on every port.");
+            }
+            _anyListener = new TcpPortListener(this, 0, Options.MaxHalfOpenConnections, gate);
+            return _anyListener;
+        }
+    }
+
+    /// <summary>Answers a SYN a gate held (<see cref="ListenTcpAny"/>) with SYN-ACK: the connection starts in SYN-RECEIVED
+    /// and completes <see cref="TcpConnection.Connected"/> with the peer's ACK.</summary>
+    /// <returns>The connection, or null when the listener or stack is gone, the pair is taken by now or the half-open
+    /// bound is reached (the SYN is then dropped; the peer retries it).</returns>
+    internal TcpConnection? AcceptSyn(TcpPortListener listener, uint remote, in TcpSegment syn)
+    {
+        TcpConnection connection;
+        lock (Gate)
+        {
+            ulong key = ConnectionKey(remote, syn.SourcePort, syn.DestinationPort);
+            if (_disposed || _anyListener != listener || _connections.ContainsKey(key)
+                || _halfOpen >= Options.MaxHalfOpenConnections || !listener.HasRoom)
+            {
+                return null;
+            }
+            connection = new TcpConnection(this, remote, syn.SourcePort, syn.DestinationPort, listener);
+            _connections.Add(key, connection);
+            Metrics.ConnectionOpened();
+            connection.StartAccept(syn);
+        }
+        FlushSoon();
+        return connection;
+    }
+
+    /// <summary>Answers a SYN a gate held (<see cref="ListenTcpAny"/>) with RST+ACK, as a host without a listener on
+    /// the port does (RFC 9293 §3.10.7.1): the peer's connect fails as refused.</summary>
+    internal void RefuseSyn(uint remote, in TcpSegment syn)
+    {
+        lock (Gate)
+        {
+            if (_disposed || _connections.ContainsKey(ConnectionKey(remote, syn.SourcePort, syn.DestinationPort)))
+            {
+                return;
+            }
+            SendReset(remote, syn.SourcePort, syn.DestinationPort, 0, syn.SequenceNumber + 1, TcpFlags.Rst | TcpFlags.Ack);
+        }
+        FlushSoon();
+    }
+
     /// <summary>Opens a TCP connection to <paramref name="address"/>:<paramref name="port"/> from an ephemeral port.</summary>
     /// <returns>The established connection.</returns>
     /// <exception cref="TcpConnectionException">Refused (<see cref="TcpError.ConnectionRefused"/>) or no answer
@@ -264,7 +325,7 @@ public sealed partial class IPStack : IAsyncDisposable
             }
             _disposed = true;
             connections = [.. _connections.Values];
-            listeners = [.. _listeners.Values];
+            listeners = _anyListener is null ? [.. _listeners.Values] : [.. _listeners.Values, _anyListener];
             sockets = [.. _udpSockets.Values];
         }
         foreach (var listener in listeners)
@@ -308,6 +369,11 @@ public sealed partial class IPStack : IAsyncDisposable
 
     internal void RemoveListener(TcpPortListener listener)
     {
+        if (listener == _anyListener)
+        {
+            _anyListener = null;
+            return;
+        }
         if (_listeners.TryGetValue((ushort)listener.Port, out var current) && current == listener)
         {
             _listeners.Remove((ushort)listener.Port);

@@ -14,12 +14,16 @@ public sealed class TcpPortListener : IDisposable
     private int _halfOpen;
     private bool _disposed;
 
-    internal TcpPortListener(IPStack stack, ushort port, int backlog)
+    internal TcpPortListener(IPStack stack, ushort port, int backlog, ITcpSynGate? synGate = null)
     {
         _stack = stack;
         Port = port;
         Backlog = backlog;
+        SynGate = synGate;
     }
+
+    /// <summary>Who answers SYNs (a wildcard listener of <see cref="IPStack.ListenTcpAny"/>); null answers at once.</summary>
+    internal ITcpSynGate? SynGate { get; }
 
     /// <summary>The port listened on.</summary>
     public int Port { get; }
@@ -70,7 +74,7 @@ public sealed class TcpPortListener : IDisposable
     internal void HalfOpenDone(TcpConnection connection, bool established)
     {
         _halfOpen--;
-        if (established)
+        if (established && SynGate is null)
         {
             if (_disposed)
             {
