@@ -15,7 +15,7 @@
 #     close; for CONN_SECS seconds) and the mean time per connection.
 # A mode that does not come up is shown as "n/a (<reason>)".
 # Needs root, iproute2, nftables, iperf3, python3.   bench/gateway.sh [SECS, default 5]
-# WORKERS (default 4), CONN_SECS (default 5), MODES (default "kernel rootless"). About 1.5 minutes with the defaults.
+# WORKERS (default 4), CONN_SECS (default 5), MODES (default "kernel rootless"). About 2 minutes with the defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-5}
@@ -164,7 +164,8 @@ mode_run() { # mode: 0 with $tmp/mode.figures written, 1 with the reason in $why
   wait_line gw-$mode "GATEWAY UP" 60 || { why="gateway: $why"; return 1; }
   echo "invite $GWID=$GWVPN" >&"$coord_in"
   if ! wait_line coord-$mode "JOINED $GWID" 60; then
-    why=$(grep -m1 "did not join" "$tmp/coord-$mode.err" | sed 's/^.*did not join: //; s/^[^ ]* declined the invitation: /declined: /' || true); why="the gateway did not join: ${why:-$why}"; return 1
+    local said; said=$(grep -m1 "did not join" "$tmp/coord-$mode.err" | sed 's/^.*did not join: //; s/^[^ ]* declined the invitation: /declined: /' || true)
+    why="the gateway did not join: ${said:-$why}"; return 1
   fi
   ip -n "$P-req" route add $VIA/32 dev p2vpn0
   ip netns exec "$P-req" ping -c 3 -i 0.2 -W 2 $VIA >/dev/null 2>&1 || true # warm the path (ICMP may not be forwarded)
