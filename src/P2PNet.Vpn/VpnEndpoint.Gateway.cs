@@ -13,7 +13,7 @@ public abstract partial class VpnEndpoint
     /// The egress control of an outbound gateway: set it (before or after joining) on the member the coordinator names
     /// as gateway (<see cref="VpnRoutingTable.Gateway"/>), and packets from allowed requestors to allowed destinations
     /// outside the VPN are delivered to <see cref="Device"/> — a TUN whose kernel forwards and masquerades them, or a
-    /// <see cref="UserSpacePacketDevice"/> with <c>RootlessEgress</c> on its application end — and the answers
+    /// <see cref="UserSpacePacketDevice"/> with <see cref="Gateway.RootlessEgress"/> on its application end — and the answers
     /// are routed back. Null (the default): this member forwards nothing, whatever the table says.
     /// </summary>
     public VpnEgress? Egress { get; set; }

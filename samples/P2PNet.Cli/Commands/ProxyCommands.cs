@@ -25,6 +25,9 @@ internal static class ProxyCommands
         proxy.Subcommands.Add(CreateProbe());
         proxy.Subcommands.Add(CreateStatus());
         proxy.Subcommands.Add(CreateMetrics());
+        var openApi = ClientCommand("openapi", "Print the management API's OpenAPI document (/openapi/v1.json).");
+        openApi.SetAction((parse, ct) => RunClientAsync(parse, client => PrintAsync(client, "/openapi/v1.json", ct), ct));
+        proxy.Subcommands.Add(openApi);
         return proxy;
     }
 

@@ -121,7 +121,15 @@ public sealed class NetApi : IAsyncDisposable
             {
                 throw new NetApiException(409, $"{address} belongs to {holder.Peer} in this network.");
             }
-            var given = await coordinator.AddPeerAsync(peer, address, cancellationToken).ConfigureAwait(false);
+            IPAddress given;
+            try
+            {
+                given = await coordinator.AddPeerAsync(peer, address, cancellationToken).ConfigureAwait(false);
+            }
+            catch (InvalidOperationException e)
+            {
+                throw new NetApiException(409, e.Message, e); // the network is full
+            }
             if (!given.Equals(address))
             {
                 throw new NetApiException(409, $"{peer} is a member with address {given} already.");

@@ -15,7 +15,7 @@ namespace P2PNet.Proxy.Outbound;
 /// An outbound gateway node: accepts invitations (<see cref="VpnInvite"/>) from allowed requestors, joins their VPN at
 /// the address they give (the table's gateway address), and lets members' traffic out to the Internet under its
 /// <see cref="OutboundGatewayOptions.Egress"/> policy — through a TUN with kernel forwarding and masquerade, or rootless
-/// through the user-space egress — counting usage per requestor (docs/outbound-gateway.md).
+/// through the user-space egress (<see cref="RootlessEgress"/>) — counting usage per requestor (docs/outbound-gateway.md).
 /// </summary>
 /// <remarks>Thread-safe. <see cref="DisposeAsync"/> leaves every VPN and removes the kernel rules.</remarks>
 public sealed class OutboundGateway : IAsyncDisposable
@@ -122,9 +122,6 @@ public sealed class OutboundGateway : IAsyncDisposable
         VpnInvite.Accept(_host, AcceptAsync);
     }
 
-    /// <summary>The rootless mode's egress, set by the package that provides it (kept apart so the kernel mode needs none).</summary>
-    internal static Func<UserSpacePacketDevice, IPAddress, int, ILoggerFactory, CancellationToken, Task<IAsyncDisposable>>? RootlessEgressFactory { get; set; }
-
     private async Task<string?> AcceptAsync(VpnInvitation invitation, CancellationToken cancellationToken)
     {
         if (!_options.Egress.AllowedRequestors.Contains(invitation.Coordinator))
@@ -170,8 +167,10 @@ public sealed class OutboundGateway : IAsyncDisposable
             var table = await vpn.JoinAsync(CoordinatorAddress(invitation), invitation.Address, cancellationToken).ConfigureAwait(false);
             if (_options.Rootless)
             {
-                var factory = RootlessEgressFactory ?? throw new InvalidOperationException("The rootless egress is not available in this build.");
-                egress = await factory((UserSpacePacketDevice)device, vpn.Address!, table.Mtu, _loggerFactory, cancellationToken).ConfigureAwait(false);
+                var rootless = new RootlessEgress(((UserSpacePacketDevice)device).ApplicationEnd,
+                    new RootlessEgressOptions { Mtu = table.Mtu, LocalAddress = vpn.Address }, _loggerFactory);
+                egress = rootless;
+                await rootless.StartAsync(cancellationToken).ConfigureAwait(false);
             }
             else
             {

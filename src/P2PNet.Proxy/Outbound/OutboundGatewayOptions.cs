@@ -9,7 +9,7 @@ public sealed class OutboundGatewayOptions
     /// where to, and at what rate. Invitations from other peers are declined.</summary>
     public VpnEgressOptions Egress { get; } = new();
 
-    /// <summary>True: terminate flows in user space (<c>RootlessEgress</c>: no TUN, no root). False (the default): a
+    /// <summary>True: terminate flows in user space (<see cref="P2PNet.Vpn.Gateway.RootlessEgress"/>: no TUN, no root). False (the default): a
     /// TUN device per VPN with IP forwarding and an nftables masquerade rule (needs root and nft).</summary>
     public bool Rootless { get; set; }
 

@@ -11,7 +11,7 @@ namespace P2PNet.Vpn.Gateway;
 /// address policy: private, loopback, link-local, carrier-grade NAT, multicast and metadata ranges refused unless
 /// allowed), at what rate, and how much each has used. Set it as <see cref="VpnEndpoint.Egress"/> on the member that the
 /// routing table names as gateway; the same checks hold whether the packets then leave through a kernel TUN with
-/// masquerade or through <c>RootlessEgress</c>.
+/// masquerade or through <see cref="RootlessEgress"/>.
 /// </summary>
 /// <remarks>Thread-safe; the per-packet checks allocate nothing.</remarks>
 public sealed class VpnEgress
