@@ -15,7 +15,7 @@
 #     close; for CONN_SECS seconds) and the mean time per connection.
 # A mode that does not come up is shown as "n/a (<reason>)".
 # Needs root, iproute2, nftables, iperf3, python3.   bench/gateway.sh [SECS, default 5]
-# WORKERS (default 4), CONN_SECS (default 5), MODES (default "kernel rootless"). About 2 minutes with the defaults.
+# WORKERS (default 4), CONN_SECS (default 5), MODES (default "kernel rootless"). About a minute with the defaults (the CLI already built).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECS=${1:-5}
