@@ -153,13 +153,9 @@ mode_run() { # mode: 0 with $tmp/mode.figures written, 1 with the reason in $why
   rm -f "$tmp/coord.in"; mkfifo "$tmp/coord.in"
   exec {coord_in}<>"$tmp/coord.in" # held open (read-write: no blocking) so the coordinator's stdin stays open
   ip netns exec "$P-req" "${CLI[@]}" vpn up --coordinator --cidr 10.90.0.0/24 --ip $REQVPN --gateway $GWVPN --key "$tmp/req.key" \
-    --listen /ip4/$REQ/tcp/4004 --tun p2vpn0 <"$tmp/coord.in" >"$tmp/coord-$mode.out" 2>"$tmp/coord-$mode.err" &
+    --listen /ip4/$REQ/tcp/4004 --tun p2vpn0 --peer "$GWID=/ip4/$GW/tcp/4003" <"$tmp/coord.in" >"$tmp/coord-$mode.out" 2>"$tmp/coord-$mode.err" &
   pids+=($!); echo $! >"$tmp/coord-$mode.pid"
   wait_line coord-$mode "VPN UP" 60 || { why="coordinator: $why"; return 1; }
-  # The coordinator dials the gateway by peer id, with the addresses its peer store holds: let it learn them first from
-  # a short connection made with the gateway's key and listen address (identify), before the gateway itself starts.
-  ip netns exec "$P-gw" "${CLI[@]}" ping /ip4/$REQ/tcp/4004/p2p/"$REQID" --key "$tmp/gw.key" --listen /ip4/$GW/tcp/4003 \
-    --count 1 >/dev/null 2>"$tmp/seed-$mode.err" || true
   start gw-$mode gw "${CLI[@]}" gateway serve --key "$tmp/gw.key" --listen /ip4/$GW/tcp/4003 --allow-requestor "$REQID" "${flag[@]}"
   wait_line gw-$mode "GATEWAY UP" 60 || { why="gateway: $why"; return 1; }
   echo "invite $GWID=$GWVPN" >&"$coord_in"

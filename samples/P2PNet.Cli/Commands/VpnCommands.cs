@@ -34,9 +34,10 @@ internal static class VpnCommands
         var noOffload = new Option<bool>("--no-offload") { Description = "Open the TUN device without IFF_VNET_HDR segmentation/checksum offload: one MTU-sized packet per read and write (slower; for kernels or setups where offload misbehaves)." };
         var vpnId = new Option<string?>("--vpn-id") { Description = "The VPN's id (32 hex characters). Coordinator: default the one kept in <key file>.vpn-id (created on the first run), or a new one each run without --key. Member: the VPN to join when the coordinator's host runs several (default: its only one)." };
         var psk = new Option<string?>("--psk") { Description = "Swarm key file: run inside that private network (libp2p PSK v1)." };
+        var peers = new Option<string[]>("--peer") { Description = "ID=MULTIADDR: where a peer can be dialed (repeatable), e.g. a gateway node to 'invite'." };
         var gateway = new Option<string?>("--gateway") { Description = "Coordinator: the outbound gateway's VPN address (members send packets for destinations outside the VPN to it; docs/outbound-gateway.md)." };
         var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug details to stderr." };
-        foreach (var option in new Option[] { key, listen, cidr, ip, coordinator, allow, join, tun, mtu, noOffload, vpnId, psk, gateway, verbose })
+        foreach (var option in new Option[] { key, listen, cidr, ip, coordinator, allow, join, tun, mtu, noOffload, vpnId, psk, gateway, peers, verbose })
         {
             up.Options.Add(option);
         }
@@ -92,6 +93,15 @@ internal static class VpnCommands
             foreach (var a in parsed)
             {
                 await host.ListenAsync(a, ct);
+            }
+            foreach (string entry in parse.GetValue(peers) ?? [])
+            {
+                string[] parts = entry.Split('=', 2);
+                if (parts.Length != 2 || !PeerId.TryParse(parts[0], out var known))
+                {
+                    throw new ArgumentException($"bad --peer '{entry}': expected ID=MULTIADDR.");
+                }
+                host.PeerStore.AddAddresses(known, [CliSupport.ParseAddress(parts[1])]);
             }
             await using var device = TunDevice.Create(parse.GetValue(tun)!, offload: !parse.GetValue(noOffload));
             await using VpnEndpoint network = isCoordinator ? new VpnCoordinator(host, device, options, logging) : new VpnMember(host, device, options, logging);
