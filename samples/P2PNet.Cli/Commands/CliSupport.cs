@@ -185,6 +185,21 @@ internal static class CliSupport
     /// <summary>Serializes a value whose runtime type <see cref="CliJsonContext"/> knows.</summary>
     public static string ToJson(object value) => JsonSerializer.Serialize(value, value.GetType(), CliJsonContext.Default);
 
+    /// <summary>Adds <c>--peer ID=MULTIADDR</c> entries to the host's peer store (where a peer can be dialed by id).</summary>
+    /// <exception cref="ArgumentException">An entry is not ID=MULTIADDR.</exception>
+    public static void AddKnownPeers(P2PHost host, IEnumerable<string> entries)
+    {
+        foreach (string entry in entries)
+        {
+            string[] parts = entry.Split('=', 2);
+            if (parts.Length != 2 || !PeerId.TryParse(parts[0], out var peer))
+            {
+                throw new ArgumentException($"bad --peer '{entry}': expected ID=MULTIADDR.");
+            }
+            host.PeerStore.AddAddresses(peer, [ParseAddress(parts[1])]);
+        }
+    }
+
     /// <summary>A listen address ending in /p2p/&lt;the host's peer id&gt; (once: the host may report it with the id already).</summary>
     public static string DialableAddress(P2PHost host, Multiaddr bound) =>
         bound.GetPeerId() is null ? $"{bound}/p2p/{host.PeerId}" : bound.ToString();

@@ -119,16 +119,6 @@ internal static class GatewayCommands
             {
                 throw new ArgumentException($"bad --api '{parse.GetValue(api)}': expected IP:PORT, e.g. 127.0.0.1:7465.");
             }
-            var known = new List<(PeerId, Multiformats.Multiaddr)>();
-            foreach (string entry in parse.GetValue(peers) ?? [])
-            {
-                string[] parts = entry.Split('=', 2);
-                if (parts.Length != 2 || !PeerId.TryParse(parts[0], out var peer))
-                {
-                    throw new ArgumentException($"bad --peer '{entry}': expected ID=MULTIADDR.");
-                }
-                known.Add((peer, CliSupport.ParseAddress(parts[1])));
-            }
             string[] listenAddresses = parse.GetValue(listen) is { Length: > 0 } given ? given : ["/ip4/0.0.0.0/tcp/0"];
             var parsed = listenAddresses.Select(CliSupport.ParseAddress).ToArray();
             SwarmKey? swarmKey = parse.GetValue(psk) is { } pskPath ? SwarmKey.ReadFile(pskPath) : null;
@@ -141,10 +131,7 @@ internal static class GatewayCommands
             {
                 await host.ListenAsync(a, ct);
             }
-            foreach (var (peer, address) in known)
-            {
-                host.PeerStore.AddAddresses(peer, [address]);
-            }
+            CliSupport.AddKnownPeers(host, parse.GetValue(peers) ?? []);
             await using var nets = new NetApi(host, logging);
             await using var server = new NetApiServer(nets, apiEndPoint, logging);
             await server.StartAsync(ct);

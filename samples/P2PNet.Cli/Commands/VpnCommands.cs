@@ -94,15 +94,7 @@ internal static class VpnCommands
             {
                 await host.ListenAsync(a, ct);
             }
-            foreach (string entry in parse.GetValue(peers) ?? [])
-            {
-                string[] parts = entry.Split('=', 2);
-                if (parts.Length != 2 || !PeerId.TryParse(parts[0], out var known))
-                {
-                    throw new ArgumentException($"bad --peer '{entry}': expected ID=MULTIADDR.");
-                }
-                host.PeerStore.AddAddresses(known, [CliSupport.ParseAddress(parts[1])]);
-            }
+            CliSupport.AddKnownPeers(host, parse.GetValue(peers) ?? []);
             await using var device = TunDevice.Create(parse.GetValue(tun)!, offload: !parse.GetValue(noOffload));
             await using VpnEndpoint network = isCoordinator ? new VpnCoordinator(host, device, options, logging) : new VpnMember(host, device, options, logging);
             VpnRoutingTable table;

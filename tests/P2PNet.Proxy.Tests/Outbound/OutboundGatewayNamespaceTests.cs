@@ -177,7 +177,7 @@ public class OutboundGatewayNamespaceTests
         {
             await connection.WriteAsync(Encoding.ASCII.GetBytes($"GET /blob HTTP/1.0\r\nHost: {ServerIp}\r\n\r\n"), ct);
             connection.CompleteWrites();
-            body = HttpBody(await ReadToEndAsync(connection, ct));
+            body = HttpBody(await Inbound.InboundTestKit.ReadToEndAsync(connection, ct));
         }
         Assert.Equal(SHA256.HashData(blob), SHA256.HashData(body));
 
@@ -249,18 +249,6 @@ public class OutboundGatewayNamespaceTests
             sum = (sum & 0xffff) + (sum >> 16);
         }
         return (ushort)~sum;
-    }
-
-    private static async Task<byte[]> ReadToEndAsync(TcpConnection connection, CancellationToken ct)
-    {
-        using var all = new MemoryStream();
-        var buffer = new byte[65536];
-        int n;
-        while ((n = await connection.ReadAsync(buffer, ct)) > 0)
-        {
-            all.Write(buffer, 0, n);
-        }
-        return all.ToArray();
     }
 
     private static byte[] HttpBody(byte[] response)
