@@ -192,7 +192,7 @@ internal static class CliSupport
         foreach (string entry in entries)
         {
             string[] parts = entry.Split('=', 2);
-            if (parts.Length != 2 || !PeerId.TryParse(parts[0], out var peer))
+            if (parts.Length != 2 || !Peers.PeerId.TryParse(parts[0], out var peer))
             {
                 throw new ArgumentException($"bad --peer '{entry}': expected ID=MULTIADDR.");
             }
