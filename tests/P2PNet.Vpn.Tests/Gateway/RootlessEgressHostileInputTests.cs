@@ -127,7 +127,10 @@ public class RootlessEgressHostileInputTests
         var after = pair.Egress.GetStatistics();
         Assert.True(maxDestinations <= options.MaxDestinations, $"{maxDestinations} destinations at once");
         Assert.True(maxFlows <= options.MaxTcpFlows, $"{maxFlows} flows at once");
-        Assert.True(after.DropCount(RootlessEgressDropReason.DestinationLimit) > 0, after.ToString());
+        // Every SYN is either a flow or a counted drop. Whether the destination limit is reached depends on how fast the
+        // loopback refusals free destinations (a refused flow leaves its destination idle, and an idle one makes room):
+        // the bounds above are the point, the limit's own test (RootlessEgressTests) fills it deterministically.
+        Assert.Equal(400, after.TcpFlowsTotal + after.TotalDrops);
         Assert.Equal(0, pair.Egress.InternalErrors);
         // The accepted flows wait for the member's ACK, which never comes: they end after the connect timeout at most.
         Assert.True(after.TcpFlowsTotal > 0);
