@@ -39,14 +39,14 @@ public sealed class NetApiServer : IAsyncDisposable
         {
             throw new InvalidOperationException("The net-api server was already started.");
         }
-        (_app, _url) = await Internal.EmbeddedKestrel.StartAsync(_listenEndPoint, _loggerFactory, null, app => app.MapNetApi(_api), cancellationToken)
+        (_app, _url) = await Hosting.Internal.EmbeddedKestrel.StartAsync(_listenEndPoint, _loggerFactory, null, app => app.MapNetApi(_api), cancellationToken)
             .ConfigureAwait(false);
     }
 
     /// <summary>Stops serving.</summary>
     public async ValueTask DisposeAsync()
     {
-        await Internal.EmbeddedKestrel.StopAsync(_app).ConfigureAwait(false);
+        await Hosting.Internal.EmbeddedKestrel.StopAsync(_app).ConfigureAwait(false);
         _app = null;
     }
 }

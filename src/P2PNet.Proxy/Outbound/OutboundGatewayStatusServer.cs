@@ -29,7 +29,7 @@ public sealed class OutboundGatewayStatusServer : IAsyncDisposable
     /// <summary>Binds and serves.</summary>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
-        (_app, _url) = await Internal.EmbeddedKestrel.StartAsync(_listen, _loggerFactory, 0, app => app.MapGet("/status", async context =>
+        (_app, _url) = await Hosting.Internal.EmbeddedKestrel.StartAsync(_listen, _loggerFactory, 0, app => app.MapGet("/status", async context =>
         {
             context.Response.ContentType = "application/json; charset=utf-8";
             await context.Response.Body.WriteAsync(_gateway.GetStatusJson(), context.RequestAborted).ConfigureAwait(false);
@@ -39,7 +39,7 @@ public sealed class OutboundGatewayStatusServer : IAsyncDisposable
     /// <summary>Stops serving.</summary>
     public async ValueTask DisposeAsync()
     {
-        await Internal.EmbeddedKestrel.StopAsync(_app).ConfigureAwait(false);
+        await Hosting.Internal.EmbeddedKestrel.StopAsync(_app).ConfigureAwait(false);
         _app = null;
     }
 }

@@ -51,14 +51,14 @@ public sealed class InboundProxyApiServer : IAsyncDisposable
             throw new InvalidOperationException("The API server was already started.");
         }
         // An empty builder: no configuration files or environment variables from the working directory leak in.
-        (_app, _url) = await Outbound.Internal.EmbeddedKestrel.StartAsync(_listenEndPoint, _loggerFactory, _options.MaxBodySize, app => app.MapInboundProxyApi(_proxy, _options), cancellationToken)
+        (_app, _url) = await Hosting.Internal.EmbeddedKestrel.StartAsync(_listenEndPoint, _loggerFactory, _options.MaxBodySize, app => app.MapInboundProxyApi(_proxy, _options), cancellationToken)
             .ConfigureAwait(false);
     }
 
     /// <summary>Stops serving (requests in flight finish first).</summary>
     public async ValueTask DisposeAsync()
     {
-        await Outbound.Internal.EmbeddedKestrel.StopAsync(_app).ConfigureAwait(false);
+        await Hosting.Internal.EmbeddedKestrel.StopAsync(_app).ConfigureAwait(false);
         _app = null;
     }
 }

@@ -9,7 +9,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using P2PNet.Proxy.UdpBridge.Internal;
 
-namespace P2PNet.Proxy.Outbound.Internal;
+namespace P2PNet.Proxy.Hosting.Internal;
 
 /// <summary>A minimal Kestrel application for a management API (the inbound proxy's, the net-api, the gateway's status):
 /// an empty builder (no configuration files or environment variables from the working directory leak in), routing,
