@@ -120,7 +120,7 @@ public abstract partial class VpnEndpoint
         routes.TryGetValue(destination, out var link);
         if (source != LocalAddressValue || link is null)
         {
-            link = RouteThroughGateway(packet, length, source, destination, link);
+            link = RouteThroughGateway(length, source, destination, link);
             if (link is null)
             {
                 return false;

@@ -37,7 +37,7 @@ public abstract partial class VpnEndpoint
 
     /// <summary>Device → VPN, for a packet whose source is not this member or whose destination is no member: the link
     /// to send it on, or null (dropped and counted).</summary>
-    private PeerLink? RouteThroughGateway(ReadOnlySpan<byte> packet, int length, uint source, uint destination, PeerLink? member)
+    private PeerLink? RouteThroughGateway(int length, uint source, uint destination, PeerLink? member)
     {
         var gateway = Volatile.Read(ref _gatewayRoute);
         if (source == LocalAddressValue)
@@ -66,7 +66,6 @@ public abstract partial class VpnEndpoint
             Metrics.Dropped(VpnDropReason.EgressRefused);
             return null;
         }
-        _ = packet;
         return member;
     }
 

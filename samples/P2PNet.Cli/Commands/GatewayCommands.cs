@@ -22,8 +22,8 @@ internal static class GatewayCommands
         var serve = new Command("serve", "Serve as an outbound gateway: join the VPNs allowed requestors invite this node into (net-api POST …/nodes) "
             + "and forward their members' traffic to the Internet. Prints 'GATEWAY UP <multiaddr>' per listen address. Kernel mode (default) needs "
             + "root and nft (a TUN per VPN, IP forwarding, masquerade); --rootless terminates flows in user space instead.");
-        var key = new Option<string?>("--key") { Description = "Identity key file (default: a new key each run)." };
-        var listen = new Option<string[]>("--listen") { Description = "Multiaddr to listen on (repeatable). Default /ip4/0.0.0.0/tcp/0." };
+        var node = new NodeHostOptions();
+        var (key, listen, psk, verbose) = (node.Key, node.Listen, node.Psk, node.Verbose);
         var requestors = new Option<string[]>("--allow-requestor") { Description = "A peer id allowed to use this gateway (repeatable).", Required = true };
         var rootless = new Option<bool>("--rootless") { Description = "No TUN, no root: terminate TCP, UDP and ping in user space and re-originate them with ordinary sockets." };
         var allow = new Option<string[]>("--allow") { Description = "CIDR allowed although the default policy refuses it (private, loopback, link-local, CGNAT, multicast…; repeatable)." };
@@ -31,8 +31,6 @@ internal static class GatewayCommands
         var destinations = new Option<string[]>("--allow-destination") { Description = "CIDR or CIDR:PORT: when given, only these destinations are reachable (repeatable)." };
         var bandwidth = new Option<long>("--bandwidth") { Description = "Bytes per second per requestor, both directions (0: no limit).", DefaultValueFactory = _ => 0 };
         var api = new Option<string?>("--api") { Description = "Serve the status API (GET /status: usage per requestor) on IP:PORT, e.g. 127.0.0.1:7467." };
-        var psk = new Option<string?>("--psk") { Description = "Swarm key file: run inside that private network (libp2p PSK v1)." };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug details to stderr." };
         foreach (var option in new Option[] { key, listen, requestors, rootless, allow, deny, destinations, bandwidth, api, psk, verbose })
         {
             serve.Options.Add(option);
@@ -67,9 +65,8 @@ internal static class GatewayCommands
             IPEndPoint? apiEndPoint = parse.GetValue(api) is { } apiText
                 ? IPEndPoint.TryParse(apiText, out var parsedApi) ? parsedApi : throw new ArgumentException($"bad --api '{apiText}': expected IP:PORT.")
                 : null;
-            string[] listenAddresses = parse.GetValue(listen) is { Length: > 0 } given ? given : ["/ip4/0.0.0.0/tcp/0"];
-            var parsed = listenAddresses.Select(CliSupport.ParseAddress).ToArray();
-            SwarmKey? swarmKey = parse.GetValue(psk) is { } pskPath ? SwarmKey.ReadFile(pskPath) : null;
+            var parsed = node.ListenAddresses(parse);
+            SwarmKey? swarmKey = node.ReadSwarmKey(parse);
 
             using var identity = CliSupport.LoadOrCreateKey(parse.GetValue(key));
             using var logging = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));
@@ -79,9 +76,9 @@ internal static class GatewayCommands
             {
                 await host.ListenAsync(a, ct);
             }
-            await using var node = new OutboundGateway(host, options, logging);
-            node.Start();
-            await using var status = apiEndPoint is null ? null : new OutboundGatewayStatusServer(node, apiEndPoint, logging);
+            await using var gatewayNode = new OutboundGateway(host, options, logging);
+            gatewayNode.Start();
+            await using var status = apiEndPoint is null ? null : new OutboundGatewayStatusServer(gatewayNode, apiEndPoint, logging);
             if (status is not null)
             {
                 await status.StartAsync(ct);
@@ -94,7 +91,7 @@ internal static class GatewayCommands
                 CliSupport.WriteLine($"GATEWAY UP {full}", new EventLine("gateway_up") { Address = full });
             }
             await shutdown;
-            await Console.Error.WriteLineAsync("GATEWAY USAGE " + System.Text.Encoding.UTF8.GetString(node.GetStatusJson()));
+            await Console.Error.WriteLineAsync("GATEWAY USAGE " + System.Text.Encoding.UTF8.GetString(gatewayNode.GetStatusJson()));
             return ExitCodes.Ok;
         }));
         return serve;
@@ -103,12 +100,10 @@ internal static class GatewayCommands
     public static Command CreateNetApi()
     {
         var netApi = new Command("net-api", "Serve the net-api (REST + raw IPv4 websocket) for networks this node coordinates. Prints 'NET-API <url>'.");
-        var key = new Option<string?>("--key") { Description = "Identity key file (default: a new key each run)." };
-        var listen = new Option<string[]>("--listen") { Description = "Multiaddr to listen on (repeatable). Default /ip4/0.0.0.0/tcp/0." };
+        var node = new NodeHostOptions();
+        var (key, listen, psk, verbose) = (node.Key, node.Listen, node.Psk, node.Verbose);
         var api = new Option<string>("--api") { Description = "Where the net-api listens, IP:PORT.", DefaultValueFactory = _ => "127.0.0.1:7465" };
         var peers = new Option<string[]>("--peer") { Description = "ID=MULTIADDR: where a node added with POST …/nodes can be dialed (repeatable)." };
-        var psk = new Option<string?>("--psk") { Description = "Swarm key file: run inside that private network (libp2p PSK v1)." };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug details to stderr." };
         foreach (var option in new Option[] { key, listen, api, peers, psk, verbose })
         {
             netApi.Options.Add(option);
@@ -119,9 +114,8 @@ internal static class GatewayCommands
             {
                 throw new ArgumentException($"bad --api '{parse.GetValue(api)}': expected IP:PORT, e.g. 127.0.0.1:7465.");
             }
-            string[] listenAddresses = parse.GetValue(listen) is { Length: > 0 } given ? given : ["/ip4/0.0.0.0/tcp/0"];
-            var parsed = listenAddresses.Select(CliSupport.ParseAddress).ToArray();
-            SwarmKey? swarmKey = parse.GetValue(psk) is { } pskPath ? SwarmKey.ReadFile(pskPath) : null;
+            var parsed = node.ListenAddresses(parse);
+            SwarmKey? swarmKey = node.ReadSwarmKey(parse);
 
             using var identity = CliSupport.LoadOrCreateKey(parse.GetValue(key));
             using var logging = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));

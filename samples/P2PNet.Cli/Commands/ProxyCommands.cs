@@ -35,17 +35,15 @@ internal static class ProxyCommands
     {
         var inbound = new Command("inbound", "Run an inbound proxy: join VPNs through a user-space TCP/IP stack (no TUN, no root) and serve the "
             + "management API. Prints 'VPN ID <id>' and 'VPN UP <ip>/<prefix> (user space)' per VPN, then 'PROXY API <url>'. Runs until SIGINT/SIGTERM.");
-        var key = new Option<string?>("--key") { Description = "Identity key file (default: a new key each run)." };
-        var listen = new Option<string[]>("--listen") { Description = "Multiaddr to listen on for libp2p (repeatable). Default /ip4/0.0.0.0/tcp/0." };
+        var node = new NodeHostOptions("Multiaddr to listen on for libp2p (repeatable). Default /ip4/0.0.0.0/tcp/0.");
+        var (key, listen, psk, verbose) = (node.Key, node.Listen, node.Psk, node.Verbose);
         var join = new Option<string[]>("--vpn-join") { Description = "A VPN coordinator's multiaddr (ending in /p2p/<id>) to join (repeatable: one VPN each).", Required = true };
         var api = new Option<string>("--api") { Description = "Where the management API listens, IP:PORT.", DefaultValueFactory = _ => "127.0.0.1:7466" };
         var token = new Option<string?>("--api-token") { Description = "Require 'Authorization: Bearer <token>' on the management API." };
-        var psk = new Option<string?>("--psk") { Description = "Swarm key file: run inside that private network (libp2p PSK v1)." };
         var perSource = new Option<int?>("--max-connections-per-source") { Description = "Connections and UDP flows one client IP may hold open (0: no limit). Default 64." };
         var rate = new Option<int?>("--connection-rate-per-source") { Description = "New connections and UDP flows per second one client IP may open (0: no limit). Default 50." };
         var idle = new Option<double?>("--idle-timeout") { Description = "Seconds a forwarded TCP connection may stay idle. Default 900." };
         var udpIdle = new Option<double?>("--udp-idle-timeout") { Description = "Seconds a UDP flow may stay idle. Default 60." };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug details to stderr." };
         foreach (var option in new Option[] { key, listen, join, api, token, psk, perSource, rate, idle, udpIdle, verbose })
         {
             inbound.Options.Add(option);
@@ -82,9 +80,8 @@ internal static class ProxyCommands
                 throw new ArgumentException($"bad --api '{parse.GetValue(api)}': expected IP:PORT, e.g. 127.0.0.1:7466.");
             }
             var coordinators = parse.GetValue(join)!.Select(CliSupport.ParseAddress).ToArray();
-            string[] listenAddresses = parse.GetValue(listen) is { Length: > 0 } given ? given : ["/ip4/0.0.0.0/tcp/0"];
-            var parsed = listenAddresses.Select(CliSupport.ParseAddress).ToArray();
-            SwarmKey? swarmKey = parse.GetValue(psk) is { } pskPath ? SwarmKey.ReadFile(pskPath) : null;
+            var parsed = node.ListenAddresses(parse);
+            SwarmKey? swarmKey = node.ReadSwarmKey(parse);
 
             using var identity = CliSupport.LoadOrCreateKey(parse.GetValue(key));
             using var logging = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));

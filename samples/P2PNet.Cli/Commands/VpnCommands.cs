@@ -22,8 +22,8 @@ internal static class VpnCommands
     private static Command CreateUp()
     {
         var up = new Command("up", "Start a network (--coordinator) or join one (--join). Prints 'VPN ID <id>' and 'VPN UP <ip>/<prefix> dev <tun>' once the device is up, runs until SIGINT/SIGTERM and removes the device on exit. Needs CAP_NET_ADMIN. A coordinator reads 'add PEERID[=IP]', 'invite PEERID[=IP]' (admit and ask the peer to join, e.g. a gateway node), 'remove PEERID' and 'status' lines on stdin.");
-        var key = new Option<string?>("--key") { Description = "Identity key file (default: a new key each run)." };
-        var listen = new Option<string[]>("--listen") { Description = "Multiaddr to listen on (repeatable). Default /ip4/0.0.0.0/tcp/0." };
+        var node = new NodeHostOptions();
+        var (key, listen, psk, verbose) = (node.Key, node.Listen, node.Psk, node.Verbose);
         var cidr = new Option<string?>("--cidr") { Description = "The VPN network, e.g. 10.86.0.0/24 (coordinator)." };
         var ip = new Option<string?>("--ip") { Description = "This member's VPN address (the coordinator's own, or the one a joiner asks for)." };
         var coordinator = new Option<bool>("--coordinator") { Description = "Start a network with this node as coordinator." };
@@ -33,10 +33,8 @@ internal static class VpnCommands
         var mtu = new Option<int>("--mtu") { Description = "MTU of the VPN.", DefaultValueFactory = _ => 1420 };
         var noOffload = new Option<bool>("--no-offload") { Description = "Open the TUN device without IFF_VNET_HDR segmentation/checksum offload: one MTU-sized packet per read and write (slower; for kernels or setups where offload misbehaves)." };
         var vpnId = new Option<string?>("--vpn-id") { Description = "The VPN's id (32 hex characters). Coordinator: default the one kept in <key file>.vpn-id (created on the first run), or a new one each run without --key. Member: the VPN to join when the coordinator's host runs several (default: its only one)." };
-        var psk = new Option<string?>("--psk") { Description = "Swarm key file: run inside that private network (libp2p PSK v1)." };
         var peers = new Option<string[]>("--peer") { Description = "ID=MULTIADDR: where a peer can be dialed (repeatable), e.g. a gateway node to 'invite'." };
         var gateway = new Option<string?>("--gateway") { Description = "Coordinator: the outbound gateway's VPN address (members send packets for destinations outside the VPN to it; docs/outbound-gateway.md)." };
-        var verbose = new Option<bool>("--verbose", "-v") { Description = "Log debug details to stderr." };
         foreach (var option in new Option[] { key, listen, cidr, ip, coordinator, allow, join, tun, mtu, noOffload, vpnId, psk, gateway, peers, verbose })
         {
             up.Options.Add(option);
@@ -81,10 +79,9 @@ internal static class VpnCommands
                     }
                 }
             }
-            string[] listenAddresses = parse.GetValue(listen) is { Length: > 0 } given ? given : ["/ip4/0.0.0.0/tcp/0"];
-            var parsed = listenAddresses.Select(CliSupport.ParseAddress).ToArray();
+            var parsed = node.ListenAddresses(parse);
             Multiaddr? coordinatorAddress = joinAddress is null ? null : CliSupport.ParseAddress(joinAddress);
-            SwarmKey? swarmKey = parse.GetValue(psk) is { } pskPath ? SwarmKey.ReadFile(pskPath) : null;
+            SwarmKey? swarmKey = node.ReadSwarmKey(parse);
 
             using var identity = CliSupport.LoadOrCreateKey(parse.GetValue(key));
             using var logging = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));

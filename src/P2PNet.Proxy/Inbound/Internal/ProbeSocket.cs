@@ -22,6 +22,9 @@ internal sealed class ProbeSocket : IAsyncDisposable
     /// <summary>The longest request head read; longer ones are answered 431 and closed.</summary>
     public const int MaxHead = 4096;
 
+    /// <summary>Strict UTF-8 (invalid bytes throw): a datagram that is not text names no requestor.</summary>
+    private static readonly UTF8Encoding StrictUtf8 = new(false, true);
+
     private readonly List<InboundProbe> _probes = [];
     private readonly InboundProxyOptions _options;
     private readonly SourceLimiter _sources;
@@ -215,10 +218,9 @@ internal sealed class ProbeSocket : IAsyncDisposable
             405 => "Method Not Allowed",
             _ => "Request Header Fields Too Large",
         };
-        byte[] content = Encoding.UTF8.GetBytes(body);
-        string head = $"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {content.Length}\r\n"
+        string head = $"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {Encoding.UTF8.GetByteCount(body)}\r\n"
             + (status == 405 ? "Allow: GET\r\n" : "") + "Connection: close\r\n\r\n";
-        await socket.SendAsync(Encoding.ASCII.GetBytes(head).Concat(content).ToArray(), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        await socket.SendAsync(Encoding.UTF8.GetBytes(head + body), SocketFlags.None, cancellationToken).ConfigureAwait(false);
         socket.Shutdown(SocketShutdown.Send);
     }
 
@@ -242,7 +244,7 @@ internal sealed class ProbeSocket : IAsyncDisposable
                 string requestor;
                 try
                 {
-                    requestor = new UTF8Encoding(false, true).GetString(buffer, 0, received.ReceivedBytes).Trim();
+                    requestor = StrictUtf8.GetString(buffer, 0, received.ReceivedBytes).Trim();
                 }
                 catch (DecoderFallbackException)
                 {
