@@ -6,8 +6,17 @@
   recv HOST PORT PATH            GET PATH over HTTP/1.1 (Connection: close), print bytes, seconds and Gbit/s
   cps HOST PORT SECONDS          connect+close in a loop for SECONDS, print connections per second
   hold HOST PORT COUNT           open COUNT idle connections, print READY, hold them until stdin closes
+
+NETSTACK_CC=name (environment) sets the congestion control of send's socket (TCP_CONGESTION; root may choose any
+the kernel has, whatever the namespace's default).
 """
-import socket, sys, time
+import os, socket, sys, time
+
+def connect(host, port):
+    s = socket.socket()
+    cc = os.environ.get("NETSTACK_CC")
+    if cc: s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, cc.encode())
+    s.connect((host, port)); return s
 
 def sink(port):
     l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -20,7 +29,7 @@ def sink(port):
     print(total, flush=True)
 
 def send(host, port, count):
-    s = socket.create_connection((host, port)); chunk = bytes(1 << 20); left = count
+    s = connect(host, port); chunk = bytes(1 << 20); left = count
     t = time.perf_counter()
     while left > 0:
         n = s.send(chunk[:min(left, len(chunk))]); left -= n

@@ -134,9 +134,14 @@ public sealed partial class IPStack
             CountDrop(icmp.Length < 8 ? DropReason.Malformed : DropReason.BadChecksum);
             return;
         }
+        if (icmp[0] == 3)
+        {
+            ReceiveDestinationUnreachable(icmp);
+            return;
+        }
         if (icmp[0] != 8 || icmp[1] != 0)
         {
-            return; // only echo requests need an answer (RFC 1122 §3.2.2.6); errors for our flows are not acted on yet
+            return; // of the rest only echo requests need an answer (RFC 1122 §3.2.2.6)
         }
         int length = 20 + icmp.Length;
         if (length > Options.Mtu)
@@ -154,9 +159,69 @@ public sealed partial class IPStack
         Enqueue(buffer, length);
     }
 
+    /// <summary>An ICMP destination unreachable about a TCP segment this stack sent (RFC 792: the quoted IP header and
+    /// at least 8 bytes of TCP — the ports and the sequence number). "Fragmentation needed" lowers the connection's
+    /// MSS to the path (RFC 1191 §6); port or protocol unreachable refuses a connection still in SYN-SENT (hard errors
+    /// only there, as RFC 5461 advises); everything else is a soft error and ignored. The connection checks the quoted
+    /// sequence number against what it has in flight (RFC 5927 §4.1), so a forged error needs the window too.</summary>
+    private void ReceiveDestinationUnreachable(ReadOnlySpan<byte> icmp)
+    {
+        var quoted = icmp[8..];
+        if (quoted.Length < 28 || quoted[0] >> 4 != 4)
+        {
+            CountDrop(DropReason.Malformed);
+            return;
+        }
+        int ihl = (quoted[0] & 0x0F) * 4;
+        if (ihl < 20 || quoted.Length < ihl + 8 || quoted[9] != IpPacket.ProtocolTcp
+            || BinaryPrimitives.ReadUInt32BigEndian(quoted[12..]) != AddressValue)
+        {
+            return; // not about a TCP segment of ours (UDP senders are not told: datagrams carry no connection)
+        }
+        var tcp = quoted[ihl..];
+        uint remote = BinaryPrimitives.ReadUInt32BigEndian(quoted[16..]);
+        ushort localPort = BinaryPrimitives.ReadUInt16BigEndian(tcp);
+        ushort remotePort = BinaryPrimitives.ReadUInt16BigEndian(tcp[2..]);
+        uint sequence = BinaryPrimitives.ReadUInt32BigEndian(tcp[4..]);
+        if (!_connections.TryGetValue(ConnectionKey(remote, remotePort, localPort), out var connection))
+        {
+            return;
+        }
+        switch (icmp[1])
+        {
+            case 4:
+                int mtu = BinaryPrimitives.ReadUInt16BigEndian(icmp[6..]);
+                if (mtu == 0)
+                {
+                    // A router from before RFC 1191 names no MTU: take the plateau below the quoted datagram (§7).
+                    mtu = PathMtuPlateau(BinaryPrimitives.ReadUInt16BigEndian(quoted[2..]));
+                }
+                connection.OnPacketTooBig(sequence, mtu, NowMs);
+                break;
+            case 2 or 3:
+                connection.OnUnreachable(sequence);
+                break;
+        }
+    }
+
+    /// <summary>RFC 1191 §7's table of common MTUs: the largest below <paramref name="length"/>.</summary>
+    internal static int PathMtuPlateau(int length)
+    {
+        ReadOnlySpan<int> plateaus = [32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296, 68];
+        foreach (int plateau in plateaus)
+        {
+            if (plateau < length)
+            {
+                return plateau;
+            }
+        }
+        return 68;
+    }
+
     /// <summary>Queues an ICMP error quoting <paramref name="offending"/> (its header and up to 548 bytes more, so the
-    /// error fits 576 bytes: RFC 1812 §4.3.2.3), within <see cref="NetStackOptions.IcmpErrorsPerSecond"/>.</summary>
-    private void SendIcmpError(ReadOnlySpan<byte> offending, in IpPacket ip, byte type, byte code)
+    /// error fits 576 bytes: RFC 1812 §4.3.2.3), within <see cref="NetStackOptions.IcmpErrorsPerSecond"/>;
+    /// <paramref name="nextHopMtu"/> goes in the second half of the rest-of-header word ("fragmentation needed").</summary>
+    private void SendIcmpError(ReadOnlySpan<byte> offending, in IpPacket ip, byte type, byte code, ushort nextHopMtu = 0)
     {
         // A token bucket (RFC 1812 §4.3.2.8): refilled at the rate, holding at most one second's worth.
         long now = NowMs;
@@ -178,7 +243,7 @@ public sealed partial class IPStack
         icmp[0] = type;
         icmp[1] = code;
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], 0);
-        BinaryPrimitives.WriteUInt32BigEndian(icmp[4..], 0);
+        BinaryPrimitives.WriteUInt32BigEndian(icmp[4..], nextHopMtu);
         offending[..quoted].CopyTo(icmp[8..]);
         BinaryPrimitives.WriteUInt16BigEndian(icmp[2..], Segmenter.Finish(Segmenter.Sum(icmp)));
         Enqueue(buffer, length);

@@ -670,7 +670,7 @@ public sealed partial class IPStack : IAsyncDisposable
             && packet.Length >= 20 && BinaryPrimitives.ReadUInt16BigEndian(packet[2..]) == packet.Length)
         {
             Segmenter.CompletePartialChecksum(packet, offload.ChecksumStart, offload.ChecksumOffset);
-            Receive(packet);
+            Receive(packet, superPacket: offload.Segmentation != SegmentationKind.None);
             return;
         }
         segment ??= new byte[65536];
@@ -752,8 +752,9 @@ public sealed partial class IPStack : IAsyncDisposable
         }
     }
 
-    /// <summary>Processes one incoming packet. Never throws: whatever is wrong with the packet drops it.</summary>
-    internal void Receive(ReadOnlySpan<byte> packet)
+    /// <summary>Processes one incoming packet. Never throws: whatever is wrong with the packet drops it.
+    /// <paramref name="superPacket"/>: the device coalesced it (GRO), so it may exceed the MTU.</summary>
+    internal void Receive(ReadOnlySpan<byte> packet, bool superPacket = false)
     {
         lock (Gate)
         {
@@ -763,7 +764,7 @@ public sealed partial class IPStack : IAsyncDisposable
             }
             try
             {
-                ReceiveLocked(packet);
+                ReceiveLocked(packet, superPacket);
             }
 #pragma warning disable CA1031 // a packet that trips a bug in the stack is dropped, never the process
             catch (Exception e)
@@ -776,7 +777,7 @@ public sealed partial class IPStack : IAsyncDisposable
         }
     }
 
-    private void ReceiveLocked(ReadOnlySpan<byte> packet)
+    private void ReceiveLocked(ReadOnlySpan<byte> packet, bool superPacket = false)
     {
         if (!IpPacket.TryParse(packet, out var ip, out var reason))
         {
@@ -789,6 +790,14 @@ public sealed partial class IPStack : IAsyncDisposable
             return;
         }
         packet = packet[..ip.TotalLength];
+        if (ip.TotalLength > Options.Mtu && ip.DontFragment && !superPacket)
+        {
+            // Larger than this link carries and not to be fragmented: the sender is told the MTU (RFC 1191 §4,
+            // RFC 792 code 4), so its path MTU discovery settles on what the stack's link takes.
+            CountDrop(DropReason.TooBig);
+            SendIcmpError(packet, ip, type: 3, code: 4, nextHopMtu: (ushort)Math.Min(Options.Mtu, ushort.MaxValue));
+            return;
+        }
         if (ip.IsFragment)
         {
             ReceiveFragment(packet, ip);

@@ -300,8 +300,8 @@ public sealed partial class TcpConnection
         _tsOk = _options.Timestamps && segment.HasTimestamp;
         _tsRecent = segment.TsVal;
         _sackOk = _options.Sack && segment.SackPermitted;
-        int peerMss = segment.Mss == 0 ? 536 : segment.Mss; // RFC 9293 §3.7.1: 536 without the option
-        _mss = Math.Max(Math.Min(peerMss, _options.Mtu - 40) - (_tsOk ? 12 : 0), 64);
+        _peerMss = segment.Mss == 0 ? 536 : segment.Mss; // RFC 9293 §3.7.1: 536 without the option
+        _mss = SendMss(PathMtu);
         _cc = CreateCongestionControl(_mss);
     }
 

@@ -92,7 +92,7 @@ public sealed partial class TcpConnection : IAsyncDisposable
         {
             return new TcpConnectionStatistics(_state, _bytesAcked, _bytesReceived, _segmentsSent, _segmentsReceived,
                 _retransmits, _timeouts, _fastRetransmits, TimeSpan.FromMilliseconds(_srttMs), TimeSpan.FromMilliseconds(_rtoMs),
-                _cc.Cwnd, _cc.Ssthresh, _mss, _wsOk, _tsOk, _sackOk, _lostRetransmits, _tailLossProbes);
+                _cc.Cwnd, _cc.Ssthresh, _mss, _wsOk, _tsOk, _sackOk, _lostRetransmits, _tailLossProbes, PathMtu);
         }
     }
 

@@ -19,6 +19,8 @@ namespace P2PNet.Vpn.NetStack;
 /// <param name="SackEnabled">Whether both sides agreed on SACK (RFC 2018).</param>
 /// <param name="LostRetransmits">Retransmissions found lost again during SACK recovery and resent before the RTO.</param>
 /// <param name="TailLossProbes">Tail loss probes sent (RFC 8985 §7).</param>
+/// <param name="PathMtu">The path MTU the connection sends for: the stack's MTU until an ICMP "fragmentation needed"
+/// lowers it (RFC 1191).</param>
 public readonly record struct TcpConnectionStatistics(
     TcpState State,
     long BytesSent,
@@ -37,4 +39,5 @@ public readonly record struct TcpConnectionStatistics(
     bool TimestampsEnabled,
     bool SackEnabled,
     long LostRetransmits,
-    long TailLossProbes);
+    long TailLossProbes,
+    int PathMtu);

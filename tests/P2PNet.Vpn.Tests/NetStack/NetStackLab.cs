@@ -30,7 +30,13 @@ internal sealed class NetStackLab : IAsyncDisposable
 
     public IPStack Stack { get; private set; } = null!;
 
-    public static async Task<NetStackLab> CreateAsync(NetStackOptions? options = null, int mtu = 1500, Impairment? impairment = null, int seed = 1)
+    /// <param name="options">The stack's options (its MTU is set from <paramref name="stackMtu"/> or <paramref name="mtu"/>).</param>
+    /// <param name="mtu">The TUN device's MTU.</param>
+    /// <param name="impairment">Loss, delay or reordering between the TUN and the stack, or none.</param>
+    /// <param name="seed">The impairment's random seed.</param>
+    /// <param name="stackMtu">The stack's own link MTU when it differs from the TUN's.</param>
+    public static async Task<NetStackLab> CreateAsync(NetStackOptions? options = null, int mtu = 1500, Impairment? impairment = null, int seed = 1,
+        int? stackMtu = null)
     {
         await KernelTestRequirements.CheckAsync();
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -41,7 +47,7 @@ internal sealed class NetStackLab : IAsyncDisposable
             await lab.RunAsync(cts.Token, "ip", "addr", "add", $"{KernelAddress}/24", "dev", TunName);
             await lab.RunAsync(cts.Token, "ip", "link", "set", TunName, "mtu", mtu.ToString(CultureInfo.InvariantCulture), "up");
             options ??= new NetStackOptions();
-            options.Mtu = mtu;
+            options.Mtu = stackMtu ?? mtu;
             IPacketDevice device = lab._device;
             if (impairment is not null)
             {
@@ -56,6 +62,20 @@ internal sealed class NetStackLab : IAsyncDisposable
             throw;
         }
         return lab;
+    }
+
+    /// <summary>A second namespace, "far" (10.78.0.2/24), routed to the stack through the TUN's namespace, whose own side
+    /// of that link (10.78.0.1, a bridge) has MTU <paramref name="linkMtu"/>: the kernel there forwards between the
+    /// two, and answers a packet too big for the link that may not be fragmented with ICMP "fragmentation needed".</summary>
+    /// <returns>The far namespace, for <see cref="NamespaceLab.CreateSocket"/>.</returns>
+    public async Task<string> AddRoutedHostAsync(int linkMtu, CancellationToken ct)
+    {
+        var link = await _lab.AddSwitchAsync("10.78.0.0/24", ct);
+        string far = await _lab.AddHostAsync("far", link, "10.78.0.2", ct, gateway: "10.78.0.1");
+        await RunAsync(ct, "ip", "addr", "add", "10.78.0.1/24", "dev", link.Bridge);
+        await RunAsync(ct, "ip", "link", "set", link.Bridge, "mtu", linkMtu.ToString(CultureInfo.InvariantCulture));
+        await RunAsync(ct, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1");
+        return far;
     }
 
     /// <summary>A kernel TCP socket in the namespace.</summary>

@@ -16,6 +16,8 @@ internal enum DropReason
     QueueFull,
     SynFlood,
     Paws,
+    TooBig,
+    IcmpIgnored,
 }
 
 /// <summary>A validated IP packet: addresses, protocol and where the transport payload lies. IPv6 has its own version
@@ -26,9 +28,11 @@ internal readonly struct IpPacket
     public const byte ProtocolTcp = 6;
     public const byte ProtocolUdp = 17;
 
-    public IpPacket(int version, uint source, uint destination, byte protocol, int headerLength, int totalLength, bool isFragment = false)
+    public IpPacket(int version, uint source, uint destination, byte protocol, int headerLength, int totalLength,
+        bool isFragment = false, bool dontFragment = false)
     {
         IsFragment = isFragment;
+        DontFragment = dontFragment;
         Version = version;
         Source = source;
         Destination = destination;
@@ -50,6 +54,9 @@ internal readonly struct IpPacket
     public int TotalLength { get; }
 
     public int PayloadLength => TotalLength - HeaderLength;
+
+    /// <summary>DF set: a router may not fragment it, and answers ICMP "fragmentation needed" instead (RFC 1191).</summary>
+    public bool DontFragment { get; }
 
     /// <summary>MF set or a non-zero fragment offset: the stack reassembles it before anything else looks at it.</summary>
     public bool IsFragment { get; }
@@ -87,7 +94,7 @@ internal readonly struct IpPacket
         }
         ushort fragment = BinaryPrimitives.ReadUInt16BigEndian(packet[6..]);
         ip = new IpPacket(4, BinaryPrimitives.ReadUInt32BigEndian(packet[12..]), BinaryPrimitives.ReadUInt32BigEndian(packet[16..]),
-            packet[9], ihl, total, (fragment & 0x3FFF) != 0); // MF set or a non-zero offset
+            packet[9], ihl, total, (fragment & 0x3FFF) != 0, (fragment & 0x4000) != 0); // MF set or a non-zero offset; DF
         return true;
     }
 

@@ -61,6 +61,8 @@ internal sealed class NetStackMetrics : IDisposable
         DropReason.Paws => "paws",
         DropReason.QueueFull => "queue_full",
         DropReason.SynFlood => "syn_flood",
+        DropReason.TooBig => "too_big",
+        DropReason.IcmpIgnored => "icmp_ignored",
         _ => "other",
     };
 
