@@ -69,6 +69,7 @@ internal sealed class Runner
         try
         {
             rows.Add(await IperfAsync());
+            rows.Add(await AeadAsync());
             rows.Add(await PairAsync("P2PNet ↔ P2PNet", Impl.P2PNet, Impl.P2PNet, psk: false, _bytes, full: true));
             rows.Add(await PairAsync("js-libp2p ↔ js-libp2p", Impl.Js, Impl.Js, psk: false, _jsBytes, full: false));
             rows.Add(await PairAsync("P2PNet dials js-libp2p", Impl.P2PNet, Impl.Js, psk: false, _jsBytes, full: false));
@@ -99,6 +100,13 @@ internal sealed class Runner
                 $"| {r.Name} | {F(Stats.Median(r.Up), 2)} | {F(Stats.Median(r.Down), 2)} | {(double.IsNaN(r.P50) ? "—" : $"{F(r.P50, 2)} / {F(r.P99, 2)}")} | "
                 + $"{F(r.Handshakes, 0)} | {F(r.IdleKib, 1)} | {r.Streams} | {F(Stats.Median(r.CpuPerGb), 2)} |");
         }
+        if (rows.Find(r => r.Name.StartsWith("ChaCha20", StringComparison.Ordinal)) is { } aead && Stats.Median(aead.CpuPerGb) is > 0 and var floor)
+        {
+            sb.AppendLine();
+            string ratios = string.Join(", ", rows.Where(r => r.Name.StartsWith("P2PNet ↔", StringComparison.Ordinal))
+                .Select(r => $"{r.Name} {F(Stats.Median(r.CpuPerGb) / floor, 2)}×"));
+            sb.AppendLine(CultureInfo.InvariantCulture, $"CPU per GB against ChaCha20-Poly1305 alone ({F(floor, 2)} s/GB; issue 21's target: ≤ 1.5×): {ratios}.");
+        }
         foreach (var r in rows.Where(r => r.Notes.Count > 0))
         {
             sb.AppendLine();
@@ -112,6 +120,25 @@ internal sealed class Runner
     private static string Size(long bytes) => bytes >= 1L << 30 ? $"{bytes >> 30} GiB" : $"{bytes >> 20} MiB";
 
     private static void Log(string message) => Console.Error.WriteLine($"[{DateTime.UtcNow:HH:mm:ss}] {message}");
+
+    /// <summary>The AEAD-only floor: encrypt + decrypt per GB in a child process (`aead`), median of the runs.</summary>
+    private async Task<Row> AeadAsync()
+    {
+        var row = new Row("ChaCha20-Poly1305 alone (encrypt + decrypt, 64 KiB frames, one thread)");
+        for (int run = 0; run < _runs; run++)
+        {
+            await Measure(row, async () =>
+            {
+                string[] self = Self(["aead", "--bytes", _bytes.ToString(CultureInfo.InvariantCulture)]);
+                await using var c = ChildProcess.Start(self[0], self.Skip(1));
+                using var doc = JsonDocument.Parse(await c.ReadLineAsync("{", TimeSpan.FromMinutes(5)));
+                double perGb = doc.RootElement.GetProperty("cpu_s_per_gb").GetDouble();
+                row.CpuPerGb.Add(perGb);
+                Log($"aead: {perGb:F3} CPU s/GB (encrypt + decrypt)");
+            });
+        }
+        return row;
+    }
 
     private async Task<Row> IperfAsync()
     {
