@@ -1,0 +1,116 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using P2PNet.Host;
+using P2PNet.Multiformats;
+using P2PNet.Peers;
+using P2PNet.Protocols.Dht;
+
+namespace P2PNet.Bench;
+
+/// <summary>
+/// `dht --nodes N [--lookups M] [--seed S]`: an in-process Kademlia network of N hosts on 127.0.0.1 (real TCP, Noise,
+/// Yamux), each joining through up to three random earlier nodes and bootstrapping, then M lookups of random keys from
+/// random nodes. Prints one Markdown row: lookup latency p50/p99, the share of the true 20 closest peers each lookup
+/// returned, peers queried per lookup, routing-table entries per node, and the process's managed heap and RSS per node.
+/// </summary>
+internal static class DhtRole
+{
+    private const int K = 20;
+
+    public static async Task<int> RunAsync(Args args)
+    {
+        int count = (int)args.GetLong("nodes", 100);
+        int lookups = (int)args.GetLong("lookups", 50);
+        var random = new Random((int)args.GetLong("seed", 1));
+        var hosts = new List<P2PHost>(count);
+        var dhts = new List<KadDht>(count);
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                var host = Roles.CreateHost(args);
+                hosts.Add(host);
+                await host.ListenAsync(Multiaddr.Parse("/ip4/127.0.0.1/tcp/0"));
+                var dht = new KadDht(host);
+                dhts.Add(dht);
+                dht.Start();
+                if (i == 0)
+                {
+                    continue;
+                }
+                foreach (int j in Enumerable.Range(0, i).OrderBy(_ => random.Next()).Take(3))
+                {
+                    await host.DialAsync(hosts[j].ListenAddresses[0]).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+                }
+                // Peers join the table once identify lists the protocol; bootstrap after the first one has.
+                var wait = Stopwatch.StartNew();
+                while (dht.RoutingTableSize == 0 && wait.Elapsed < TimeSpan.FromSeconds(10))
+                {
+                    await Task.Delay(5);
+                }
+                await dht.BootstrapAsync().WaitAsync(TimeSpan.FromSeconds(60));
+                if (i % 100 == 0)
+                {
+                    Console.Error.WriteLine($"[{clock.Elapsed.TotalSeconds:F0} s] {i} nodes up");
+                }
+            }
+            double setup = clock.Elapsed.TotalSeconds;
+            var ids = hosts.Select(h => h.PeerId).ToArray();
+            var latencies = new List<double>();
+            double found = 0;
+            for (int n = 0; n < lookups; n++)
+            {
+                int from = random.Next(count);
+                byte[] key = RandomNumberGenerator.GetBytes(32);
+                var started = Stopwatch.GetTimestamp();
+                var closest = await dhts[from].GetClosestPeersAsync(key).WaitAsync(TimeSpan.FromSeconds(60));
+                latencies.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                var truth = TrueClosest(key, ids.Where(p => p != ids[from]), Math.Min(K, count - 1));
+                found += truth.Count == 0 ? 1 : (double)closest.Count(truth.Contains) / truth.Count;
+            }
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            GC.Collect();
+            long heap = GC.GetTotalMemory(forceFullCollection: true);
+            long rss = Environment.WorkingSet;
+            double entries = dhts.Average(d => d.RoutingTableSize);
+            latencies.Sort();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {count:N0} | {lookups} | {Percentile(latencies, 0.5):F1} | {Percentile(latencies, 0.99):F1} | "
+                + $"{100 * found / lookups:F1} % | {entries:F1} | {heap / 1024.0 / count:F0} | {rss / 1024.0 / count:F0} | {setup:F0} s |"));
+            return 0;
+        }
+        finally
+        {
+            foreach (var dht in dhts)
+            {
+                await dht.DisposeAsync();
+            }
+            foreach (var host in hosts)
+            {
+                await host.DisposeAsync();
+            }
+        }
+    }
+
+    private static HashSet<PeerId> TrueClosest(byte[] key, IEnumerable<PeerId> peers, int k)
+    {
+        byte[] target = SHA256.HashData(key);
+        return [.. peers.OrderBy(p => Distance(target, p), Comparer<byte[]>.Create((a, b) => a.AsSpan().SequenceCompareTo(b))).Take(k)];
+    }
+
+    private static byte[] Distance(byte[] target, PeerId peer)
+    {
+        byte[] point = SHA256.HashData(peer.Bytes);
+        for (int i = 0; i < point.Length; i++)
+        {
+            point[i] ^= target[i];
+        }
+        return point;
+    }
+
+    private static double Percentile(List<double> sorted, double q) =>
+        sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
+}
