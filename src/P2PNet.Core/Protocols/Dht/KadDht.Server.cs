@@ -51,9 +51,16 @@ public sealed partial class KadDht
             DhtLog.Malformed(_logger, stream.RemotePeer, e.Message);
             stream.Abort();
         }
+        catch (DhtRecordException e)
+        {
+            // go-libp2p-kad-dht resets the stream on a refused PUT_VALUE too: the sender sees a failed put.
+            DhtLog.RecordRefused(_logger, stream.RemotePeer, e.Message);
+            stream.Abort();
+        }
     }
 
     /// <summary>The reply to one request; null for requests that have none (ADD_PROVIDER, unknown types).</summary>
+    /// <exception cref="DhtRecordException">A PUT_VALUE record is refused.</exception>
     private PbKadMessage? Answer(PbKadMessage request, PeerId sender)
     {
         byte[] key = request.Key.ToByteArray();
@@ -81,7 +88,7 @@ public sealed partial class KadDht
             case PbKadMessage.Types.MessageType.GetProviders:
             {
                 var reply = new PbKadMessage { Type = request.Type, Key = request.Key };
-                reply.ProviderPeers.AddRange(_providers.Get(key).Take(_options.BucketSize).Select(p => ToWire(p.Peer, p.Addresses)));
+                reply.ProviderPeers.AddRange(GetProviders(key).Take(_options.BucketSize).Select(p => ToWire(p.Peer, p.Addresses)));
                 reply.CloserPeers.AddRange(Closer(key, sender));
                 return reply;
             }
@@ -91,7 +98,7 @@ public sealed partial class KadDht
                 foreach (var provider in ReadPeers(request.ProviderPeers).Where(p => p.Peer == sender).Take(1))
                 {
                     var addresses = provider.Addresses.Count > 0 ? provider.Addresses : _host.PeerStore.Get(sender)?.Addresses ?? [];
-                    if (!_providers.Add(key, sender, addresses))
+                    if (!AddProvider(key, sender, addresses))
                     {
                         DhtLog.Malformed(_logger, sender, "provider store full: ADD_PROVIDER dropped");
                     }
@@ -100,9 +107,12 @@ public sealed partial class KadDht
             }
             case PbKadMessage.Types.MessageType.Ping:
                 return new PbKadMessage { Type = request.Type };
+            case PbKadMessage.Types.MessageType.PutValue:
+                return AnswerPutValue(request);
+            case PbKadMessage.Types.MessageType.GetValue:
+                return AnswerGetValue(request, sender);
             default:
-                // GET_VALUE / PUT_VALUE: value records are not served yet; an empty answer (no record, no closer peers).
-                return request.Type == PbKadMessage.Types.MessageType.GetValue ? new PbKadMessage { Type = request.Type, Key = request.Key } : null;
+                return null;
         }
     }
 
