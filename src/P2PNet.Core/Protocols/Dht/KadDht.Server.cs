@@ -77,12 +77,20 @@ public sealed partial class KadDht
                 catch (Exception e) when (e is WireFormatException or FormatException or ArgumentException)
                 {
                 }
-                if (exact is not null && (exact == _host.PeerId || _host.PeerStore.Get(exact)?.Addresses.Count > 0))
+                if (exact == _host.PeerId)
                 {
-                    reply.CloserPeers.Add(exact == _host.PeerId ? ToWire(exact, OurAddresses()) : ToWire(exact));
+                    reply.CloserPeers.Add(ToWire(exact, OurAddresses()));
                     return reply;
                 }
-                reply.CloserPeers.AddRange(Closer(key, sender));
+                // A known target goes first, with the closest others: a peer looking up its own id (bootstrap,
+                // refresh) must learn its neighbours, not only itself.
+                bool known = exact is not null && exact != sender && _host.PeerStore.Get(exact)?.Addresses.Count > 0;
+                if (known)
+                {
+                    reply.CloserPeers.Add(ToWire(exact!));
+                }
+                reply.CloserPeers.AddRange(Closer(key, sender).Where(p => !known || !p.Id.Span.SequenceEqual(exact!.Bytes))
+                    .Take(_options.BucketSize - (known ? 1 : 0)));
                 return reply;
             }
             case PbKadMessage.Types.MessageType.GetProviders:

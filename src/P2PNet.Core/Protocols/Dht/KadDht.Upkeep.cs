@@ -180,6 +180,9 @@ public sealed partial class KadDht
         return null;
     }
 
+    /// <summary>Whether <paramref name="peer"/> is in the routing table (tests).</summary>
+    internal bool InRoutingTable(PeerId peer) => _table.Contains(peer);
+
     private bool AddProvider(byte[] key, PeerId peer, IReadOnlyList<Multiaddr> addresses)
     {
         var now = _time.GetUtcNow();

@@ -161,7 +161,7 @@ internal sealed class RoutingTable
         lock (_lock)
         {
             int deepest = Array.FindLastIndex(_buckets, b => b.Count > 0);
-            return [.. Enumerable.Range(0, Math.Min(deepest, maxIndex) + 1).Where(i => _refreshed[i] < before)];
+            return [.. Enumerable.Range(0, Math.Min(deepest, maxIndex) + 1).Where(i => _refreshed[i] <= before)];
         }
     }
 
