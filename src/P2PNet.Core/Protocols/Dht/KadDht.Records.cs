@@ -134,7 +134,7 @@ public sealed partial class KadDht
             {
                 Key = request.Key,
                 Value = ByteString.CopyFrom(record.Value),
-                TimeReceived = record.Received.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture),
+                TimeReceived = record.Received.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'00Z'", CultureInfo.InvariantCulture),
             };
         }
         reply.CloserPeers.AddRange(Closer(key, sender));
