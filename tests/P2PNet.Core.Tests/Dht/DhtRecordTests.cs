@@ -137,7 +137,7 @@ public sealed class DhtRecordTests
         var evil = network.Group[2];
         byte[] key = TestKey("target");
         // Host 2 stops serving the DHT honestly: every answer carries 20 garbage peers, 20 unreachable ones and a forged record.
-        await network.Dhts[2].DisposeAsync();
+        await network.Dhts[2].DisposeAsync().AsTask().WaitAsync(Timeout);
         evil.SetStreamHandler(DhtTestNetwork.Protocol, async (stream, ct) =>
         {
             await using (stream)

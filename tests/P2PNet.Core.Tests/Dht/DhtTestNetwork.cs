@@ -58,7 +58,7 @@ internal sealed class DhtTestNetwork : IAsyncDisposable
         }
         catch
         {
-            await network.DisposeAsync();
+            await network.DisposeAsync().AsTask().WaitAsync(Timeout);
             throw;
         }
     }
@@ -94,8 +94,8 @@ internal sealed class DhtTestNetwork : IAsyncDisposable
     {
         foreach (var dht in Dhts)
         {
-            await dht.DisposeAsync();
+            await dht.DisposeAsync().AsTask().WaitAsync(Timeout);
         }
-        await Group.DisposeAsync();
+        await Group.DisposeAsync().AsTask().WaitAsync(Timeout);
     }
 }

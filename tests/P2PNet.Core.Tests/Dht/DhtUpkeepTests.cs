@@ -95,8 +95,8 @@ public sealed class DhtUpkeepTests
             await a.DialAsync(host.ListenAddresses[0]).AsTask().WaitAsync(Timeout);
             await Conditions.WaitUntilAsync(() => dhts[0].InRoutingTable(a.PeerId), Timeout, "A joins X's table");
 
-            await dhts[1].DisposeAsync();
-            await a.DisposeAsync();
+            await dhts[1].DisposeAsync().AsTask().WaitAsync(Timeout);
+            await a.DisposeAsync().AsTask().WaitAsync(Timeout);
             await Conditions.WaitUntilAsync(() => host.GetConnections(a.PeerId).Count == 0, Timeout, "X sees A gone");
 
             await b.DialAsync(host.ListenAddresses[0]).AsTask().WaitAsync(Timeout);
@@ -108,7 +108,7 @@ public sealed class DhtUpkeepTests
         {
             foreach (var dht in dhts)
             {
-                await dht.DisposeAsync();
+                await dht.DisposeAsync().AsTask().WaitAsync(Timeout);
             }
         }
     }
@@ -140,7 +140,7 @@ public sealed class DhtUpkeepTests
             await Conditions.WaitUntilAsync(async _ => (await DhtTestNetwork.RequestAsync(client, server.PeerId, getProviders))?.ProviderPeers.Count == 1,
                 Timeout, "the provider is recorded");
 
-            await dht.DisposeAsync();
+            await dht.DisposeAsync().AsTask().WaitAsync(Timeout);
             await using var restarted = new KadDht(server, Options());
             restarted.Start();
 
@@ -154,6 +154,16 @@ public sealed class DhtUpkeepTests
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             Directory.Delete(directory, recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task OptionsOutOfRange_AreRefusedWhenTheDhtIsCreated()
+    {
+        await using var group = await TestHostGroup.StartAsync(1);
+        Assert.Throws<ArgumentException>(() => new KadDht(group[0], new KadDhtOptions { MaxRecordSize = 0 }));
+        Assert.Throws<ArgumentException>(() => new KadDht(group[0], new KadDhtOptions { ReplacementCacheSize = -1 }));
+        Assert.Throws<ArgumentException>(() => new KadDht(group[0], new KadDhtOptions { RefreshInterval = TimeSpan.Zero }));
+        Assert.Throws<ArgumentException>(() => new KadDht(group[0], new KadDhtOptions { RecordTtl = TimeSpan.FromSeconds(-1) }));
     }
 
     private sealed class AnyValueValidator : IDhtRecordValidator
