@@ -25,7 +25,16 @@ public sealed class DhtRecordTests
         Assert.True(await network.Dhts[2].PutValueAsync(key, owner.PublicKey.ToProtobuf()).WaitAsync(Timeout) > 0);
         byte[]? found = await network.Dhts[7].GetValueAsync(key).WaitAsync(Timeout);
         Assert.Equal(owner.PublicKey.ToProtobuf(), found);
-        Assert.Null(await network.Dhts[7].GetValueAsync(PkKey(network.Group[5])).WaitAsync(Timeout));
+        Assert.Null(await network.Dhts[7].GetValueAsync([.. "/pk/"u8, .. PrivateKey.GenerateEd25519().PublicKey.ToPeerId().Bytes]).WaitAsync(Timeout));
+    }
+
+    [Fact]
+    public async Task GetValue_OfAPublicKeyKey_IsAnsweredFromTheKeysANodeKnows()
+    {
+        // Nobody put the record: host 0 answers with the key it learned from identify (spec, GET_VALUE on /pk/).
+        await using var network = await DhtTestNetwork.StartAsync(3, bootstrap: false);
+        var owner = network.Group[2];
+        Assert.Equal(owner.PublicKey.ToProtobuf(), await network.Dhts[1].GetValueAsync(PkKey(owner)).WaitAsync(Timeout));
     }
 
     [Fact]
@@ -39,7 +48,7 @@ public sealed class DhtRecordTests
         await Assert.ThrowsAsync<DhtRecordException>(() => dht.PutValueAsync(TestKey("big"), new byte[10 * 1024 + 1]).WaitAsync(Timeout));
         await Assert.ThrowsAsync<DhtRecordException>(() => dht.PutValueAsync("no-namespace"u8.ToArray(), [1]).WaitAsync(Timeout));
         await Assert.ThrowsAsync<DhtRecordException>(() => dht.GetValueAsync("/unknown/x"u8.ToArray()).WaitAsync(Timeout));
-        Assert.Null(await dht.GetValueAsync(PkKey(network.Group[1])).WaitAsync(Timeout));
+        Assert.Null(await dht.GetValueAsync([.. "/pk/"u8, .. PrivateKey.GenerateEd25519().PublicKey.ToPeerId().Bytes]).WaitAsync(Timeout));
     }
 
     [Fact]
@@ -48,7 +57,8 @@ public sealed class DhtRecordTests
         await using var network = await DhtTestNetwork.StartAsync(2, _ => WithTestNamespace());
         var client = network.Group[1];
         var server = network.Group[0].PeerId;
-        var forged = DhtTestNetwork.Put(PkKey(network.Group[0]), client.PublicKey.ToProtobuf());
+        byte[] stranger = [.. "/pk/"u8, .. PrivateKey.GenerateEd25519().PublicKey.ToPeerId().Bytes];
+        var forged = DhtTestNetwork.Put(stranger, client.PublicKey.ToProtobuf());
         var unknown = DhtTestNetwork.Put("/unknown/x"u8.ToArray(), [1]);
         var oversized = DhtTestNetwork.Put(TestKey("big"), new byte[10 * 1024 + 1]);
         var mismatched = DhtTestNetwork.Put(TestKey("a"), [1]);
@@ -57,7 +67,7 @@ public sealed class DhtRecordTests
         {
             Assert.Null(await DhtTestNetwork.RequestAsync(client, server, put));
         }
-        foreach (var key in new[] { PkKey(network.Group[0]), "/unknown/x"u8.ToArray(), TestKey("big"), TestKey("a"), TestKey("b") })
+        foreach (var key in new[] { stranger, "/unknown/x"u8.ToArray(), TestKey("big"), TestKey("a"), TestKey("b") })
         {
             var reply = await DhtTestNetwork.RequestAsync(client, server, DhtTestNetwork.Get(key));
             Assert.NotNull(reply);

@@ -123,22 +123,49 @@ public sealed partial class KadDht
         return request;
     }
 
-    /// <summary>The answer to <c>GET_VALUE</c>: our record of the key if we have one, and the closer peers we know.</summary>
+    /// <summary>The answer to <c>GET_VALUE</c>: our record of the key if we have one (for a <c>/pk/</c> key, the public
+    /// key we know of that peer, as the spec asks), and the closer peers we know.</summary>
     private PbKadMessage AnswerGetValue(PbKadMessage request, PeerId sender)
     {
         byte[] key = request.Key.ToByteArray();
         var reply = new PbKadMessage { Type = request.Type, Key = request.Key };
-        if (_store.GetRecord(key, _time.GetUtcNow()) is { } record)
+        var now = _time.GetUtcNow();
+        var record = _store.GetRecord(key, now);
+        if (record is null && KnownPublicKey(key) is { } publicKey)
+        {
+            record = new StoredRecord(key, publicKey.ToProtobuf(), now, now);
+        }
+        if (record is not null)
         {
             reply.Record = new PbKadRecord
             {
                 Key = request.Key,
                 Value = ByteString.CopyFrom(record.Value),
+                // RFC 3339 with nanoseconds, as go (time.RFC3339Nano) and js (toRFC3339) write it.
                 TimeReceived = record.Received.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'00Z'", CultureInfo.InvariantCulture),
             };
         }
         reply.CloserPeers.AddRange(Closer(key, sender));
         return reply;
+    }
+
+    /// <summary>For a key <c>/pk/&lt;peer id&gt;</c>: that peer's public key if it is us or the peer store knows it.</summary>
+    private Crypto.PublicKey? KnownPublicKey(byte[] key)
+    {
+        if (!key.AsSpan().StartsWith("/pk/"u8))
+        {
+            return null;
+        }
+        PeerId peer;
+        try
+        {
+            peer = PeerId.FromBytes(key.AsSpan(4));
+        }
+        catch (WireFormatException)
+        {
+            return null;
+        }
+        return peer == _host.PeerId ? _host.PublicKey : _host.PeerStore.Get(peer)?.PublicKey;
     }
 
     private async Task<int> SendRecordAsync(byte[] key, byte[] value, CancellationToken cancellationToken)

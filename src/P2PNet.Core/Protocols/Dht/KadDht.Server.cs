@@ -82,8 +82,9 @@ public sealed partial class KadDht
                     reply.CloserPeers.Add(ToWire(exact, OurAddresses()));
                     return reply;
                 }
-                // A known target goes first, with the closest others: a peer looking up its own id (bootstrap,
-                // refresh) must learn its neighbours, not only itself.
+                // A known target goes first, with the closest others (as go-libp2p-kad-dht's handleFindPeer; the
+                // spec's "exactly one Peer" for an exact match would leave a peer looking up its own id — bootstrap,
+                // refresh — knowing nobody new). A peer is never told about itself.
                 bool known = exact is not null && exact != sender && _host.PeerStore.Get(exact)?.Addresses.Count > 0;
                 if (known)
                 {
