@@ -205,7 +205,15 @@ public sealed partial class KadDht
         {
             throw new DhtRecordException($"A record value of {value.Length} bytes (at most {_options.MaxRecordSize}).");
         }
-        ValidatorFor(key).Validate(key, value);
+        try
+        {
+            ValidatorFor(key).Validate(key, value);
+        }
+        catch (Exception e) when (e is not DhtRecordException)
+        {
+            // A validator is user code: whatever it throws refuses the record, and never escapes a server handler.
+            throw new DhtRecordException($"The validator refused the record: {e.Message}", e);
+        }
     }
 
     /// <summary>The validator of the key's namespace: the text between the first two slashes of <c>/ns/…</c>.</summary>
