@@ -10,6 +10,8 @@
 //                     --autonat-v1 adds only @libp2p/autonat (AutoNAT v1, client and server);
 //                     --dht adds @libp2p/kad-dht in server mode on /ipfs/kad/1.0.0; --provide/--find-providers
 //                     take a sha2-256 multihash in hex and print PROVIDED <cid> / PROVIDER <id>… PROVIDERS-DONE;
+//                     --put-pk puts our /pk/ record (PUT-DONE <key hex>); --get-value HEX gets the record of a key
+//                     given in hex (VALUE <value hex>… GET-DONE);
 //                     --autonat-service adds @libp2p/autonat (/libp2p/autonat/1.0.0) and @libp2p/autonat-v2
 //                     (/libp2p/autonat/2/dial-request, /libp2p/autonat/2/dial-back); --dcutr adds @libp2p/dcutr
 //                     (/libp2p/dcutr). Besides LISTEN/CONNECT/DISCONNECT/IDENTIFY/DISCOVERED/RESERVED it prints
@@ -119,7 +121,7 @@ import { CID } from 'multiformats/cid'
 import * as Digest from 'multiformats/hashes/digest'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { yamux } from '@chainsafe/libp2p-yamux'
-import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@libp2p/crypto/keys'
+import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKeyToProtobuf } from '@libp2p/crypto/keys'
 import { dcutr } from '@libp2p/dcutr'
 import { identify } from '@libp2p/identify'
 import { mdns } from '@libp2p/mdns'
@@ -213,6 +215,8 @@ function parseCli (argv) {
         dht: { type: 'boolean' },
         provide: { type: 'string' },
         'find-providers': { type: 'string' },
+        'put-pk': { type: 'boolean' },
+        'get-value': { type: 'string' },
         dcutr: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }
       }
@@ -513,7 +517,7 @@ async function cmdListen (values) {
       autonatService: values['autonat-service'] === true || values['autonat-v1'] === true,
       autonatV1Only: values['autonat-v1'] === true,
       withDcutr: values.dcutr === true,
-      withDht: values.dht === true || values.provide != null || values['find-providers'] != null
+      withDht: values.dht === true || values.provide != null || values['find-providers'] != null || values['put-pk'] === true || values['get-value'] != null
     })
   } catch (err) {
     fail(`cannot create node: ${errText(err)}`)
@@ -601,7 +605,7 @@ async function cmdListen (values) {
   }
   node.addEventListener('self:peer:update', printAddresses)
   printAddresses()
-  if (values.provide != null || values['find-providers'] != null) {
+  if (values.provide != null || values['find-providers'] != null || values['put-pk'] === true || values['get-value'] != null) {
     void dhtTask(node, values)
   }
 }
@@ -625,6 +629,19 @@ async function dhtTask (node, values) {
         out(`PROVIDER ${provider.id.toString()}`)
       }
       out('PROVIDERS-DONE')
+    }
+    if (values['put-pk'] === true) {
+      const key = Buffer.concat([Buffer.from('/pk/'), node.peerId.toMultihash().bytes])
+      for await (const event of node.services.dht.put(key, publicKeyToProtobuf(node.peerId.publicKey), { signal: AbortSignal.timeout(30_000) })) {
+        if (event.name === 'QUERY_ERROR') process.stderr.write(`put: ${errText(event.error)}\n`)
+      }
+      out(`PUT-DONE ${key.toString('hex')}`)
+    }
+    if (values['get-value'] != null) {
+      for await (const event of node.services.dht.get(Buffer.from(values['get-value'], 'hex'), { signal: AbortSignal.timeout(30_000) })) {
+        if (event.name === 'VALUE') out(`VALUE ${Buffer.from(event.value).toString('hex')}`)
+      }
+      out('GET-DONE')
     }
   } catch (err) {
     process.stderr.write(`error: DHT task: ${errText(err)}\n`)

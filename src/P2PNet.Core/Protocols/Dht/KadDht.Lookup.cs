@@ -17,11 +17,17 @@ public sealed partial class KadDht
     /// until the k closest it knows have all answered (or failed), or <paramref name="stopWhen"/> says an answer is
     /// enough. Peers that fail leave the routing table; peers that answer join it.
     /// </summary>
+    private Task<LookupResult> LookupAsync(byte[] key, PbKadMessage.Types.MessageType type, Func<PbKadMessage, bool>? stopWhen,
+        CancellationToken cancellationToken) =>
+        LookupAsync(key, type, stopWhen, onReply: null, cancellationToken);
+
+    /// <summary>The lookup, with <paramref name="onReply"/> told of each answer and who gave it.</summary>
     private async Task<LookupResult> LookupAsync(byte[] key, PbKadMessage.Types.MessageType type, Func<PbKadMessage, bool>? stopWhen,
-        CancellationToken cancellationToken)
+        Action<PeerId, PbKadMessage>? onReply, CancellationToken cancellationToken)
     {
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stopping.Token);
         var target = KadKey.Of(key);
+        _table.MarkRefreshed(target, _time.GetTimestamp());
         var request = new PbKadMessage { Type = type, Key = ByteString.CopyFrom(key) };
         var candidates = new List<(PeerId Peer, KadKey Point)>();
         var seen = new HashSet<PeerId> { _host.PeerId };
@@ -78,6 +84,7 @@ public sealed partial class KadDht
                 {
                     Consider(closer.Peer);
                 }
+                onReply?.Invoke(peer, reply);
                 if (stopWhen?.Invoke(reply) == true)
                 {
                     stop = true;

@@ -51,9 +51,16 @@ public sealed partial class KadDht
             DhtLog.Malformed(_logger, stream.RemotePeer, e.Message);
             stream.Abort();
         }
+        catch (DhtRecordException e)
+        {
+            // go-libp2p-kad-dht resets the stream on a refused PUT_VALUE too: the sender sees a failed put.
+            DhtLog.RecordRefused(_logger, stream.RemotePeer, e.Message);
+            stream.Abort();
+        }
     }
 
     /// <summary>The reply to one request; null for requests that have none (ADD_PROVIDER, unknown types).</summary>
+    /// <exception cref="DhtRecordException">A PUT_VALUE record is refused.</exception>
     private PbKadMessage? Answer(PbKadMessage request, PeerId sender)
     {
         byte[] key = request.Key.ToByteArray();
@@ -70,18 +77,27 @@ public sealed partial class KadDht
                 catch (Exception e) when (e is WireFormatException or FormatException or ArgumentException)
                 {
                 }
-                if (exact is not null && (exact == _host.PeerId || _host.PeerStore.Get(exact)?.Addresses.Count > 0))
+                if (exact == _host.PeerId)
                 {
-                    reply.CloserPeers.Add(exact == _host.PeerId ? ToWire(exact, OurAddresses()) : ToWire(exact));
+                    reply.CloserPeers.Add(ToWire(exact, OurAddresses()));
                     return reply;
                 }
-                reply.CloserPeers.AddRange(Closer(key, sender));
+                // A known target goes first, with the closest others (as go-libp2p-kad-dht's handleFindPeer; the
+                // spec's "exactly one Peer" for an exact match would leave a peer looking up its own id — bootstrap,
+                // refresh — knowing nobody new). A peer is never told about itself.
+                bool known = exact is not null && exact != sender && _host.PeerStore.Get(exact)?.Addresses.Count > 0;
+                if (known)
+                {
+                    reply.CloserPeers.Add(ToWire(exact!));
+                }
+                reply.CloserPeers.AddRange(Closer(key, sender).Where(p => !known || !p.Id.Span.SequenceEqual(exact!.Bytes))
+                    .Take(_options.BucketSize - (known ? 1 : 0)));
                 return reply;
             }
             case PbKadMessage.Types.MessageType.GetProviders:
             {
                 var reply = new PbKadMessage { Type = request.Type, Key = request.Key };
-                reply.ProviderPeers.AddRange(_providers.Get(key).Take(_options.BucketSize).Select(p => ToWire(p.Peer, p.Addresses)));
+                reply.ProviderPeers.AddRange(GetProviders(key).Take(_options.BucketSize).Select(p => ToWire(p.Peer, p.Addresses)));
                 reply.CloserPeers.AddRange(Closer(key, sender));
                 return reply;
             }
@@ -91,7 +107,7 @@ public sealed partial class KadDht
                 foreach (var provider in ReadPeers(request.ProviderPeers).Where(p => p.Peer == sender).Take(1))
                 {
                     var addresses = provider.Addresses.Count > 0 ? provider.Addresses : _host.PeerStore.Get(sender)?.Addresses ?? [];
-                    if (!_providers.Add(key, sender, addresses))
+                    if (!AddProvider(key, sender, addresses))
                     {
                         DhtLog.Malformed(_logger, sender, "provider store full: ADD_PROVIDER dropped");
                     }
@@ -100,9 +116,12 @@ public sealed partial class KadDht
             }
             case PbKadMessage.Types.MessageType.Ping:
                 return new PbKadMessage { Type = request.Type };
+            case PbKadMessage.Types.MessageType.PutValue:
+                return AnswerPutValue(request);
+            case PbKadMessage.Types.MessageType.GetValue:
+                return AnswerGetValue(request, sender);
             default:
-                // GET_VALUE / PUT_VALUE: value records are not served yet; an empty answer (no record, no closer peers).
-                return request.Type == PbKadMessage.Types.MessageType.GetValue ? new PbKadMessage { Type = request.Type, Key = request.Key } : null;
+                return null;
         }
     }
 

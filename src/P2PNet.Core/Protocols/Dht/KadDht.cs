@@ -17,8 +17,10 @@ namespace P2PNet.Protocols.Dht;
 /// <c>GET_PROVIDERS</c>). In server mode it answers others' queries.
 /// </summary>
 /// <remarks>
-/// Not yet: value records (<c>PUT_VALUE</c>/<c>GET_VALUE</c> with validators), periodic table refresh and provider
-/// republishing, SQLite persistence, the host asking the DHT when it dials a peer id without addresses. Thread-safe.
+/// Value records (<c>PUT_VALUE</c>/<c>GET_VALUE</c>) are checked by per-namespace validators; full buckets keep a
+/// replacement cache and check their least recently seen peer; the table is refreshed and what we provide or put is
+/// republished periodically; records and providers may be kept in SQLite. Not yet: the host asking the DHT when it
+/// dials a peer id without addresses. Thread-safe.
 /// </remarks>
 public sealed partial class KadDht : IAsyncDisposable
 {
@@ -26,7 +28,10 @@ public sealed partial class KadDht : IAsyncDisposable
     private readonly KadDhtOptions _options;
     private readonly ILogger _logger;
     private readonly RoutingTable _table;
-    private readonly ProviderStore _providers;
+    private readonly IDhtStore _store;
+    private readonly TimeProvider _time;
+    private readonly Dictionary<string, IDhtRecordValidator> _validators;
+    private readonly TaskTracker _tasks = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<IDisposable> _subscriptions = [];
     private ServiceLifecycle _lifecycle;
@@ -41,21 +46,28 @@ public sealed partial class KadDht : IAsyncDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(options), "BucketSize and Alpha must be at least 1.");
         }
+        _options.Validate();
         _logger = logger ?? (ILogger)NullLogger.Instance;
-        _table = new RoutingTable(host.PeerId, _options.BucketSize);
-        _providers = new ProviderStore(_options, host.TimeProvider);
+        _time = _options.TimeProvider ?? host.TimeProvider;
+        _validators = new(_options.Validators, StringComparer.Ordinal);
+        _table = new RoutingTable(host.PeerId, _options.BucketSize, _options.ReplacementCacheSize, OnBucketFull, _time.GetTimestamp());
+        _store = _options.DatabasePath is { } path ? new SqliteDhtStore(path, _options) : new MemoryDhtStore(_options);
     }
 
     /// <summary>Peers in the routing table.</summary>
     public int RoutingTableSize => _table.Count;
 
-    /// <summary>Serves the protocol (server mode) and fills the routing table with the peers identify shows serve it.</summary>
+    /// <summary>Serves the protocol (server mode), fills the routing table with the peers identify shows serve it, opens
+    /// the record store (<see cref="KadDhtOptions.DatabasePath"/>) and starts the periodic refresh and republishing.</summary>
+    /// <exception cref="Storage.StoreVersionException">The database file was written by a newer version of P2PNet.</exception>
     public void Start()
     {
         if (!_lifecycle.TryStart(this))
         {
             return;
         }
+        _store.Open();
+        StartUpkeep();
         if (_options.ServerMode)
         {
             _host.SetStreamHandler(_options.ProtocolId, HandleAsync);
@@ -92,6 +104,8 @@ public sealed partial class KadDht : IAsyncDisposable
             subscription.Dispose();
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
+        await _tasks.WhenAllAsync(_options.RequestTimeout).ConfigureAwait(false);
+        _store.Dispose();
         _stopping.Dispose();
     }
 
@@ -129,7 +143,8 @@ public sealed partial class KadDht : IAsyncDisposable
         var self = new PbKadMessage.Types.Peer { Id = ByteString.CopyFrom(_host.PeerId.Bytes) };
         var ours = OurAddresses();
         self.Addrs.AddRange(ours.Select(a => ByteString.CopyFrom(a.ToBytes())));
-        _providers.Add(key, _host.PeerId, ours);
+        AddProvider(key, _host.PeerId, ours);
+        RememberRepublished(Convert.ToHexString(key), (key, null));
         var closest = await GetClosestPeersAsync(key, cancellationToken).ConfigureAwait(false);
         var request = new PbKadMessage { Type = PbKadMessage.Types.MessageType.AddProvider, Key = ByteString.CopyFrom(key) };
         request.ProviderPeers.Add(self);
@@ -154,7 +169,7 @@ public sealed partial class KadDht : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(key);
         var found = new Dictionary<PeerId, DhtProvider>();
-        foreach (var provider in _providers.Get(key))
+        foreach (var provider in GetProviders(key))
         {
             found[provider.Peer] = provider;
         }
