@@ -476,8 +476,16 @@ public sealed class InboundProxyNamespaceTests(InboundProxyNamespaceLab lab)
             wait.CancelAfter(TimeSpan.FromSeconds(2));
             try
             {
-                var received = await socket.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), wait.Token);
-                return Encoding.UTF8.GetString(buffer, 0, received.ReceivedBytes);
+                while (true)
+                {
+                    // Only the answer from `to`: a late answer to an earlier exchange's resend (another port) may still
+                    // be queued on this socket when a loaded machine took longer than a resend's wait.
+                    var received = await socket.ReceiveFromAsync(buffer, new IPEndPoint(IPAddress.Any, 0), wait.Token);
+                    if (to.Equals(received.RemoteEndPoint))
+                    {
+                        return Encoding.UTF8.GetString(buffer, 0, received.ReceivedBytes);
+                    }
+                }
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested && attempt < 10)
             {
