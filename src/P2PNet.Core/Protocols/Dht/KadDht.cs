@@ -14,13 +14,14 @@ namespace P2PNet.Protocols.Dht;
 /// <summary>
 /// A Kademlia DHT node (libp2p/specs kad-dht): a routing table of peers that serve the protocol, iterative lookups
 /// with α queries in flight, peer routing (<c>FIND_NODE</c>) and provider records (<c>ADD_PROVIDER</c>,
-/// <c>GET_PROVIDERS</c>). In server mode it answers others' queries.
+/// <c>GET_PROVIDERS</c>). In server mode it answers others' queries (<see cref="Mode"/>); once started it is the host's
+/// <see cref="P2PHost.PeerRouting"/>, so dialling a peer id without known addresses looks the peer up.
 /// </summary>
 /// <remarks>
 /// Not yet: value records (<c>PUT_VALUE</c>/<c>GET_VALUE</c> with validators), periodic table refresh and provider
-/// republishing, SQLite persistence, the host asking the DHT when it dials a peer id without addresses. Thread-safe.
+/// republishing, SQLite persistence. Thread-safe.
 /// </remarks>
-public sealed partial class KadDht : IAsyncDisposable
+public sealed partial class KadDht : IPeerRouting, IAsyncDisposable
 {
     private readonly P2PHost _host;
     private readonly KadDhtOptions _options;
@@ -29,7 +30,11 @@ public sealed partial class KadDht : IAsyncDisposable
     private readonly ProviderStore _providers;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<IDisposable> _subscriptions = [];
+    private readonly Lock _modeLock = new();
     private ServiceLifecycle _lifecycle;
+    private KadDhtMode _mode;
+    private bool _serving;
+    private bool _running; // started and not disposed: the handler may be registered
 
     /// <summary>Creates the node; nothing runs until <see cref="Start"/>.</summary>
     public KadDht(P2PHost host, KadDhtOptions? options = null, ILogger<KadDht>? logger = null)
@@ -41,6 +46,11 @@ public sealed partial class KadDht : IAsyncDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(options), "BucketSize and Alpha must be at least 1.");
         }
+        if (!Enum.IsDefined(_options.Mode))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"Mode {_options.Mode} is not a KadDhtMode.");
+        }
+        _mode = _options.Mode;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _table = new RoutingTable(host.PeerId, _options.BucketSize);
         _providers = new ProviderStore(_options, host.TimeProvider);
@@ -49,22 +59,71 @@ public sealed partial class KadDht : IAsyncDisposable
     /// <summary>Peers in the routing table.</summary>
     public int RoutingTableSize => _table.Count;
 
-    /// <summary>Serves the protocol (server mode) and fills the routing table with the peers identify shows serve it.</summary>
+    /// <summary>
+    /// Client, server or automatic (<see cref="KadDhtMode"/>); starts as <see cref="KadDhtOptions.Mode"/>. Setting it on a
+    /// started node registers or removes the protocol handler at once, and identify tells connected peers.
+    /// </summary>
+    public KadDhtMode Mode
+    {
+        get
+        {
+            lock (_modeLock)
+            {
+                return _mode;
+            }
+        }
+        set
+        {
+            if (!Enum.IsDefined(value))
+            {
+                throw new ArgumentOutOfRangeException(nameof(value), $"{value} is not a KadDhtMode.");
+            }
+            lock (_modeLock)
+            {
+                _mode = value;
+            }
+            UpdateServing();
+        }
+    }
+
+    /// <summary>Whether the node serves the protocol now: <see cref="KadDhtMode.Server"/>, or <see cref="KadDhtMode.Auto"/>
+    /// on a host AutoNAT found publicly reachable; false before <see cref="Start"/> and after disposal.</summary>
+    public bool IsServer
+    {
+        get
+        {
+            lock (_modeLock)
+            {
+                return _serving;
+            }
+        }
+    }
+
+    /// <summary>Serves the protocol (per <see cref="Mode"/>), fills the routing table with the peers identify shows serve
+    /// it, and becomes the host's <see cref="P2PHost.PeerRouting"/> unless another one is set.</summary>
     public void Start()
     {
         if (!_lifecycle.TryStart(this))
         {
             return;
         }
-        if (_options.ServerMode)
+        lock (_modeLock)
         {
-            _host.SetStreamHandler(_options.ProtocolId, HandleAsync);
+            _running = true;
         }
+        _subscriptions.Add(_host.Events.Subscribe<LocalReachabilityChanged>(_ => UpdateServing()));
+        UpdateServing();
         _subscriptions.Add(_host.Events.Subscribe<PeerIdentificationCompleted>(e =>
         {
             if (e.Record.Protocols.Contains(_options.ProtocolId))
             {
                 _table.TryAdd(e.Peer);
+            }
+            else
+            {
+                // An identify push without the protocol: the peer became a client (libp2p/specs kad-dht, "Client and
+                // server mode": only servers belong in routing tables).
+                _table.Remove(e.Peer);
             }
         }));
         foreach (var peer in _host.ConnectedPeers)
@@ -72,6 +131,42 @@ public sealed partial class KadDht : IAsyncDisposable
             if (_host.PeerStore.Get(peer)?.Protocols.Contains(_options.ProtocolId) == true)
             {
                 _table.TryAdd(peer);
+            }
+        }
+        _host.TryInstallPeerRouting(this);
+    }
+
+    /// <summary>Registers or removes the protocol handler so that serving matches the mode (and, in
+    /// <see cref="KadDhtMode.Auto"/>, the host's reachability); identify pushes the change to connected peers.</summary>
+    private void UpdateServing()
+    {
+        lock (_modeLock)
+        {
+            if (!_running)
+            {
+                return;
+            }
+            var reachability = _host.Reachability;
+            bool serve = _mode switch
+            {
+                KadDhtMode.Server => true,
+                KadDhtMode.Auto => reachability == Reachability.Public,
+                _ => false,
+            };
+            if (serve == _serving)
+            {
+                return;
+            }
+            _serving = serve;
+            if (serve)
+            {
+                _host.SetStreamHandler(_options.ProtocolId, HandleAsync);
+                DhtModeLog.Serving(_logger, _options.ProtocolId, _mode, reachability);
+            }
+            else
+            {
+                _host.RemoveStreamHandler(_options.ProtocolId);
+                DhtModeLog.ClientOnly(_logger, _options.ProtocolId, _mode, reachability);
             }
         }
     }
@@ -83,13 +178,22 @@ public sealed partial class KadDht : IAsyncDisposable
         {
             return;
         }
-        if (wasStarted && _options.ServerMode)
-        {
-            _host.RemoveStreamHandler(_options.ProtocolId);
-        }
         foreach (var subscription in _subscriptions)
         {
             subscription.Dispose();
+        }
+        lock (_modeLock)
+        {
+            _running = false;
+            if (wasStarted && _serving)
+            {
+                _host.RemoveStreamHandler(_options.ProtocolId);
+            }
+            _serving = false;
+        }
+        if (wasStarted)
+        {
+            _host.UninstallPeerRouting(this);
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
         _stopping.Dispose();
@@ -104,6 +208,7 @@ public sealed partial class KadDht : IAsyncDisposable
     public async Task<IReadOnlyList<PeerId>> GetClosestPeersAsync(byte[] key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
+        P2PHost.MarkPeerRoutingFlow();
         var lookup = await LookupAsync(key, PbKadMessage.Types.MessageType.FindNode, stopWhen: null, cancellationToken).ConfigureAwait(false);
         return lookup.Closest;
     }
@@ -112,6 +217,7 @@ public sealed partial class KadDht : IAsyncDisposable
     public async Task<IReadOnlyList<Multiaddr>> FindPeerAsync(PeerId peer, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(peer);
+        P2PHost.MarkPeerRoutingFlow();
         if (_host.PeerStore.Get(peer)?.Addresses is { Count: > 0 } known)
         {
             return known;
@@ -126,6 +232,7 @@ public sealed partial class KadDht : IAsyncDisposable
     public async Task<int> ProvideAsync(byte[] key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
+        P2PHost.MarkPeerRoutingFlow();
         var self = new PbKadMessage.Types.Peer { Id = ByteString.CopyFrom(_host.PeerId.Bytes) };
         var ours = OurAddresses();
         self.Addrs.AddRange(ours.Select(a => ByteString.CopyFrom(a.ToBytes())));
@@ -153,6 +260,7 @@ public sealed partial class KadDht : IAsyncDisposable
     public async Task<IReadOnlyList<DhtProvider>> FindProvidersAsync(byte[] key, int max = 20, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
+        P2PHost.MarkPeerRoutingFlow();
         var found = new Dictionary<PeerId, DhtProvider>();
         foreach (var provider in _providers.Get(key))
         {
