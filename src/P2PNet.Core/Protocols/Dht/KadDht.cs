@@ -30,11 +30,7 @@ public sealed partial class KadDht : IPeerRouting, IAsyncDisposable
     private readonly ProviderStore _providers;
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<IDisposable> _subscriptions = [];
-    private readonly Lock _modeLock = new();
     private ServiceLifecycle _lifecycle;
-    private KadDhtMode _mode;
-    private bool _serving;
-    private bool _running; // started and not disposed: the handler may be registered
 
     /// <summary>Creates the node; nothing runs until <see cref="Start"/>.</summary>
     public KadDht(P2PHost host, KadDhtOptions? options = null, ILogger<KadDht>? logger = null)
@@ -58,46 +54,6 @@ public sealed partial class KadDht : IPeerRouting, IAsyncDisposable
 
     /// <summary>Peers in the routing table.</summary>
     public int RoutingTableSize => _table.Count;
-
-    /// <summary>
-    /// Client, server or automatic (<see cref="KadDhtMode"/>); starts as <see cref="KadDhtOptions.Mode"/>. Setting it on a
-    /// started node registers or removes the protocol handler at once, and identify tells connected peers.
-    /// </summary>
-    public KadDhtMode Mode
-    {
-        get
-        {
-            lock (_modeLock)
-            {
-                return _mode;
-            }
-        }
-        set
-        {
-            if (!Enum.IsDefined(value))
-            {
-                throw new ArgumentOutOfRangeException(nameof(value), $"{value} is not a KadDhtMode.");
-            }
-            lock (_modeLock)
-            {
-                _mode = value;
-            }
-            UpdateServing();
-        }
-    }
-
-    /// <summary>Whether the node serves the protocol now: <see cref="KadDhtMode.Server"/>, or <see cref="KadDhtMode.Auto"/>
-    /// on a host AutoNAT found publicly reachable; false before <see cref="Start"/> and after disposal.</summary>
-    public bool IsServer
-    {
-        get
-        {
-            lock (_modeLock)
-            {
-                return _serving;
-            }
-        }
-    }
 
     /// <summary>Serves the protocol (per <see cref="Mode"/>), fills the routing table with the peers identify shows serve
     /// it, and becomes the host's <see cref="P2PHost.PeerRouting"/> unless another one is set.</summary>
@@ -134,41 +90,6 @@ public sealed partial class KadDht : IPeerRouting, IAsyncDisposable
             }
         }
         _host.TryInstallPeerRouting(this);
-    }
-
-    /// <summary>Registers or removes the protocol handler so that serving matches the mode (and, in
-    /// <see cref="KadDhtMode.Auto"/>, the host's reachability); identify pushes the change to connected peers.</summary>
-    private void UpdateServing()
-    {
-        lock (_modeLock)
-        {
-            if (!_running)
-            {
-                return;
-            }
-            var reachability = _host.Reachability;
-            bool serve = _mode switch
-            {
-                KadDhtMode.Server => true,
-                KadDhtMode.Auto => reachability == Reachability.Public,
-                _ => false,
-            };
-            if (serve == _serving)
-            {
-                return;
-            }
-            _serving = serve;
-            if (serve)
-            {
-                _host.SetStreamHandler(_options.ProtocolId, HandleAsync);
-                DhtModeLog.Serving(_logger, _options.ProtocolId, _mode, reachability);
-            }
-            else
-            {
-                _host.RemoveStreamHandler(_options.ProtocolId);
-                DhtModeLog.ClientOnly(_logger, _options.ProtocolId, _mode, reachability);
-            }
-        }
     }
 
     /// <summary>Stops serving; lookups in progress are cancelled.</summary>
