@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using P2PNet.Host;
+using P2PNet.Multiformats;
 using P2PNet.Protocols.Dht;
+using P2PNet.Protocols.Nat;
 using P2PNet.Testing;
 
 namespace P2PNet.Core.Tests.Dht;
@@ -60,6 +62,37 @@ public sealed class KadDhtModeTests
         Assert.False(auto.IsServer);
         Assert.DoesNotContain(Kad, group[1].Protocols);
         await Conditions.WaitUntilAsync(() => server.RoutingTableSize == 0, Timeout, "identify push: the server drops the now-private node");
+    }
+
+    [Fact]
+    public async Task AutoMode_BecomesAServer_WhenAnAutoNatProbeConfirmsTheNodeIsReachable()
+    {
+        await using var group = await TestHostGroup.StartAsync(2);
+        var (server, node) = (group[0], group[1]);
+        await using var service = new AutoNatService(server, new AutoNatServiceOptions { AllowPrivateAddresses = true });
+        service.Start();
+        await using var serverDht = new KadDht(server);
+        serverDht.Start();
+        await using var autoNat = new AutoNatClient(node, new AutoNatClientOptions
+        {
+            AllowPrivateAddresses = true, // loopback stands for a public address here
+            Confirmations = 1,
+            BackgroundProbing = false,
+        });
+        await using var dht = new KadDht(node, new KadDhtOptions { Mode = KadDhtMode.Auto });
+        dht.Start();
+        await node.DialAsync(server.ListenAddresses[0]).AsTask().WaitAsync(Timeout);
+        await Conditions.WaitUntilAsync(() => node.PeerStore.Get(server.PeerId)?.Protocols.Contains(NatProtocols.AutoNatV2DialRequest) == true
+            && dht.RoutingTableSize == 1, Timeout, "identify of the server");
+        autoNat.Start();
+        Assert.False(dht.IsServer);
+
+        var address = node.ListenAddresses.First(a => !a.Contains(MultiaddrProtocol.P2pCircuit)).WithoutPeerId();
+        Assert.True(await autoNat.ProbeAsync(server.PeerId, address).WaitAsync(Timeout));
+
+        Assert.Equal(Reachability.Public, node.Reachability);
+        Assert.True(dht.IsServer);
+        await Conditions.WaitUntilAsync(() => serverDht.RoutingTableSize == 1, Timeout, "the server tables the now-public node");
     }
 
     [Fact]
