@@ -28,8 +28,7 @@ public sealed class KadDhtJsInteropTests
         await group[0].DialAsync(Multiaddr.Parse(js.ListenAddress())).AsTask().WaitAsync(Timeout);
         await js.WaitForLineAsync("PROVIDED ", null, Timeout);
 
-        var providers = await dht.FindProvidersAsync(multihash).WaitAsync(Timeout);
-        Assert.Contains(providers, p => p.Peer.ToString() == js.PeerId);
+        await WaitForProviderAsync(dht, multihash, js.PeerId);
     }
 
     [Fact]
@@ -117,6 +116,7 @@ public sealed class KadDhtJsInteropTests
         dht.Start();
         await group[0].DialAsync(Multiaddr.Parse(js.ListenAddress())).AsTask().WaitAsync(Timeout);
         await js.WaitForLineAsync("PROVIDED ", null, Timeout);
+        await WaitForProviderAsync(dht, multihash, js.PeerId);
 
         // Through our node, which holds js's ADD_PROVIDER. Asking js itself races: after its answer, js 16.4.5
         // (rpc/index.js onIncomingStream) reads the next request; when our half-close has not arrived yet that read
@@ -126,6 +126,16 @@ public sealed class KadDhtJsInteropTests
         string line = Assert.Single(found.StdoutLines);
         Assert.StartsWith($"PROVIDER {js.PeerId} /ip4/127.0.0.1/tcp/", line, StringComparison.Ordinal);
     }
+
+    /// <summary>
+    /// Waits until <paramref name="dht"/> finds <paramref name="provider"/> for <paramref name="key"/>. js prints PROVIDED
+    /// once it has written its ADD_PROVIDER (which has no answer), so the record may still be on its way; and a
+    /// GET_PROVIDERS to js itself can fail at random (js resets the stream after answering when our half-close is late),
+    /// so one lookup is not proof.
+    /// </summary>
+    private static Task WaitForProviderAsync(KadDht dht, byte[] key, string provider) =>
+        Conditions.WaitUntilAsync(async ct => (await dht.FindProvidersAsync(key, 20, ct)).Any(p => p.Peer.ToString() == provider),
+            Timeout, $"our node finds {provider} as a provider");
 
     /// <summary>A raw-codec CIDv1 in base32, as js prints it for these multihashes.</summary>
     private static string CidV1(byte[] multihash) =>
