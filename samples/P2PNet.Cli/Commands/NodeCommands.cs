@@ -27,14 +27,14 @@ internal static class NodeCommands
 
     private static Command CreateNode()
     {
-        var node = new Command("node", "Run a node serving identify, ping, perf and /echo/1.0.0. Prints 'LISTEN <multiaddr>' per address, then CONNECT/DISCONNECT <peer> and (with --mdns) DISCOVERED <peer> <multiaddr> lines; runs until SIGINT/SIGTERM.");
+        var node = new Command("node", "Run a node serving identify, ping, perf and /echo/1.0.0 (and with --dht the Kademlia DHT). Prints 'LISTEN <multiaddr>' per address, then CONNECT/DISCONNECT <peer> and (with --mdns) DISCOVERED <peer> <multiaddr> lines; runs until SIGINT/SIGTERM.");
         var listen = new Option<string[]>("--listen") { Description = "Multiaddr to listen on (repeatable). Default /ip4/127.0.0.1/tcp/0." };
         var key = KeyOption();
         var mdns = new Option<bool>("--mdns") { Description = "Discover peers on the local network with mDNS (and dial them); prints 'DISCOVERED <peer-id> <multiaddr>' per address found." };
         var mdnsInterval = new Option<int>("--mdns-interval") { Description = "mDNS query interval in milliseconds.", DefaultValueFactory = _ => 10_000 };
         var bootstrap = new Option<string[]>("--bootstrap") { Description = "Bootstrap peer multiaddr ending in /p2p/<id> (repeatable): dialed at start and re-dialed with backoff while disconnected." };
         var peerStore = new Option<string?>("--peerstore") { Description = "SQLite file keeping known peers across restarts (reconnects to them at start)." };
-        var dht = new Option<string?>("--dht") { Description = "Run the Kademlia DHT (/ipfs/kad/1.0.0): 'server' answers queries, 'client' only queries, 'auto' serves while AutoNAT finds the node public. Dials by peer id then look peers up in it." };
+        var dht = new Option<string?>("--dht") { Description = "Run the Kademlia DHT (/ipfs/kad/1.0.0): 'server' answers queries, 'client' only queries, 'auto' serves while AutoNAT (--autonat) finds the node public. Dials by peer id then look peers up in it." };
         dht.AcceptOnlyFromAmong("client", "server", "auto");
         var relayOptions = new RelayCliOptions();
         var natOptions = new NatCliOptions();
