@@ -12,7 +12,7 @@ namespace P2PNet.Bench;
 /// <summary>The P2PNet ends of each measurement, each run as its own process by <see cref="Runner"/>.</summary>
 internal static class Roles
 {
-    public static P2PHost CreateHost(Args args)
+    public static P2PHost CreateHost(Args args, TimeSpan? idleTimeout = null)
     {
         var options = new P2PHostOptions
         {
@@ -20,7 +20,7 @@ internal static class Roles
             MaxConnections = 100_000,
             MaxConnectionsPerPeer = 100_000,
             MaxPendingInboundConnections = 1024,
-            IdleTimeout = TimeSpan.FromHours(1),
+            IdleTimeout = idleTimeout ?? TimeSpan.FromHours(1),
         };
         // 10,000 concurrent streams on one connection is above the public-node default of 1,024.
         options.Yamux.MaxConcurrentStreams = 20_000;

@@ -14,6 +14,7 @@ foreach (var command in new[]
     TunnelCommands.Create(),
     NetStackCommand.Create(),
     PubSubCommand.Create(),
+    DhtCommand.Create(),
     ProxyCommands.Create(),
     GatewayCommands.CreateGateway(),
     GatewayCommands.CreateNetApi(),

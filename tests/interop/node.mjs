@@ -5,6 +5,7 @@
 //
 //   node.mjs listen   [--listen MA]... [--key FILE] [--psk FILE] [--ws] [--mdns] [--mdns-interval MS] [--relay-service]
 //                     [--autonat-service] [--autonat-v1] [--dcutr] [--dht] [--provide HEX] [--find-providers HEX]
+//                     [--find-peer ID]
 //                     (--relay-service serves circuit relay v2 without data/duration limits; a --listen
 //                     <relay MA>/p2p-circuit reserves there and prints 'RESERVED <circuit MA>';
 //                     --autonat-v1 adds only @libp2p/autonat (AutoNAT v1, client and server);
@@ -12,6 +13,8 @@
 //                     take a sha2-256 multihash in hex and print PROVIDED <cid> / PROVIDER <id>… PROVIDERS-DONE;
 //                     --put-pk puts our /pk/ record (PUT-DONE <key hex>); --get-value HEX gets the record of a key
 //                     given in hex (VALUE <value hex>… GET-DONE);
+//                     --find-peer ID looks the peer up (peerRouting.findPeer) and prints PEER <id> <MA>… or
+//                     PEER-NOT-FOUND <id> <reason>;
 //                     --autonat-service adds @libp2p/autonat (/libp2p/autonat/1.0.0) and @libp2p/autonat-v2
 //                     (/libp2p/autonat/2/dial-request, /libp2p/autonat/2/dial-back); --dcutr adds @libp2p/dcutr
 //                     (/libp2p/dcutr). Besides LISTEN/CONNECT/DISCONNECT/IDENTIFY/DISCOVERED/RESERVED it prints
@@ -125,7 +128,7 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf, publicKe
 import { dcutr } from '@libp2p/dcutr'
 import { identify } from '@libp2p/identify'
 import { mdns } from '@libp2p/mdns'
-import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id'
 import { ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
 import { tcp } from '@libp2p/tcp'
@@ -217,6 +220,7 @@ function parseCli (argv) {
         'find-providers': { type: 'string' },
         'put-pk': { type: 'boolean' },
         'get-value': { type: 'string' },
+        'find-peer': { type: 'string' },
         dcutr: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' }
       }
@@ -517,7 +521,8 @@ async function cmdListen (values) {
       autonatService: values['autonat-service'] === true || values['autonat-v1'] === true,
       autonatV1Only: values['autonat-v1'] === true,
       withDcutr: values.dcutr === true,
-      withDht: values.dht === true || values.provide != null || values['find-providers'] != null || values['put-pk'] === true || values['get-value'] != null
+      withDht: values.dht === true || values.provide != null || values['find-providers'] != null || values['put-pk'] === true || values['get-value'] != null ||
+        values['find-peer'] != null
     })
   } catch (err) {
     fail(`cannot create node: ${errText(err)}`)
@@ -605,14 +610,15 @@ async function cmdListen (values) {
   }
   node.addEventListener('self:peer:update', printAddresses)
   printAddresses()
-  if (values.provide != null || values['find-providers'] != null || values['put-pk'] === true || values['get-value'] != null) {
+  if (values.provide != null || values['find-providers'] != null || values['put-pk'] === true || values['get-value'] != null || values['find-peer'] != null) {
     void dhtTask(node, values)
   }
 }
 
 // --provide HEX / --find-providers HEX: a sha2-256 multihash in hex (a raw-codec CIDv1 of it is what js announces);
 // runs once a DHT peer is in the routing table. Prints 'PROVIDED <cid>', or 'PROVIDER <peer id>' per provider found
-// and then 'PROVIDERS-DONE'.
+// and then 'PROVIDERS-DONE'. --find-peer ID: peerRouting.findPeer (the DHT's FIND_NODE lookup), prints
+// 'PEER <peer id> <multiaddr>…' or, when the lookup fails, 'PEER-NOT-FOUND <peer id> <reason>'.
 async function dhtTask (node, values) {
   try {
     while (node.services.dht.routingTable.size === 0) {
@@ -642,6 +648,15 @@ async function dhtTask (node, values) {
         if (event.name === 'VALUE') out(`VALUE ${Buffer.from(event.value).toString('hex')}`)
       }
       out('GET-DONE')
+    }
+    if (values['find-peer'] != null) {
+      const id = peerIdFromString(values['find-peer'])
+      try {
+        const info = await node.peerRouting.findPeer(id, { signal: AbortSignal.timeout(30_000) })
+        out(`PEER ${info.id.toString()} ${info.multiaddrs.map(a => a.toString()).join(' ')}`)
+      } catch (err) {
+        out(`PEER-NOT-FOUND ${id.toString()} ${errText(err)}`)
+      }
     }
   } catch (err) {
     process.stderr.write(`error: DHT task: ${errText(err)}\n`)

@@ -87,6 +87,7 @@ internal static class CliSupport
     /// <summary>The exit code for a failure: the one place exceptions are sorted into <see cref="ExitCodes"/>.</summary>
     public static int ExitCodeFor(Exception e) => e switch
     {
+        DhtNotFoundException or PeerNotFoundException => ExitCodes.NotFound,
         TimeoutException or PeerUnreachableException or SocketException => ExitCodes.Unreachable,
         ConnectionGatedException or PrivateNetworkException or VpnJoinRejectedException or Protocols.Relay.RelayRefusedException => ExitCodes.Refused,
         // The Noise handshake names a peer id mismatch in its message only (no property to test): the dialed address
@@ -103,6 +104,7 @@ internal static class CliSupport
     private static string? Describe(Exception e) => e switch
     {
         WireFormatException => e.Message,
+        DhtNotFoundException => e.Message,
         NoiseHandshakeException => "secure handshake failed: " + e.Message,
         ProtocolNotSupportedException => "protocol not supported: " + e.Message,
         TimeoutException => e.Message,

@@ -3,6 +3,8 @@ using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using P2PNet.Host;
 using P2PNet.Multiformats;
+using Microsoft.Extensions.Logging;
+using P2PNet.Protocols.Dht;
 using P2PNet.Protocols.Echo;
 using P2PNet.Protocols.Perf;
 using P2PNet.Protocols.Ping;
@@ -25,13 +27,15 @@ internal static class NodeCommands
 
     private static Command CreateNode()
     {
-        var node = new Command("node", "Run a node serving identify, ping, perf and /echo/1.0.0. Prints 'LISTEN <multiaddr>' per address, then CONNECT/DISCONNECT <peer> and (with --mdns) DISCOVERED <peer> <multiaddr> lines; runs until SIGINT/SIGTERM.");
+        var node = new Command("node", "Run a node serving identify, ping, perf and /echo/1.0.0 (and with --dht the Kademlia DHT). Prints 'LISTEN <multiaddr>' per address, then CONNECT/DISCONNECT <peer> and (with --mdns) DISCOVERED <peer> <multiaddr> lines; runs until SIGINT/SIGTERM.");
         var listen = new Option<string[]>("--listen") { Description = "Multiaddr to listen on (repeatable). Default /ip4/127.0.0.1/tcp/0." };
         var key = KeyOption();
         var mdns = new Option<bool>("--mdns") { Description = "Discover peers on the local network with mDNS (and dial them); prints 'DISCOVERED <peer-id> <multiaddr>' per address found." };
         var mdnsInterval = new Option<int>("--mdns-interval") { Description = "mDNS query interval in milliseconds.", DefaultValueFactory = _ => 10_000 };
         var bootstrap = new Option<string[]>("--bootstrap") { Description = "Bootstrap peer multiaddr ending in /p2p/<id> (repeatable): dialed at start and re-dialed with backoff while disconnected." };
         var peerStore = new Option<string?>("--peerstore") { Description = "SQLite file keeping known peers across restarts (reconnects to them at start)." };
+        var dht = new Option<string?>("--dht") { Description = "Run the Kademlia DHT (/ipfs/kad/1.0.0): 'server' answers queries, 'client' only queries, 'auto' serves while AutoNAT (--autonat) finds the node public. Dials by peer id then look peers up in it." };
+        dht.AcceptOnlyFromAmong("client", "server", "auto");
         var relayOptions = new RelayCliOptions();
         var natOptions = new NatCliOptions();
         node.Options.Add(listen);
@@ -42,6 +46,7 @@ internal static class NodeCommands
         node.Options.Add(mdnsInterval);
         node.Options.Add(bootstrap);
         node.Options.Add(peerStore);
+        node.Options.Add(dht);
         relayOptions.AddTo(node);
         natOptions.AddTo(node, listening: true);
         node.SetAction((parse, ct) => CliSupport.RunAsync(async () =>
@@ -118,9 +123,14 @@ internal static class NodeCommands
                     }
                 }
                 await host.StartAsync(ct); // mDNS and bootstrap (already running when a listen started the host)
+                await using var kad = parse.GetValue(dht) is { } mode ? StartDht(host, mode, logging) : null;
+                using var joining = new CancellationTokenSource();
+                var joined = kad is null ? Task.CompletedTask : RefreshDhtWhenJoinedAsync(kad, joining.Token);
                 await using var nat = await natOptions.StartAsync(parse, host, logging, output);
                 await using var relays = await RelayCliOptions.StartAsync(parse, relayOptions, host, logging, output, ct, natOptions.AutoNat(parse));
                 await shutdown;
+                await joining.CancelAsync();
+                await joined;
                 abandoned = !await StopAsync(host);
                 return 0;
             }
@@ -133,6 +143,39 @@ internal static class NodeCommands
             }
         }));
         return node;
+    }
+
+    private static KadDht StartDht(P2PHost host, string mode, ILoggerFactory logging)
+    {
+        var kad = new KadDht(host, new KadDhtOptions
+        {
+            Mode = mode switch
+            {
+                "server" => KadDhtMode.Server,
+                "client" => KadDhtMode.Client,
+                _ => KadDhtMode.Auto,
+            },
+        }, logging.CreateLogger<KadDht>());
+        kad.Start();
+        return kad;
+    }
+
+    /// <summary>Once a DHT peer is in the routing table (a bootstrap peer identified), looks up our own id: fills the table
+    /// with our neighbours and tells them of us. Ends at <paramref name="cancellationToken"/> (shutdown).</summary>
+    private static async Task RefreshDhtWhenJoinedAsync(KadDht kad, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var poll = new PeriodicTimer(TimeSpan.FromMilliseconds(200));
+            while (kad.RoutingTableSize == 0)
+            {
+                await poll.WaitForNextTickAsync(cancellationToken);
+            }
+            await kad.BootstrapAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
     }
 
     /// <summary>

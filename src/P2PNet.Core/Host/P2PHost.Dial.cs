@@ -70,8 +70,10 @@ public sealed partial class P2PHost
         return await DialNewAsync(address, null, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Connects to <paramref name="peer"/>, reusing an open connection or trying its known addresses in turn.</summary>
-    /// <exception cref="IOException">No address is known or none could be reached.</exception>
+    /// <summary>Connects to <paramref name="peer"/>, reusing an open connection or trying its known addresses in turn; when
+    /// none is known, asks the <see cref="PeerRouting"/> (e.g. the DHT) for them first.</summary>
+    /// <exception cref="PeerNotFoundException">No address is known and the peer routing found none.</exception>
+    /// <exception cref="IOException">None of the addresses could be reached.</exception>
     public async ValueTask<P2PConnection> DialAsync(PeerId peer, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(peer);
@@ -83,7 +85,13 @@ public sealed partial class P2PHost
         var addresses = PeerStore.Get(peer)?.Addresses ?? [];
         if (addresses.Count == 0)
         {
-            throw new IOException($"No address is known for {peer}; dial it by multiaddr first.");
+            addresses = await RoutePeerAsync(peer, cancellationToken).ConfigureAwait(false);
+        }
+        if (addresses.Count == 0)
+        {
+            throw new PeerNotFoundException(peer, PeerRouting is null
+                ? $"No address is known for {peer}; dial it by multiaddr first, or start a DHT so that it can be looked up."
+                : $"No address is known for {peer} and peer routing found none; dial it by multiaddr or connect to more DHT peers.");
         }
         var errors = new List<Exception>();
         foreach (var address in addresses.Where(a => _transports.Any(t => t.CanDial(a))))

@@ -53,6 +53,25 @@ public sealed class KadDhtTests
     }
 
     [Fact]
+    public async Task DiallingAPeerIdNeverHeardOf_AsksTheDht_AndConnects()
+    {
+        await using var network = await DhtNetwork.StartAsync(20);
+        var seeker = network.Group[19];
+        var target = network.Group[10];
+        await seeker.DisconnectAsync(target.PeerId).AsTask().WaitAsync(Timeout);
+        seeker.PeerStore.Remove(target.PeerId);
+        Assert.Same(network.Dhts[19], seeker.PeerRouting);
+
+        var connection = await seeker.DialAsync(target.PeerId).AsTask().WaitAsync(Timeout);
+        Assert.Equal(target.PeerId, connection.RemotePeer);
+        Assert.Contains(target.ListenAddresses[0].WithoutPeerId(), seeker.PeerStore.Get(target.PeerId)!.Addresses);
+
+        var nobody = P2PNet.Crypto.PrivateKey.GenerateEd25519().PublicKey.ToPeerId();
+        var error = await Assert.ThrowsAsync<PeerNotFoundException>(async () => await seeker.DialAsync(nobody).AsTask().WaitAsync(Timeout));
+        Assert.Equal(nobody, error.Peer);
+    }
+
+    [Fact]
     public async Task HostileRequests_AreBounded_AndTheNodeKeepsServing()
     {
         await using var network = await DhtNetwork.StartAsync(4);

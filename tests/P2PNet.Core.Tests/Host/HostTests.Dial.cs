@@ -126,7 +126,7 @@ public sealed partial class HostTests
     {
         await using var hosts = await StartAsync(1);
         using var stranger = PrivateKey.GenerateEd25519();
-        var error = await Assert.ThrowsAsync<IOException>(() => hosts[0].DialAsync(stranger.PublicKey.ToPeerId()).AsTask().WaitAsync(Timeout));
+        var error = await Assert.ThrowsAsync<PeerNotFoundException>(() => hosts[0].DialAsync(stranger.PublicKey.ToPeerId()).AsTask().WaitAsync(Timeout));
         Assert.Contains("No address is known", error.Message, StringComparison.Ordinal);
     }
 

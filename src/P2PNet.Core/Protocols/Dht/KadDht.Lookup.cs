@@ -104,13 +104,23 @@ public sealed partial class KadDht
         await using (stream.ConfigureAwait(false))
         {
             await WriteAsync(stream, request, timeout.Token).ConfigureAwait(false);
-            await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
             if (!expectReply)
             {
+                await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
                 return null;
             }
+            // Half-close only once the answer is in: js-libp2p's handler reads for a next request after answering, and
+            // a half-close that reaches it first makes it reset the stream, at times before its answer has reached us.
             byte[] bytes = await LengthPrefixed.ReadAsync(stream.Input, _options.MaxMessageSize, timeout.Token).ConfigureAwait(false)
                 ?? throw new IOException($"{peer} closed the DHT stream without answering.");
+            try
+            {
+                await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
+            }
+            catch (IOException)
+            {
+                // A peer that resets its side once it has answered: the answer is what counts.
+            }
             var reply = Parse(bytes);
             if (reply.Type != request.Type)
             {

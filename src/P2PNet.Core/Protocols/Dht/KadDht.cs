@@ -14,15 +14,15 @@ namespace P2PNet.Protocols.Dht;
 /// <summary>
 /// A Kademlia DHT node (libp2p/specs kad-dht): a routing table of peers that serve the protocol, iterative lookups
 /// with α queries in flight, peer routing (<c>FIND_NODE</c>) and provider records (<c>ADD_PROVIDER</c>,
-/// <c>GET_PROVIDERS</c>). In server mode it answers others' queries.
+/// <c>GET_PROVIDERS</c>). In server mode it answers others' queries (<see cref="Mode"/>); once started it is the host's
+/// <see cref="P2PHost.PeerRouting"/>, so dialling a peer id without known addresses looks the peer up.
 /// </summary>
 /// <remarks>
 /// Value records (<c>PUT_VALUE</c>/<c>GET_VALUE</c>) are checked by per-namespace validators; full buckets keep a
 /// replacement cache and check their least recently seen peer; the table is refreshed and what we provide or put is
-/// republished periodically; records and providers may be kept in SQLite. Not yet: the host asking the DHT when it
-/// dials a peer id without addresses. Thread-safe.
+/// republished periodically; records and providers may be kept in SQLite. Thread-safe.
 /// </remarks>
-public sealed partial class KadDht : IAsyncDisposable
+public sealed partial class KadDht : IPeerRouting, IAsyncDisposable
 {
     private readonly P2PHost _host;
     private readonly KadDhtOptions _options;
@@ -47,6 +47,11 @@ public sealed partial class KadDht : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(options), "BucketSize and Alpha must be at least 1.");
         }
         _options.Validate();
+        if (!Enum.IsDefined(_options.Mode))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), $"Mode {_options.Mode} is not a KadDhtMode.");
+        }
+        _mode = _options.Mode;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _time = _options.TimeProvider ?? host.TimeProvider;
         _validators = new(_options.Validators, StringComparer.Ordinal);
@@ -57,8 +62,9 @@ public sealed partial class KadDht : IAsyncDisposable
     /// <summary>Peers in the routing table.</summary>
     public int RoutingTableSize => _table.Count;
 
-    /// <summary>Serves the protocol (server mode), fills the routing table with the peers identify shows serve it, opens
-    /// the record store (<see cref="KadDhtOptions.DatabasePath"/>) and starts the periodic refresh and republishing.</summary>
+    /// <summary>Serves the protocol (per <see cref="Mode"/>), fills the routing table with the peers identify shows serve
+    /// it, opens the record store (<see cref="KadDhtOptions.DatabasePath"/>), starts the periodic refresh and
+    /// republishing, and becomes the host's <see cref="P2PHost.PeerRouting"/> unless another one is set.</summary>
     /// <exception cref="Storage.StoreVersionException">The database file was written by a newer version of P2PNet.</exception>
     public void Start()
     {
@@ -68,15 +74,23 @@ public sealed partial class KadDht : IAsyncDisposable
         }
         _store.Open();
         StartUpkeep();
-        if (_options.ServerMode)
+        lock (_modeLock)
         {
-            _host.SetStreamHandler(_options.ProtocolId, HandleAsync);
+            _running = true;
         }
+        _subscriptions.Add(_host.Events.Subscribe<LocalReachabilityChanged>(_ => UpdateServing()));
+        UpdateServing();
         _subscriptions.Add(_host.Events.Subscribe<PeerIdentificationCompleted>(e =>
         {
             if (e.Record.Protocols.Contains(_options.ProtocolId))
             {
                 _table.TryAdd(e.Peer);
+            }
+            else
+            {
+                // An identify push without the protocol: the peer became a client (libp2p/specs kad-dht, "Client and
+                // server mode": only servers belong in routing tables).
+                _table.Remove(e.Peer);
             }
         }));
         foreach (var peer in _host.ConnectedPeers)
@@ -86,6 +100,7 @@ public sealed partial class KadDht : IAsyncDisposable
                 _table.TryAdd(peer);
             }
         }
+        _host.TryInstallPeerRouting(this);
     }
 
     /// <summary>Stops serving; lookups in progress are cancelled.</summary>
@@ -95,13 +110,22 @@ public sealed partial class KadDht : IAsyncDisposable
         {
             return;
         }
-        if (wasStarted && _options.ServerMode)
-        {
-            _host.RemoveStreamHandler(_options.ProtocolId);
-        }
         foreach (var subscription in _subscriptions)
         {
             subscription.Dispose();
+        }
+        lock (_modeLock)
+        {
+            _running = false;
+            if (wasStarted && _serving)
+            {
+                _host.RemoveStreamHandler(_options.ProtocolId);
+            }
+            _serving = false;
+        }
+        if (wasStarted)
+        {
+            _host.UninstallPeerRouting(this);
         }
         await _stopping.CancelAsync().ConfigureAwait(false);
         await _tasks.WhenAllAsync(_options.RequestTimeout).ConfigureAwait(false);
@@ -118,6 +142,7 @@ public sealed partial class KadDht : IAsyncDisposable
     public async Task<IReadOnlyList<PeerId>> GetClosestPeersAsync(byte[] key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
+        P2PHost.MarkPeerRoutingFlow();
         var lookup = await LookupAsync(key, PbKadMessage.Types.MessageType.FindNode, stopWhen: null, cancellationToken).ConfigureAwait(false);
         return lookup.Closest;
     }
@@ -126,6 +151,7 @@ public sealed partial class KadDht : IAsyncDisposable
     public async Task<IReadOnlyList<Multiaddr>> FindPeerAsync(PeerId peer, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(peer);
+        P2PHost.MarkPeerRoutingFlow();
         if (_host.PeerStore.Get(peer)?.Addresses is { Count: > 0 } known)
         {
             return known;
@@ -140,6 +166,7 @@ public sealed partial class KadDht : IAsyncDisposable
     public async Task<int> ProvideAsync(byte[] key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
+        P2PHost.MarkPeerRoutingFlow();
         var self = new PbKadMessage.Types.Peer { Id = ByteString.CopyFrom(_host.PeerId.Bytes) };
         var ours = OurAddresses();
         self.Addrs.AddRange(ours.Select(a => ByteString.CopyFrom(a.ToBytes())));
@@ -168,6 +195,7 @@ public sealed partial class KadDht : IAsyncDisposable
     public async Task<IReadOnlyList<DhtProvider>> FindProvidersAsync(byte[] key, int max = 20, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
+        P2PHost.MarkPeerRoutingFlow();
         var found = new Dictionary<PeerId, DhtProvider>();
         foreach (var provider in GetProviders(key))
         {

@@ -9,9 +9,10 @@ public sealed class KadDhtOptions
     /// (e.g. <c>/myapp/kad/1.0.0</c>) so that its DHT never mixes with the public one.</summary>
     public string ProtocolId { get; set; } = "/ipfs/kad/1.0.0";
 
-    /// <summary>Serve the protocol (server mode); a client queries others and is not put in their routing tables.
-    /// Default true.</summary>
-    public bool ServerMode { get; set; } = true;
+    /// <summary>Whether to serve the protocol: a server answers queries and is put in peers' routing tables, a client only
+    /// queries, <see cref="KadDhtMode.Auto"/> serves while AutoNAT finds the host publicly reachable. Changeable later
+    /// through <see cref="KadDht.Mode"/>. Default <see cref="KadDhtMode.Server"/>.</summary>
+    public KadDhtMode Mode { get; set; } = KadDhtMode.Server;
 
     /// <summary>k: peers per bucket and peers a lookup converges on. Default 20.</summary>
     public int BucketSize { get; set; } = 20;
