@@ -1,5 +1,6 @@
 using System.Globalization;
 using Google.Protobuf;
+using P2PNet.Host;
 using P2PNet.Peers;
 using P2PNet.Protocols.Dht.Internal;
 using P2PNet.Protocols.Dht.Protos;
@@ -24,6 +25,7 @@ public sealed partial class KadDht
     {
         ArgumentNullException.ThrowIfNull(key);
         ArgumentNullException.ThrowIfNull(value);
+        P2PHost.MarkPeerRoutingFlow(); // the lookup's own dials are never routed through this DHT again
         ValidateRecord(key, value);
         var now = _time.GetUtcNow();
         if (!_store.PutRecord(new StoredRecord(key, value, now, now + _options.RecordTtl), now))
@@ -43,6 +45,7 @@ public sealed partial class KadDht
     public async Task<byte[]?> GetValueAsync(byte[] key, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(key);
+        P2PHost.MarkPeerRoutingFlow();
         var validator = ValidatorFor(key);
         var received = new Dictionary<PeerId, byte[]>();
         var values = new List<byte[]>();

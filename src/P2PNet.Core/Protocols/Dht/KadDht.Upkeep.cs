@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using P2PNet.Host;
 using P2PNet.Multiformats;
 using P2PNet.Peers;
 using P2PNet.Protocols.Dht.Internal;
@@ -26,6 +27,7 @@ public sealed partial class KadDht
     /// <see cref="KadDhtOptions.RefreshInterval"/> once started.</summary>
     public async Task RefreshAsync(CancellationToken cancellationToken = default)
     {
+        P2PHost.MarkPeerRoutingFlow();
         _store.RemoveExpired(_time.GetUtcNow());
         long started = _time.GetTimestamp();
         await BootstrapAsync(cancellationToken).ConfigureAwait(false);
