@@ -10,8 +10,8 @@ ulimit -n 1048576 2>/dev/null || ulimit -n "$(ulimit -Hn)" || true
 sizes=("$@"); [ ${#sizes[@]} -gt 0 ] || sizes=(10 100 1000)
 echo "machine: $(nproc) cores; load: $(cut -d' ' -f1-3 /proc/loadavg); $(date -u +%Y-%m-%dT%H:%MZ); commit $(git -C "$root" rev-parse --short HEAD)"
 echo
-echo "| nodes | lookups | latency p50 ms | latency p99 ms | true 20 closest returned | table entries per node | managed heap KiB per node | RSS KiB per node | set-up |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| nodes | lookups | latency p50 ms | latency p99 ms | hops mean / max | true 20 closest returned | table entries per node | managed heap KiB per node | RSS KiB per node | set-up |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for n in "${sizes[@]}"; do
   lookups=$(( n >= 1000 ? 100 : 50 ))
   "$root/bench/P2PNet.Bench/bin/Release/net10.0/P2PNet.Bench" dht --nodes "$n" --lookups "$lookups"

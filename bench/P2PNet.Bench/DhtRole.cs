@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using System.Globalization;
 using System.Security.Cryptography;
 using P2PNet.Host;
@@ -11,8 +13,9 @@ namespace P2PNet.Bench;
 /// <summary>
 /// `dht --nodes N [--lookups M] [--seed S] [--idle-ms T]`: an in-process Kademlia network of N hosts on 127.0.0.1 (real TCP, Noise,
 /// Yamux), each joining through up to three random earlier nodes and bootstrapping, then M lookups of random keys from
-/// random nodes. Prints one Markdown row: lookup latency p50/p99, the share of the true 20 closest peers each lookup
-/// returned, peers queried per lookup, routing-table entries per node, and the process's managed heap and RSS per node.
+/// random nodes. Prints one Markdown row: lookup latency p50/p99, hops (referrals to the closest peer, from the hosts'
+/// <c>p2pnet.dht.lookup.hops</c> histograms), the share of the true 20 closest peers each lookup returned,
+/// routing-table entries per node, and the process's managed heap and RSS per node.
 /// </summary>
 internal static class DhtRole
 {
@@ -72,6 +75,17 @@ internal static class DhtRole
                 }
             }
             double setup = clock.Elapsed.TotalSeconds;
+            var hops = new ConcurrentQueue<int>();
+            using var listener = new MeterListener();
+            listener.InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Name == "p2pnet.dht.lookup.hops")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            };
+            listener.SetMeasurementEventCallback<int>((_, value, _, _) => hops.Enqueue(value));
+            listener.Start();
             var ids = hosts.Select(h => h.PeerId).ToArray();
             var latencies = new List<double>();
             double found = 0;
@@ -88,12 +102,15 @@ internal static class DhtRole
             GC.Collect();
             GC.WaitForPendingFinalizers();
             GC.Collect();
+            listener.Dispose();
+            var hopList = hops.ToList();
             long heap = GC.GetTotalMemory(forceFullCollection: true);
             long rss = Environment.WorkingSet;
             double entries = dhts.Average(d => d.RoutingTableSize);
             latencies.Sort();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {count:N0} | {lookups} | {Percentile(latencies, 0.5):F1} | {Percentile(latencies, 0.99):F1} | "
+                + $"{(hopList.Count == 0 ? double.NaN : hopList.Average()):F1} / {(hopList.Count == 0 ? 0 : hopList.Max())} | "
                 + $"{100 * found / lookups:F1} % | {entries:F1} | {heap / 1024.0 / count:F0} | {rss / 1024.0 / count:F0} | {setup:F0} s |"));
             return 0;
         }

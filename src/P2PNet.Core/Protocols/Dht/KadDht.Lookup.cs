@@ -10,7 +10,9 @@ namespace P2PNet.Protocols.Dht;
 /// <summary>Iterative lookups and the client side of the RPCs.</summary>
 public sealed partial class KadDht
 {
-    private sealed record LookupResult(IReadOnlyList<PeerId> Closest, int Queried);
+    /// <summary>A lookup's outcome. <paramref name="Hops"/>: referrals from our own table to the closest peer that
+    /// answered (1 when our table already held it).</summary>
+    private sealed record LookupResult(IReadOnlyList<PeerId> Closest, int Queried, int Hops);
 
     /// <summary>
     /// Queries the closest known peers to <paramref name="key"/>, α at a time, learning closer ones from their answers,
@@ -29,20 +31,23 @@ public sealed partial class KadDht
         var target = KadKey.Of(key);
         _table.MarkRefreshed(target, _time.GetTimestamp());
         var request = new PbKadMessage { Type = type, Key = ByteString.CopyFrom(key) };
-        var candidates = new List<(PeerId Peer, KadKey Point)>();
+        long started = _time.GetTimestamp();
+        var candidates = new List<(PeerId Peer, KadKey Point, int Hop)>();
+        var hops = new Dictionary<PeerId, int>();
         var seen = new HashSet<PeerId> { _host.PeerId };
         var queried = new HashSet<PeerId>();
         var answered = new HashSet<PeerId>();
-        void Consider(PeerId peer)
+        void Consider(PeerId peer, int hop)
         {
             if (seen.Add(peer))
             {
-                candidates.Add((peer, KadKey.Of(peer.Bytes)));
+                candidates.Add((peer, KadKey.Of(peer.Bytes), hop));
+                hops[peer] = hop;
             }
         }
         foreach (var peer in _table.Closest(target, _options.BucketSize))
         {
-            Consider(peer);
+            Consider(peer, 1);
         }
         bool stop = false;
         while (!stop)
@@ -82,7 +87,7 @@ public sealed partial class KadDht
                 _table.TryAdd(peer);
                 foreach (var closer in ReadPeers(reply.CloserPeers))
                 {
-                    Consider(closer.Peer);
+                    Consider(closer.Peer, hops[peer] + 1);
                 }
                 onReply?.Invoke(peer, reply);
                 if (stopWhen?.Invoke(reply) == true)
@@ -92,7 +97,10 @@ public sealed partial class KadDht
             }
         }
         candidates.Sort((a, b) => target.CompareDistance(a.Point, b.Point));
-        return new LookupResult([.. candidates.Where(c => answered.Contains(c.Peer)).Take(_options.BucketSize).Select(c => c.Peer)], queried.Count);
+        var closestAnswered = candidates.Where(c => answered.Contains(c.Peer)).Take(_options.BucketSize).ToArray();
+        int hopCount = closestAnswered.Length == 0 ? 0 : closestAnswered[0].Hop;
+        _metrics.LookupCompleted(type, _time.GetElapsedTime(started), hopCount, queried.Count);
+        return new LookupResult([.. closestAnswered.Select(c => c.Peer)], queried.Count, hopCount);
     }
 
     /// <summary>One RPC: a new stream, the request, the reply (when one is expected), the stream closed.</summary>

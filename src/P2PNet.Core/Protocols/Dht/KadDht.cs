@@ -31,6 +31,7 @@ public sealed partial class KadDht : IPeerRouting, IAsyncDisposable
     private readonly IDhtStore _store;
     private readonly TimeProvider _time;
     private readonly Dictionary<string, IDhtRecordValidator> _validators;
+    private readonly DhtMetrics _metrics;
     private readonly TaskTracker _tasks = new();
     private readonly CancellationTokenSource _stopping = new();
     private readonly List<IDisposable> _subscriptions = [];
@@ -54,6 +55,7 @@ public sealed partial class KadDht : IPeerRouting, IAsyncDisposable
         _mode = _options.Mode;
         _logger = logger ?? (ILogger)NullLogger.Instance;
         _time = _options.TimeProvider ?? host.TimeProvider;
+        _metrics = new DhtMetrics(host.Metrics.Meter);
         _validators = new(_options.Validators, StringComparer.Ordinal);
         _table = new RoutingTable(host.PeerId, _options.BucketSize, _options.ReplacementCacheSize, OnBucketFull, _time.GetTimestamp());
         _store = _options.DatabasePath is { } path ? new SqliteDhtStore(path, _options) : new MemoryDhtStore(_options);
