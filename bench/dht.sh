@@ -21,3 +21,4 @@ echo
 echo "| gossipsub nodes | published | delivery p50 ms | delivery p99 ms | delivered | sustained | mesh peers per node | router bytes per mesh peer | router bytes per connected peer |"
 echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 "$root/bench/P2PNet.Bench/bin/Release/net10.0/P2PNet.Bench" gossip --nodes 100 --rate 20 --seconds 10
+"$root/bench/P2PNet.Bench/bin/Release/net10.0/P2PNet.Bench" gossip --nodes 100 --rate 100 --seconds 10   # past saturation: what it sustains
