@@ -28,7 +28,7 @@ public sealed class DhtNetworkTests(ITestOutputHelper output)
             int from = random.Next(Nodes);
             byte[] key = RandomNumberGenerator.GetBytes(32);
             var found = await network.Dhts[from].GetClosestPeersAsync(key).WaitAsync(Timeout);
-            Assert.Equal(TrueClosest(key, ids.Where(p => p != ids[from])), found.ToHashSet());
+            Assert.Equal(DhtTestNetwork.Closest(key, ids.Where(p => p != ids[from]), K).ToHashSet(), found.ToHashSet());
         }
         var lookupHops = hops.Take();
         output.WriteLine($"{Nodes} nodes, 10 lookups: hops {string.Join(" ", lookupHops)} (mean {lookupHops.Average():F1})");
@@ -54,22 +54,6 @@ public sealed class DhtNetworkTests(ITestOutputHelper output)
         Assert.Equal(provider.PeerId, Assert.Single(providers).Peer);
         Assert.Equal(owner.PublicKey.ToProtobuf(), await seeker.GetValueAsync(pkKey).WaitAsync(Timeout));
         output.WriteLine($"after {leaving.Length} nodes left: provider and value found, hops {string.Join(" ", hops.Take())}");
-    }
-
-    private static HashSet<PeerId> TrueClosest(byte[] key, IEnumerable<PeerId> peers)
-    {
-        byte[] target = SHA256.HashData(key);
-        return [.. peers.OrderBy(p => Distance(target, p), Comparer<byte[]>.Create((a, b) => a.AsSpan().SequenceCompareTo(b))).Take(K)];
-    }
-
-    private static byte[] Distance(byte[] target, PeerId peer)
-    {
-        byte[] point = SHA256.HashData(peer.Bytes);
-        for (int i = 0; i < point.Length; i++)
-        {
-            point[i] ^= target[i];
-        }
-        return point;
     }
 
     /// <summary>The hops of every FIND_NODE lookup of these hosts (their meters only: other tests' hosts run beside),

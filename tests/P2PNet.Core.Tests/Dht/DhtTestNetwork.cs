@@ -63,6 +63,23 @@ internal sealed class DhtTestNetwork : IAsyncDisposable
         }
     }
 
+    /// <summary>The <paramref name="k"/> peers closest to <paramref name="key"/> by the DHT's metric (XOR of the SHA-256
+    /// points), closest first: what a lookup should converge on.</summary>
+    public static PeerId[] Closest(byte[] key, IEnumerable<PeerId> peers, int k)
+    {
+        byte[] target = System.Security.Cryptography.SHA256.HashData(key);
+        byte[] Distance(PeerId peer)
+        {
+            byte[] point = System.Security.Cryptography.SHA256.HashData(peer.Bytes);
+            for (int i = 0; i < point.Length; i++)
+            {
+                point[i] ^= target[i];
+            }
+            return point;
+        }
+        return [.. peers.OrderBy(Distance, Comparer<byte[]>.Create((a, b) => a.AsSpan().SequenceCompareTo(b))).Take(k)];
+    }
+
     /// <summary>One raw request from <paramref name="from"/> to <paramref name="to"/>; the reply, or null when the
     /// stream ends without one (reset or closed).</summary>
     public static async Task<PbKadMessage?> RequestAsync(P2PHost from, PeerId to, PbKadMessage request)

@@ -19,19 +19,17 @@ public sealed class KadDhtTests
     [Fact]
     public async Task ALookup_ConvergesOnTheTrueClosestPeers()
     {
-        await using var network = await DhtNetwork.StartAsync(Nodes);
+        await using var network = await DhtTestNetwork.StartAsync(Nodes);
         byte[] key = RandomNumberGenerator.GetBytes(32);
         var found = await network.Dhts[Nodes - 1].GetClosestPeersAsync(key).WaitAsync(Timeout);
-        var truth = network.Group.Hosts.Take(Nodes - 1).Select(h => h.PeerId)
-            .OrderBy(p => p, Comparer<PeerId>.Create((a, b) => Distance(key, a).AsSpan().SequenceCompareTo(Distance(key, b))))
-            .Take(20).ToArray();
+        var truth = DhtTestNetwork.Closest(key, network.Group.Hosts.Take(Nodes - 1).Select(h => h.PeerId), 20);
         Assert.Equal(truth, found);
     }
 
     [Fact]
     public async Task AProvider_IsFoundFromAnotherNode_WithItsAddresses()
     {
-        await using var network = await DhtNetwork.StartAsync(Nodes);
+        await using var network = await DhtTestNetwork.StartAsync(Nodes);
         byte[] key = RandomNumberGenerator.GetBytes(34);
         Assert.True(await network.Dhts[5].ProvideAsync(key).WaitAsync(Timeout) > 0);
         var providers = await network.Dhts[25].FindProvidersAsync(key).WaitAsync(Timeout);
@@ -44,7 +42,7 @@ public sealed class KadDhtTests
     [Fact]
     public async Task FindPeer_ReturnsTheAddressesOfAPeerNotConnectedToUs()
     {
-        await using var network = await DhtNetwork.StartAsync(Nodes);
+        await using var network = await DhtTestNetwork.StartAsync(Nodes);
         var target = network.Group[17];
         var seeker = network.Group[Nodes - 1];
         await seeker.DisconnectAsync(target.PeerId);
@@ -55,7 +53,7 @@ public sealed class KadDhtTests
     [Fact]
     public async Task DiallingAPeerIdNeverHeardOf_AsksTheDht_AndConnects()
     {
-        await using var network = await DhtNetwork.StartAsync(20);
+        await using var network = await DhtTestNetwork.StartAsync(20);
         var seeker = network.Group[19];
         var target = network.Group[10];
         await seeker.DisconnectAsync(target.PeerId).AsTask().WaitAsync(Timeout);
@@ -74,7 +72,7 @@ public sealed class KadDhtTests
     [Fact]
     public async Task HostileRequests_AreBounded_AndTheNodeKeepsServing()
     {
-        await using var network = await DhtNetwork.StartAsync(4);
+        await using var network = await DhtTestNetwork.StartAsync(4);
         var server = network.Group[0];
         var client = network.Group[3];
         var connection = await client.DialAsync(server.PeerId).AsTask().WaitAsync(Timeout);
@@ -106,75 +104,6 @@ public sealed class KadDhtTests
             Assert.Equal(PbKadMessage.Types.MessageType.GetProviders, reply.Type);
             Assert.Empty(reply.ProviderPeers);
             Assert.InRange(reply.CloserPeers.Count, 1, 20);
-        }
-    }
-
-    private static byte[] Distance(byte[] key, PeerId peer)
-    {
-        byte[] a = SHA256.HashData(key), b = SHA256.HashData(peer.Bytes);
-        for (int i = 0; i < a.Length; i++)
-        {
-            a[i] ^= b[i];
-        }
-        return a;
-    }
-
-    /// <summary>Hosts with a DHT each, every one connected to host 0 and bootstrapped.</summary>
-    private sealed class DhtNetwork : IAsyncDisposable
-    {
-        private DhtNetwork(TestHostGroup group, KadDht[] dhts)
-        {
-            Group = group;
-            Dhts = dhts;
-        }
-
-        public TestHostGroup Group { get; }
-
-        public KadDht[] Dhts { get; }
-
-        public static async Task<DhtNetwork> StartAsync(int count)
-        {
-            // Every node on 127.0.0.1: lift the per-IP budgets a public node applies (16 inbound connections per IP).
-            var group = await TestHostGroup.StartAsync(count, (_, o) =>
-            {
-                o.Resources.MaxInboundConnectionsPerIp = 1024;
-                o.Resources.MaxInboundHandshakesPerIp = 1024;
-            });
-            var dhts = group.Hosts.Select(h => new KadDht(h)).ToArray();
-            var network = new DhtNetwork(group, dhts);
-            try
-            {
-                foreach (var dht in dhts)
-                {
-                    dht.Start();
-                }
-                foreach (var host in group.Hosts.Skip(1))
-                {
-                    await host.DialAsync(group[0].ListenAddresses[0]).AsTask().WaitAsync(Timeout);
-                }
-                await Conditions.WaitUntilAsync(() => dhts[0].RoutingTableSize >= Math.Min(count - 1, 20) && dhts.Skip(1).All(d => d.RoutingTableSize >= 1),
-                    Timeout, () => "every node has host 0 in its table, and host 0 has them: " + string.Join(", ", dhts.Select(d => d.RoutingTableSize))
-                        + $"; host 1 knows host 0's protocols: {string.Join(" ", group[1].PeerStore.Get(group[0].PeerId)?.Protocols ?? [])}");
-                foreach (var dht in dhts.Skip(1))
-                {
-                    await dht.BootstrapAsync().WaitAsync(Timeout);
-                }
-                return network;
-            }
-            catch
-            {
-                await network.DisposeAsync();
-                throw;
-            }
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            foreach (var dht in Dhts)
-            {
-                await dht.DisposeAsync();
-            }
-            await Group.DisposeAsync();
         }
     }
 }
