@@ -185,7 +185,11 @@ public sealed partial class TcpConnection
             options[n++] = 1;
             n += WriteTimestamp(options[n..]);
         }
-        if (_sackOk && _oooCount > 0)
+        // Options beyond the timestamps come out of the segment's room: data and options together stay within the MSS
+        // (RFC 9293 §3.7.1's effective MSS), so the packet never outgrows the path. A full-sized segment (and each
+        // segment of a super-packet) therefore carries no SACK blocks; the ACKs sent for out-of-order data carry them.
+        int room = _mss + (_tsOk ? 12 : 0) - Math.Min(length, _mss) - n;
+        if (_sackOk && _oooCount > 0 && room >= 12)
         {
             // RFC 2018 §4: the first block is the most recent arrival; then the others, newest first, as many as fit.
             int first = _oooCount - 1;
@@ -196,7 +200,7 @@ public sealed partial class TcpConnection
                     first = i;
                 }
             }
-            int blocks = Math.Min(_oooCount, (40 - n - 2) / 8);
+            int blocks = Math.Min(_oooCount, Math.Min((40 - n - 2) / 8, (room - 4) / 8));
             options[n++] = 1;
             options[n++] = 1;
             options[n++] = 5;

@@ -90,6 +90,29 @@ public class TcpStateMachineTests
     }
 
     [Fact]
+    public async Task WhileHoldingOutOfOrderData_FullSegmentsLeaveTheSackBlocksOut_SoNoPacketOutgrowsTheMss_AndAShortOneKeepsThem()
+    {
+        await using var peer = new ScriptedPeer();
+        using var cts = new CancellationTokenSource(Timeout);
+        using var listener = peer.Stack.ListenTcp(7000);
+        await using var connection = await peer.ConnectAsync(listener, cts.Token);
+        // Three holes' worth of out-of-order data held: up to three SACK blocks (26 option bytes) would go on a segment.
+        foreach (uint at in (uint[])[10, 30, 50])
+        {
+            peer.Inject(peer.Seq + at, peer.Ack, TcpFlags.Ack, 1024, "0123456789"u8);
+        }
+        Assert.Equal(3, peer.TakeSent()[^1].SackCount);
+
+        await connection.WriteAsync(new byte[(3 * 1460) + 100], cts.Token); // three full segments and a short one
+        var sent = peer.TakeSent();
+        Assert.Equal([1460, 1460, 1460, 100], sent.Select(s => s.PayloadLength));
+        Assert.All(sent, s => Assert.True(s.PayloadOffset + s.PayloadLength <= 20 + 1460,
+            $"{s.PayloadOffset}-byte header + {s.PayloadLength} bytes: over the peer's MSS of 1460 (and a 1,500-byte MTU)"));
+        Assert.All(sent.Take(3), s => Assert.Equal(0, s.SackCount));
+        Assert.Equal(3, sent[3].SackCount); // room to spare on the short one
+    }
+
+    [Fact]
     public async Task SimultaneousClose_PassesThroughClosing_ToTimeWait()
     {
         await using var peer = new ScriptedPeer();
