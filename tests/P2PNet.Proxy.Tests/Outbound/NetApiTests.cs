@@ -81,7 +81,7 @@ public class NetApiTests
     }
 
     [Fact]
-    public async Task RawWebSocket_CarriesPacketsBothWays_AndDropsSpoofedOnes()
+    public async Task RawWebSocket_CarriesPacketsBothWays_DropsSpoofedOnes_AndClosesOnATextOrAnOversizedMessage()
     {
         using var cts = new CancellationTokenSource(Timeout);
         var ct = cts.Token;
@@ -123,6 +123,16 @@ public class NetApiTests
         var closing = await ws.ReceiveAsync(buffer, ct);
         Assert.Equal(WebSocketMessageType.Close, closing.MessageType);
         Assert.Equal(WebSocketCloseStatus.InvalidMessageType, ws.CloseStatus);
+
+        // A message longer than any IPv4 packet closes the socket with 1009 once 64 KiB are in, not buffered further.
+        using var big = new ClientWebSocket();
+        big.Options.AddSubProtocol("ipv4");
+        await big.ConnectAsync(new Uri($"ws://{h.Server.Url.Authority}/net-api/v2/net/{net}/raw/from/10.91.0.12/to/10.91.0.20"), ct);
+        await big.SendAsync(new byte[70_000], WebSocketMessageType.Binary, true, ct);
+        var tooBig = await big.ReceiveAsync(buffer, ct);
+        Assert.Equal(WebSocketMessageType.Close, tooBig.MessageType);
+        Assert.Equal(WebSocketCloseStatus.MessageTooBig, big.CloseStatus);
+        Assert.False(h.NodeDevice.TryReceive(out _)); // nothing of it reached the node
     }
 
     [Fact]
