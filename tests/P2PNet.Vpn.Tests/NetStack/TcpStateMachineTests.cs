@@ -177,8 +177,8 @@ public class NetStackAllocationTests
         await using var connection = await peer.ConnectAsync(listener, cts.Token);
         byte[] payload = new byte[1000];
         var read = new byte[256 * 1024];
-        const int segments = 200;
-        var packets = new byte[segments * 2][];
+        const int segments = 200, warm = 20, measured = 180, rounds = 3;
+        var packets = new byte[segments + warm + (rounds * measured)][];
         for (int i = 0; i < packets.Length; i++)
         {
             packets[i] = peer.Build(peer.Seq + (uint)(i * payload.Length), peer.Ack, P2PNet.Vpn.NetStack.Internal.TcpFlags.Ack, 1024, payload);
@@ -194,25 +194,31 @@ public class NetStackAllocationTests
         }
         peer.Device.Capture = false;
         // The read above may have resumed on another thread: warm this thread too (ArrayPool.Shared keeps per-thread
-        // buckets, allocated on a thread's first rent — several KiB, once), then count what the rest allocates.
-        const int warm = 20;
-        for (int i = segments; i < segments + warm; i++)
+        // buckets, allocated on a thread's first rent), with no await from here on.
+        int next = segments;
+        for (; next < segments + warm; next++)
         {
-            peer.Stack.Receive(packets[i]);
+            peer.Stack.Receive(packets[next]);
             var flush = peer.Stack.FlushAsync();
             Assert.True(flush.IsCompletedSuccessfully);
         }
-        long written = peer.Device.Written;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = segments + warm; i < packets.Length; i++)
+        // Several rounds, the least counted: an allocation per segment shows in every round, while a one-off (the
+        // shared pool trimmed by a gen-2 collection another test caused, and refilled) lands in one — it did, once in a
+        // fresh-clone CI run, 1,776 bytes in 180 segments.
+        var allocatedPerRound = new List<long>();
+        for (int round = 0; round < rounds; round++)
         {
-            peer.Stack.Receive(packets[i]);
-            var flush = peer.Stack.FlushAsync(); // as the read loop does after every packet
-            Assert.True(flush.IsCompletedSuccessfully);
+            long written = peer.Device.Written;
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int end = next + measured; next < end; next++)
+            {
+                peer.Stack.Receive(packets[next]);
+                var flush = peer.Stack.FlushAsync(); // as the read loop does after every packet
+                Assert.True(flush.IsCompletedSuccessfully);
+            }
+            allocatedPerRound.Add(GC.GetAllocatedBytesForCurrentThread() - before);
+            Assert.Equal(measured / 2, peer.Device.Written - written); // every second segment acknowledged (delayed ACK)
         }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        const int measured = segments - warm;
-        Assert.True(allocated < measured, $"{allocated} bytes allocated for {measured} segments");
-        Assert.Equal(measured / 2, peer.Device.Written - written); // every second segment acknowledged (delayed ACK)
+        Assert.True(allocatedPerRound.Min() < measured, $"bytes allocated per round of {measured} segments: {string.Join(", ", allocatedPerRound)}");
     }
 }
