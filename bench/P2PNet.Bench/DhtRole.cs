@@ -113,7 +113,7 @@ internal static class DhtRole
 
             latencies.Sort();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {count:N0} | {lookups} | {Percentile(latencies, 0.5):F1} | {Percentile(latencies, 0.99):F1} | "
+                $"| {count:N0} | {lookups} | {Stats.Percentile(latencies, 50):F1} | {Stats.Percentile(latencies, 99):F1} | "
                 + $"{(hopList.Count == 0 ? double.NaN : hopList.Average()):F1} / {(hopList.Count == 0 ? 0 : hopList.Max())} | "
                 + $"{100 * found / lookups:F1} % | {entries:F1} | {entryBytes:F0} | "
                 + $"{heap / 1024.0 / count:F0} | {rss / 1024.0 / count:F0} | {setup:F0} s |"));
@@ -139,24 +139,16 @@ internal static class DhtRole
     {
         var peers = Enumerable.Range(0, 5_000).Select(_ => PrivateKey.GenerateEd25519().PublicKey.ToPeerId()).ToArray();
         var self = PrivateKey.GenerateEd25519().PublicKey.ToPeerId();
-        long before = HeapAfterFullCollection();
+        long before = ProcessStats.HeapAfterFullCollection();
         var table = new RoutingTable(self, K, replacementCacheSize: K);
         foreach (var peer in peers)
         {
             table.TryAdd(peer);
         }
-        long after = HeapAfterFullCollection();
+        long after = ProcessStats.HeapAfterFullCollection();
         double perEntry = (double)(after - before) / (table.Count + table.ReplacementCount);
         GC.KeepAlive(table);
         return perEntry;
-    }
-
-    internal static long HeapAfterFullCollection()
-    {
-        GC.Collect();
-        GC.WaitForPendingFinalizers();
-        GC.Collect();
-        return GC.GetTotalMemory(forceFullCollection: true);
     }
 
     private static HashSet<PeerId> TrueClosest(byte[] key, IEnumerable<PeerId> peers, int k)
@@ -174,7 +166,4 @@ internal static class DhtRole
         }
         return point;
     }
-
-    private static double Percentile(List<double> sorted, double q) =>
-        sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
 }

@@ -109,7 +109,7 @@ internal static class GossipRole
             long totalMesh = routers.Sum(r => (long)r.GetMeshPeers(Topic).Count);
             long totalPeers = routers.Sum(r => (long)r.Peers.Count);
 
-            long heap = DhtRole.HeapAfterFullCollection();
+            long heap = ProcessStats.HeapAfterFullCollection();
             foreach (var router in routers)
             {
                 await router.DisposeAsync();
@@ -117,10 +117,10 @@ internal static class GossipRole
             routers.Clear();
             await Task.WhenAll(readers); // the subscriptions end with their routers
             readers.Clear();
-            long heapWithoutRouters = DhtRole.HeapAfterFullCollection();
+            long heapWithoutRouters = ProcessStats.HeapAfterFullCollection();
             double held = heap - heapWithoutRouters;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {count:N0} | {rate:F0}/s × {seconds} s | {Percentile(latencies, 0.5):F1} | {Percentile(latencies, 0.99):F1} | "
+                $"| {count:N0} | {rate:F0}/s × {seconds} s | {Stats.Percentile(latencies, 50):F1} | {Stats.Percentile(latencies, 99):F1} | "
                 + $"{delivered.Count:N0} of {expected:N0} | {delivered.Count / Math.Max(span, 1e-3):F0} deliveries/s ({messages / Math.Max(span, 1e-3):F1} messages/s) | "
                 + $"{meshPeers:F1} | {held / Math.Max(1, totalMesh):F0} | {held / Math.Max(1, totalPeers):F0} |"));
             return 0;
@@ -137,7 +137,4 @@ internal static class GossipRole
             }
         }
     }
-
-    private static double Percentile(List<double> sorted, double q) =>
-        sorted.Count == 0 ? double.NaN : sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(q * sorted.Count) - 1)];
 }

@@ -19,6 +19,15 @@ internal static class ProcessStats
     /// <summary>Peak resident set size in bytes (VmHWM).</summary>
     public static long PeakRssBytes(int pid) => StatusKb(pid, "VmHWM:") * 1024;
 
+    /// <summary>The managed heap after two full collections with finalizers run between them.</summary>
+    public static long HeapAfterFullCollection()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
+
     private static double StatFields(int pid, int first, int second)
     {
         string stat = File.ReadAllText($"/proc/{pid}/stat");
