@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -51,12 +52,23 @@ internal sealed class SymmetricState : IDisposable
     }
 
     /// <summary>MixHash(data): <c>h = HASH(h || data)</c>.</summary>
+    /// <remarks>One-shot over <c>h || data</c> in one buffer: an <see cref="IncrementalHash"/> per call costs an OpenSSL
+    /// digest context (allocated, initialised, freed), and a handshake mixes ten times per side.</remarks>
     public void MixHash(ReadOnlySpan<byte> data)
     {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        sha.AppendData(_hash);
-        sha.AppendData(data);
-        sha.GetHashAndReset(_hash);
+        // Handshake messages are at most 65,535 bytes; those with a payload are the only ones above the stack budget.
+        const int StackLimit = 512;
+        int length = HashLength + data.Length;
+        byte[]? rented = length > StackLimit ? ArrayPool<byte>.Shared.Rent(length) : null;
+        Span<byte> input = rented is null ? stackalloc byte[StackLimit] : rented;
+        input = input[..length];
+        _hash.CopyTo(input);
+        data.CopyTo(input[HashLength..]);
+        SHA256.HashData(input, _hash);
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented); // h and the data are public (the data is on the wire): no wipe needed
+        }
     }
 
     /// <summary>EncryptAndHash(plaintext): encrypt with <c>h</c> as associated data, then MixHash(ciphertext).</summary>
