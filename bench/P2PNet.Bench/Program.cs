@@ -16,6 +16,7 @@ return args.Length == 0 ? Usage() : args[0] switch
     "relay-load" => await RelayRoles.LoadAsync(parsed),
     "egress" => await EgressRole.RunAsync(parsed),
     "aead" => AeadRole.Run(parsed),
+    "handshake-crypto" => HandshakeCryptoRole.Run(parsed),
     "dht" => await DhtRole.RunAsync(parsed),
     "gossip" => await GossipRole.RunAsync(parsed),
     _ => Usage(),
@@ -23,6 +24,6 @@ return args.Length == 0 ? Usage() : args[0] switch
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: P2PNet.Bench run [--quick] [--root DIR] | server | perf MA --upload N --download N | latency MA --count N | handshakes MA --count N --concurrency C | idle MA --count N | streams MA --count N | relay-serve | relay-load MA --count N | egress [--mib N] [--seconds S] | aead [--bytes N] | dht [--nodes N] [--lookups M] | gossip [--nodes N] [--rate R] [--seconds S]   (clients and server take --psk FILE)");
+    Console.Error.WriteLine("usage: P2PNet.Bench run [--quick] [--root DIR] | server | perf MA --upload N --download N | latency MA --count N | handshakes MA --count N --concurrency C | idle MA --count N | streams MA --count N | relay-serve | relay-load MA --count N | egress [--mib N] [--seconds S] | aead [--bytes N] | handshake-crypto [--count N] | dht [--nodes N] [--lookups M] | gossip [--nodes N] [--rate R] [--seconds S]   (clients and server take --psk FILE)");
     return 2;
 }
