@@ -85,7 +85,11 @@ internal static partial class NoiseHandshake
             var (send, receive) = state.Split();
             var channel = new NoiseSecureChannel(transport, send, receive, remote.PublicKey, remote.PeerId, remote.Muxers, logger) { LocalPeer = identity.LocalPeer };
             channel.Start();
-            NoiseLog.HandshakeCompleted(logger, remote.PeerId, Stopwatch.GetElapsedTime(started).TotalMilliseconds, direction, string.Join(",", remote.Muxers));
+            if (logger.IsEnabled(LogLevel.Debug))
+            {
+                // The joined list is built only for a logger that keeps the line: every connection passes here.
+                NoiseLog.HandshakeCompleted(logger, remote.PeerId, Stopwatch.GetElapsedTime(started).TotalMilliseconds, direction, string.Join(",", remote.Muxers));
+            }
             return channel;
         }
         catch (Exception e)
