@@ -337,6 +337,24 @@ public sealed class P2PStream : Stream, IDuplexPipe
     /// <summary>Whether an optimistic stream's answer is known and positive; never throws.</summary>
     internal bool IsConfirmedQuietly() => _echo is not { } echo || (echo.IsCompleted && echo.Result is null);
 
+    /// <summary>
+    /// Waits for an optimistic stream's answer and returns its failure (the one the next operation would throw), or
+    /// <see langword="null"/> once the peer confirmed; the peer's answer is never thrown. For callers that end quietly on
+    /// a refusal or a connection closed under them: a failure thrown from the first read passes through every frame of
+    /// the read path (pipe reader, length prefix, message loop), and on short-lived connections that is most of their
+    /// cost of ending.
+    /// </summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> stopped the wait.</exception>
+    internal async ValueTask<Exception?> NegotiationFailureAsync(CancellationToken cancellationToken)
+    {
+        if (_echo is not { } echo)
+        {
+            return null;
+        }
+        Exception? failure = await echo.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return failure is null ? null : Report(failure);
+    }
+
     /// <summary>Throws an optimistic stream's failure if it is known; does not wait.</summary>
     internal void ThrowIfRefused() => _ = IsConfirmed();
 

@@ -96,6 +96,14 @@ internal sealed class IdentifyService(P2PHost host, ILogger logger) : IHostServi
             var stream = await connection.OpenStreamAsync(Id, timeout.Token).ConfigureAwait(false);
             await using (stream.ConfigureAwait(false))
             {
+                // The answer first, without throwing: a connection closed while identify is in flight (every short-lived
+                // connection) ends the exchange here, instead of by an exception unwound through the whole read path.
+                // Our FIN waited for the answer already, so the wire sees the same bytes in the same order.
+                if (await stream.NegotiationFailureAsync(timeout.Token).ConfigureAwait(false) is { } failure)
+                {
+                    Failed(connection, failure);
+                    return;
+                }
                 await stream.CompleteWritesAsync(timeout.Token).ConfigureAwait(false);
                 var merged = await ReadAllAsync(stream, timeout.Token).ConfigureAwait(false);
                 var record = Apply(connection, merged, push: false);
@@ -109,9 +117,14 @@ internal sealed class IdentifyService(P2PHost host, ILogger logger) : IHostServi
         catch (Exception e)
 #pragma warning restore CA1031
         {
-            HostLog.IdentifyFailed(logger, connection.RemotePeer, e.Message);
-            host.Events.Publish(new PeerIdentificationFailed(connection.RemotePeer, e));
+            Failed(connection, e);
         }
+    }
+
+    private void Failed(P2PConnection connection, Exception error)
+    {
+        HostLog.IdentifyFailed(logger, connection.RemotePeer, error.Message);
+        host.Events.Publish(new PeerIdentificationFailed(connection.RemotePeer, error));
     }
 
     /// <summary>A peer may split one identify over several messages: read and merge until end of stream.</summary>
