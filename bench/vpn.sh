@@ -3,13 +3,19 @@
 # Needs root, iproute2 and iperf3. Prints two Markdown tables: throughput with ping RTT at 10 ms intervals, then latency at
 # human rates (10, 100 and 500 ms between pings, VPN and raw veth, after a warm-up) with the first echo after a join.
 # Usage: bench/vpn.sh [seconds] (default 10, iperf3's own default: long enough for the inner TCP and the Yamux window to ramp
-# up). LAT_COUNT (default 60) sets the pings per rate; LAT_COUNT=0 skips the latency table (about 75 s at 60).
+# up). LAT_COUNT (default 60) sets the pings per rate; LAT_COUNT=0 skips the latency table (about 75 s at 60). VPN_FLAGS
+# adds flags to both nodes' `p2pnet vpn up` (e.g. VPN_FLAGS=--no-low-latency).
 set -euo pipefail
 SECS=${1:-10}
 LAT_COUNT=${LAT_COUNT:-60}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-DLL=${P2PNET_DLL:-$ROOT/samples/P2PNet.Cli/bin/Release/net10.0/p2pnet.dll}
-[ -f "$DLL" ] || dotnet build "$ROOT/samples/P2PNet.Cli" -c Release >/dev/null
+# The nodes run as a deployment would: published ReadyToRun (docs/vpn.md), so the first packets after a join are not
+# waiting for the JIT. P2PNET_DLL runs another build instead (an older one, to compare).
+if [ -z "${P2PNET_DLL:-}" ]; then
+  dotnet publish "$ROOT/samples/P2PNet.Cli" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
+    -o "$ROOT/samples/P2PNet.Cli/bin/Release/net10.0/linux-x64/r2r" >/dev/null
+fi
+DLL=${P2PNET_DLL:-$ROOT/samples/P2PNet.Cli/bin/Release/net10.0/linux-x64/r2r/p2pnet.dll}
 [ "$(id -u)" = 0 ] || { echo "bench/vpn.sh needs root (network namespaces, TUN devices)" >&2; exit 1; }
 ID=$(printf '%04x' $((RANDOM)))
 A=p2vb$ID-a; B=p2vb$ID-b; TMP=$(mktemp -d); touch "$TMP/a.out" "$TMP/b.out"
@@ -29,10 +35,10 @@ ip -n "$A" link set vb${ID}a up; ip -n "$B" link set vb${ID}b up
 dotnet "$DLL" key new --out "$TMP/a.key" >/dev/null; dotnet "$DLL" key new --out "$TMP/b.key" >/dev/null
 AID=$(dotnet "$DLL" id --key "$TMP/a.key"); BID=$(dotnet "$DLL" id --key "$TMP/b.key")
 ip netns exec "$A" dotnet "$DLL" vpn up --key "$TMP/a.key" --listen /ip4/192.168.77.1/tcp/4001 --cidr 10.77.0.0/24 --ip 10.77.0.1 \
-  --coordinator --allow "$BID=10.77.0.2" --tun p2vpn0 > "$TMP/a.out" 2>"$TMP/a.err" & PIDS+=($!)
+  --coordinator --allow "$BID=10.77.0.2" --tun p2vpn0 ${VPN_FLAGS:-} > "$TMP/a.out" 2>"$TMP/a.err" & PIDS+=($!)
 for _ in $(seq 100); do grep -q "VPN UP" "$TMP/a.out" && break; sleep 0.1; done
 ip netns exec "$B" dotnet "$DLL" vpn up --key "$TMP/b.key" --listen /ip4/192.168.77.2/tcp/4001 \
-  --join "/ip4/192.168.77.1/tcp/4001/p2p/$AID" --tun p2vpn0 > "$TMP/b.out" 2>"$TMP/b.err" & PIDS+=($!)
+  --join "/ip4/192.168.77.1/tcp/4001/p2p/$AID" --tun p2vpn0 ${VPN_FLAGS:-} > "$TMP/b.out" 2>"$TMP/b.err" & PIDS+=($!)
 for _ in $(seq 1000); do grep -q "VPN UP" "$TMP/b.out" && break; sleep 0.01; done
 grep -q "VPN UP" "$TMP/b.out" || { cat "$TMP"/*.err >&2; echo "VPN did not come up" >&2; exit 1; }
 # First packet after the join: single echoes (1 s timeout each) from the moment the member says VPN UP until one is

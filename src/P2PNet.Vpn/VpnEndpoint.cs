@@ -46,6 +46,17 @@ public abstract partial class VpnEndpoint : IAsyncDisposable
 
     private readonly Lock _linksLock = new();
     private Dictionary<PeerId, PeerLink> _links = [];
+
+    // Completed and replaced each time a table is applied (under _linksLock): a data stream from a peer we do not know
+    // yet waits on it for a while (TableWait) before it is refused.
+    private TaskCompletionSource _linksChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _streamsWaitingForTable;
+
+    // How long a data stream from an unknown peer waits for a table that names it, and how many may wait at once (the
+    // rest are refused at once): the peer that admitted a member dials it as soon as it has, often before the member
+    // has applied the table from its own join (without the wait, the first packets after a join waited out a redial).
+    private static readonly TimeSpan TableWait = TimeSpan.FromSeconds(2);
+    private const int MaxStreamsWaitingForTable = 16;
     private Dictionary<uint, PeerLink> _routes = [];
     private VpnRoutingTable? _table;
     private uint _localAddress;
@@ -282,20 +293,64 @@ public abstract partial class VpnEndpoint : IAsyncDisposable
 
     private async Task HandleIpAsync(P2PStream stream, CancellationToken cancellationToken)
     {
-        PeerLink? link;
-        lock (_linksLock)
-        {
-            _links.TryGetValue(stream.RemotePeer, out link);
-        }
+        var link = await FindLinkAsync(stream.RemotePeer, cancellationToken).ConfigureAwait(false);
         if (link is null)
         {
-            // Not (or no longer) a member: a removed peer cannot reach anyone. It may also be a member we have not
-            // learnt of yet; it redials with backoff.
+            // Not (or no longer) a member: a removed peer cannot reach anyone. A member we learn of later redials
+            // with backoff.
             VpnLog.InboundRefused(Logger, stream.RemotePeer);
             stream.Abort();
             return;
         }
         await link.RunInboundAsync(stream, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The link to <paramref name="peer"/>; when there is none, waits up to <see cref="TableWait"/> for a table
+    /// that names it (a member that has just joined is dialed before it has applied its table). Null when none came.</summary>
+    private async Task<PeerLink?> FindLinkAsync(PeerId peer, CancellationToken cancellationToken)
+    {
+        Task changed;
+        lock (_linksLock)
+        {
+            if (_links.TryGetValue(peer, out var link))
+            {
+                return link;
+            }
+            changed = _linksChanged.Task;
+        }
+        if (Interlocked.Increment(ref _streamsWaitingForTable) > MaxStreamsWaitingForTable)
+        {
+            Interlocked.Decrement(ref _streamsWaitingForTable);
+            return null;
+        }
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TableWait);
+            while (true)
+            {
+                try
+                {
+                    await changed.WaitAsync(timeout.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return null;
+                }
+                lock (_linksLock)
+                {
+                    if (_links.TryGetValue(peer, out var link))
+                    {
+                        return link;
+                    }
+                    changed = _linksChanged.Task;
+                }
+            }
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _streamsWaitingForTable);
+        }
     }
 
     /// <summary>Makes <paramref name="table"/> current: configures the device, opens and closes links, rebuilds routes.
@@ -350,6 +405,8 @@ public abstract partial class VpnEndpoint : IAsyncDisposable
             UpdateGatewayRoute(table, routes, self is null ? 0 : AddressPool.ToUInt32(self.Address));
             _links = links;
             _routes = routes;
+            _linksChanged.TrySetResult();
+            _linksChanged = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }
         await Task.WhenAll(removed.Select(l => l.DisposeAsync().AsTask())).ConfigureAwait(false);
         Volatile.Write(ref _table, table);

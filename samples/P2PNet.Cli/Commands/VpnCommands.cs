@@ -35,7 +35,8 @@ internal static class VpnCommands
         var vpnId = new Option<string?>("--vpn-id") { Description = "The VPN's id (32 hex characters). Coordinator: default the one kept in <key file>.vpn-id (created on the first run), or a new one each run without --key. Member: the VPN to join when the coordinator's host runs several (default: its only one)." };
         var peers = new Option<string[]>("--peer") { Description = "ID=MULTIADDR: where a peer can be dialed (repeatable), e.g. a gateway node to 'invite'." };
         var gateway = new Option<string?>("--gateway") { Description = "Coordinator: the outbound gateway's VPN address (members send packets for destinations outside the VPN to it; docs/outbound-gateway.md)." };
-        foreach (var option in new Option[] { key, listen, cidr, ip, coordinator, allow, join, tun, mtu, noOffload, vpnId, psk, gateway, peers, verbose })
+        var noLowLatency = new Option<bool>("--no-low-latency") { Description = "Receive on the thread pool instead of a thread per connection (TcpTransportOptions.LowLatency, on by default here: a lone packet crosses the node without a thread-pool dispatch; docs/vpn.md, 'Latency at human rates')." };
+        foreach (var option in new Option[] { key, listen, cidr, ip, coordinator, allow, join, tun, mtu, noOffload, vpnId, psk, gateway, peers, noLowLatency, verbose })
         {
             up.Options.Add(option);
         }
@@ -85,7 +86,12 @@ internal static class VpnCommands
 
             using var identity = CliSupport.LoadOrCreateKey(parse.GetValue(key));
             using var logging = CliSupport.CreateLoggerFactory(parse.GetValue(verbose));
-            await using var host = CliSupport.CreateHost(identity, logging, o => o.PrivateNetworkKey = swarmKey);
+            bool lowLatency = !parse.GetValue(noLowLatency);
+            await using var host = CliSupport.CreateHost(identity, logging, o =>
+            {
+                o.PrivateNetworkKey = swarmKey;
+                o.Tcp.LowLatency = lowLatency;
+            });
             var shutdown = CliSupport.WaitForShutdownAsync(ct);
             foreach (var a in parsed)
             {

@@ -49,6 +49,17 @@ public abstract class TransportConnection : IDuplexPipe, IAsyncDisposable
         return new Pipe(options);
     }
 
+    /// <summary>A bounded pipe (as <see cref="CreateBoundedPipe"/>) whose reader resumes on the flushing thread: the
+    /// transport's own loop for its input, the layer above for its output (<see cref="Tcp.TcpTransportOptions.LowLatency"/>).
+    /// </summary>
+    internal static Pipe CreateInlinePipe(int maxBuffered, int minimumSegmentSize = -1) =>
+        new(new PipeOptions(
+            readerScheduler: PipeScheduler.Inline,
+            pauseWriterThreshold: maxBuffered,
+            resumeWriterThreshold: maxBuffered / 2,
+            minimumSegmentSize: minimumSegmentSize,
+            useSynchronizationContext: false));
+
     /// <summary>Implementations call this for every read from the network.</summary>
     protected void CountReceived(long bytes) => Interlocked.Add(ref _bytesReceived, bytes);
 

@@ -14,6 +14,9 @@ internal sealed partial class PeerLink
     // How many times a non-empty batch waits for more packets before it is flushed.
     private const int CoalescingPasses = 4;
 
+    // A first pass that took one packet up to this size is not a burst: it is flushed without waiting for more.
+    private const int LonePacketBytes = 2048;
+
     private long _queuedBytes;
 
     /// <summary>
@@ -73,9 +76,12 @@ internal sealed partial class PeerLink
                     packets++;
                     bytes += packet.Length;
                 }
-                if (packets == before)
+                if (packets == before || (packets == 1 && bytes <= LonePacketBytes))
                 {
-                    break; // nothing more arrived: send now (a lone ping costs one yield, microseconds)
+                    // Nothing more arrived, or one small packet with nothing behind it (a ping, a keystroke, an ACK):
+                    // send now. A yield here would cost every lone packet a thread-pool dispatch and a wake-up
+                    // (docs/vpn.md, "Latency at human rates").
+                    break;
                 }
             }
             var flushed = await output.FlushAsync(cancellationToken).ConfigureAwait(false);

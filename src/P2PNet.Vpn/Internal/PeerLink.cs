@@ -28,6 +28,16 @@ internal sealed partial class PeerLink : IAsyncDisposable
     private int _connected;
     private long _packetsSent, _bytesSent, _packetsReceived, _bytesReceived;
 
+    // Once per process, at the first link: the queue's code over OutboundPacket (a struct, so no ReadyToRun image holds
+    // it) is compiled here, by one packet through a throwaway queue, not by the first packet after a join (docs/vpn.md,
+    // "Latency at human rates").
+    static PeerLink()
+    {
+        var warm = Channel.CreateBounded<OutboundPacket>(new BoundedChannelOptions(1) { SingleReader = true, AllowSynchronousContinuations = true });
+        warm.Writer.TryWrite(new OutboundPacket([], 0, default));
+        warm.Reader.TryRead(out _);
+    }
+
     public PeerLink(VpnEndpoint owner, PeerId peer, uint address, bool dials, ILogger logger)
     {
         _owner = owner;
@@ -39,6 +49,10 @@ internal sealed partial class PeerLink : IAsyncDisposable
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait, // TryWrite fails when full: the caller drops and counts
+            // The pump resumes on the device loop's thread when a packet arrives to an idle link: a lone packet (a
+            // ping, a keystroke) then goes from the TUN read to the socket without a thread-pool dispatch. A burst
+            // moves the pump to the pool at its first coalescing yield (PumpAsync), so the device loop is not held.
+            AllowSynchronousContinuations = true,
         });
     }
 

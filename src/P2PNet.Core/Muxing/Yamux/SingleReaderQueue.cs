@@ -14,9 +14,16 @@ internal sealed class SingleReaderQueue<T> : IValueTaskSource<bool>
 {
     private readonly Lock _lock = new();
     private Queue<T>? _items;
-    private ManualResetValueTaskSourceCore<bool> _waiter = new() { RunContinuationsAsynchronously = true };
+    private ManualResetValueTaskSourceCore<bool> _waiter;
     private bool _readerWaiting; // guarded by _lock
     private bool _completed; // guarded by _lock
+
+    /// <summary>Creates an empty queue.</summary>
+    /// <param name="runReaderInline">Whether a waiting reader resumes on the writer's thread, inside
+    /// <see cref="TryWrite"/> (until the reader's next await), instead of on the thread pool. Only for a reader that
+    /// never blocks, and writers that hold no lock while they write.</param>
+    public SingleReaderQueue(bool runReaderInline = false) =>
+        _waiter = new ManualResetValueTaskSourceCore<bool> { RunContinuationsAsynchronously = !runReaderInline };
 
     /// <summary>Adds <paramref name="item"/>; <see langword="false"/> once the queue is completed.</summary>
     public bool TryWrite(T item)

@@ -11,6 +11,12 @@ internal sealed partial class YamuxSession
     private YamuxStream? _payloadStream;
     private long _payloadRemaining;
     private YamuxFrameFlags _payloadFlags;
+    private bool _payloadInline; // the current payload is small enough to hand to its reader on this thread
+
+    // On a session that delivers inline, a Data frame up to this size wakes its stream's reader on the read loop's
+    // thread (a lone packet: a ping, a keystroke, an ACK); a larger one (a bulk transfer) wakes it on the thread pool,
+    // so decryption and demultiplexing here overlap with the reader's work there.
+    private const int InlinePayloadBytes = 4096;
 
     /// <summary>Frames received so far; written by the read loop only, read by the keep-alive loop.</summary>
     private long _framesReceived;
@@ -32,7 +38,7 @@ internal sealed partial class YamuxSession
                 processing = true;
                 try
                 {
-                    while (TryProcessNext(ref buffer, out YamuxFrameHeader? reply))
+                    while (ProcessNext(ref buffer, out YamuxFrameHeader? reply))
                     {
                         if (reply is { } frame)
                         {
@@ -100,6 +106,25 @@ internal sealed partial class YamuxSession
                 YamuxLog.TransportFailed(Logger, ex);
                 RequestStop(ex, goAway: null);
             }
+        }
+    }
+
+    /// <summary><see cref="TryProcessNext"/>; on a session that delivers inline, the stream readers it wakes resume here,
+    /// after it (and its locks) are done.</summary>
+    private bool ProcessNext(ref ReadOnlySequence<byte> buffer, out YamuxFrameHeader? reply)
+    {
+        if (!DeliversInline || (_payloadRemaining > 0 && !_payloadInline))
+        {
+            return TryProcessNext(ref buffer, out reply);
+        }
+        DeferredInlineScheduler.Enter();
+        try
+        {
+            return TryProcessNext(ref buffer, out reply);
+        }
+        finally
+        {
+            DeferredInlineScheduler.Exit();
         }
     }
 
@@ -196,6 +221,7 @@ internal sealed partial class YamuxSession
                 // The payload follows; FIN and RST apply after it.
                 _payloadStream = stream;
                 _payloadRemaining = header.Length;
+                _payloadInline = header.Length <= InlinePayloadBytes;
                 _payloadFlags = header.Flags;
                 if (stream is not null && header.HasFlag(YamuxFrameFlags.Ack))
                 {

@@ -14,7 +14,11 @@ internal sealed partial class YamuxSession
     /// <summary>Flush at least this often within a long batch, so the transport can start sending.</summary>
     private const int FlushThreshold = 256 * 1024;
 
-    private readonly SingleReaderQueue<WriteItem> _writeQueue = new();
+    // On a connection that delivers inline (TcpTransportOptions.LowLatency) an idle write loop resumes on the thread
+    // that queues work (the application's flush, the read loop's window update), so a lone frame is framed, encrypted
+    // and sent on that thread. The loop never blocks (a flush that meets backpressure awaits and returns to the
+    // caller), and no caller holds a lock while it queues.
+    private readonly SingleReaderQueue<WriteItem> _writeQueue;
     private readonly SemaphoreSlim _replyBudget;
 
     /// <summary>Queues <paramref name="stream"/> for a write turn unless it is already queued.</summary>

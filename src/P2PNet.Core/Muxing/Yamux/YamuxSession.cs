@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using P2PNet.Upgrade;
 using P2PNet.Upgrade.Internal;
+using P2PNet.Transports;
 
 namespace P2PNet.Muxing.Yamux;
 
@@ -87,6 +88,8 @@ internal sealed partial class YamuxSession : IMuxedSession, IResourceAccountedSe
         Time = timeProvider ?? TimeProvider.System;
         _nextStreamId = isClient ? 1 : 2;
         SendPipeOptions = GetSendPipeOptions(options.StreamSendBufferSize);
+        DeliversInline = transport is IInlineDelivery { DeliversInline: true };
+        _writeQueue = new SingleReaderQueue<WriteItem>(runReaderInline: DeliversInline);
         _replyBudget = new SemaphoreSlim(MaxPendingReplies, MaxPendingReplies);
     }
 
@@ -110,6 +113,11 @@ internal sealed partial class YamuxSession : IMuxedSession, IResourceAccountedSe
     }
 
     internal YamuxOptions Options { get; }
+
+    /// <summary>Whether the connection below delivers inline (<see cref="Transports.Tcp.TcpTransportOptions.LowLatency"/>):
+    /// then so does the session: streams' readers resume on the read loop's thread, and the write loop on the thread
+    /// that queued work.</summary>
+    internal bool DeliversInline { get; }
 
     internal ILogger Logger { get; }
 

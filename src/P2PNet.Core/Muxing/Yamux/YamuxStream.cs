@@ -33,6 +33,17 @@ internal sealed partial class YamuxStream : MuxedStream
         minimumSegmentSize: YamuxBlockPool.BlockSize,
         useSynchronizationContext: false);
 
+    // The same on a session that delivers inline: the reader resumes on the read loop's thread (a connection with
+    // TcpTransportOptions.LowLatency, whose readers are asked to keep their continuations short).
+    private static readonly PipeOptions s_inlineReceivePipeOptions = new(
+        pool: YamuxBlockPool.Instance,
+        readerScheduler: DeferredInlineScheduler.Instance,
+        writerScheduler: PipeScheduler.Inline,
+        pauseWriterThreshold: 0,
+        resumeWriterThreshold: 0,
+        minimumSegmentSize: YamuxBlockPool.BlockSize,
+        useSynchronizationContext: false);
+
     private readonly YamuxSession _session;
     private readonly uint _id;
     private readonly Lock _sync = new();
@@ -66,7 +77,7 @@ internal sealed partial class YamuxStream : MuxedStream
         _session = session;
         _id = id;
         IsOutbound = isOutbound;
-        _receivePipe = new Pipe(s_receivePipeOptions);
+        _receivePipe = new Pipe(session.DeliversInline ? s_inlineReceivePipeOptions : s_receivePipeOptions);
         _sendPipe = new Pipe(session.SendPipeOptions);
         _input = new YamuxStreamReader(this, _receivePipe.Reader);
         _output = new YamuxStreamWriter(this, _sendPipe.Writer, session.Options.StreamWriteTimeout, session.Time);

@@ -4,6 +4,7 @@ using P2PNet.Crypto;
 using P2PNet.Peers;
 using P2PNet.Security.Noise.Internal;
 using P2PNet.Upgrade;
+using P2PNet.Transports;
 
 namespace P2PNet.Security.Noise;
 
@@ -25,7 +26,7 @@ namespace P2PNet.Security.Noise;
 /// <see cref="Output"/> at a time (they may be different threads). Call <see cref="DisposeAsync"/> once the
 /// application has stopped using both.</para>
 /// </remarks>
-internal sealed partial class NoiseSecureChannel : ISecureConnection
+internal sealed partial class NoiseSecureChannel : ISecureConnection, IInlineDelivery
 {
     /// <summary>Unread bytes at which a direction's writer pauses.</summary>
     internal const long PauseThreshold = 1024 * 1024;
@@ -40,6 +41,21 @@ internal sealed partial class NoiseSecureChannel : ISecureConnection
 
     // Large segments: an application write then spans few segments, so most frames encrypt straight from one.
     private static readonly PipeOptions s_outboundOptions = new(
+        pauseWriterThreshold: PauseThreshold,
+        resumeWriterThreshold: ResumeThreshold,
+        minimumSegmentSize: 64 * 1024,
+        useSynchronizationContext: false);
+
+    // For a transport that delivers inline (TcpTransportOptions.LowLatency): the decrypt loop runs on the thread that
+    // flushed the transport's input (its receive thread), and the encrypt loop on the thread that flushed Output.
+    private static readonly PipeOptions s_inlineInboundOptions = new(
+        readerScheduler: PipeScheduler.Inline,
+        pauseWriterThreshold: PauseThreshold,
+        resumeWriterThreshold: ResumeThreshold,
+        useSynchronizationContext: false);
+
+    private static readonly PipeOptions s_inlineOutboundOptions = new(
+        readerScheduler: PipeScheduler.Inline,
         pauseWriterThreshold: PauseThreshold,
         resumeWriterThreshold: ResumeThreshold,
         minimumSegmentSize: 64 * 1024,
@@ -66,10 +82,15 @@ internal sealed partial class NoiseSecureChannel : ISecureConnection
         RemotePeer = remotePeer;
         RemoteMuxers = remoteMuxers;
         _logger = logger;
-        _inbound = new Pipe(s_inboundOptions);
-        _outbound = new Pipe(s_outboundOptions);
+        DeliversInline = transport is IInlineDelivery { DeliversInline: true };
+        _inbound = new Pipe(DeliversInline ? s_inlineInboundOptions : s_inboundOptions);
+        _outbound = new Pipe(DeliversInline ? s_inlineOutboundOptions : s_outboundOptions);
         Completion = Task.CompletedTask;
     }
+
+    /// <summary>Whether the transport below delivers inline, and so does this channel: decrypted data reaches the
+    /// reader on the transport's receive thread, and a flush of <see cref="Output"/> is encrypted on the flushing thread.</summary>
+    public bool DeliversInline { get; }
 
     /// <summary>Our peer id (the identity that signed our static key).</summary>
     public PeerId LocalPeer { get; init; } = null!;

@@ -10,8 +10,14 @@ namespace P2PNet.Transports.Tcp;
 /// A TCP socket exposed as a pair of pipes, with one receive loop and one send loop owned by the connection
 /// (the shape of Kestrel's socket transport). Pipe thresholds give backpressure both ways.
 /// </summary>
-internal sealed class SocketConnection : TransportConnection
+internal sealed class SocketConnection : TransportConnection, IInlineDelivery
 {
+    // How long the receive thread blocks in poll(2) before it looks whether the connection was disposed (disposal
+    // also wakes it, by shutting the socket down).
+    private const int ReceivePollMicroseconds = 250_000;
+
+    private static int s_receiveThreads;
+
     private const int MinimumReceiveBuffer = 16 * 1024;
 
     // While data keeps filling the buffer (a bulk transfer), each receive asks for twice as much, up to this:
@@ -33,11 +39,19 @@ internal sealed class SocketConnection : TransportConnection
         _socket = socket;
         LocalAddress = Multiaddr.FromTcpEndPoint((IPEndPoint)socket.LocalEndPoint!);
         RemoteAddress = Multiaddr.FromTcpEndPoint((IPEndPoint)socket.RemoteEndPoint!);
-        _receivePipe = CreateBoundedPipe(options.MaxReadBufferSize, MinimumReceiveBuffer);
-        _sendPipe = CreateBoundedPipe(options.MaxWriteBufferSize);
-        _receiveLoop = ReceiveLoopAsync();
+        DeliversInline = options.LowLatency;
+        _receivePipe = DeliversInline ? CreateInlinePipe(options.MaxReadBufferSize, MinimumReceiveBuffer) : CreateBoundedPipe(options.MaxReadBufferSize, MinimumReceiveBuffer);
+        _sendPipe = DeliversInline ? CreateInlinePipe(options.MaxWriteBufferSize) : CreateBoundedPipe(options.MaxWriteBufferSize);
+        _receiveLoop = DeliversInline ? StartReceiveThread() : ReceiveLoopAsync();
         _sendLoop = SendLoopAsync();
     }
+
+    /// <summary>Whether this connection receives on its own thread and runs the layers above inline
+    /// (<see cref="TcpTransportOptions.LowLatency"/>).</summary>
+    public bool DeliversInline { get; }
+
+    /// <summary>Receive threads alive in this process (for tests: each ends with its connection).</summary>
+    internal static int ReceiveThreads => Volatile.Read(ref s_receiveThreads);
 
     public override PipeReader Input => _receivePipe.Reader;
 
@@ -93,6 +107,86 @@ internal sealed class SocketConnection : TransportConnection
             error = new IOException($"Reading from {RemoteAddress} failed: {e.Message}", e);
         }
         await writer.CompleteAsync(error).ConfigureAwait(false);
+    }
+
+    /// <summary>Starts <see cref="ReceiveOnThread"/> on a background thread of its own; the task completes when it ends.</summary>
+    private Task StartReceiveThread()
+    {
+        var ended = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(static state =>
+        {
+            var (connection, ended) = ((SocketConnection, TaskCompletionSource))state!;
+            try
+            {
+                connection.ReceiveOnThread();
+            }
+            finally
+            {
+                Interlocked.Decrement(ref s_receiveThreads);
+                ended.TrySetResult();
+            }
+        })
+        {
+            IsBackground = true,
+            Name = "p2pnet receive",
+        };
+        Interlocked.Increment(ref s_receiveThreads);
+        thread.UnsafeStart((this, ended));
+        return ended.Task;
+    }
+
+    /// <summary>
+    /// The receive loop of a <see cref="TcpTransportOptions.LowLatency"/> connection: blocks in poll(2), not in the
+    /// socket engine, so arriving data wakes this thread alone, and the flush runs the layers above (decryption,
+    /// demultiplexing, the stream's reader) inline before the next poll. A flush that waits for the reader
+    /// (backpressure) blocks this thread, which is the connection's own.
+    /// </summary>
+    private void ReceiveOnThread()
+    {
+        var writer = _receivePipe.Writer;
+        Exception? error = null;
+        try
+        {
+            int size = MinimumReceiveBuffer;
+            while (ReceiveOnce(writer, ref size))
+            {
+            }
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.ConnectionReset or SocketError.OperationAborted or SocketError.Shutdown or SocketError.ConnectionAborted or SocketError.Interrupted)
+        {
+            error = _disposed != 0 ? null : new IOException($"The connection to {RemoteAddress} was reset.", e);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+        catch (Exception e)
+        {
+            error = new IOException($"Reading from {RemoteAddress} failed: {e.Message}", e);
+        }
+        writer.Complete(error);
+    }
+
+    /// <summary>One wait and receive of <see cref="ReceiveOnThread"/>; false at the end. A method of its own so that it is
+    /// recompiled as it gets hot (a loop that never returns would keep its first code, ReadyToRun's included).</summary>
+    private bool ReceiveOnce(PipeWriter writer, ref int size)
+    {
+        if (!_socket.Poll(ReceivePollMicroseconds, SelectMode.SelectRead))
+        {
+            return Volatile.Read(ref _disposed) == 0;
+        }
+        // Readable: data, end of stream or an error, so the receive below does not block.
+        Memory<byte> memory = writer.GetMemory(size);
+        int read = _socket.Receive(memory.Span, SocketFlags.None);
+        if (read == 0)
+        {
+            return false; // the remote half-closed
+        }
+        size = read == memory.Length ? Math.Min(size * 2, MaximumReceiveBuffer) : MinimumReceiveBuffer;
+        writer.Advance(read);
+        CountReceived(read);
+        ValueTask<FlushResult> pending = writer.FlushAsync();
+        FlushResult flush = pending.IsCompletedSuccessfully ? pending.Result : pending.AsTask().GetAwaiter().GetResult();
+        return !flush.IsCompleted && !flush.IsCanceled; // else our reader is gone
     }
 
     private async Task SendLoopAsync()
@@ -173,7 +267,26 @@ internal sealed class SocketConnection : TransportConnection
         catch (ObjectDisposedException)
         {
         }
+        WakeReceiveThread();
         _socket.Dispose();
+    }
+
+    /// <summary>Ends a receive thread's poll(2) at once (it reads end of stream) instead of at its next timeout; sends
+    /// nothing to the remote.</summary>
+    private void WakeReceiveThread()
+    {
+        if (!DeliversInline)
+        {
+            return;
+        }
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Receive);
+        }
+        catch (Exception e) when (e is SocketException or ObjectDisposedException)
+        {
+            // Not connected any more, or already closed: the thread sees that at its next poll.
+        }
     }
 
     public override async ValueTask DisposeAsync()
@@ -191,6 +304,7 @@ internal sealed class SocketConnection : TransportConnection
         catch (TimeoutException)
         {
         }
+        WakeReceiveThread();
         _socket.Dispose();
         await _receivePipe.Reader.CompleteAsync().ConfigureAwait(false);
         await Task.WhenAll(_receiveLoop, _sendLoop).ConfigureAwait(false);

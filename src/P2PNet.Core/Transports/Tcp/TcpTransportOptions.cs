@@ -27,4 +27,18 @@ public sealed class TcpTransportOptions
     /// can bind the same port without an error. Default false; <c>p2pnet node</c> turns it on unless hole punching is off.
     /// </summary>
     public bool PortReuse { get; set; }
+
+    /// <summary>
+    /// Deliver each connection's data with as few thread wake-ups as possible, for hosts with a few connections where
+    /// the time of a lone packet matters (a VPN node: an interactive session over it sends one small packet at a time).
+    /// Each connection then receives on its own background thread, blocked in poll(2), which decrypts, demultiplexes and
+    /// hands the data to the stream's reader itself; a flush is encrypted and sent on the flushing thread. A lone packet
+    /// then wakes one thread per hop instead of the socket engine's thread and several thread-pool workers
+    /// (docs/vpn.md, "Latency at human rates").
+    /// <para>The price: a thread per connection, and stream read continuations run on that receive thread, so a reader
+    /// that blocks (or computes for long) before its next read holds up every stream of its connection; hand heavy
+    /// work off. Default false: connections share the socket engine and the thread pool, which scales to thousands of
+    /// connections. <c>p2pnet vpn up</c> turns it on.</para>
+    /// </summary>
+    public bool LowLatency { get; set; }
 }
