@@ -141,6 +141,32 @@ public class VpnCoordinatorMemberTests
     }
 
     [Fact]
+    public async Task DataStream_FromAPeerNotYetInTheTable_IsServedOnceATableNamesIt()
+    {
+        // The peer that admits a member dials it at once, often before the member has applied the table from its own
+        // join: the stream waits for the table instead of being refused (which cost the first packets a redial).
+        await using var cluster = await VpnCluster.CreateAsync(3);
+        using var cts = new CancellationTokenSource(Timeout);
+        var coordinator = cluster.Coordinator;
+        await coordinator.StartAsync([new VpnMemberRequest(cluster.Hosts[1].PeerId, IPAddress.Parse("10.50.0.7"))], cts.Token);
+        await cluster.Member(1).JoinAsync(cluster.CoordinatorAddress, null, cts.Token);
+
+        await cluster.Hosts[2].DialAsync(cluster.Hosts[1].ListenAddresses[0].WithPeerId(cluster.Hosts[1].PeerId), cts.Token);
+        var stream = await cluster.Hosts[2].OpenStreamAsync(cluster.Hosts[1].PeerId, cluster.Vpns[1].IpProtocol, cts.Token);
+        await using (stream)
+        {
+            PacketFraming.Write(stream.Output, Packets.IPv4(IPAddress.Parse("10.50.0.9"), IPAddress.Parse("10.50.0.7"), [42]));
+            await stream.Output.FlushAsync(cts.Token);
+            Assert.False(cluster.Devices[1].TryReceive(out _)); // not a member yet: nothing delivered
+            Assert.Equal(IPAddress.Parse("10.50.0.9"), await coordinator.AddPeerAsync(cluster.Hosts[2].PeerId, IPAddress.Parse("10.50.0.9"), cts.Token));
+
+            var delivered = await cluster.Devices[1].ReceiveAsync(cts.Token);
+            Assert.Equal(42, delivered[20]);
+            Assert.Equal(IPAddress.Parse("10.50.0.9"), new IPAddress(delivered.AsSpan(12, 4)));
+        }
+    }
+
+    [Fact]
     public async Task Join_WhenNotOnAllowList_IsRefused()
     {
         await using var cluster = await VpnCluster.CreateAsync(2);
