@@ -215,6 +215,12 @@ internal sealed partial class YamuxStream
         }
     }
 
+    // The round trip the growth test assumes at least. The session's estimate comes from pings on an idle connection;
+    // under load the window's real round trip is longer (queues, and the receiving side's own work), so on a fast
+    // link (a veth pair, 0.1 ms idle) the test never passed and the window stayed at its initial size, capping a
+    // transfer at a few hundred Mbit/s — or not, depending on the one sample taken (docs/vpn.md).
+    private static readonly TimeSpan MinGrowthRoundTrip = TimeSpan.FromMilliseconds(2);
+
     /// <summary>
     /// Returns <paramref name="bytes"/> of window to the peer once half the window is consumed, doubling the window when the
     /// previous half was consumed within two round trips (the link, not the reader, is the bottleneck).
@@ -222,6 +228,8 @@ internal sealed partial class YamuxStream
     /// <returns>Whether a WindowUpdate is now pending and the stream must be scheduled.</returns>
     private bool GrantLocked(long bytes)
     {
+        static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
         if (bytes <= 0 || (_state & (StreamState.FinReceived | StreamState.Reset | StreamState.SessionClosed)) != 0)
         {
             return false; // the peer sends nothing more: no update needed
@@ -238,7 +246,7 @@ internal sealed partial class YamuxStream
         long growth = 0;
         TimeSpan rtt = _session.RoundTripTime;
         int maxWindow = _session.Options.MaxWindowSize;
-        if (rtt > TimeSpan.Zero && _receiveWindow < maxWindow && time.GetElapsedTime(_windowEpoch, now) < rtt * 2)
+        if (rtt > TimeSpan.Zero && _receiveWindow < maxWindow && time.GetElapsedTime(_windowEpoch, now) < Max(rtt, MinGrowthRoundTrip) * 2)
         {
             long grown = Math.Min(_receiveWindow * 2, maxWindow);
             if (_session.TryReserveWindowGrowth(grown - _receiveWindow))

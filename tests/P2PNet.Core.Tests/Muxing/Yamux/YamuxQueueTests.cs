@@ -69,6 +69,66 @@ public class YamuxQueueTests
     }
 
     [Fact]
+    public async Task SingleReaderQueue_RunReaderInline_ResumesTheReaderInsideTryWrite_OnTheWriterThread()
+    {
+        var queue = new SingleReaderQueue<int>(runReaderInline: true);
+        var reader = ResumeAsync(queue);
+        Assert.False(reader.IsCompleted);
+
+        var (writerThread, resumedBeforeTryWriteReturned) = await WriteOnOwnThreadAsync(queue, reader);
+
+        var (readerThread, item) = await reader.WaitAsync(YamuxTest.Timeout);
+        Assert.True(resumedBeforeTryWriteReturned, "the reader had not resumed when TryWrite returned");
+        Assert.Equal(writerThread, readerThread);
+        Assert.Equal(42, item);
+    }
+
+    [Fact]
+    public async Task SingleReaderQueue_ByDefault_ResumesTheReaderOnAnotherThread()
+    {
+        var queue = new SingleReaderQueue<int>();
+        var reader = ResumeAsync(queue);
+        Assert.False(reader.IsCompleted);
+
+        var (writerThread, _) = await WriteOnOwnThreadAsync(queue, reader);
+
+        var (readerThread, item) = await reader.WaitAsync(YamuxTest.Timeout);
+        Assert.NotEqual(writerThread, readerThread);
+        Assert.Equal(42, item);
+    }
+
+    /// <summary>Waits on <paramref name="queue"/> (registered before this returns) and, once woken, reports the thread it
+    /// resumed on and the item it read. No context is captured, so where it resumes is the queue's choice.</summary>
+    private static async Task<(int Thread, int Item)> ResumeAsync(SingleReaderQueue<int> queue)
+    {
+        Assert.True(await queue.WaitToReadAsync().ConfigureAwait(false));
+        int thread = Environment.CurrentManagedThreadId;
+        Assert.True(queue.TryRead(out int item));
+        return (thread, item);
+    }
+
+    /// <summary>Writes 42 from a thread of its own (never a pool thread, so nothing else runs on it); returns that thread
+    /// and whether <paramref name="reader"/> had completed by the time TryWrite returned.</summary>
+    private static Task<(int Thread, bool ReaderDone)> WriteOnOwnThreadAsync(SingleReaderQueue<int> queue, Task reader)
+    {
+        var done = new TaskCompletionSource<(int, bool)>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                Assert.True(queue.TryWrite(42));
+                done.TrySetResult((Environment.CurrentManagedThreadId, reader.IsCompleted));
+            }
+            catch (Exception e)
+            {
+                done.TrySetException(e);
+            }
+        }) { IsBackground = true, Name = "queue writer" };
+        thread.Start();
+        return done.Task.WaitAsync(YamuxTest.Timeout);
+    }
+
+    [Fact]
     public async Task Accept_CancelledWait_DoesNotLoseTheNextStream()
     {
         await using YamuxSessionPair pair = YamuxSessionPair.Start(TestTransports.CreateInMemory());
