@@ -296,6 +296,11 @@ public abstract partial class VpnEndpoint : IAsyncDisposable
         var link = await FindLinkAsync(stream.RemotePeer, cancellationToken).ConfigureAwait(false);
         if (link is null)
         {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                stream.Abort(); // shutting down while it waited for a table: not a refusal worth a warning
+                return;
+            }
             // Not (or no longer) a member: a removed peer cannot reach anyone. A member we learn of later redials
             // with backoff.
             VpnLog.InboundRefused(Logger, stream.RemotePeer);
