@@ -46,6 +46,7 @@ public abstract partial class VpnEndpoint : IAsyncDisposable
 
     private readonly Lock _linksLock = new();
     private Dictionary<PeerId, PeerLink> _links = [];
+    private Dictionary<uint, PeerLink> _routes = [];
 
     // Completed and replaced each time a table is applied (under _linksLock): a data stream from a peer we do not know
     // yet waits on it for a while (TableWait) before it is refused.
@@ -57,7 +58,7 @@ public abstract partial class VpnEndpoint : IAsyncDisposable
     // has applied the table from its own join (without the wait, the first packets after a join waited out a redial).
     private static readonly TimeSpan TableWait = TimeSpan.FromSeconds(2);
     private const int MaxStreamsWaitingForTable = 16;
-    private Dictionary<uint, PeerLink> _routes = [];
+
     private VpnRoutingTable? _table;
     private uint _localAddress;
     private IPAddress? _configuredAddress;

@@ -24,18 +24,23 @@ public abstract class TransportConnection : IDuplexPipe, IAsyncDisposable
     /// <summary>A pipe that pauses its writer at <paramref name="maxBuffered"/> bytes and resumes at half (backpressure).</summary>
     /// <remarks>Pipes with the same limits share one <see cref="PipeOptions"/>: every connection has two such pipes, and
     /// an idle connection should not carry its own copies.</remarks>
-    protected static Pipe CreateBoundedPipe(int maxBuffered, int minimumSegmentSize = -1)
+    protected static Pipe CreateBoundedPipe(int maxBuffered, int minimumSegmentSize = -1) =>
+        CreateBoundedPipe(maxBuffered, minimumSegmentSize, PipeScheduler.ThreadPool);
+
+    private static Pipe CreateBoundedPipe(int maxBuffered, int minimumSegmentSize, PipeScheduler readerScheduler)
     {
         PipeOptions[] cache = s_pipeOptions;
         foreach (PipeOptions cached in cache)
         {
-            if (cached.PauseWriterThreshold == maxBuffered && (minimumSegmentSize < 0 ? cached.MinimumSegmentSize == PipeOptions.Default.MinimumSegmentSize : cached.MinimumSegmentSize == minimumSegmentSize))
+            if (cached.PauseWriterThreshold == maxBuffered && cached.ReaderScheduler == readerScheduler
+                && (minimumSegmentSize < 0 ? cached.MinimumSegmentSize == PipeOptions.Default.MinimumSegmentSize : cached.MinimumSegmentSize == minimumSegmentSize))
             {
                 return new Pipe(cached);
             }
         }
 
         var options = new PipeOptions(
+            readerScheduler: readerScheduler,
             pauseWriterThreshold: maxBuffered,
             resumeWriterThreshold: maxBuffered / 2,
             minimumSegmentSize: minimumSegmentSize,
@@ -49,16 +54,11 @@ public abstract class TransportConnection : IDuplexPipe, IAsyncDisposable
         return new Pipe(options);
     }
 
-    /// <summary>A bounded pipe (as <see cref="CreateBoundedPipe"/>) whose reader resumes on the flushing thread: the
+    /// <summary>A bounded pipe (as <see cref="CreateBoundedPipe(int, int)"/>) whose reader resumes on the flushing thread: the
     /// transport's own loop for its input, the layer above for its output (<see cref="Tcp.TcpTransportOptions.LowLatency"/>).
     /// </summary>
     internal static Pipe CreateInlinePipe(int maxBuffered, int minimumSegmentSize = -1) =>
-        new(new PipeOptions(
-            readerScheduler: PipeScheduler.Inline,
-            pauseWriterThreshold: maxBuffered,
-            resumeWriterThreshold: maxBuffered / 2,
-            minimumSegmentSize: minimumSegmentSize,
-            useSynchronizationContext: false));
+        CreateBoundedPipe(maxBuffered, minimumSegmentSize, PipeScheduler.Inline);
 
     /// <summary>Implementations call this for every read from the network.</summary>
     protected void CountReceived(long bytes) => Interlocked.Add(ref _bytesReceived, bytes);

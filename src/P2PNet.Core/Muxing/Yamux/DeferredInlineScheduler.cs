@@ -46,12 +46,20 @@ internal sealed class DeferredInlineScheduler : PipeScheduler
             return;
         }
         // A resumed reader may wake more (it writes to another stream whose reader is local): they run at once, as
-        // Schedule is outside the scope now, or on the pool; the list is this thread's and emptied first.
+        // Schedule is outside the scope now, or on the pool; the list is this thread's and emptied first. One reader
+        // (a lone packet's) is the common case and needs no copy.
+        if (pending.Count == 1)
+        {
+            var (action, state) = pending[0];
+            pending.Clear();
+            action(state);
+            return;
+        }
         var readers = pending.ToArray();
         pending.Clear();
-        foreach (var (action, state) in readers)
+        foreach (var (each, eachState) in readers)
         {
-            action(state);
+            each(eachState);
         }
     }
 }

@@ -24,25 +24,11 @@ namespace P2PNet.Muxing.Yamux;
 internal sealed partial class YamuxStream : MuxedStream
 {
     // Receive buffer: never pauses the writer (the read loop), because the flow-control window already bounds it.
-    private static readonly PipeOptions s_receivePipeOptions = new(
-        pool: YamuxBlockPool.Instance,
-        readerScheduler: PipeScheduler.ThreadPool,
-        writerScheduler: PipeScheduler.Inline,
-        pauseWriterThreshold: 0,
-        resumeWriterThreshold: 0,
-        minimumSegmentSize: YamuxBlockPool.BlockSize,
-        useSynchronizationContext: false);
+    private static readonly PipeOptions s_receivePipeOptions = ReceivePipeOptions(PipeScheduler.ThreadPool);
 
     // The same on a session that delivers inline: the reader resumes on the read loop's thread (a connection with
     // TcpTransportOptions.LowLatency, whose readers are asked to keep their continuations short).
-    private static readonly PipeOptions s_inlineReceivePipeOptions = new(
-        pool: YamuxBlockPool.Instance,
-        readerScheduler: DeferredInlineScheduler.Instance,
-        writerScheduler: PipeScheduler.Inline,
-        pauseWriterThreshold: 0,
-        resumeWriterThreshold: 0,
-        minimumSegmentSize: YamuxBlockPool.BlockSize,
-        useSynchronizationContext: false);
+    private static readonly PipeOptions s_inlineReceivePipeOptions = ReceivePipeOptions(DeferredInlineScheduler.Instance);
 
     private readonly YamuxSession _session;
     private readonly uint _id;
@@ -71,6 +57,15 @@ internal sealed partial class YamuxStream : MuxedStream
 
     /// <summary>Session bookkeeping, guarded by the session's lock: outbound stream counted as not yet acknowledged.</summary>
     internal bool AwaitingAck;
+
+    private static PipeOptions ReceivePipeOptions(PipeScheduler readerScheduler) => new(
+        pool: YamuxBlockPool.Instance,
+        readerScheduler: readerScheduler,
+        writerScheduler: PipeScheduler.Inline,
+        pauseWriterThreshold: 0,
+        resumeWriterThreshold: 0,
+        minimumSegmentSize: YamuxBlockPool.BlockSize,
+        useSynchronizationContext: false);
 
     public YamuxStream(YamuxSession session, uint id, bool isOutbound)
     {

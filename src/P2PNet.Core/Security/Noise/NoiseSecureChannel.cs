@@ -34,32 +34,16 @@ internal sealed partial class NoiseSecureChannel : ISecureConnection, IInlineDel
     /// <summary>Unread bytes at which a paused writer resumes.</summary>
     internal const long ResumeThreshold = 512 * 1024;
 
-    private static readonly PipeOptions s_inboundOptions = new(
-        pauseWriterThreshold: PauseThreshold,
-        resumeWriterThreshold: ResumeThreshold,
-        useSynchronizationContext: false);
+    private static readonly PipeOptions s_inboundOptions = DirectionOptions(PipeScheduler.ThreadPool);
 
     // Large segments: an application write then spans few segments, so most frames encrypt straight from one.
-    private static readonly PipeOptions s_outboundOptions = new(
-        pauseWriterThreshold: PauseThreshold,
-        resumeWriterThreshold: ResumeThreshold,
-        minimumSegmentSize: 64 * 1024,
-        useSynchronizationContext: false);
+    private static readonly PipeOptions s_outboundOptions = DirectionOptions(PipeScheduler.ThreadPool, 64 * 1024);
 
     // For a transport that delivers inline (TcpTransportOptions.LowLatency): the decrypt loop runs on the thread that
     // flushed the transport's input (its receive thread), and the encrypt loop on the thread that flushed Output.
-    private static readonly PipeOptions s_inlineInboundOptions = new(
-        readerScheduler: PipeScheduler.Inline,
-        pauseWriterThreshold: PauseThreshold,
-        resumeWriterThreshold: ResumeThreshold,
-        useSynchronizationContext: false);
+    private static readonly PipeOptions s_inlineInboundOptions = DirectionOptions(PipeScheduler.Inline);
 
-    private static readonly PipeOptions s_inlineOutboundOptions = new(
-        readerScheduler: PipeScheduler.Inline,
-        pauseWriterThreshold: PauseThreshold,
-        resumeWriterThreshold: ResumeThreshold,
-        minimumSegmentSize: 64 * 1024,
-        useSynchronizationContext: false);
+    private static readonly PipeOptions s_inlineOutboundOptions = DirectionOptions(PipeScheduler.Inline, 64 * 1024);
 
     private readonly IDuplexPipe _transport;
     private readonly CipherState _send;
@@ -87,6 +71,13 @@ internal sealed partial class NoiseSecureChannel : ISecureConnection, IInlineDel
         _outbound = new Pipe(DeliversInline ? s_inlineOutboundOptions : s_outboundOptions);
         Completion = Task.CompletedTask;
     }
+
+    private static PipeOptions DirectionOptions(PipeScheduler readerScheduler, int minimumSegmentSize = -1) => new(
+        readerScheduler: readerScheduler,
+        pauseWriterThreshold: PauseThreshold,
+        resumeWriterThreshold: ResumeThreshold,
+        minimumSegmentSize: minimumSegmentSize,
+        useSynchronizationContext: false);
 
     /// <summary>Whether the transport below delivers inline, and so does this channel: decrypted data reaches the
     /// reader on the transport's receive thread, and a flush of <see cref="Output"/> is encrypted on the flushing thread.</summary>

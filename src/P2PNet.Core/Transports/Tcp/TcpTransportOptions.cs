@@ -37,8 +37,9 @@ public sealed class TcpTransportOptions
     /// (docs/vpn.md, "Latency at human rates").
     /// <para>The price: a thread per connection, and a stream read woken by a small frame (up to 4 KiB; larger ones wake
     /// the reader on the thread pool) continues on that receive thread, so a reader that blocks (or computes for long)
-    /// before its next read holds up every stream of its connection; hand heavy work off. Default false: connections share the socket engine and the thread pool, which scales to thousands of
-    /// connections. <c>p2pnet vpn up</c> turns it on.</para>
+    /// before its next read holds up every stream of its connection; hand heavy work off. Default false: connections
+    /// share the socket engine and the thread pool, which scales to thousands of connections. <c>p2pnet vpn up</c> turns
+    /// it on.</para>
     /// </summary>
     public bool LowLatency { get; set; }
 }
