@@ -167,6 +167,47 @@ public class VpnCoordinatorMemberTests
     }
 
     [Fact]
+    public async Task DataStreams_FromAPeerNoTableNames_AreAllRefused_AndDeliverNothing()
+    {
+        // Hostile: a peer that is never admitted floods a member with data streams. Sixteen wait for a table at most
+        // 2 s, the rest are refused at once; every one ends, and none delivers a packet.
+        await using var cluster = await VpnCluster.CreateAsync(3);
+        using var cts = new CancellationTokenSource(Timeout);
+        await cluster.Coordinator.StartAsync([new VpnMemberRequest(cluster.Hosts[1].PeerId, IPAddress.Parse("10.50.0.7"))], cts.Token);
+        await cluster.Member(1).JoinAsync(cluster.CoordinatorAddress, null, cts.Token);
+        await cluster.Hosts[2].DialAsync(cluster.Hosts[1].ListenAddresses[0].WithPeerId(cluster.Hosts[1].PeerId), cts.Token);
+
+        var ended = Enumerable.Range(0, 24).Select(async n =>
+        {
+            var stream = await cluster.Hosts[2].OpenStreamAsync(cluster.Hosts[1].PeerId, cluster.Vpns[1].IpProtocol, cts.Token);
+            await using (stream)
+            {
+                PacketFraming.Write(stream.Output, Packets.IPv4(IPAddress.Parse("10.50.0.9"), IPAddress.Parse("10.50.0.7"), [(byte)n]));
+                await stream.Output.FlushAsync(cts.Token);
+                try
+                {
+                    while (true)
+                    {
+                        var result = await stream.Input.ReadAsync(cts.Token);
+                        stream.Input.AdvanceTo(result.Buffer.End);
+                        if (result.IsCompleted)
+                        {
+                            break;
+                        }
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    // refused: reset
+                }
+            }
+        }).ToArray();
+        await Task.WhenAll(ended).WaitAsync(Timeout);
+
+        Assert.False(cluster.Devices[1].TryReceive(out _));
+    }
+
+    [Fact]
     public async Task Join_WhenNotOnAllowList_IsRefused()
     {
         await using var cluster = await VpnCluster.CreateAsync(2);
