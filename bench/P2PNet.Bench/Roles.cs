@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using P2PNet.Host;
 using P2PNet.Multiformats;
 using P2PNet.Protocols.Echo;
@@ -12,6 +14,9 @@ namespace P2PNet.Bench;
 /// <summary>The P2PNet ends of each measurement, each run as its own process by <see cref="Runner"/>.</summary>
 internal static class Roles
 {
+    /// <summary>The loggers of every host a role creates: none unless <c>--log LEVEL</c> is given (see Program.cs).</summary>
+    public static ILoggerFactory LoggerFactory { get; set; } = NullLoggerFactory.Instance;
+
     public static P2PHost CreateHost(Args args, TimeSpan? idleTimeout = null)
     {
         var options = new P2PHostOptions
@@ -38,12 +43,13 @@ internal static class Roles
         {
             options.PrivateNetworkKey = SwarmKey.ReadFile(psk);
         }
-        var host = new P2PHost(options);
+        var host = new P2PHost(options, LoggerFactory);
         host.SetStreamHandler(EchoProtocol.Id, EchoProtocol.HandleAsync);
         return host;
     }
 
-    /// <summary>Listens, prints <c>LISTEN ma</c>, answers <c>gc</c> on stdin with <c>OK</c>, exits at stdin EOF.</summary>
+    /// <summary>Listens, prints <c>LISTEN ma</c>, answers <c>gc</c> on stdin with <c>OK</c> and <c>usage</c> with <c>USAGE</c>,
+    /// exits at stdin EOF.</summary>
     public static async Task<int> ServerAsync(Args args)
     {
         await using var host = CreateHost(args);
@@ -57,6 +63,12 @@ internal static class Roles
                 GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
                 GC.WaitForPendingFinalizers();
                 Console.WriteLine($"OK {host.Connections.Count} {GC.GetTotalMemory(forceFullCollection: true)} {GC.GetGCMemoryInfo().TotalCommittedBytes}");
+            }
+            else if (line == "usage")
+            {
+                // What the resource manager holds (handshake and connection slots, streams, memory) and has refused: after
+                // a client is done, everything but the refusals is back to zero unless a slot leaked.
+                Console.WriteLine($"USAGE {host.GetResourceUsage()}");
             }
         }
         return 0;
