@@ -58,6 +58,9 @@ internal sealed class Runner
         public double P50 { get; set; } = double.NaN;
         public double P99 { get; set; } = double.NaN;
         public double Handshakes { get; set; } = double.NaN;
+        public double HandshakeClientCpuUs { get; set; } = double.NaN;
+        public double HandshakeServerCpuUs { get; set; } = double.NaN;
+        public int HandshakeFailures { get; set; }
         public double IdleKib { get; set; } = double.NaN;
         public string Streams { get; set; } = "—";
         public List<string> Notes { get; } = [];
@@ -92,13 +95,14 @@ internal sealed class Runner
             + $"Latency over {_latencyCount} fresh connections; handshakes {_handshakes} (js clients {_jsHandshakes}), 8 concurrent dialers; "
             + $"idle memory over {_idleCount} connections; {_streamCount} concurrent streams.");
         sb.AppendLine();
-        sb.AppendLine("| path | upload Gbit/s | download Gbit/s | connect + 1st ping p50 / p99 ms | handshakes/s | idle KiB/conn (listener) | concurrent streams | CPU s/GB |");
-        sb.AppendLine("|---|---:|---:|---:|---:|---:|---|---:|");
+        // The last column was added after the others: scripts that read the table by column keep working.
+        sb.AppendLine("| path | upload Gbit/s | download Gbit/s | connect + 1st ping p50 / p99 ms | handshakes/s | idle KiB/conn (listener) | concurrent streams | CPU s/GB | CPU µs/handshake dialer / listener |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---|---:|---:|");
         foreach (var r in rows)
         {
             sb.AppendLine(CultureInfo.InvariantCulture,
                 $"| {r.Name} | {F(Stats.Median(r.Up), 2)} | {F(Stats.Median(r.Down), 2)} | {(double.IsNaN(r.P50) ? "—" : $"{F(r.P50, 2)} / {F(r.P99, 2)}")} | "
-                + $"{F(r.Handshakes, 0)} | {F(r.IdleKib, 1)} | {r.Streams} | {F(Stats.Median(r.CpuPerGb), 2)} |");
+                + $"{F(r.Handshakes, 0)} | {F(r.IdleKib, 1)} | {r.Streams} | {F(Stats.Median(r.CpuPerGb), 2)} | {HandshakeCpu(r)} |");
         }
         if (rows.Find(r => r.Name.StartsWith("ChaCha20", StringComparison.Ordinal)) is { } aead && Stats.Median(aead.CpuPerGb) is > 0 and var floor)
         {
@@ -113,6 +117,14 @@ internal sealed class Runner
             sb.Append(CultureInfo.InvariantCulture, $"{r.Name}: {string.Join("; ", r.Notes)}");
         }
         return sb.ToString();
+    }
+
+    private static string HandshakeCpu(Row r)
+    {
+        string cpu = double.IsNaN(r.HandshakeClientCpuUs) && double.IsNaN(r.HandshakeServerCpuUs)
+            ? "—"
+            : $"{F(r.HandshakeClientCpuUs, 0)} / {F(r.HandshakeServerCpuUs, 0)}";
+        return r.HandshakeFailures > 0 ? $"{cpu} ({r.HandshakeFailures} failed)" : cpu;
     }
 
     private static string F(double v, int digits) => double.IsNaN(v) ? "—" : v.ToString("F" + digits.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
@@ -284,20 +296,39 @@ internal sealed class Runner
             string connect = doc.RootElement.TryGetProperty("connect_p50_ms", out var c50) ? $" (connect alone p50 {c50.GetDouble():F2})" : "";
             Log($"{name}: latency p50 {row.P50:F2} p99 {row.P99:F2} ms{connect}");
         });
-        await Measure(row, async () =>
-        {
-            int count = client == Impl.Js ? _jsHandshakes : _handshakes;
-            await using var c = StartClient(client, "handshakes", ma, psk, "--count", count.ToString(CultureInfo.InvariantCulture), "--concurrency", "8");
-            using var doc = JsonDocument.Parse(await c.ReadLineAsync("{", TimeSpan.FromMinutes(5)));
-            row.Handshakes = doc.RootElement.GetProperty("per_second").GetDouble();
-            Log($"{name}: {row.Handshakes:F0} handshakes/s");
-        });
+        await Measure(row, () => HandshakesAsync(row, client, connectListener ?? listener, ma, psk));
         if (full)
         {
             await Measure(row, () => IdleAsync(row, listener, ma, psk));
             await Measure(row, () => StreamsAsync(row, listener, ma, psk));
         }
         return row;
+    }
+
+    /// <summary>The handshakes row: rate, CPU per completed handshake of the dialer (its own figure) and of the listener
+    /// (its CPU time over the client's measured window, which the client opens with a <c>MEASURE</c> line), failures.</summary>
+    private async Task HandshakesAsync(Row row, Impl client, ChildProcess server, string ma, bool psk)
+    {
+        int count = client == Impl.Js ? _jsHandshakes : _handshakes;
+        await using var c = StartClient(client, "handshakes", ma, psk, "--count", count.ToString(CultureInfo.InvariantCulture), "--concurrency", "8");
+        await c.ReadLineAsync("MEASURE", TimeSpan.FromMinutes(5));
+        double serverCpu = ProcessStats.CpuSeconds(server.Pid);
+        using var doc = JsonDocument.Parse(await c.ReadLineAsync("{", TimeSpan.FromMinutes(5)));
+        serverCpu = ProcessStats.CpuSeconds(server.Pid) - serverCpu;
+        var json = doc.RootElement;
+        int failures = json.TryGetProperty("failures", out var f) ? f.GetInt32() : 0;
+        int warmupFailures = json.TryGetProperty("warmup_failures", out var w) ? w.GetInt32() : 0;
+        row.Handshakes = json.GetProperty("per_second").GetDouble();
+        row.HandshakeClientCpuUs = json.TryGetProperty("client_cpu_us", out var cpu) ? cpu.GetDouble() : double.NaN;
+        row.HandshakeServerCpuUs = serverCpu * 1e6 / (count - failures);
+        row.HandshakeFailures = failures;
+        if (failures + warmupFailures > 0)
+        {
+            string? first = c.StdErr().Split(" | ").FirstOrDefault(l => l.StartsWith("handshake failed", StringComparison.Ordinal));
+            row.Notes.Add($"handshakes: {failures} of {count} failed, {warmupFailures} in the warm-up{(first is null ? "" : $" (first: {first})")}");
+        }
+        Log($"{row.Name}: {row.Handshakes:F0} handshakes/s, CPU per handshake dialer {row.HandshakeClientCpuUs:F0} µs, "
+            + $"listener {row.HandshakeServerCpuUs:F0} µs, {failures} failed ({warmupFailures} in the warm-up)");
     }
 
     private static async Task Measure(Row row, Func<Task> step)

@@ -3,7 +3,7 @@
 // tests/interop/node_modules so the same pinned packages resolve.
 //
 //   bench.mjs latency    MA --count N          connect + first ping on N fresh connections: {"p50_ms","p99_ms"}
-//   bench.mjs handshakes MA --count N --concurrency C   full handshakes per second: {"per_second"}
+//   bench.mjs handshakes MA --count N --concurrency C   full handshakes per second: MEASURE, then {"per_second", "client_cpu_us"}
 //   bench.mjs listen                           a listener without js-libp2p's inbound rate limits: prints LISTEN <ma>
 //   [--psk FILE] on all. (node.mjs listen keeps js-libp2p's default inbound connection threshold, which resets
 //   connections arriving faster than a few per second, so the connect loops need this listener.)
@@ -125,11 +125,15 @@ try {
     }
     remaining = 2 * concurrency
     await Promise.all(Array.from({ length: concurrency }, worker))
+    // MEASURE opens the measured window for the runner, which reads the listener's CPU time at it and at the result.
+    console.log('MEASURE')
     remaining = count
+    const cpu = process.cpuUsage()
     const start = performance.now()
     await Promise.all(Array.from({ length: concurrency }, worker))
     const seconds = (performance.now() - start) / 1000
-    console.log(JSON.stringify({ per_second: count / seconds }))
+    const used = process.cpuUsage(cpu)
+    console.log(JSON.stringify({ per_second: count / seconds, client_cpu_us: (used.user + used.system) / count }))
   } else {
     throw new Error(`unknown command ${command}`)
   }
