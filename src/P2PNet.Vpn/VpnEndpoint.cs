@@ -159,6 +159,16 @@ public abstract partial class VpnEndpoint : IAsyncDisposable
         return new VpnStatistics(links.Values.ToDictionary(l => l.Peer.ToString(), l => l.Statistics), Metrics.DropSnapshot());
     }
 
+    /// <summary>The protocol of the data stream this endpoint sends to <paramref name="peer"/> on (null when there is
+    /// none yet).</summary>
+    internal string? DataProtocolTo(PeerId peer)
+    {
+        lock (_linksLock)
+        {
+            return _links.GetValueOrDefault(peer)?.Protocol;
+        }
+    }
+
     /// <summary>Stops carrying traffic: closes every data stream, stops reading the device and unregisters the protocols.
     /// Members keep their last table; a stopped coordinator no longer admits or removes members.</summary>
     public async Task StopAsync(CancellationToken cancellationToken = default)

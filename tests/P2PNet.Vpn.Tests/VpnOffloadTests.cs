@@ -84,6 +84,50 @@ public class VpnOffloadTests
     }
 
     [Fact]
+    public async Task LinkWhoseFirstStreamSettledOn1_0_0_WithAPeerServing2_0_0_MovesTo2_0_0_AndCarriesSuperPacketsWhole()
+    {
+        // A member that learns the VPN id from its join's answer serves the data protocols only from then on, and the
+        // coordinator dials it at about that moment: a proposal of 2.0.0 just before its handlers and one of 1.0.0 just
+        // after settled the link on finished packets. The outcome of that race, made certain: each VPN's first data
+        // stream is negotiated on 1.0.0 alone.
+        var offloading = new[] { new OffloadTestDevice(), new OffloadTestDevice() };
+        await using var cluster = await VpnCluster.CreateAsync(2, device: i => offloading[i]);
+        int legacyOpens = 0;
+        for (int i = 0; i < 2; i++)
+        {
+            var host = cluster.Hosts[i];
+            var vpn = cluster.Vpns[i];
+            int opened = 0;
+            vpn.OpenDataStream = (peer, protocols, ct) =>
+            {
+                if (Interlocked.Increment(ref opened) == 1)
+                {
+                    Interlocked.Increment(ref legacyOpens);
+                    return host.OpenStreamAsync(peer, [vpn.IpProtocol], ct);
+                }
+                return host.OpenStreamAsync(peer, protocols, ct);
+            };
+        }
+        await cluster.StartAllAsync();
+        await cluster.WaitForDataStreamAsync(0, 1);
+        await VpnCluster.WaitUntilAsync(() =>
+            cluster.Vpns[0].DataProtocolTo(cluster.Hosts[1].PeerId) == cluster.Vpns[0].OffloadIpProtocol
+            && cluster.Vpns[1].DataProtocolTo(cluster.Hosts[0].PeerId) == cluster.Vpns[1].OffloadIpProtocol);
+        Assert.Equal(1, legacyOpens); // the dialer's first stream was 1.0.0: the path under test ran
+
+        using var cts = new CancellationTokenSource(Timeout);
+        byte[] payload = Payload(60_000);
+        for (int from = 0; from < 2; from++)
+        {
+            var (packet, offload) = Tcp(cluster, from, 1 - from, payload);
+            await offloading[from].SendAsync(packet, offload);
+            var (received, receivedOffload) = await offloading[1 - from].ReceiveAsync(cts.Token);
+            Assert.Equal(packet, received);
+            Assert.Equal(offload, receivedOffload);
+        }
+    }
+
+    [Fact]
     public async Task SuperPackets_WithForgedSourceOrOffloadThatDoesNotFit_AreDroppedAndCounted()
     {
         var offloading = new OffloadTestDevice();

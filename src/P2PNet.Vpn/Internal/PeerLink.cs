@@ -26,6 +26,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
     private int _backoffRestarted; // set by RedialNow: the next wait starts again from RedialInitialDelay
     private uint _address;
     private int _connected;
+    private string? _protocol;
     private long _packetsSent, _bytesSent, _packetsReceived, _bytesReceived;
 
     // Once per process, at the first link: the queue's code over OutboundPacket (a struct, so no ReadyToRun image holds
@@ -59,6 +60,9 @@ internal sealed partial class PeerLink : IAsyncDisposable
     public PeerId Peer { get; }
 
     public bool Dials { get; }
+
+    /// <summary>The protocol of the stream the link sends on now or last sent on (null before the first).</summary>
+    public string? Protocol => Volatile.Read(ref _protocol);
 
     public uint Address
     {
@@ -97,7 +101,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
         var attachment = new Attachment(stream, linked.Token);
         // Told before the sender takes the stream, as on the dialing side: once the link reports Connected, the
         // coordinator has already reacted to it coming up (pushed a missed table).
-        VpnLog.LinkUp(_logger, Peer, "inbound");
+        VpnLog.LinkUp(_logger, Peer, "inbound", stream.Protocol);
         _owner.OnLinkUp(Peer, stream.Connection);
         if (!Dials)
         {
@@ -114,6 +118,45 @@ internal sealed partial class PeerLink : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A peer that took /p2pnet/vpn/ip/1.0.0 is asked once more, on a second stream: one that has just joined serves the
+    /// data protocols only from the moment its join's answer (which carries the VPN id) arrives, and the coordinator,
+    /// or a member told of the join, dials it at about that moment. A proposal of 2.0.0 that arrived just before the
+    /// handlers and one of 1.0.0 just after settled on finished packets for the link's lifetime: every super-packet
+    /// segmented by the sender and written to the receiver's device one segment at a time, a sixth of the throughput
+    /// (docs/vpn.md, "A link that settled on finished packets"). The second negotiation finds both handlers there and
+    /// takes 2.0.0; a peer from before 2.0.0 takes 1.0.0 again, and the first stream stays.
+    /// </summary>
+    private async ValueTask<P2PStream> PreferOffloadAsync(P2PStream stream, CancellationToken stop)
+    {
+        if (stream.Protocol != _owner.IpProtocol || _owner.DataProtocols.Count < 2)
+        {
+            return stream;
+        }
+        P2PStream again;
+        try
+        {
+            again = await _owner.OpenDataStream(Peer, _owner.DataProtocols, stop).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // the first stream works: keep it whatever the second attempt ran into
+        catch (Exception) when (!stop.IsCancellationRequested)
+#pragma warning restore CA1031
+        {
+            return stream;
+        }
+        catch
+        {
+            stream.Abort(); // shutting down
+            await stream.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+        P2PStream kept = again.Protocol == _owner.OffloadIpProtocol ? again : stream;
+        P2PStream dropped = ReferenceEquals(kept, again) ? stream : again;
+        dropped.Abort();
+        await dropped.DisposeAsync().ConfigureAwait(false);
+        return kept;
+    }
+
     private async Task SendLoopAsync(CancellationToken stop)
     {
         var delay = _owner.Options.RedialInitialDelay;
@@ -128,6 +171,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
                 try
                 {
                     stream = await _owner.OpenDataStream(Peer, _owner.DataProtocols, stop).ConfigureAwait(false);
+                    stream = await PreferOffloadAsync(stream, stop).ConfigureAwait(false);
                 }
 #pragma warning disable CA1031 // any dial failure means: wait and redial
                 catch (Exception e)
@@ -148,7 +192,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
                 delay = _owner.Options.RedialInitialDelay;
                 owned = CancellationTokenSource.CreateLinkedTokenSource(stop);
                 attachment = new Attachment(stream, owned.Token);
-                VpnLog.LinkUp(_logger, Peer, "outbound");
+                VpnLog.LinkUp(_logger, Peer, "outbound", stream.Protocol);
                 _owner.OnLinkUp(Peer, stream.Connection);
                 receive = ReceiveUntilEndAsync(stream, owned);
             }
@@ -168,6 +212,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
                 }
             }
 
+            Volatile.Write(ref _protocol, attachment.Stream.Protocol);
             Interlocked.Increment(ref _connected);
             string reason = "stream ended";
             try

@@ -14,8 +14,8 @@ internal static partial class VpnLog
     [LoggerMessage(EventId = 7002, Level = LogLevel.Debug, Message = "VPN data stream to {Peer} lost: {Reason}; redialing in {DelayMilliseconds} ms")]
     public static partial void LinkLost(ILogger logger, PeerId peer, string reason, double delayMilliseconds);
 
-    [LoggerMessage(EventId = 7003, Level = LogLevel.Debug, Message = "VPN data stream to {Peer} up ({Direction})")]
-    public static partial void LinkUp(ILogger logger, PeerId peer, string direction);
+    [LoggerMessage(EventId = 7003, Level = LogLevel.Debug, Message = "VPN data stream to {Peer} up ({Direction}, {Protocol})")]
+    public static partial void LinkUp(ILogger logger, PeerId peer, string direction, string protocol);
 
     [LoggerMessage(EventId = 7004, Level = LogLevel.Warning, Message = "VPN table push to {Peer} failed: {Reason}")]
     public static partial void PushFailed(ILogger logger, PeerId peer, string reason);
