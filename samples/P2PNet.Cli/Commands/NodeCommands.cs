@@ -208,10 +208,12 @@ internal static class NodeCommands
         var ping = new Command("ping", "Ping a peer; prints {\"rtt_ms\": …} per ping. Exit 0 only if all succeed.");
         var address = new Argument<string>("multiaddr") { Description = "The peer, e.g. /ip4/127.0.0.1/tcp/4001/p2p/12D3KooW…" };
         var count = new Option<int>("--count", "-c") { Description = "Number of pings.", DefaultValueFactory = _ => 1 };
+        var interval = new Option<double>("--interval", "-i") { Description = "Milliseconds to wait after each answer before the next ping, on the same stream (0: back to back). Shows what a connection that sleeps between messages costs (docs/performance.md).", DefaultValueFactory = _ => 0 };
         var key = KeyOption();
         var timeout = CliSupport.TimeoutOption();
         ping.Arguments.Add(address);
         ping.Options.Add(count);
+        ping.Options.Add(interval);
         ping.Options.Add(timeout);
         ping.Options.Add(key);
         ping.Options.Add(Verbose);
@@ -224,10 +226,20 @@ internal static class NodeCommands
             {
                 throw new ArgumentException("--count must be at least 1.");
             }
+            double wait = parse.GetValue(interval);
+            if (!(wait >= 0 && wait <= 3_600_000))
+            {
+                throw new ArgumentException("--interval must be between 0 and 3600000 milliseconds.");
+            }
             await using var session = await ClientSession.ConnectAsync(parse, address, key, ct);
+            int done = 0;
             await foreach (var rtt in PingProtocol.PingAsync(session.Connection, n, ct))
             {
                 CliSupport.WriteJson(new PingLine(Math.Round(rtt.TotalMilliseconds, 3)), CliJsonContext.Default.PingLine);
+                if (wait > 0 && ++done < n)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(wait), ct);
+                }
             }
             return 0;
         }, cancel));

@@ -65,6 +65,26 @@ public sealed class CliInteropTests : IDisposable
     }
 
     [Fact]
+    public async Task Ping_WithAnInterval_WaitsBetweenPingsOnOneStream_AndRefusesBadIntervals()
+    {
+        await using var node = await P2PNetCli.StartNodeAsync([], Step).WaitAsync(Step);
+        string target = node.ListenAddress();
+
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var ping = (await P2PNetCli.RunAsync(["ping", target, "--count", "4", "--interval", "300"], Run).WaitAsync(Run)).EnsureSuccess();
+        Assert.Equal(4, ping.JsonLines.Count);
+        Assert.All(ping.JsonLines, j => Assert.True(j.GetProperty("rtt_ms").GetDouble() > 0));
+        Assert.True(started.Elapsed >= TimeSpan.FromMilliseconds(900), $"three waits of 300 ms took {started.Elapsed}"); // none after the last
+
+        foreach (string bad in new[] { "-1", "NaN", "3600001" })
+        {
+            var refused = await P2PNetCli.RunAsync(["ping", target, "--interval", bad], Run).WaitAsync(Run);
+            Assert.NotEqual(0, refused.ExitCode);
+            Assert.Contains("--interval", refused.Stderr, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task Ping_WithWrongPeerId_FailsWithOneClearLine()
     {
         await using var js = await JsLibp2p.StartAsync([], Step).WaitAsync(Step);
