@@ -11,7 +11,7 @@ namespace P2PNet.Security.Pnet;
 /// XORed with XSalsa20(key, own nonce) on the way out and XSalsa20(key, remote nonce) on the way in. Applied before
 /// multistream-select, so a node without the key cannot even negotiate a protocol.
 /// </summary>
-internal sealed class PnetConnection : TransportConnection, IInlineDelivery
+internal sealed class PnetConnection : TransportConnection
 {
     public const int NonceLength = 24;
 
@@ -21,14 +21,8 @@ internal sealed class PnetConnection : TransportConnection, IInlineDelivery
     private readonly TransportConnection _inner;
     private readonly XSalsa20 _encrypt;
     private readonly XSalsa20 _decrypt;
-    private static readonly PipeOptions s_options = Options(PipeScheduler.ThreadPool);
-
-    // Over a transport that delivers inline (TcpTransportOptions.LowLatency): the decrypt loop runs on the transport's
-    // receive thread and hands the layer above its bytes there too; the encrypt loop runs on the thread that flushed.
-    private static readonly PipeOptions s_inlineOptions = Options(PipeScheduler.Inline);
-
-    private readonly Pipe _input;
-    private readonly Pipe _output;
+    private readonly Pipe _input = new(new PipeOptions(pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, useSynchronizationContext: false));
+    private readonly Pipe _output = new(new PipeOptions(pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, useSynchronizationContext: false));
     private readonly Task _readLoop;
     private readonly Task _writeLoop;
     private int _disposed;
@@ -39,19 +33,9 @@ internal sealed class PnetConnection : TransportConnection, IInlineDelivery
         Key = key;
         _encrypt = XSalsa20.Create(key.Key, localNonce);
         _decrypt = XSalsa20.Create(key.Key, remoteNonce);
-        DeliversInline = inner is IInlineDelivery { DeliversInline: true };
-        _input = new Pipe(DeliversInline ? s_inlineOptions : s_options);
-        _output = new Pipe(DeliversInline ? s_inlineOptions : s_options);
         _readLoop = ReadLoopAsync();
         _writeLoop = WriteLoopAsync();
     }
-
-    private static PipeOptions Options(PipeScheduler readerScheduler) =>
-        new(readerScheduler: readerScheduler, pauseWriterThreshold: 1024 * 1024, resumeWriterThreshold: 512 * 1024, useSynchronizationContext: false);
-
-    /// <summary>Whether the connection below delivers inline, and so does this one: decrypted bytes reach the reader on
-    /// its receive thread, and a flush of <see cref="Output"/> is encrypted and sent on the flushing thread.</summary>
-    public bool DeliversInline { get; }
 
     /// <summary>The key this connection uses (during a rotation, the one the remote chose).</summary>
     public SwarmKey Key { get; }

@@ -83,13 +83,10 @@ public sealed class LowLatencyTests(ITestOutputHelper output)
         Assert.Equal(SHA256.HashData(payload), SHA256.HashData(await EchoClient.EchoAsync(back, payload).WaitAsync(Timeout)));
     }
 
-    [Theory]
-    [InlineData(false)]
-    [InlineData(true)] // a private network: the swarm key's XSalsa20 layer sits between the socket and Noise
-    public async Task StreamReads_OnLowLatencyConnections_ResumeOnTheReceiveThread(bool swarmKey)
+    [Fact]
+    public async Task StreamReads_OnLowLatencyConnections_ResumeOnTheReceiveThread()
     {
-        var key = swarmKey ? P2PNet.Security.Pnet.SwarmKey.Generate() : null;
-        await using var hosts = await LowLatencyHosts.StartAsync(output, configure: (_, o) => o.PrivateNetworkKey = key);
+        await using var hosts = await LowLatencyHosts.StartAsync(output);
         var serverReads = new ConcurrentQueue<(bool Resumed, string? Thread)>();
         hosts[1].SetStreamHandler(Lockstep, async (stream, ct) =>
         {
