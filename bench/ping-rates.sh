@@ -8,11 +8,8 @@ set -euo pipefail
 N=${1:-60}
 WARM=${WARM:-10}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-if [ -z "${P2PNET_DLL:-}" ]; then
-  dotnet publish "$ROOT/samples/P2PNet.Cli" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
-    -o "$ROOT/samples/P2PNet.Cli/bin/Release/net10.0/linux-x64/r2r" >/dev/null
-fi
-DLL=${P2PNET_DLL:-$ROOT/samples/P2PNet.Cli/bin/Release/net10.0/linux-x64/r2r/p2pnet.dll}
+# The p2pnet tool published ReadyToRun (or P2PNET_DLL): sets DLL.
+source "$ROOT/bench/cli-r2r.sh"
 TMP=$(mktemp -d); NODE=""
 cleanup() { if [ -n "$NODE" ]; then kill "$NODE" 2>/dev/null || true; fi; wait 2>/dev/null || true; rm -rf "$TMP"; }
 trap cleanup EXIT

@@ -9,13 +9,8 @@ set -euo pipefail
 SECS=${1:-10}
 LAT_COUNT=${LAT_COUNT:-60}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-# The nodes run as a deployment would: published ReadyToRun (docs/vpn.md), so the first packets after a join are not
-# waiting for the JIT. P2PNET_DLL runs another build instead (an older one, to compare).
-if [ -z "${P2PNET_DLL:-}" ]; then
-  dotnet publish "$ROOT/samples/P2PNet.Cli" -c Release -r linux-x64 --self-contained false -p:PublishReadyToRun=true \
-    -o "$ROOT/samples/P2PNet.Cli/bin/Release/net10.0/linux-x64/r2r" >/dev/null
-fi
-DLL=${P2PNET_DLL:-$ROOT/samples/P2PNet.Cli/bin/Release/net10.0/linux-x64/r2r/p2pnet.dll}
+# The p2pnet tool published ReadyToRun (or P2PNET_DLL): sets DLL.
+source "$ROOT/bench/cli-r2r.sh"
 [ "$(id -u)" = 0 ] || { echo "bench/vpn.sh needs root (network namespaces, TUN devices)" >&2; exit 1; }
 ID=$(printf '%04x' $((RANDOM)))
 A=p2vb$ID-a; B=p2vb$ID-b; TMP=$(mktemp -d); touch "$TMP/a.out" "$TMP/b.out"
