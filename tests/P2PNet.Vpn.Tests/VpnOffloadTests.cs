@@ -109,6 +109,16 @@ public class VpnOffloadTests
             };
         }
         await cluster.StartAllAsync();
+        // A packet each way at once, while the link may still be switching streams: none goes on the stream that the
+        // dialer closes (the accepting side waits for the second negotiation before it sends).
+        using (var first = new CancellationTokenSource(Timeout))
+        {
+            for (int from = 0; from < 2; from++)
+            {
+                await offloading[from].SendAsync(Packets.IPv4(cluster.Vpns[from].Address!, cluster.Vpns[1 - from].Address!, [(byte)(from + 1)]), default);
+                Assert.Equal(from + 1, (await offloading[1 - from].ReceiveAsync(first.Token)).Packet[20]);
+            }
+        }
         await cluster.WaitForDataStreamAsync(0, 1);
         await VpnCluster.WaitUntilAsync(() =>
             cluster.Vpns[0].DataProtocolTo(cluster.Hosts[1].PeerId) == cluster.Vpns[0].OffloadIpProtocol

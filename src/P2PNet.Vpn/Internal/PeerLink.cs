@@ -27,6 +27,9 @@ internal sealed partial class PeerLink : IAsyncDisposable
     private uint _address;
     private int _connected;
     private string? _protocol;
+
+    // How long an accepted 1.0.0 stream waits for the dialer's second negotiation (AwaitOffloadSuccessorAsync).
+    private static readonly TimeSpan LegacyStreamGrace = TimeSpan.FromMilliseconds(500);
     private long _packetsSent, _bytesSent, _packetsReceived, _bytesReceived;
 
     // Once per process, at the first link: the queue's code over OutboundPacket (a struct, so no ReadyToRun image holds
@@ -157,6 +160,30 @@ internal sealed partial class PeerLink : IAsyncDisposable
         return kept;
     }
 
+    /// <summary>
+    /// The accepting side of <see cref="PreferOffloadAsync"/>: a /p2pnet/vpn/ip/1.0.0 stream from a dialer that may yet ask
+    /// again on 2.0.0 is not sent on until that second stream comes (it is taken instead, and the dialer closes the
+    /// first) or <see cref="LegacyStreamGrace"/> passes (a peer from before 2.0.0) or the first stream ends. So no packet
+    /// goes on a stream that is about to be closed.
+    /// </summary>
+    private async ValueTask<Attachment> AwaitOffloadSuccessorAsync(Attachment attachment, CancellationToken stop)
+    {
+        if (attachment.Stream.Protocol != _owner.IpProtocol || _owner.DataProtocols.Count < 2)
+        {
+            return attachment;
+        }
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(stop, attachment.Lifetime);
+        wait.CancelAfter(LegacyStreamGrace);
+        try
+        {
+            return await _inbound.Reader.ReadAsync(wait.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+        {
+            return attachment;
+        }
+    }
+
     private async Task SendLoopAsync(CancellationToken stop)
     {
         var delay = _owner.Options.RedialInitialDelay;
@@ -201,6 +228,7 @@ internal sealed partial class PeerLink : IAsyncDisposable
                 try
                 {
                     attachment = await _inbound.Reader.ReadAsync(stop).ConfigureAwait(false);
+                    attachment = await AwaitOffloadSuccessorAsync(attachment, stop).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException)
                 {
