@@ -17,14 +17,19 @@ internal sealed class KadDhtService(KadDht dht, P2PHost host) : IHostedService, 
     public Task StartAsync(CancellationToken cancellationToken)
     {
         dht.Start();
-        _subscription = host.Events.Subscribe<PeerIdentificationCompleted>(e =>
-        {
-            if (dht.RoutingTableSize > 0 && Interlocked.Exchange(ref _bootstrapped, 1) == 0)
-            {
-                _bootstrap = BootstrapAsync();
-            }
-        });
+        _subscription = host.Events.Subscribe<PeerIdentificationCompleted>(_ => BootstrapOnce());
+        // The host started first and dials its bootstrap peers on its own: one may have been identified before the
+        // subscription above, and there may be no other identification to come. Start filled the table from it.
+        BootstrapOnce();
         return Task.CompletedTask;
+    }
+
+    private void BootstrapOnce()
+    {
+        if (dht.RoutingTableSize > 0 && Interlocked.Exchange(ref _bootstrapped, 1) == 0)
+        {
+            _bootstrap = BootstrapAsync();
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)

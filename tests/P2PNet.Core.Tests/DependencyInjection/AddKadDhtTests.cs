@@ -16,6 +16,19 @@ public sealed class AddKadDhtTests
     [Fact]
     public async Task AddKadDht_StartsTheDhtWithTheApplication_BootstrapsThroughTheHostsBootstrapPeers_AndDisposesItOnStop()
     {
+        await RunAsync(identifiedBeforeTheDhtStarts: false);
+    }
+
+    /// <summary>The host's service starts first and dials its bootstrap peers on its own: the only identification can
+    /// come before the DHT's service subscribes to it. It must bootstrap all the same.</summary>
+    [Fact]
+    public async Task AddKadDht_Bootstraps_WhenTheBootstrapPeerWasIdentifiedBeforeTheDhtsServiceStarted()
+    {
+        await RunAsync(identifiedBeforeTheDhtStarts: true);
+    }
+
+    private static async Task RunAsync(bool identifiedBeforeTheDhtStarts)
+    {
         await using var network = await DhtTestNetwork.StartAsync(3);
         byte[] content = RandomNumberGenerator.GetBytes(34);
         Assert.True(await network.Dhts[2].ProvideAsync(content).WaitAsync(Timeout) > 0);
@@ -35,10 +48,15 @@ public sealed class AddKadDhtTests
         var hosted = provider.GetServices<IHostedService>().ToArray();
         Assert.Equal(2, hosted.Length); // the host's, then the DHT's
 
-        foreach (var service in hosted)
+        await hosted[0].StartAsync(CancellationToken.None).WaitAsync(Timeout);
+        if (identifiedBeforeTheDhtStarts)
         {
-            await service.StartAsync(CancellationToken.None).WaitAsync(Timeout);
+            string protocol = new KadDhtOptions().ProtocolId;
+            await Conditions.WaitUntilAsync(
+                () => host.PeerStore.Get(network.Group[0].PeerId)?.Protocols.Contains(protocol) == true,
+                Timeout, () => "the bootstrap peer was not identified", CancellationToken.None);
         }
+        await hosted[1].StartAsync(CancellationToken.None).WaitAsync(Timeout);
         Assert.Same(dht, host.PeerRouting);
         // Bootstrapped through host 0: the lookup of its own id met the other nodes.
         await Conditions.WaitUntilAsync(() => dht.RoutingTableSize >= 3, Timeout, () => $"{dht.RoutingTableSize} peers in the table", CancellationToken.None);
