@@ -26,6 +26,9 @@ public sealed class NodeShutdownCliTests
     /// <summary>Room for a heavily loaded machine; the old node never exited at all.</summary>
     private static readonly TimeSpan Slack = TimeSpan.FromSeconds(10);
 
+    /// <summary>Bytes a socket has received once the download is under way.</summary>
+    private const long DownloadRunning = 1 << 20;
+
     [DllImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static extern int Kill(int pid, int signal);
 
@@ -67,8 +70,10 @@ public sealed class NodeShutdownCliTests
     }
 
     /// <summary>
-    /// Polls the TCP queues in the namespace (<c>ss</c>): until bytes are queued at all, or (<paramref name="steady"/>)
-    /// until they are and have not moved for a second — nobody reads, the sender is blocked.
+    /// Polls the TCP sockets in the namespace (<c>ss</c>): until the download runs (a socket has received a megabyte:
+    /// bytes merely queued could be the handshake's or identify's, before perf has asked for anything), or
+    /// (<paramref name="steady"/>) until bytes are queued and have not moved for a second — nobody reads, the sender is
+    /// blocked.
     /// </summary>
     private static Task WaitForQueuesAsync(NamespaceLab lab, string ns, bool steady, CancellationToken cancellationToken)
     {
@@ -77,32 +82,47 @@ public sealed class NodeShutdownCliTests
         return Conditions.WaitUntilAsync(
             async ct =>
             {
-                var queues = await QueuesAsync(lab, ns, ct);
-                bool queued = queues.Any(q => q.Send > 0 || q.Receive > 0);
-                string now = string.Join(';', queues);
+                var sockets = await SocketsAsync(lab, ns, ct);
+                if (!steady)
+                {
+                    return sockets.Any(q => q.BytesReceived >= DownloadRunning);
+                }
+                bool queued = sockets.Any(q => q.Send > 0 || q.Receive > 0);
+                string now = string.Join(';', sockets.Select(q => (q.Receive, q.Send)));
                 if (!queued || now != last)
                 {
                     unchangedFor.Restart();
                 }
                 last = now;
-                return queued && (!steady || unchangedFor.Elapsed >= TimeSpan.FromSeconds(1));
+                return queued && unchangedFor.Elapsed >= TimeSpan.FromSeconds(1);
             },
             Step,
-            steady ? "the TCP queues did not settle (the paused reader's sender never blocked)" : "no bytes were ever queued on the TCP sockets",
+            steady ? "the TCP queues did not settle (the paused reader's sender never blocked)" : "the download never started (no socket received a megabyte)",
             cancellationToken);
     }
 
-    private static async Task<List<(long Receive, long Send)>> QueuesAsync(NamespaceLab lab, string ns, CancellationToken cancellationToken)
+    private static async Task<List<(long Receive, long Send, long BytesReceived)>> SocketsAsync(NamespaceLab lab, string ns, CancellationToken cancellationToken)
     {
-        string text = await lab.ExecAsync(ns, cancellationToken, "ss", "-tnH", "state", "established");
-        var result = new List<(long, long)>();
+        string text = await lab.ExecAsync(ns, cancellationToken, "ss", "-tniH", "state", "established");
+        var result = new List<(long, long, long)>();
+        (long Receive, long Send)? socket = null;
         foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
         {
-            // "Recv-Q Send-Q Local:Port Peer:Port" (the state column is left out when filtering on one state)
-            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-            if (fields.Length >= 4 && long.TryParse(fields[0], out long receive) && long.TryParse(fields[1], out long send))
+            var fields = line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries);
+            if (!char.IsWhiteSpace(line[0]))
             {
-                result.Add((receive, send));
+                // "Recv-Q Send-Q Local:Port Peer:Port" (the state column is left out when filtering on one state)
+                socket = fields.Length >= 4 && long.TryParse(fields[0], out long receive) && long.TryParse(fields[1], out long send)
+                    ? (receive, send)
+                    : null;
+            }
+            else if (socket is { } queues)
+            {
+                // the socket's details, on the next line, indented: "… bytes_received:123456 …" (absent when none)
+                string? field = fields.FirstOrDefault(f => f.StartsWith("bytes_received:", StringComparison.Ordinal));
+                long received = field is not null && long.TryParse(field["bytes_received:".Length..], out long n) ? n : 0;
+                result.Add((queues.Receive, queues.Send, received));
+                socket = null;
             }
         }
         return result;
