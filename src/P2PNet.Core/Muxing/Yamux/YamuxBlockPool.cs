@@ -23,6 +23,7 @@ internal sealed class YamuxBlockPool : MemoryPool<byte>
 
     private readonly ConcurrentQueue<Block> _blocks = new();
     private int _retained;
+    private long _outstanding;
 
     private YamuxBlockPool()
     {
@@ -36,9 +37,14 @@ internal sealed class YamuxBlockPool : MemoryPool<byte>
     /// <summary>Blocks currently held for reuse (for tests).</summary>
     internal int RetainedBlocks => Volatile.Read(ref _retained);
 
+    /// <summary>Blocks rented and not yet returned (for tests: a pipe whose halves are never both completed keeps its
+    /// blocks from the pool for good).</summary>
+    internal long OutstandingBlocks => Interlocked.Read(ref _outstanding);
+
     public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(minBufferSize, BlockSize);
+        Interlocked.Increment(ref _outstanding);
         if (_blocks.TryDequeue(out Block? block))
         {
             Interlocked.Decrement(ref _retained);
@@ -50,6 +56,7 @@ internal sealed class YamuxBlockPool : MemoryPool<byte>
 
     private void Return(Block block)
     {
+        Interlocked.Decrement(ref _outstanding);
         if (Interlocked.Increment(ref _retained) <= MaxRetainedBlocks)
         {
             _blocks.Enqueue(block);

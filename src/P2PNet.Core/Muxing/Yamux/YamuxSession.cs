@@ -381,6 +381,7 @@ internal sealed partial class YamuxSession : IMuxedSession, IResourceAccountedSe
     private void FailRemaining(Exception? reason)
     {
         List<YamuxStream> open;
+        List<YamuxStream>? unaccepted = null;
         lock (_sync)
         {
             _closed = true;
@@ -389,7 +390,11 @@ internal sealed partial class YamuxSession : IMuxedSession, IResourceAccountedSe
             foreach (YamuxStream stream in open)
             {
                 stream.Removed = true;
-                stream.InAcceptBacklog = false;
+                if (stream.InAcceptBacklog)
+                {
+                    stream.InAcceptBacklog = false;
+                    (unaccepted ??= []).Add(stream);
+                }
             }
 
             _outboundCount = _inboundCount = _outboundUnacknowledged = _acceptBacklog = 0;
@@ -404,6 +409,11 @@ internal sealed partial class YamuxSession : IMuxedSession, IResourceAccountedSe
             RaiseStreamClosed(stream);
         }
 
+        foreach (YamuxStream stream in unaccepted ?? [])
+        {
+            stream.ReleaseUnaccepted();
+        }
+
         FailPendingPing(new MuxerClosedException(message, reason));
     }
 
@@ -411,6 +421,7 @@ internal sealed partial class YamuxSession : IMuxedSession, IResourceAccountedSe
     internal void RemoveStream(YamuxStream stream)
     {
         TaskCompletionSource? waiters = null;
+        bool unaccepted = false;
         lock (_sync)
         {
             if (stream.Removed)
@@ -439,8 +450,14 @@ internal sealed partial class YamuxSession : IMuxedSession, IResourceAccountedSe
                 {
                     stream.InAcceptBacklog = false;
                     _acceptBacklog--;
+                    unaccepted = true;
                 }
             }
+        }
+
+        if (unaccepted)
+        {
+            stream.ReleaseUnaccepted();
         }
 
         waiters?.TrySetResult();

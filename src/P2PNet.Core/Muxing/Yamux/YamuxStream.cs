@@ -220,6 +220,18 @@ internal sealed partial class YamuxStream : MuxedStream
         }
     }
 
+    /// <summary>
+    /// The stream ended (reset, or the session closed) while it waited to be accepted, so no owner will ever dispose
+    /// it: completes the halves an owner would complete, so the pipes return their blocks to the pool (data that
+    /// arrived before the end, such as a protocol proposal, sits in one).
+    /// </summary>
+    internal void ReleaseUnaccepted()
+    {
+        _disposed = true;
+        _receivePipe.Reader.Complete();
+        _sendPipe.Writer.Complete();
+    }
+
     /// <summary>Throws <see cref="StreamResetException"/> if the stream was reset.</summary>
     internal void ThrowIfReset()
     {
