@@ -20,6 +20,7 @@ internal sealed class Runner
     private readonly long _jsBytes;
     private readonly int _latencyCount;
     private readonly int _handshakes;
+    private readonly int _handshakeWarmupSeconds;
     private readonly int _jsHandshakes;
     private readonly int _idleCount;
     private readonly int _streamCount;
@@ -37,8 +38,9 @@ internal sealed class Runner
         _bytes = args.GetLong("bytes", _quick ? 256L << 20 : 2L << 30);
         _jsBytes = args.GetLong("js-bytes", _quick ? 64L << 20 : 512L << 20); // js-libp2p runs at ~1 Gbit/s or less: about a minute per row
         _latencyCount = (int)args.GetLong("latency-count", _quick ? 50 : 200);
-        _handshakes = (int)args.GetLong("handshakes", _quick ? 300 : 2000);
-        _jsHandshakes = (int)args.GetLong("js-handshakes", _quick ? 100 : 500);
+        _handshakes = (int)args.GetLong("handshakes", _quick ? 3000 : 10_000);
+        _jsHandshakes = (int)args.GetLong("js-handshakes", _quick ? 1000 : 3000);
+        _handshakeWarmupSeconds = (int)args.GetLong("handshake-warmup-seconds", _quick ? 10 : 20);
         _idleCount = (int)args.GetLong("idle-count", _quick ? 200 : 1000);
         _streamCount = (int)args.GetLong("streams", _quick ? 1000 : 10_000);
     }
@@ -92,7 +94,8 @@ internal sealed class Runner
         var sb = new StringBuilder();
         sb.AppendLine(CultureInfo.InvariantCulture,
             $"Sizes: {Size(_bytes)} per direction for P2PNet-only rows and iperf3, {Size(_jsBytes)} for rows with js-libp2p; median of {_runs} run(s). "
-            + $"Latency over {_latencyCount} fresh connections; handshakes {_handshakes} (js clients {_jsHandshakes}), 8 concurrent dialers; "
+            + $"Latency over {_latencyCount} fresh connections; handshakes {_handshakes} (js clients {_jsHandshakes}), 8 concurrent dialers, "
+            + $"after a warm-up of {_handshakeWarmupSeconds} s at least (P2PNet clients: and until their JIT has settled); "
             + $"idle memory over {_idleCount} connections; {_streamCount} concurrent streams.");
         sb.AppendLine();
         // The last column was added after the others: scripts that read the table by column keep working.
@@ -310,7 +313,9 @@ internal sealed class Runner
     private async Task HandshakesAsync(Row row, Impl client, ChildProcess server, string ma, bool psk)
     {
         int count = client == Impl.Js ? _jsHandshakes : _handshakes;
-        await using var c = StartClient(client, "handshakes", ma, psk, "--count", count.ToString(CultureInfo.InvariantCulture), "--concurrency", "8");
+        // Both clients warm up for the same time at least; a P2PNet client goes on until its tiered JIT has settled.
+        await using var c = StartClient(client, "handshakes", ma, psk, "--count", count.ToString(CultureInfo.InvariantCulture), "--concurrency", "8",
+            "--warmup-seconds", _handshakeWarmupSeconds.ToString(CultureInfo.InvariantCulture));
         await c.ReadLineAsync("MEASURE", TimeSpan.FromMinutes(5));
         double serverCpu = ProcessStats.CpuSeconds(server.Pid);
         using var doc = JsonDocument.Parse(await c.ReadLineAsync("{", TimeSpan.FromMinutes(5)));
@@ -322,6 +327,15 @@ internal sealed class Runner
         row.HandshakeClientCpuUs = json.TryGetProperty("client_cpu_us", out var cpu) ? cpu.GetDouble() : double.NaN;
         row.HandshakeServerCpuUs = serverCpu * 1e6 / (count - failures);
         row.HandshakeFailures = failures;
+        if (json.TryGetProperty("warmup_seconds", out var warmed) && json.TryGetProperty("jit_settled", out var settled))
+        {
+            Log($"{row.Name}: warm-up {json.GetProperty("warmup_handshakes").GetInt64()} handshakes in {warmed.GetDouble():F1} s, "
+                + (settled.GetInt32() == 1 ? "JIT settled" : "JIT still compiling"));
+            if (settled.GetInt32() != 1)
+            {
+                row.Notes.Add("handshakes: measured before the client's JIT had settled");
+            }
+        }
         if (failures + warmupFailures > 0)
         {
             string? first = c.StdErr().Split(" | ").FirstOrDefault(l => l.StartsWith("handshake failed", StringComparison.Ordinal));

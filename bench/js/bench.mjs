@@ -3,7 +3,8 @@
 // tests/interop/node_modules so the same pinned packages resolve.
 //
 //   bench.mjs latency    MA --count N          connect + first ping on N fresh connections: {"p50_ms","p99_ms"}
-//   bench.mjs handshakes MA --count N --concurrency C   full handshakes per second: MEASURE, then {"per_second", "client_cpu_us"}
+//   bench.mjs handshakes MA --count N --concurrency C [--warmup-seconds S]   full handshakes per second: MEASURE, then
+//                                              {"per_second", "client_cpu_us"}
 //   bench.mjs listen                           a listener without js-libp2p's inbound rate limits: prints LISTEN <ma>
 //   [--psk FILE] on all. (node.mjs listen keeps js-libp2p's default inbound connection threshold, which resets
 //   connections arriving faster than a few per second, so the connect loops need this listener.)
@@ -27,6 +28,7 @@ const { values, positionals } = parseArgs({
   options: {
     count: { type: 'string', default: '200' },
     concurrency: { type: 'string', default: '8' },
+    'warmup-seconds': { type: 'string', default: '0' },
     psk: { type: 'string' }
   }
 })
@@ -123,8 +125,15 @@ try {
         await closeQuietly(conn)
       }
     }
+    // Warm-up: at least 2 handshakes per worker, and on for --warmup-seconds (V8's optimising tiers, like .NET's tiered
+    // JIT on the other side of the table, need a few seconds of the loop to settle).
+    const warmupEnd = performance.now() + 1000 * Number(values['warmup-seconds'])
     remaining = 2 * concurrency
     await Promise.all(Array.from({ length: concurrency }, worker))
+    while (performance.now() < warmupEnd) {
+      remaining = 2 * concurrency
+      await Promise.all(Array.from({ length: concurrency }, worker))
+    }
     // MEASURE opens the measured window for the runner, which reads the listener's CPU time at it and at the result.
     console.log('MEASURE')
     remaining = count
