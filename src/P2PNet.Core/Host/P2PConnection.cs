@@ -226,7 +226,10 @@ public sealed class P2PConnection : IAsyncDisposable
             MuxedStream? muxed;
             try
             {
-                muxed = await _session.AcceptStreamAsync(_closing.Token).ConfigureAwait(false);
+                // No token: the loop ends when the session does (null), which every close reaches before it awaits
+                // this loop. Cancelling the wait on _closing instead raced the session's own end and threw on about
+                // every second connection.
+                muxed = await _session.AcceptStreamAsync(CancellationToken.None).ConfigureAwait(false);
             }
             catch (Exception e) when (e is MuxerClosedException or OperationCanceledException or ObjectDisposedException or IOException)
             {

@@ -33,7 +33,20 @@ internal sealed partial class YamuxSession
         {
             while (true)
             {
-                ReadResult result = await input.ReadAsync(cancellationToken).ConfigureAwait(false);
+                // No token here: shutting down cancels this read with CancelPendingRead (RunAsync), which ends the loop
+                // without an exception on every connection's close.
+                ReadResult result = await input.ReadAsync(CancellationToken.None).ConfigureAwait(false);
+                if (result.IsCanceled)
+                {
+                    input.AdvanceTo(result.Buffer.Start);
+                    if (cancellationToken.IsCancellationRequested)
+                    {
+                        return; // shutting down
+                    }
+
+                    continue;
+                }
+
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 processing = true;
                 try

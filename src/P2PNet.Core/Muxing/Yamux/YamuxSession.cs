@@ -343,6 +343,7 @@ internal sealed partial class YamuxSession : IMuxedSession, IResourceAccountedSe
         }
 
         await _shutdown.CancelAsync().ConfigureAwait(false);
+        CancelPendingTransportRead();
         _writeQueue.TryComplete();
         await Task.WhenAll(_readLoop, _writeLoop, _keepAliveLoop).ConfigureAwait(false); // they catch their own errors
         await CompleteQuietlyAsync(static transport => transport.Output.CompleteAsync()).ConfigureAwait(false);
@@ -360,6 +361,19 @@ internal sealed partial class YamuxSession : IMuxedSession, IResourceAccountedSe
         {
             _completion.TrySetException(stop.Reason);
             _ = _completion.Task.Exception; // observed: awaiting Completion is optional
+        }
+    }
+
+    /// <summary>Ends the read loop's pending (or next) read; see <see cref="ReadLoopAsync"/>.</summary>
+    private void CancelPendingTransportRead()
+    {
+        try
+        {
+            _transport.Input.CancelPendingRead();
+        }
+        catch (InvalidOperationException)
+        {
+            // the transport's reader is already completed: the read loop has ended
         }
     }
 

@@ -24,6 +24,9 @@ internal sealed class SocketConnection : TransportConnection, IInlineDelivery
     // fewer syscalls and pipe segments per byte. Measured in docs/performance.md.
     private const int MaximumReceiveBuffer = 256 * 1024;
 
+    /// <summary>How long disposal waits for the receive loop to read the end of stream its shutdown(2) causes.</summary>
+    private static readonly TimeSpan ReceiveEndGrace = TimeSpan.FromMilliseconds(500);
+
     private readonly Socket _socket;
     private readonly Pipe _receivePipe;
     private readonly Pipe _sendPipe;
@@ -275,10 +278,15 @@ internal sealed class SocketConnection : TransportConnection, IInlineDelivery
     /// nothing to the remote.</summary>
     private void WakeReceiveThread()
     {
-        if (!DeliversInline)
+        if (DeliversInline)
         {
-            return;
+            ShutdownReceive();
         }
+    }
+
+    /// <summary>shutdown(2) of the receive side: a pending or later receive reads end of stream. Sends nothing.</summary>
+    private void ShutdownReceive()
+    {
         try
         {
             _socket.Shutdown(SocketShutdown.Receive);
@@ -304,9 +312,20 @@ internal sealed class SocketConnection : TransportConnection, IInlineDelivery
         catch (TimeoutException)
         {
         }
-        WakeReceiveThread();
-        _socket.Dispose();
+        // Shutting the receive side down ends a pending receive with end of stream: the receive loop finishes on its
+        // own, instead of by the exception a receive pending on a disposed socket throws (on every connection's close).
+        // The reader goes first, so a loop blocked delivering into a full pipe ends as well.
         await _receivePipe.Reader.CompleteAsync().ConfigureAwait(false);
+        ShutdownReceive();
+        try
+        {
+            await _receiveLoop.WaitAsync(ReceiveEndGrace).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // disposing the socket below ends it
+        }
+        _socket.Dispose();
         await Task.WhenAll(_receiveLoop, _sendLoop).ConfigureAwait(false);
     }
 }
