@@ -207,7 +207,8 @@ internal static class Roles
         double warmupSeconds = warmupTime.Elapsed.TotalSeconds;
         int warmupFailures = Interlocked.Exchange(ref failures, 0);
         Console.Error.WriteLine($"warm-up: {warmupDone} handshakes in {warmupSeconds:F1} s, "
-            + $"{compiledLastSecond} methods compiled in its last second ({compiled} in all)"
+            + (compiledLastSecond == long.MaxValue ? "too short to watch the JIT" : $"{compiledLastSecond} methods compiled in its last second")
+            + $" ({compiled} in all)"
             + (compiledLastSecond >= JitSettled ? $"; the JIT had not settled after {maximumWarmup.TotalSeconds:F0} s" : ""));
         if (warmupFailures * 2 > warmupDone)
         {

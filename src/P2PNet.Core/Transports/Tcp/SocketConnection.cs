@@ -24,8 +24,9 @@ internal sealed class SocketConnection : TransportConnection, IInlineDelivery
     // fewer syscalls and pipe segments per byte. Measured in docs/performance.md.
     private const int MaximumReceiveBuffer = 256 * 1024;
 
-    /// <summary>How long disposal waits for the receive loop to read the end of stream its shutdown(2) causes.</summary>
-    private static readonly TimeSpan ReceiveEndGrace = TimeSpan.FromMilliseconds(500);
+    /// <summary>How long disposal waits for the remote's end of stream, and then for the receive loop to read the one its
+    /// shutdown(2) causes.</summary>
+    private static readonly TimeSpan ReceiveEndGrace = TimeSpan.FromSeconds(1);
 
     private readonly Socket _socket;
     private readonly Pipe _receivePipe;
@@ -94,6 +95,10 @@ internal sealed class SocketConnection : TransportConnection, IInlineDelivery
                 FlushResult flush = await writer.FlushAsync().ConfigureAwait(false);
                 if (flush.IsCompleted || flush.IsCanceled)
                 {
+                    if (flush.IsCompleted && Volatile.Read(ref _disposed) != 0)
+                    {
+                        await DiscardUntilEndAsync().ConfigureAwait(false);
+                    }
                     break; // our reader is gone
                 }
             }
@@ -110,6 +115,26 @@ internal sealed class SocketConnection : TransportConnection, IInlineDelivery
             error = new IOException($"Reading from {RemoteAddress} failed: {e.Message}", e);
         }
         await writer.CompleteAsync(error).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Closing: reads and drops what the remote still sends until its end of stream. Closing a socket with unread bytes
+    /// makes the kernel reset the connection, and the remote then sees an error where it should see a close (every
+    /// short-lived connection whose peer's last frames crossed our FIN did).
+    /// </summary>
+    private async Task DiscardUntilEndAsync()
+    {
+        byte[] scratch = ArrayPool<byte>.Shared.Rent(MinimumReceiveBuffer);
+        try
+        {
+            while (await _socket.ReceiveAsync(scratch.AsMemory(), SocketFlags.None).ConfigureAwait(false) > 0)
+            {
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(scratch);
+        }
     }
 
     /// <summary>Starts <see cref="ReceiveOnThread"/> on a background thread of its own; the task completes when it ends.</summary>
@@ -284,6 +309,18 @@ internal sealed class SocketConnection : TransportConnection, IInlineDelivery
         }
     }
 
+    private static async Task WaitQuietlyAsync(Task task, TimeSpan timeout)
+    {
+        try
+        {
+            await task.WaitAsync(timeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // the caller goes on and ends it another way
+        }
+    }
+
     /// <summary>shutdown(2) of the receive side: a pending or later receive reads end of stream. Sends nothing.</summary>
     private void ShutdownReceive()
     {
@@ -312,19 +349,18 @@ internal sealed class SocketConnection : TransportConnection, IInlineDelivery
         catch (TimeoutException)
         {
         }
-        // Shutting the receive side down ends a pending receive with end of stream: the receive loop finishes on its
-        // own, instead of by the exception a receive pending on a disposed socket throws (on every connection's close).
-        // The reader goes first, so a loop blocked delivering into a full pipe ends as well.
+        // Nobody reads any more. The receive loop goes on to the remote's end of stream, dropping what still arrives
+        // (DiscardUntilEndAsync), so that the socket closes with nothing unread and the remote sees a clean close, not
+        // a reset; a remote that has not closed within the grace is cut off. A receive thread (LowLatency) is not
+        // waited for. Then shutting the receive side down ends a pending receive with end of stream, instead of by the
+        // exception a receive pending on a disposed socket throws.
         await _receivePipe.Reader.CompleteAsync().ConfigureAwait(false);
+        if (!DeliversInline)
+        {
+            await WaitQuietlyAsync(_receiveLoop, ReceiveEndGrace).ConfigureAwait(false);
+        }
         ShutdownReceive();
-        try
-        {
-            await _receiveLoop.WaitAsync(ReceiveEndGrace).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            // disposing the socket below ends it
-        }
+        await WaitQuietlyAsync(_receiveLoop, ReceiveEndGrace).ConfigureAwait(false);
         _socket.Dispose();
         await Task.WhenAll(_receiveLoop, _sendLoop).ConfigureAwait(false);
     }
