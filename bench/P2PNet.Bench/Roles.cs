@@ -161,12 +161,15 @@ internal static class Roles
                 }
             }
         }
-        // Warm up for at least --warmup handshakes and --warmup-seconds, then on until tiered JIT has settled: fewer than
-        // JitSettled methods compiled in the last second, or --settle-seconds in all. A two-process handshake loop keeps
-        // the tiered compiler busy for 10-15 s (tier 0, instrumented, tier 1 for over 8,000 methods); measured before
-        // that, about a fifth of both processes' CPU was the JIT's (a perf profile 2 s into the window), and the figure
-        // was the JIT's rather than the handshake's.
-        int warmup = (int)args.GetLong("warmup", 5 * count);
+        // Warm up for at least --warmup handshakes (default: --count) and --warmup-seconds, then on until tiered JIT has
+        // settled: fewer than JitSettled methods compiled in the last second, or --settle-seconds in all. A two-process
+        // handshake loop keeps the tiered compiler busy for 10-15 s (tier 0, instrumented, tier 1 for over 8,000
+        // methods); measured before that, about a fifth of both processes' CPU was the JIT's (a perf profile 2 s into
+        // the window), and the figure was the JIT's rather than the handshake's.
+        // The count's floor is the measured count, not more: every dial leaves an ephemeral port in TIME_WAIT for a
+        // minute, and after a 50,000-handshake warm-up (a full run, 46 s) the measured rate was 16-23 % below the quick
+        // runs'. Not investigated further; fewer dials avoid the question.
+        int warmup = (int)args.GetLong("warmup", count);
         var minimumWarmup = TimeSpan.FromSeconds(args.GetLong("warmup-seconds", 0));
         var maximumWarmup = TimeSpan.FromSeconds(args.GetLong("settle-seconds", 60));
         const long JitSettled = 10;
