@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using P2PNet.Multiformats;
+using P2PNet.Transports;
 using P2PNet.Transports.Tcp;
 
 namespace P2PNet.Core.Tests.Transports;
@@ -17,14 +18,8 @@ public sealed class TcpCloseTests
     [Fact]
     public async Task Dispose_WhileTheRemoteStillSends_ReadsToItsEndInsteadOfResettingIt()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
-
-        var transport = new TcpTransport();
-        var connection = await transport.DialAsync(Multiaddr.Parse($"/ip4/127.0.0.1/tcp/{port}")).AsTask().WaitAsync(Step);
-        using var remote = await listener.AcceptAsync().WaitAsync(Step);
+        var (connection, accepted) = await ConnectToPlainSocketAsync();
+        using var remote = accepted;
         Task disposing = connection.DisposeAsync().AsTask();
 
         // Our FIN arrives first (nothing was written); the remote then sends twice. Against a closed socket the first
@@ -46,18 +41,23 @@ public sealed class TcpCloseTests
     [Fact]
     public async Task Dispose_WhenTheRemoteNeverCloses_EndsWithinTheGrace()
     {
-        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
-        listener.Listen();
-        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
-
-        var transport = new TcpTransport();
-        var connection = await transport.DialAsync(Multiaddr.Parse($"/ip4/127.0.0.1/tcp/{port}")).AsTask().WaitAsync(Step);
-        using var remote = await listener.AcceptAsync().WaitAsync(Step);
+        var (connection, accepted) = await ConnectToPlainSocketAsync();
+        using var remote = accepted;
         await remote.SendAsync(new byte[100]).WaitAsync(Step); // unread by us, and no FIN ever
 
         var stopwatch = System.Diagnostics.Stopwatch.StartNew();
         await connection.DisposeAsync().AsTask().WaitAsync(Step);
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(5), $"disposal took {stopwatch.Elapsed}");
+    }
+
+    /// <summary>A connection dialed by <see cref="TcpTransport"/>, and the plain socket that accepted it.</summary>
+    private static async Task<(TransportConnection Connection, Socket Remote)> ConnectToPlainSocketAsync()
+    {
+        using var listener = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen();
+        int port = ((IPEndPoint)listener.LocalEndPoint!).Port;
+        var connection = await new TcpTransport().DialAsync(Multiaddr.Parse($"/ip4/127.0.0.1/tcp/{port}")).AsTask().WaitAsync(Step);
+        return (connection, await listener.AcceptAsync().WaitAsync(Step));
     }
 }
