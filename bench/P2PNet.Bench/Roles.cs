@@ -138,27 +138,32 @@ internal static class Roles
         int remaining = count;
         int failures = 0;
         int reported = 0;
+        // One dial and close; a failure is counted, and the first few are described on stderr.
+        async Task HandshakeAsync()
+        {
+            try
+            {
+                var connection = await host.DialAsync(address);
+                await connection.DisposeAsync();
+            }
+#pragma warning disable CA1031 // any failure of one handshake is counted and the run goes on
+            catch (Exception e)
+#pragma warning restore CA1031
+            {
+                Interlocked.Increment(ref failures);
+                if (Interlocked.Increment(ref reported) <= 5)
+                {
+                    var inner = e.GetBaseException();
+                    Console.Error.WriteLine($"handshake failed: {e.GetType().Name}: {e.Message}"
+                        + (inner == e ? "" : $" ({inner.GetType().Name}: {inner.Message})"));
+                }
+            }
+        }
         async Task WorkerAsync()
         {
             while (Interlocked.Decrement(ref remaining) >= 0)
             {
-                try
-                {
-                    var connection = await host.DialAsync(address);
-                    await connection.DisposeAsync();
-                }
-#pragma warning disable CA1031 // any failure of one handshake is counted; the first few are described on stderr
-                catch (Exception e)
-#pragma warning restore CA1031
-                {
-                    Interlocked.Increment(ref failures);
-                    if (Interlocked.Increment(ref reported) <= 5)
-                    {
-                        var inner = e.GetBaseException();
-                        Console.Error.WriteLine($"handshake failed: {e.GetType().Name}: {e.Message}"
-                            + (inner == e ? "" : $" ({inner.GetType().Name}: {inner.Message})"));
-                    }
-                }
+                await HandshakeAsync();
             }
         }
         // Warm up for at least --warmup handshakes (default: --count) and --warmup-seconds, then on until tiered JIT has
@@ -180,17 +185,7 @@ internal static class Roles
         {
             while (Volatile.Read(ref warming))
             {
-                try
-                {
-                    var connection = await host.DialAsync(address);
-                    await connection.DisposeAsync();
-                }
-#pragma warning disable CA1031 // counted like the measured ones
-                catch (Exception)
-#pragma warning restore CA1031
-                {
-                    Interlocked.Increment(ref failures);
-                }
+                await HandshakeAsync();
                 Interlocked.Increment(ref warmupDone);
             }
         }
